@@ -1,0 +1,132 @@
+// Package store persists simulations, their turns, seats and pending actions.
+//
+// Two implementations pass one conformance suite (package storetest): the
+// in-memory store, the embedded default, and PostgreSQL (store/postgres).
+package store
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"github.com/novel-engine/novel-engine/engine"
+)
+
+// Errors every implementation translates its failures into, so callers can
+// map them to protocol codes without knowing the backend.
+var (
+	ErrNotFound    = errors.New("not found")
+	ErrConflict    = errors.New("conflict")
+	ErrUnavailable = errors.New("store unavailable")
+)
+
+// Simulation statuses.
+const (
+	StatusCreated  = "created"
+	StatusRunning  = "running"
+	StatusPaused   = "paused"
+	StatusFinished = "finished"
+	StatusFailed   = "failed"
+)
+
+// Simulation is the stored record of one simulation. The world state after
+// the head turn is kept apart (LoadState) because it is large and only the
+// node that runs the simulation needs it.
+type Simulation struct {
+	ID             string
+	Title          string
+	ScenarioID     string
+	Scenario       []byte // the whole scenario as JSON, so any node can rebuild the simulation
+	Status         string
+	Seed           int64
+	Head           int64
+	MaxTurns       int
+	TurnIntervalMS int
+	WaitForPlayers bool
+	CreatedBy      string
+	CreatedAt      time.Time
+	UpdatedAt      time.Time
+	Owner          string // node running it now, empty when none
+}
+
+// Turn is one stored turn. Body is the turn exactly as sent to clients
+// (PROTOCOL.md's Turn object, JSON); the store never re-encodes it.
+type Turn struct {
+	Seq  int64
+	At   time.Time
+	Body []byte
+}
+
+// Seat is a character's claim by a user.
+type Seat struct {
+	UserID   string
+	UserName string
+}
+
+// PendingAction is a player's action accepted for a turn not yet stored.
+type PendingAction struct {
+	Character string
+	UserID    string
+	Action    engine.Action
+	Turn      int64 // the turn it was accepted for
+	At        time.Time
+}
+
+// ListOptions filter and page ListSimulations.
+type ListOptions struct {
+	Status string // empty: any
+	Limit  int    // 1..200; zero means 50
+	Cursor string // opaque, from a previous page
+}
+
+// Store is what the server needs from persistence.
+type Store interface {
+	// CreateSimulation stores a new simulation at head 0 with its initial
+	// world state. ErrConflict when the id exists.
+	CreateSimulation(ctx context.Context, sim *Simulation, state []byte) error
+	GetSimulation(ctx context.Context, id string) (*Simulation, error)
+	// ListSimulations returns newest first, and a cursor for the next page
+	// (empty on the last page).
+	ListSimulations(ctx context.Context, opts ListOptions) ([]*Simulation, string, error)
+	// SetStatus changes a simulation's status and returns the new record.
+	SetStatus(ctx context.Context, id, status string) (*Simulation, error)
+	// SetOwner records which node runs the simulation ("" for none).
+	SetOwner(ctx context.Context, id, owner string) error
+
+	// AppendTurn stores turn t as the new head, with the world state after
+	// it and the simulation's status, atomically; pending actions accepted
+	// for turns up to t.Seq are removed with it. It is the fence between
+	// writers: unless t.Seq is exactly head+1 it stores nothing and returns
+	// ErrConflict.
+	AppendTurn(ctx context.Context, simID string, t Turn, state []byte, status string) error
+	// ListTurns returns up to limit turns with seq > since, in seq order.
+	ListTurns(ctx context.Context, simID string, since int64, limit int) ([]Turn, error)
+	// LoadState returns the head seq and the world state after it.
+	LoadState(ctx context.Context, simID string) (int64, []byte, error)
+
+	// ClaimSeat gives character's seat to a user. Claiming a seat one already
+	// holds succeeds; a seat held by another user is ErrConflict.
+	ClaimSeat(ctx context.Context, simID, character string, seat Seat) error
+	// ReleaseSeat frees a seat held by userID (any holder when userID is
+	// empty). ErrNotFound when that user does not hold it.
+	ReleaseSeat(ctx context.Context, simID, character, userID string) error
+	Seats(ctx context.Context, simID string) (map[string]Seat, error)
+	// ReleaseAllSeats frees every seat of a simulation (when it ends).
+	ReleaseAllSeats(ctx context.Context, simID string) error
+
+	// PutAction records a player's action, replacing an earlier one for the
+	// same character not yet played.
+	PutAction(ctx context.Context, simID string, a PendingAction) error
+	// PendingActions lists the actions not yet played, by character.
+	PendingActions(ctx context.Context, simID string) ([]PendingAction, error)
+
+	// SaveScenario stores a user's scenario (JSON) under its id unless one
+	// with that id exists (then ErrConflict).
+	SaveScenario(ctx context.Context, id string, data []byte) error
+	GetScenario(ctx context.Context, id string) ([]byte, error)
+	ListScenarios(ctx context.Context) ([][]byte, error)
+
+	// Ping reports whether the store can serve.
+	Ping(ctx context.Context) error
+	Close() error
+}

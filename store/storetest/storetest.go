@@ -1,0 +1,392 @@
+// Package storetest is the conformance suite every store.Store passes.
+package storetest
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/novel-engine/novel-engine/engine"
+	"github.com/novel-engine/novel-engine/store"
+)
+
+// Run runs the suite. newStore returns an empty store for each subtest; it
+// is closed by the caller's cleanup.
+func Run(t *testing.T, newStore func(t testing.TB) store.Store) {
+	tests := []struct {
+		name string
+		fn   func(t *testing.T, s store.Store)
+	}{
+		{"CreateGet", testCreateGet},
+		{"CreateConflict", testCreateConflict},
+		{"NotFound", testNotFound},
+		{"ListPaging", testListPaging},
+		{"StatusOwner", testStatusOwner},
+		{"AppendAndList", testAppendAndList},
+		{"Fencing", testFencing},
+		{"ConcurrentWriters", testConcurrentWriters},
+		{"Seats", testSeats},
+		{"PendingActions", testPendingActions},
+		{"Scenarios", testScenarios},
+		{"Ping", testPing},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			tc.fn(t, newStore(t))
+		})
+	}
+}
+
+func ctx(t testing.TB) context.Context {
+	c, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	t.Cleanup(cancel)
+	return c
+}
+
+// NewSim returns a simulation record for tests.
+func NewSim(id string) *store.Simulation {
+	return &store.Simulation{
+		ID: id, Title: "Title of " + id, ScenarioID: "harbor",
+		Scenario: []byte(`{"id":"harbor"}`), Status: store.StatusCreated,
+		Seed: 42, MaxTurns: 100, TurnIntervalMS: 1000, WaitForPlayers: true,
+		CreatedBy: "u1",
+	}
+}
+
+// TurnBody is a realistic stored turn body for tests and benchmarks.
+func TurnBody(sim string, seq int64) []byte {
+	return []byte(fmt.Sprintf(`{"sim":%q,"seq":%d,"at":"2026-01-02T03:04:05.123456789Z","events":[{"actor":"ada","kind":"move","target":"dock","outcome":"success","source":"ai"},{"actor":"bo","kind":"speak","target":"ada","text":"The tide will not wait for either of us.","outcome":"success","source":"player"}],"narrative":"Ada crossed to the dock, where the lamps were already lit. Bo followed her with his eyes and said the tide would not wait for either of them, and for once she agreed.","characters":[{"id":"ada","location":"dock","health":100,"alive":true},{"id":"bo","location":"market","health":80,"alive":true}],"state_hash":"9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08","finished":false}`, sim, seq))
+}
+
+func mustCreate(t testing.TB, s store.Store, id string) *store.Simulation {
+	t.Helper()
+	sim := NewSim(id)
+	if err := s.CreateSimulation(ctx(t), sim, []byte("state-0")); err != nil {
+		t.Fatalf("create %s: %v", id, err)
+	}
+	return sim
+}
+
+func testCreateGet(t *testing.T, s store.Store) {
+	want := mustCreate(t, s, "sim-a")
+	got, err := s.GetSimulation(ctx(t), "sim-a")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.ID != want.ID || got.Title != want.Title || got.ScenarioID != "harbor" ||
+		!bytes.Equal(got.Scenario, want.Scenario) || got.Status != store.StatusCreated ||
+		got.Seed != 42 || got.Head != 0 || got.MaxTurns != 100 || got.TurnIntervalMS != 1000 ||
+		!got.WaitForPlayers || got.CreatedBy != "u1" {
+		t.Fatalf("got %+v, want %+v", got, want)
+	}
+	if got.CreatedAt.IsZero() || !got.CreatedAt.Equal(want.CreatedAt) {
+		t.Fatalf("created_at %v, want %v", got.CreatedAt, want.CreatedAt)
+	}
+	head, state, err := s.LoadState(ctx(t), "sim-a")
+	if err != nil || head != 0 || string(state) != "state-0" {
+		t.Fatalf("LoadState = %d %q %v", head, state, err)
+	}
+}
+
+func testCreateConflict(t *testing.T, s store.Store) {
+	mustCreate(t, s, "dup")
+	err := s.CreateSimulation(ctx(t), NewSim("dup"), nil)
+	if !errors.Is(err, store.ErrConflict) {
+		t.Fatalf("second create: %v, want ErrConflict", err)
+	}
+}
+
+func testNotFound(t *testing.T, s store.Store) {
+	c := ctx(t)
+	checks := map[string]error{}
+	_, checks["GetSimulation"] = s.GetSimulation(c, "nope")
+	_, checks["SetStatus"] = s.SetStatus(c, "nope", store.StatusRunning)
+	checks["SetOwner"] = s.SetOwner(c, "nope", "n1")
+	checks["AppendTurn"] = s.AppendTurn(c, "nope", store.Turn{Seq: 1, At: time.Now(), Body: []byte("{}")}, nil, "")
+	_, checks["ListTurns"] = s.ListTurns(c, "nope", 0, 10)
+	_, _, checks["LoadState"] = s.LoadState(c, "nope")
+	checks["ClaimSeat"] = s.ClaimSeat(c, "nope", "ada", store.Seat{UserID: "u"})
+	_, checks["Seats"] = s.Seats(c, "nope")
+	checks["PutAction"] = s.PutAction(c, "nope", store.PendingAction{Character: "ada"})
+	_, checks["GetScenario"] = s.GetScenario(c, "nope")
+	for name, err := range checks {
+		if !errors.Is(err, store.ErrNotFound) {
+			t.Errorf("%s: %v, want ErrNotFound", name, err)
+		}
+	}
+}
+
+func testListPaging(t *testing.T, s store.Store) {
+	const n = 7
+	for i := range n {
+		sim := NewSim(fmt.Sprintf("p%02d", i))
+		if i%2 == 1 {
+			sim.Status = store.StatusRunning
+		}
+		if err := s.CreateSimulation(ctx(t), sim, nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var seen []string
+	cursor := ""
+	for page := 0; ; page++ {
+		if page > n {
+			t.Fatal("paging does not end")
+		}
+		got, next, err := s.ListSimulations(ctx(t), store.ListOptions{Limit: 3, Cursor: cursor})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(got) > 3 {
+			t.Fatalf("page of %d > limit", len(got))
+		}
+		for _, g := range got {
+			seen = append(seen, g.ID)
+		}
+		if next == "" {
+			break
+		}
+		cursor = next
+	}
+	if len(seen) != n {
+		t.Fatalf("paged through %v, want %d distinct", seen, n)
+	}
+	for i := 1; i < len(seen); i++ {
+		if seen[i] == seen[i-1] {
+			t.Fatalf("duplicate in paging: %v", seen)
+		}
+	}
+	// Newest first: p06 was created last.
+	if seen[0] != "p06" || seen[n-1] != "p00" {
+		t.Fatalf("order %v, want newest first", seen)
+	}
+	running, _, err := s.ListSimulations(ctx(t), store.ListOptions{Status: store.StatusRunning})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(running) != 3 {
+		t.Fatalf("status filter gave %d, want 3", len(running))
+	}
+	if _, _, err := s.ListSimulations(ctx(t), store.ListOptions{Cursor: "%%%"}); err == nil {
+		t.Fatal("bad cursor accepted")
+	}
+}
+
+func testStatusOwner(t *testing.T, s store.Store) {
+	mustCreate(t, s, "st")
+	got, err := s.SetStatus(ctx(t), "st", store.StatusPaused)
+	if err != nil || got.Status != store.StatusPaused {
+		t.Fatalf("SetStatus = %+v, %v", got, err)
+	}
+	if err := s.SetOwner(ctx(t), "st", "node-1"); err != nil {
+		t.Fatal(err)
+	}
+	got, err = s.GetSimulation(ctx(t), "st")
+	if err != nil || got.Owner != "node-1" || got.Status != store.StatusPaused {
+		t.Fatalf("after owner: %+v, %v", got, err)
+	}
+}
+
+func testAppendAndList(t *testing.T, s store.Store) {
+	mustCreate(t, s, "ap")
+	at := time.Date(2026, 1, 2, 3, 4, 5, 123456000, time.UTC)
+	for seq := int64(1); seq <= 25; seq++ {
+		status := ""
+		if seq == 25 {
+			status = store.StatusFinished
+		}
+		err := s.AppendTurn(ctx(t), "ap", store.Turn{Seq: seq, At: at, Body: TurnBody("ap", seq)}, []byte(fmt.Sprintf("state-%d", seq)), status)
+		if err != nil {
+			t.Fatalf("append %d: %v", seq, err)
+		}
+	}
+	sim, err := s.GetSimulation(ctx(t), "ap")
+	if err != nil || sim.Head != 25 || sim.Status != store.StatusFinished {
+		t.Fatalf("after appends: %+v %v", sim, err)
+	}
+	head, state, err := s.LoadState(ctx(t), "ap")
+	if err != nil || head != 25 || string(state) != "state-25" {
+		t.Fatalf("LoadState = %d %q %v", head, state, err)
+	}
+	got, err := s.ListTurns(ctx(t), "ap", 10, 5)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 5 {
+		t.Fatalf("got %d turns, want 5", len(got))
+	}
+	for i, tr := range got {
+		if tr.Seq != int64(11+i) || !bytes.Equal(tr.Body, TurnBody("ap", tr.Seq)) || !tr.At.Equal(at) {
+			t.Fatalf("turn %d = %d %s %v", i, tr.Seq, tr.Body, tr.At)
+		}
+	}
+	if got, _ := s.ListTurns(ctx(t), "ap", 23, 100); len(got) != 2 {
+		t.Fatalf("tail: %d turns, want 2", len(got))
+	}
+	if got, _ := s.ListTurns(ctx(t), "ap", 25, 100); len(got) != 0 {
+		t.Fatalf("past head: %d turns, want 0", len(got))
+	}
+}
+
+func testFencing(t *testing.T, s store.Store) {
+	mustCreate(t, s, "fe")
+	body := TurnBody("fe", 1)
+	if err := s.AppendTurn(ctx(t), "fe", store.Turn{Seq: 1, At: time.Now(), Body: body}, []byte("s1"), ""); err != nil {
+		t.Fatal(err)
+	}
+	for _, seq := range []int64{1, 3, 0} {
+		err := s.AppendTurn(ctx(t), "fe", store.Turn{Seq: seq, At: time.Now(), Body: []byte(`{"fork":true}`)}, []byte("bad"), "")
+		if !errors.Is(err, store.ErrConflict) {
+			t.Fatalf("append seq %d at head 1: %v, want ErrConflict", seq, err)
+		}
+	}
+	head, state, _ := s.LoadState(ctx(t), "fe")
+	turns, _ := s.ListTurns(ctx(t), "fe", 0, 10)
+	if head != 1 || string(state) != "s1" || len(turns) != 1 || !bytes.Equal(turns[0].Body, body) {
+		t.Fatalf("a refused write changed the store: head %d state %q turns %d", head, state, len(turns))
+	}
+}
+
+// testConcurrentWriters races writers for every seq: exactly one wins each.
+func testConcurrentWriters(t *testing.T, s store.Store) {
+	mustCreate(t, s, "cw")
+	const writers, turns = 4, 20
+	var wg sync.WaitGroup
+	wins := make([]int, writers)
+	for w := range writers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for seq := int64(1); seq <= turns; seq++ {
+				body := []byte(fmt.Sprintf(`{"writer":%d,"seq":%d}`, w, seq))
+				err := s.AppendTurn(context.Background(), "cw", store.Turn{Seq: seq, At: time.Now(), Body: body}, body, "")
+				switch {
+				case err == nil:
+					wins[w]++
+				case errors.Is(err, store.ErrConflict):
+				default:
+					t.Errorf("writer %d seq %d: %v", w, seq, err)
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	total := 0
+	for _, n := range wins {
+		total += n
+	}
+	got, err := s.ListTurns(ctx(t), "cw", 0, 100)
+	if err != nil {
+		t.Fatal(err)
+	}
+	head, state, _ := s.LoadState(ctx(t), "cw")
+	if total != len(got) || head != int64(len(got)) {
+		t.Fatalf("%d wins, %d turns stored, head %d", total, len(got), head)
+	}
+	for i, tr := range got {
+		if tr.Seq != int64(i+1) {
+			t.Fatalf("stored seqs not contiguous at %d: %d", i, tr.Seq)
+		}
+	}
+	if len(got) > 0 && !bytes.Equal(state, got[len(got)-1].Body) {
+		t.Fatalf("state %q is not the head turn's writer's %q", state, got[len(got)-1].Body)
+	}
+}
+
+func testSeats(t *testing.T, s store.Store) {
+	mustCreate(t, s, "se")
+	c := ctx(t)
+	ada := store.Seat{UserID: "u1", UserName: "Ada"}
+	bo := store.Seat{UserID: "u2", UserName: "Bo"}
+	if err := s.ClaimSeat(c, "se", "hero", ada); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.ClaimSeat(c, "se", "hero", ada); err != nil {
+		t.Fatalf("reclaim by holder: %v", err)
+	}
+	if err := s.ClaimSeat(c, "se", "hero", bo); !errors.Is(err, store.ErrConflict) {
+		t.Fatalf("claim of a held seat: %v, want ErrConflict", err)
+	}
+	if err := s.ClaimSeat(c, "se", "villain", bo); err != nil {
+		t.Fatal(err)
+	}
+	seats, err := s.Seats(c, "se")
+	if err != nil || len(seats) != 2 || seats["hero"] != ada || seats["villain"] != bo {
+		t.Fatalf("Seats = %v %v", seats, err)
+	}
+	if err := s.ReleaseSeat(c, "se", "hero", "u2"); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("release by non-holder: %v, want ErrNotFound", err)
+	}
+	if err := s.ReleaseSeat(c, "se", "hero", "u1"); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.ClaimSeat(c, "se", "hero", bo); err != nil {
+		t.Fatalf("claim after release: %v", err)
+	}
+	if err := s.ReleaseAllSeats(c, "se"); err != nil {
+		t.Fatal(err)
+	}
+	if seats, _ := s.Seats(c, "se"); len(seats) != 0 {
+		t.Fatalf("seats after ReleaseAllSeats: %v", seats)
+	}
+}
+
+func testPendingActions(t *testing.T, s store.Store) {
+	mustCreate(t, s, "pa")
+	c := ctx(t)
+	put := func(char string, turn int64, kind string) {
+		t.Helper()
+		a := store.PendingAction{Character: char, UserID: "u1", Action: engine.Action{Kind: kind, Target: "dock", Text: "hello"}, Turn: turn, At: time.Now().UTC()}
+		if err := s.PutAction(c, "pa", a); err != nil {
+			t.Fatal(err)
+		}
+	}
+	put("ada", 1, "speak")
+	put("ada", 1, "move") // replaces
+	put("bo", 2, "wait")
+	got, err := s.PendingActions(c, "pa")
+	if err != nil || len(got) != 2 {
+		t.Fatalf("PendingActions = %v %v", got, err)
+	}
+	if got[0].Character != "ada" || got[0].Action.Kind != "move" || got[0].Action.Target != "dock" || got[0].Action.Text != "hello" || got[0].Turn != 1 || got[0].UserID != "u1" {
+		t.Fatalf("first action %+v", got[0])
+	}
+	if err := s.AppendTurn(c, "pa", store.Turn{Seq: 1, At: time.Now(), Body: []byte("{}")}, nil, ""); err != nil {
+		t.Fatal(err)
+	}
+	got, _ = s.PendingActions(c, "pa")
+	if len(got) != 1 || got[0].Character != "bo" {
+		t.Fatalf("after turn 1: %+v, want only bo's", got)
+	}
+}
+
+func testScenarios(t *testing.T, s store.Store) {
+	c := ctx(t)
+	if err := s.SaveScenario(c, "b", []byte(`{"id":"b"}`)); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.SaveScenario(c, "a", []byte(`{"id":"a"}`)); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.SaveScenario(c, "a", []byte(`{"id":"a2"}`)); !errors.Is(err, store.ErrConflict) {
+		t.Fatalf("second save: %v, want ErrConflict", err)
+	}
+	d, err := s.GetScenario(c, "a")
+	if err != nil || string(d) != `{"id":"a"}` {
+		t.Fatalf("GetScenario = %s %v", d, err)
+	}
+	all, err := s.ListScenarios(c)
+	if err != nil || len(all) != 2 || string(all[0]) != `{"id":"a"}` {
+		t.Fatalf("ListScenarios = %q %v", all, err)
+	}
+}
+
+func testPing(t *testing.T, s store.Store) {
+	if err := s.Ping(ctx(t)); err != nil {
+		t.Fatal(err)
+	}
+}
