@@ -1,0 +1,229 @@
+package postgres
+
+import (
+	"cmp"
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/novel-engine/novel-engine/store"
+)
+
+// appendSQL stores one turn if and only if it is the head's successor, in
+// one statement, so atomically: the simulation's head, state and status,
+// the turn, and the removal of the actions it played. It always returns one
+// row: whether the turn was stored, and the head it found (NULL when there
+// is no such simulation).
+const appendSQL = `with upd as (
+	update simulations
+	   set head = $2::bigint, state = $4, status = coalesce(nullif($5::text, ''), status), updated_at = $6
+	 where id = $1 and head = $2::bigint - 1
+	returning id
+), ins as (
+	insert into turns (sim_id, seq, at, body)
+	select id, $2::bigint, $3, $7 from upd
+), del as (
+	delete from pending_actions p using upd
+	 where p.sim_id = upd.id and p.turn <= $2::bigint
+)
+select exists (select 1 from upd), (select head from simulations where id = $1)`
+
+// appendReq is one AppendTurn call waiting for a flusher.
+type appendReq struct {
+	ctx    context.Context // the caller's: a request it gave up on is not written
+	simID  string
+	turn   store.Turn
+	state  []byte
+	status string
+	done   chan error // buffered: the flusher never blocks on it
+}
+
+func (r *appendReq) args(now any) []any {
+	body := r.turn.Body
+	if body == nil {
+		body = []byte{}
+	}
+	return []any{r.simID, r.turn.Seq, micro(r.turn.At), r.state, r.status, now, body}
+}
+
+// AppendTurn stores t as the simulation's new head with the state after it
+// (see store.Store). Concurrent calls are gathered into batches written in
+// one round trip and one commit each; every call still gets its own answer,
+// and one refused turn does not fail the others.
+//
+// If ctx ends or the database fails after the turn was sent, the answer is
+// an error though the turn may be stored: LoadState tells, and the fence
+// refuses a second copy.
+func (s *Store) AppendTurn(ctx context.Context, simID string, t store.Turn, state []byte, status string) error {
+	req := &appendReq{ctx: ctx, simID: simID, turn: t, state: state, status: status, done: make(chan error, 1)}
+	select {
+	case <-s.closing:
+		return fmt.Errorf("append turn %d to %q: %w: %w", t.Seq, simID, store.ErrUnavailable, errClosed)
+	default:
+	}
+	select {
+	case s.appends <- req:
+	case <-ctx.Done():
+		return fmt.Errorf("append turn %d to %q: waiting for the queue: %w", t.Seq, simID, translate(ctx.Err()))
+	case <-s.closing:
+		return fmt.Errorf("append turn %d to %q: %w: %w", t.Seq, simID, store.ErrUnavailable, errClosed)
+	}
+	select {
+	case err := <-req.done:
+		return err
+	case <-ctx.Done():
+		return fmt.Errorf("append turn %d to %q: outcome unknown: %w", t.Seq, simID, translate(ctx.Err()))
+	case <-s.stopped:
+		// A request queued as the last flusher left is never written.
+		select {
+		case err := <-req.done:
+			return err
+		default:
+			return fmt.Errorf("append turn %d to %q: %w: %w", t.Seq, simID, store.ErrUnavailable, errClosed)
+		}
+	}
+}
+
+// flushLoop is one flusher: it takes the requests waiting, up to MaxBatch,
+// writes them, answers them, and goes back for more. Requests arriving
+// while it writes wait for the next batch, so batches grow with load and a
+// lone request is written at once. On Close it writes what is queued and
+// returns.
+func (s *Store) flushLoop() {
+	defer s.flushers.Done()
+	batch := make([]*appendReq, 0, s.opts.MaxBatch)
+	for {
+		select {
+		case r := <-s.appends:
+			batch = append(batch, r)
+		case <-s.closing:
+			s.drain(batch[:0])
+			return
+		}
+	gather:
+		for len(batch) < s.opts.MaxBatch {
+			select {
+			case r := <-s.appends:
+				batch = append(batch, r)
+			default:
+				break gather
+			}
+		}
+		s.flush(batch)
+		clear(batch)
+		batch = batch[:0]
+	}
+}
+
+// drain writes every request still queued, after Close.
+func (s *Store) drain(batch []*appendReq) {
+	for {
+		select {
+		case r := <-s.appends:
+			batch = append(batch, r)
+			if len(batch) < s.opts.MaxBatch {
+				continue
+			}
+		default:
+		}
+		if len(batch) == 0 {
+			return
+		}
+		s.flush(batch)
+		clear(batch)
+		batch = batch[:0]
+	}
+}
+
+// flush writes one batch and answers each request in it.
+func (s *Store) flush(batch []*appendReq) {
+	// Callers that gave up are answered, not written.
+	live := batch[:0:0]
+	for _, r := range batch {
+		if err := r.ctx.Err(); err != nil {
+			r.done <- fmt.Errorf("append turn %d to %q: %w", r.turn.Seq, r.simID, translate(err))
+			continue
+		}
+		live = append(live, r)
+	}
+	if len(live) == 0 {
+		return
+	}
+	// Every batch locks simulation rows in the same order, so that two
+	// batches (on this node or another) never deadlock.
+	slices.SortStableFunc(live, func(a, b *appendReq) int {
+		return cmp.Or(cmp.Compare(a.simID, b.simID), cmp.Compare(a.turn.Seq, b.turn.Seq))
+	})
+	ctx, cancel := context.WithTimeout(context.Background(), s.opts.FlushTimeout)
+	defer cancel()
+
+	results, err := s.writeBatch(ctx, live)
+	if err == nil {
+		for i, r := range live {
+			r.done <- results[i]
+		}
+		return
+	}
+	if isUnavailable(err) || len(live) == 1 {
+		for _, r := range live {
+			r.done <- fmt.Errorf("append turn %d to %q: %w", r.turn.Seq, r.simID, err)
+		}
+		return
+	}
+	// One statement failed and took the batch's transaction with it; write
+	// each turn alone, so that only the faulty one fails.
+	for _, r := range live {
+		res, err := s.writeBatch(ctx, []*appendReq{r})
+		if err != nil {
+			r.done <- fmt.Errorf("append turn %d to %q: %w", r.turn.Seq, r.simID, err)
+			continue
+		}
+		r.done <- res[0]
+	}
+}
+
+// writeBatch sends the requests as one pgx.Batch: one round trip, and one
+// implicit transaction, so one commit. It returns each request's answer, or
+// an error (translated) when the batch as a whole failed and nothing of it
+// was stored.
+func (s *Store) writeBatch(ctx context.Context, reqs []*appendReq) ([]error, error) {
+	now := s.now()
+	b := &pgx.Batch{}
+	for _, r := range reqs {
+		b.Queue(appendSQL, r.args(now)...)
+	}
+	br := s.pool.SendBatch(ctx, b)
+	results := make([]error, len(reqs))
+	var firstErr error
+	for i, r := range reqs {
+		var (
+			applied bool
+			head    *int64
+		)
+		if err := br.QueryRow().Scan(&applied, &head); err != nil {
+			firstErr = err
+			break
+		}
+		switch {
+		case applied:
+		case head == nil:
+			results[i] = fmt.Errorf("append turn %d to %q: simulation: %w", r.turn.Seq, r.simID, store.ErrNotFound)
+		default:
+			results[i] = fmt.Errorf("append turn %d to %q at head %d: %w", r.turn.Seq, r.simID, *head, store.ErrConflict)
+		}
+	}
+	// The commit happens at the end of the batch: only its success makes
+	// the answers above true.
+	if err := br.Close(); err != nil && firstErr == nil {
+		firstErr = err
+	}
+	if firstErr != nil {
+		return nil, translate(firstErr)
+	}
+	return results, nil
+}
+
+func isUnavailable(err error) bool { return errors.Is(err, store.ErrUnavailable) }

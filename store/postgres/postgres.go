@@ -1,0 +1,484 @@
+// Package postgres is the PostgreSQL implementation of store.Store, on a
+// pgx connection pool. Its schema is embedded and applied by Migrate.
+//
+// Several nodes may share one database: AppendTurn is the fence between
+// them (a turn is stored only as head+1, atomically with the world state),
+// and concurrent AppendTurn calls are written together, a batch per round
+// trip and per commit, so that many simulations writing a turn a second do
+// not cost a round trip each.
+package postgres
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/novel-engine/novel-engine/store"
+)
+
+// Options tune a Store. The zero value works.
+type Options struct {
+	// MaxConns is the most connections the pool opens. Defaults to the
+	// URL's pool_max_conns, else 16.
+	MaxConns int32
+	// ConnectTimeout bounds opening one connection. Defaults to the URL's
+	// connect_timeout, else 5s.
+	ConnectTimeout time.Duration
+	// StatementTimeout is the server's limit on each statement
+	// (statement_timeout). Defaults to 10s; negative leaves the server's.
+	StatementTimeout time.Duration
+
+	// AppendQueue is how many AppendTurn calls may wait for a flusher
+	// before further calls wait for room. Defaults to 4096.
+	AppendQueue int
+	// MaxBatch is the most turns written in one round trip. Defaults to 256.
+	MaxBatch int
+	// Flushers is how many goroutines write batches of turns, each on its
+	// own connection. Defaults to 2.
+	Flushers int
+	// FlushTimeout bounds writing one batch. Defaults to 15s.
+	FlushTimeout time.Duration
+}
+
+func (o Options) withDefaults() Options {
+	if o.ConnectTimeout <= 0 {
+		o.ConnectTimeout = 5 * time.Second
+	}
+	if o.StatementTimeout == 0 {
+		o.StatementTimeout = 10 * time.Second
+	}
+	if o.AppendQueue <= 0 {
+		o.AppendQueue = 4096
+	}
+	if o.MaxBatch <= 0 {
+		o.MaxBatch = 256
+	}
+	if o.Flushers <= 0 {
+		o.Flushers = 2
+	}
+	if o.FlushTimeout <= 0 {
+		o.FlushTimeout = 15 * time.Second
+	}
+	return o
+}
+
+// Store is a store.Store on PostgreSQL.
+type Store struct {
+	// Set at construction.
+	pool *pgxpool.Pool
+	opts Options
+	now  func() time.Time
+
+	// The append queue: AppendTurn sends, the flushers receive. It is
+	// never closed; closing tells everyone to stop and stopped is closed
+	// when the last flusher has returned.
+	appends   chan *appendReq
+	closing   chan struct{}
+	stopped   chan struct{}
+	flushers  sync.WaitGroup
+	closeOnce sync.Once
+}
+
+var _ store.Store = (*Store)(nil)
+
+// Open connects to the database at url (a postgres:// URL or key=value
+// string) and checks that it answers. It does not migrate: call Migrate
+// first. An unreachable database gives an error wrapping
+// store.ErrUnavailable. The Store reconnects by itself after an outage.
+func Open(ctx context.Context, url string, opts Options) (*Store, error) {
+	explicit := opts
+	opts = opts.withDefaults()
+	cfg, err := pgxpool.ParseConfig(url)
+	if err != nil {
+		return nil, fmt.Errorf("parse database url: %w", err)
+	}
+	switch {
+	case opts.MaxConns > 0:
+		cfg.MaxConns = opts.MaxConns
+	case !strings.Contains(url, "pool_max_conns"):
+		cfg.MaxConns = 16
+	}
+	// The flushers each hold a connection while they write; leave room for
+	// everything else.
+	if min := int32(opts.Flushers) + 2; cfg.MaxConns < min {
+		cfg.MaxConns = min
+	}
+	if explicit.ConnectTimeout > 0 || !strings.Contains(url, "connect_timeout") {
+		cfg.ConnConfig.ConnectTimeout = opts.ConnectTimeout
+	}
+	if _, set := cfg.ConnConfig.RuntimeParams["statement_timeout"]; !set && opts.StatementTimeout > 0 {
+		cfg.ConnConfig.RuntimeParams["statement_timeout"] = strconv.FormatInt(opts.StatementTimeout.Milliseconds(), 10)
+	}
+	pool, err := pgxpool.NewWithConfig(ctx, cfg)
+	if err != nil {
+		return nil, fmt.Errorf("open database: %w", translate(err))
+	}
+	if err := pool.Ping(ctx); err != nil {
+		pool.Close()
+		return nil, fmt.Errorf("open database: %w", translate(err))
+	}
+	s := &Store{
+		pool:    pool,
+		opts:    opts,
+		now:     func() time.Time { return time.Now().UTC().Truncate(time.Microsecond) },
+		appends: make(chan *appendReq, opts.AppendQueue),
+		closing: make(chan struct{}),
+		stopped: make(chan struct{}),
+	}
+	s.flushers.Add(opts.Flushers)
+	for range opts.Flushers {
+		go s.flushLoop()
+	}
+	go func() {
+		s.flushers.Wait()
+		close(s.stopped)
+	}()
+	return s, nil
+}
+
+// Pool returns the Store's connection pool, for callers that need
+// PostgreSQL itself (advisory locks for leases, for instance).
+func (s *Store) Pool() *pgxpool.Pool { return s.pool }
+
+// Close stops the flushers, once the turns already queued are written, and
+// closes the pool. Calls made after Close fail.
+func (s *Store) Close() error {
+	s.closeOnce.Do(func() {
+		close(s.closing)
+		<-s.stopped
+		s.pool.Close()
+	})
+	return nil
+}
+
+// Ping reports whether the database answers; when it does not, the error
+// wraps store.ErrUnavailable.
+func (s *Store) Ping(ctx context.Context) error {
+	select {
+	case <-s.closing:
+		return fmt.Errorf("ping: %w: %w", store.ErrUnavailable, errClosed)
+	default:
+	}
+	if err := s.pool.Ping(ctx); err != nil {
+		return fmt.Errorf("ping: %w", translate(err))
+	}
+	return nil
+}
+
+// utc reads a timestamp back as the store hands them out.
+func utc(t time.Time) time.Time { return t.UTC() }
+
+// micro rounds a timestamp down to what PostgreSQL keeps, so that what a
+// caller holds equals what it reads back.
+func micro(t time.Time) time.Time { return t.UTC().Truncate(time.Microsecond) }
+
+const simColumns = `id, title, scenario_id, scenario, status, seed, head, max_turns,
+	turn_interval_ms, wait_for_players, created_by, created_at, updated_at, owner`
+
+func scanSim(row pgx.Row) (*store.Simulation, error) {
+	var s store.Simulation
+	err := row.Scan(&s.ID, &s.Title, &s.ScenarioID, &s.Scenario, &s.Status, &s.Seed, &s.Head, &s.MaxTurns,
+		&s.TurnIntervalMS, &s.WaitForPlayers, &s.CreatedBy, &s.CreatedAt, &s.UpdatedAt, &s.Owner)
+	if err != nil {
+		return nil, err
+	}
+	s.CreatedAt, s.UpdatedAt = utc(s.CreatedAt), utc(s.UpdatedAt)
+	return &s, nil
+}
+
+func (s *Store) CreateSimulation(ctx context.Context, sim *store.Simulation, state []byte) error {
+	created := micro(sim.CreatedAt)
+	if sim.CreatedAt.IsZero() {
+		created = s.now()
+	}
+	_, err := s.pool.Exec(ctx, `insert into simulations (`+simColumns+`, state)
+		values ($1, $2, $3, $4, $5, $6, 0, $7, $8, $9, $10, $11, $11, $12, $13)`,
+		sim.ID, sim.Title, sim.ScenarioID, sim.Scenario, sim.Status, sim.Seed, sim.MaxTurns,
+		sim.TurnIntervalMS, sim.WaitForPlayers, sim.CreatedBy, created, sim.Owner, state)
+	if err != nil {
+		return fmt.Errorf("create simulation %q: %w", sim.ID, translate(err))
+	}
+	sim.CreatedAt, sim.UpdatedAt, sim.Head = created, created, 0
+	return nil
+}
+
+func (s *Store) GetSimulation(ctx context.Context, id string) (*store.Simulation, error) {
+	sim, err := scanSim(s.pool.QueryRow(ctx, `select `+simColumns+` from simulations where id = $1`, id))
+	if err != nil {
+		return nil, fmt.Errorf("simulation %q: %w", id, translate(err))
+	}
+	return sim, nil
+}
+
+func (s *Store) ListSimulations(ctx context.Context, opts store.ListOptions) ([]*store.Simulation, string, error) {
+	limit := store.NormalizeLimit(opts.Limit)
+	var (
+		afterT  *time.Time
+		afterID string
+	)
+	if opts.Cursor != "" {
+		t, id, err := store.DecodeCursor(opts.Cursor)
+		if err != nil {
+			return nil, "", err
+		}
+		afterT, afterID = &t, id
+	}
+	rows, err := s.pool.Query(ctx, `select `+simColumns+` from simulations
+		where ($1::text = '' or status = $1)
+		  and ($2::timestamptz is null or (created_at, id) < ($2, $3::text))
+		order by created_at desc, id desc
+		limit $4`, opts.Status, afterT, afterID, limit+1)
+	if err != nil {
+		return nil, "", fmt.Errorf("list simulations: %w", translate(err))
+	}
+	sims, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (*store.Simulation, error) { return scanSim(r) })
+	if err != nil {
+		return nil, "", fmt.Errorf("list simulations: %w", translate(err))
+	}
+	next := ""
+	if len(sims) > limit {
+		sims = sims[:limit]
+		last := sims[limit-1]
+		next = store.EncodeCursor(last.CreatedAt, last.ID)
+	}
+	return sims, next, nil
+}
+
+func (s *Store) SetStatus(ctx context.Context, id, status string) (*store.Simulation, error) {
+	sim, err := scanSim(s.pool.QueryRow(ctx, `update simulations set status = $2, updated_at = $3
+		where id = $1 returning `+simColumns, id, status, s.now()))
+	if err != nil {
+		return nil, fmt.Errorf("set status of %q to %s: %w", id, status, translate(err))
+	}
+	return sim, nil
+}
+
+func (s *Store) SetOwner(ctx context.Context, id, owner string) error {
+	tag, err := s.pool.Exec(ctx, `update simulations set owner = $2 where id = $1`, id, owner)
+	if err != nil {
+		return fmt.Errorf("set owner of %q: %w", id, translate(err))
+	}
+	if tag.RowsAffected() == 0 {
+		return fmt.Errorf("set owner of %q: simulation: %w", id, store.ErrNotFound)
+	}
+	return nil
+}
+
+func (s *Store) ListTurns(ctx context.Context, simID string, since int64, limit int) ([]store.Turn, error) {
+	if since < 0 {
+		since = 0
+	}
+	limit = max(limit, 0)
+	// One row with nulls when the simulation has no such turns, none when
+	// there is no such simulation.
+	rows, err := s.pool.Query(ctx, `select t.seq, t.at, t.body from simulations s
+		left join lateral (
+			select seq, at, body from turns
+			where sim_id = s.id and seq > $2 order by seq limit $3
+		) t on true
+		where s.id = $1
+		order by t.seq`, simID, since, limit)
+	if err != nil {
+		return nil, fmt.Errorf("list turns of %q after %d: %w", simID, since, translate(err))
+	}
+	defer rows.Close()
+	found := false
+	turns := []store.Turn{}
+	for rows.Next() {
+		found = true
+		var (
+			seq  *int64
+			at   *time.Time
+			body []byte
+		)
+		if err := rows.Scan(&seq, &at, &body); err != nil {
+			return nil, fmt.Errorf("list turns of %q after %d: %w", simID, since, translate(err))
+		}
+		if seq == nil {
+			continue
+		}
+		turns = append(turns, store.Turn{Seq: *seq, At: utc(*at), Body: body})
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("list turns of %q after %d: %w", simID, since, translate(err))
+	}
+	if !found {
+		return nil, fmt.Errorf("list turns of %q: simulation: %w", simID, store.ErrNotFound)
+	}
+	return turns, nil
+}
+
+func (s *Store) LoadState(ctx context.Context, simID string) (int64, []byte, error) {
+	var (
+		head  int64
+		state []byte
+	)
+	err := s.pool.QueryRow(ctx, `select head, state from simulations where id = $1`, simID).Scan(&head, &state)
+	if err != nil {
+		return 0, nil, fmt.Errorf("load state of %q: %w", simID, translate(err))
+	}
+	return head, state, nil
+}
+
+func (s *Store) ClaimSeat(ctx context.Context, simID, character string, seat store.Seat) error {
+	// The holder reclaiming its seat updates its name; anyone else updates
+	// nothing and gets no row back.
+	var holder string
+	err := s.pool.QueryRow(ctx, `insert into seats (sim_id, character, user_id, user_name) values ($1, $2, $3, $4)
+		on conflict (sim_id, character) do update set user_name = excluded.user_name
+		where seats.user_id = excluded.user_id
+		returning user_id`, simID, character, seat.UserID, seat.UserName).Scan(&holder)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return fmt.Errorf("claim seat %q of %q: held by another user: %w", character, simID, store.ErrConflict)
+	}
+	if err != nil {
+		return fmt.Errorf("claim seat %q of %q: %w", character, simID, translate(err))
+	}
+	return nil
+}
+
+func (s *Store) ReleaseSeat(ctx context.Context, simID, character, userID string) error {
+	tag, err := s.pool.Exec(ctx, `delete from seats where sim_id = $1 and character = $2 and ($3 = '' or user_id = $3)`,
+		simID, character, userID)
+	if err != nil {
+		return fmt.Errorf("release seat %q of %q: %w", character, simID, translate(err))
+	}
+	if tag.RowsAffected() == 0 {
+		return fmt.Errorf("release seat %q of %q: not held: %w", character, simID, store.ErrNotFound)
+	}
+	return nil
+}
+
+func (s *Store) Seats(ctx context.Context, simID string) (map[string]store.Seat, error) {
+	rows, err := s.pool.Query(ctx, `select c.character, c.user_id, c.user_name from simulations s
+		left join seats c on c.sim_id = s.id where s.id = $1`, simID)
+	if err != nil {
+		return nil, fmt.Errorf("seats of %q: %w", simID, translate(err))
+	}
+	defer rows.Close()
+	found := false
+	seats := make(map[string]store.Seat)
+	for rows.Next() {
+		found = true
+		var character, userID, userName *string
+		if err := rows.Scan(&character, &userID, &userName); err != nil {
+			return nil, fmt.Errorf("seats of %q: %w", simID, translate(err))
+		}
+		if character != nil {
+			seats[*character] = store.Seat{UserID: *userID, UserName: *userName}
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("seats of %q: %w", simID, translate(err))
+	}
+	if !found {
+		return nil, fmt.Errorf("seats of %q: simulation: %w", simID, store.ErrNotFound)
+	}
+	return seats, nil
+}
+
+func (s *Store) ReleaseAllSeats(ctx context.Context, simID string) error {
+	var exists bool
+	err := s.pool.QueryRow(ctx, `with d as (delete from seats where sim_id = $1)
+		select exists (select 1 from simulations where id = $1)`, simID).Scan(&exists)
+	if err != nil {
+		return fmt.Errorf("release seats of %q: %w", simID, translate(err))
+	}
+	if !exists {
+		return fmt.Errorf("release seats of %q: simulation: %w", simID, store.ErrNotFound)
+	}
+	return nil
+}
+
+func (s *Store) PutAction(ctx context.Context, simID string, a store.PendingAction) error {
+	action, err := json.Marshal(a.Action)
+	if err != nil {
+		return fmt.Errorf("put action of %q in %q: %w", a.Character, simID, err)
+	}
+	_, err = s.pool.Exec(ctx, `insert into pending_actions (sim_id, character, user_id, action, turn, at)
+		values ($1, $2, $3, $4, $5, $6)
+		on conflict (sim_id, character) do update
+		set user_id = excluded.user_id, action = excluded.action, turn = excluded.turn, at = excluded.at`,
+		simID, a.Character, a.UserID, action, a.Turn, micro(a.At))
+	if err != nil {
+		return fmt.Errorf("put action of %q in %q: %w", a.Character, simID, translate(err))
+	}
+	return nil
+}
+
+func (s *Store) PendingActions(ctx context.Context, simID string) ([]store.PendingAction, error) {
+	rows, err := s.pool.Query(ctx, `select p.character, p.user_id, p.action, p.turn, p.at from simulations s
+		left join pending_actions p on p.sim_id = s.id where s.id = $1
+		order by p.character`, simID)
+	if err != nil {
+		return nil, fmt.Errorf("pending actions of %q: %w", simID, translate(err))
+	}
+	defer rows.Close()
+	found := false
+	out := []store.PendingAction{}
+	for rows.Next() {
+		found = true
+		var (
+			character, userID *string
+			action            []byte
+			turn              *int64
+			at                *time.Time
+		)
+		if err := rows.Scan(&character, &userID, &action, &turn, &at); err != nil {
+			return nil, fmt.Errorf("pending actions of %q: %w", simID, translate(err))
+		}
+		if character == nil {
+			continue
+		}
+		a := store.PendingAction{Character: *character, UserID: *userID, Turn: *turn, At: utc(*at)}
+		if err := json.Unmarshal(action, &a.Action); err != nil {
+			return nil, fmt.Errorf("pending action of %q in %q: %w", *character, simID, err)
+		}
+		out = append(out, a)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("pending actions of %q: %w", simID, translate(err))
+	}
+	if !found {
+		return nil, fmt.Errorf("pending actions of %q: simulation: %w", simID, store.ErrNotFound)
+	}
+	return out, nil
+}
+
+func (s *Store) SaveScenario(ctx context.Context, id string, data []byte) error {
+	if data == nil {
+		data = []byte{}
+	}
+	if _, err := s.pool.Exec(ctx, `insert into scenarios (id, data) values ($1, $2)`, id, data); err != nil {
+		return fmt.Errorf("save scenario %q: %w", id, translate(err))
+	}
+	return nil
+}
+
+func (s *Store) GetScenario(ctx context.Context, id string) ([]byte, error) {
+	var data []byte
+	if err := s.pool.QueryRow(ctx, `select data from scenarios where id = $1`, id).Scan(&data); err != nil {
+		return nil, fmt.Errorf("scenario %q: %w", id, translate(err))
+	}
+	return data, nil
+}
+
+func (s *Store) ListScenarios(ctx context.Context) ([][]byte, error) {
+	rows, err := s.pool.Query(ctx, `select data from scenarios order by id`)
+	if err != nil {
+		return nil, fmt.Errorf("list scenarios: %w", translate(err))
+	}
+	all, err := pgx.CollectRows(rows, pgx.RowTo[[]byte])
+	if err != nil {
+		return nil, fmt.Errorf("list scenarios: %w", translate(err))
+	}
+	return all, nil
+}
