@@ -1,0 +1,440 @@
+package engine
+
+import (
+	"context"
+	"math"
+	"math/rand/v2"
+	"slices"
+	"strings"
+)
+
+// Action kinds beyond move, speak and wait.
+const (
+	ActAttack = "attack" // target: a character here
+	ActHelp   = "help"   // target: a character here; heals, more with a remedy
+	ActTake   = "take"   // target: an item lying here or held by someone here
+	ActGive   = "give"   // target: a character here; text: the item id
+	ActSearch = "search" // no target: look for what is hidden here
+)
+
+var actionKinds = []string{ActMove, ActSpeak, ActWait, ActAttack, ActHelp, ActTake, ActGive, ActSearch}
+
+// Decider chooses a character's action from what the character can know.
+// Decide may be called concurrently for different characters.
+type Decider interface {
+	Decide(ctx context.Context, p Perception) (Action, error)
+}
+
+// Perception is everything a persona can know when it decides: itself,
+// the place it stands in, who and what is there, what it remembers and
+// where it last saw people and things.
+type Perception struct {
+	Turn  int64     `json:"turn"` // the turn being decided
+	Self  SelfView  `json:"self"`
+	Place PlaceView `json:"place"`
+	// Present: the other characters here, standing or fallen.
+	Present []PresentView `json:"present"`
+	// Memories, most salient first.
+	Memories []MemoryView `json:"memories,omitempty"`
+	// ItemsSeen: where the persona last saw each item ("@location" lying
+	// there, or the id of the character holding it).
+	ItemsSeen map[string]string `json:"items_seen,omitempty"`
+	// PeopleSeen: where the persona last saw each other character.
+	PeopleSeen map[string]string `json:"people_seen,omitempty"`
+	// Recent: the persona's last actions, newest last, as "kind:target".
+	Recent []string `json:"recent,omitempty"`
+	// Kinds: the action kinds allowed.
+	Kinds []string `json:"kinds"`
+	// Seed seeds the persona's random choices this turn.
+	Seed uint64 `json:"seed"`
+
+	geo *geography
+	sc  *Scenario
+}
+
+// SelfView is the persona as it knows itself.
+type SelfView struct {
+	ID            string             `json:"id"`
+	Name          string             `json:"name"`
+	Role          string             `json:"role"`
+	Faction       string             `json:"faction,omitempty"`
+	Health        int                `json:"health"`
+	Inventory     []string           `json:"inventory,omitempty"`
+	Knows         []string           `json:"knows,omitempty"`
+	Traits        map[string]float64 `json:"traits,omitempty"`
+	Relationships map[string]float64 `json:"relationships,omitempty"`
+	Goals         []GoalView         `json:"goals,omitempty"`
+	Voice         []string           `json:"voice,omitempty"`
+}
+
+// GoalView is one of the persona's goals with its status.
+type GoalView struct {
+	Goal
+	Status string `json:"status"`
+}
+
+// PlaceView is the location the persona stands in.
+type PlaceView struct {
+	ID    string   `json:"id"`
+	Name  string   `json:"name"`
+	Exits []string `json:"exits"`
+	// Items lying here in plain view.
+	Items []string `json:"items,omitempty"`
+	// Searched: the persona has already searched here and found nothing more.
+	Searched bool `json:"searched,omitempty"`
+}
+
+// PresentView is another character in the same place.
+type PresentView struct {
+	ID      string   `json:"id"`
+	Name    string   `json:"name"`
+	Role    string   `json:"role"`
+	Faction string   `json:"faction,omitempty"`
+	Health  int      `json:"health"`
+	Alive   bool     `json:"alive"`
+	Holding []string `json:"holding,omitempty"`
+}
+
+// MemoryView is something the persona witnessed.
+type MemoryView struct {
+	Turn   int64   `json:"turn"`
+	Kind   string  `json:"kind"`
+	Actor  string  `json:"actor,omitempty"`
+	Target string  `json:"target,omitempty"`
+	Item   string  `json:"item,omitempty"`
+	Place  string  `json:"place"`
+	Weight float64 `json:"weight"`
+}
+
+// NextHop is the adjacent location on a shortest route towards to, or ""
+// if there is none (or the persona is already there).
+func (p *Perception) NextHop(to string) string {
+	if p.geo == nil {
+		return ""
+	}
+	return p.geo.nextHop(p.sc, p.Place.ID, to)
+}
+
+// Trait returns a trait of the persona, 0.5 if the scenario leaves it out.
+func (p *Perception) Trait(name string) float64 {
+	if v, ok := p.Self.Traits[name]; ok {
+		return v
+	}
+	return 0.5
+}
+
+func (p *Perception) present(id string) *PresentView {
+	for i := range p.Present {
+		if p.Present[i].ID == id && p.Present[i].Alive {
+			return &p.Present[i]
+		}
+	}
+	return nil
+}
+
+// grudge counts the harms the persona remembers from another character.
+func (p *Perception) grudge(id string) float64 {
+	g := 0.0
+	for _, m := range p.Memories {
+		if m.Actor == id && m.Target == p.Self.ID && (m.Kind == ActAttack || m.Kind == ActTake) {
+			g += 1
+		}
+	}
+	return g
+}
+
+// UtilityDecider is the built-in seeded utility AI. It scores every action
+// open to the persona by its traits, goals, relationships and memory, and
+// picks among the best by weighted chance.
+type UtilityDecider struct{}
+
+// Decide implements Decider.
+func (UtilityDecider) Decide(_ context.Context, p Perception) (Action, error) {
+	return decideUtility(&p), nil
+}
+
+type option struct {
+	a      Action
+	score  float64
+	bucket int // 2 emergency, 1 goals and people, 0 idle
+}
+
+type chooser struct {
+	p    *Perception
+	opts []option
+}
+
+func (c *chooser) add(bucket int, score float64, kind, target, text string) {
+	if score <= 0 || math.IsNaN(score) {
+		return
+	}
+	key := kind + ":" + target
+	if kind != ActMove {
+		// A penalty for doing the same thing again within a few turns.
+		for _, r := range c.p.Recent {
+			if r == key {
+				score *= 0.7
+			}
+		}
+	} else if len(c.p.Recent) > 0 && slices.Contains(c.p.Recent[max(0, len(c.p.Recent)-2):], key) && bucket == 0 {
+		score *= 0.5
+	}
+	c.opts = append(c.opts, option{a: Action{Kind: kind, Target: target, Text: text}, score: score, bucket: bucket})
+}
+
+func decideUtility(p *Perception) Action {
+	r := rand.New(rand.NewPCG(p.Seed, 0x9e3779b97f4a7c15))
+	c := chooser{p: p, opts: make([]option, 0, 24)}
+	aggr, caution, courage := p.Trait("aggression"), p.Trait("caution"), p.Trait("courage")
+	empathy, curiosity, loyalty := p.Trait("empathy"), p.Trait("curiosity"), p.Trait("loyalty")
+	cunning, greed := p.Trait("cunning"), p.Trait("greed")
+	hp := float64(p.Self.Health) / 100
+	rel := func(id string) float64 { return p.Self.Relationships[id] }
+	randomExit := func() string {
+		if len(p.Place.Exits) == 0 {
+			return ""
+		}
+		return p.Place.Exits[r.IntN(len(p.Place.Exits))]
+	}
+	moveTowards := func(bucket int, score float64, dest string) bool {
+		if hop := p.NextHop(dest); hop != "" {
+			c.add(bucket, score, ActMove, hop, "")
+			return true
+		}
+		return false
+	}
+	explore := func(score float64) {
+		if !p.Place.Searched {
+			c.add(1, score*(0.6+0.6*curiosity), ActSearch, "", "")
+		}
+		if e := randomExit(); e != "" {
+			c.add(1, score*(0.5+0.5*curiosity), ActMove, e, "")
+		}
+	}
+
+	// Emergency: hurt, with an enemy in the room.
+	for _, o := range p.Present {
+		if !o.Alive {
+			continue
+		}
+		g := p.grudge(o.ID)
+		if rel(o.ID) > -0.3 && g == 0 {
+			continue
+		}
+		if hp < 0.5 {
+			fear := (1 - hp) * (0.4 + 0.6*caution) * (1.3 - 0.7*courage)
+			if e := randomExit(); e != "" {
+				c.add(2, fear, ActMove, e, "")
+			}
+			c.add(2, (0.2+0.8*courage)*(0.2+0.8*aggr)*hp*1.4, ActAttack, o.ID, "")
+		}
+	}
+
+	// Goals.
+	for gi, g := range p.Self.Goals {
+		if g.Status != GoalActive {
+			continue
+		}
+		w := 1.0 - 0.15*float64(gi)
+		switch g.Kind {
+		case GoalObtain, GoalDeliver:
+			if slices.Contains(p.Self.Inventory, g.Item) {
+				if g.Kind == GoalDeliver {
+					moveTowards(1, 0.9*w, g.Location)
+				}
+				continue
+			}
+			if slices.Contains(p.Place.Items, g.Item) {
+				c.add(1, 0.95*w, ActTake, g.Item, "")
+				continue
+			}
+			if holder := holderHere(p, g.Item); holder != nil {
+				a := rel(holder.ID)
+				if a > 0.25 && holder.Faction != "" && holder.Faction == p.Self.Faction {
+					// An ally carries it: keep them company on the way.
+					if g.Kind == GoalDeliver && !moveTowards(1, 0.55*w, g.Location) {
+						c.add(1, 0.3*w, ActWait, "", "")
+					}
+					c.add(1, 0.2*w*(0.5+loyalty), ActSpeak, holder.ID, "")
+					continue
+				}
+				c.add(1, w*(0.1+0.8*aggr)*(0.4+0.6*courage)*(1-max(0, a))*(0.5+0.5*hp), ActAttack, holder.ID, "")
+				c.add(1, w*(0.1+0.8*cunning)*(0.5+0.5*(1-empathy))*(1-0.5*max(0, a)), ActTake, g.Item, "")
+				c.add(1, w*(0.1+0.6*empathy)*(0.6+0.4*a), ActSpeak, holder.ID, "")
+				continue
+			}
+			where := p.ItemsSeen[g.Item]
+			switch {
+			case strings.HasPrefix(where, "@") && where[1:] != p.Place.ID:
+				moveTowards(1, 0.75*w, where[1:])
+			case where != "" && !strings.HasPrefix(where, "@"):
+				if loc := p.PeopleSeen[where]; loc != "" && loc != p.Place.ID {
+					moveTowards(1, 0.7*w, loc)
+				} else {
+					explore(0.45 * w)
+				}
+			default:
+				explore(0.5 * w)
+			}
+		case GoalReach:
+			moveTowards(1, 0.8*w, g.Location)
+		case GoalDefeat:
+			if o := p.present(g.Target); o != nil {
+				c.add(1, w*(0.35+0.6*aggr)*(0.5+0.5*courage)*(0.6+0.4*hp), ActAttack, o.ID, "")
+			} else if loc := p.PeopleSeen[g.Target]; loc != "" {
+				moveTowards(1, 0.6*w, loc)
+			} else {
+				explore(0.4 * w)
+			}
+		case GoalProtect:
+			if o := p.present(g.Target); o != nil {
+				if o.Health < 70 {
+					c.add(1, w*(0.4+0.5*loyalty)*(1.2-float64(o.Health)/100), ActHelp, o.ID, "")
+				}
+				for _, m := range p.Memories {
+					if m.Target == g.Target && m.Kind == ActAttack && p.present(m.Actor) != nil && p.Turn-m.Turn <= 3 {
+						c.add(1, w*(0.3+0.6*loyalty)*(0.4+0.6*courage), ActAttack, m.Actor, "")
+						break
+					}
+				}
+				c.add(1, 0.15*w, ActWait, "", "")
+			} else if loc := p.PeopleSeen[g.Target]; loc != "" {
+				moveTowards(1, w*(0.3+0.4*loyalty), loc)
+			}
+		case GoalBefriend:
+			if o := p.present(g.Target); o != nil {
+				c.add(1, w*(0.45+0.4*empathy), ActSpeak, o.ID, "")
+				for _, it := range p.Self.Inventory {
+					if !goalItem(p, it) {
+						c.add(1, w*(0.2+0.5*empathy), ActGive, o.ID, it)
+						break
+					}
+				}
+				if o.Health < 70 {
+					c.add(1, w*(0.5+0.4*empathy), ActHelp, o.ID, "")
+				}
+			} else if loc := p.PeopleSeen[g.Target]; loc != "" {
+				moveTowards(1, 0.55*w, loc)
+			} else {
+				explore(0.35 * w)
+			}
+		case GoalLearn:
+			if !p.Place.Searched {
+				c.add(1, w*(0.4+0.4*curiosity), ActSearch, "", "")
+			}
+			for _, o := range p.Present {
+				if o.Alive && rel(o.ID) > -0.3 {
+					c.add(1, w*(0.25+0.3*empathy), ActSpeak, o.ID, "")
+					break
+				}
+			}
+			if e := randomExit(); e != "" {
+				c.add(1, w*0.3*(0.5+curiosity), ActMove, e, "")
+			}
+		}
+	}
+
+	// People.
+	for _, o := range p.Present {
+		if !o.Alive {
+			continue
+		}
+		a, g := rel(o.ID), p.grudge(o.ID)
+		c.add(1, (0.1+0.4*empathy)*(0.55+0.45*a), ActSpeak, o.ID, "")
+		if a < -0.15 || g > 0 {
+			c.add(1, aggr*(0.2-a+0.35*g)*(0.4+0.6*courage)*(0.5+0.5*hp)*(1.1-0.5*caution), ActAttack, o.ID, "")
+		} else if aggr > 0.6 && a < 0.2 {
+			c.add(1, 0.25*(aggr-0.5)*(1-caution), ActAttack, o.ID, "")
+		}
+		if o.Health < 70 && a > -0.2 {
+			kin := 0.0
+			if o.Faction != "" && o.Faction == p.Self.Faction {
+				kin = 0.25 * loyalty
+			}
+			c.add(1, ((0.15+0.6*empathy)*(0.7+0.3*a)+kin)*(1.1-float64(o.Health)/100), ActHelp, o.ID, "")
+		}
+	}
+	for _, it := range p.Place.Items {
+		if !goalItem(p, it) {
+			c.add(1, 0.1+0.45*greed, ActTake, it, "")
+		}
+	}
+
+	// Idle.
+	c.add(0, 0.08+0.25*(1-hp)+0.1*caution, ActWait, "", "")
+	if !p.Place.Searched {
+		c.add(0, 0.05+0.3*curiosity, ActSearch, "", "")
+	}
+	if e := randomExit(); e != "" {
+		c.add(0, 0.04+0.25*curiosity, ActMove, e, "")
+	}
+
+	return c.choose(r)
+}
+
+func holderHere(p *Perception, item string) *PresentView {
+	for i := range p.Present {
+		if p.Present[i].Alive && slices.Contains(p.Present[i].Holding, item) {
+			return &p.Present[i]
+		}
+	}
+	return nil
+}
+
+func goalItem(p *Perception, item string) bool {
+	for _, g := range p.Self.Goals {
+		if g.Item == item && g.Status == GoalActive {
+			return true
+		}
+	}
+	return false
+}
+
+// choose picks the bucket (an emergency above a threshold first), drops
+// options far below the best in it, and draws among the rest by weight.
+func (c *chooser) choose(r *rand.Rand) Action {
+	bucket := 0
+	for b := 2; b >= 1; b-- {
+		thresh := 0.12
+		if b == 2 {
+			thresh = 0.35
+		}
+		for _, o := range c.opts {
+			if o.bucket == b && o.score >= thresh {
+				bucket = b
+				break
+			}
+		}
+		if bucket > 0 {
+			break
+		}
+	}
+	best := 0.0
+	for _, o := range c.opts {
+		if o.bucket == bucket && o.score > best {
+			best = o.score
+		}
+	}
+	total := 0.0
+	for _, o := range c.opts {
+		if o.bucket == bucket && o.score >= 0.65*best {
+			total += o.score * o.score
+		}
+	}
+	if total == 0 {
+		return Action{Kind: ActWait}
+	}
+	x := r.Float64() * total
+	var last Action
+	for _, o := range c.opts {
+		if o.bucket != bucket || o.score < 0.65*best {
+			continue
+		}
+		last = o.a
+		x -= o.score * o.score
+		if x < 0 {
+			return o.a
+		}
+	}
+	return last
+}
