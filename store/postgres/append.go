@@ -8,6 +8,7 @@ import (
 	"slices"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/novel-engine/novel-engine/store"
 )
@@ -167,7 +168,8 @@ func (s *Store) flush(batch []*appendReq) {
 		}
 		return
 	}
-	if isUnavailable(err) || len(live) == 1 {
+	if !oneStatementFailed(err) || len(live) == 1 {
+		err = translate(err)
 		for _, r := range live {
 			r.done <- fmt.Errorf("append turn %d to %q: %w", r.turn.Seq, r.simID, err)
 		}
@@ -178,7 +180,7 @@ func (s *Store) flush(batch []*appendReq) {
 	for _, r := range live {
 		res, err := s.writeBatch(ctx, []*appendReq{r})
 		if err != nil {
-			r.done <- fmt.Errorf("append turn %d to %q: %w", r.turn.Seq, r.simID, err)
+			r.done <- fmt.Errorf("append turn %d to %q: %w", r.turn.Seq, r.simID, translate(err))
 			continue
 		}
 		r.done <- res[0]
@@ -187,7 +189,7 @@ func (s *Store) flush(batch []*appendReq) {
 
 // writeBatch sends the requests as one pgx.Batch: one round trip, and one
 // implicit transaction, so one commit. It returns each request's answer, or
-// an error (translated) when the batch as a whole failed and nothing of it
+// an error (untranslated) when the batch as a whole failed and nothing of it
 // was stored.
 func (s *Store) writeBatch(ctx context.Context, reqs []*appendReq) ([]error, error) {
 	now := s.now()
@@ -221,9 +223,26 @@ func (s *Store) writeBatch(ctx context.Context, reqs []*appendReq) ([]error, err
 		firstErr = err
 	}
 	if firstErr != nil {
-		return nil, translate(firstErr)
+		return nil, firstErr
 	}
 	return results, nil
 }
 
-func isUnavailable(err error) bool { return errors.Is(err, store.ErrUnavailable) }
+// oneStatementFailed reports whether a batch failed because the server
+// refused one of its statements (bad data, a constraint, a lock conflict),
+// so that writing each turn alone lets the others through; not when the
+// connection, the server or the time allowed failed the whole batch.
+func oneStatementFailed(err error) bool {
+	var pgErr *pgconn.PgError
+	if !errors.As(err, &pgErr) {
+		return false
+	}
+	switch pgErr.Code[:2] {
+	case "22", // data exception
+		"23", // integrity constraint violation
+		"40", // transaction rollback: deadlock, serialization failure
+		"54": // program limit exceeded
+		return true
+	}
+	return false
+}

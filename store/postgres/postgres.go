@@ -108,8 +108,8 @@ func Open(ctx context.Context, url string, opts Options) (*Store, error) {
 	}
 	// The flushers each hold a connection while they write; leave room for
 	// everything else.
-	if min := int32(opts.Flushers) + 2; cfg.MaxConns < min {
-		cfg.MaxConns = min
+	if least := int32(opts.Flushers) + 2; cfg.MaxConns < least {
+		cfg.MaxConns = least
 	}
 	if explicit.ConnectTimeout > 0 || !strings.Contains(url, "connect_timeout") {
 		cfg.ConnConfig.ConnectTimeout = opts.ConnectTimeout

@@ -83,7 +83,7 @@ func TestFencingTwoNodes(t *testing.T) {
 		defer s.Close()
 		nodes[i] = s
 	}
-	const sims, writersPerNode, turns = 5, 6, 40
+	const sims, writersPerNode, turns = 8, 8, 60
 	for i := range sims {
 		if err := nodes[0].CreateSimulation(ctx(t), storetest.NewSim(fmt.Sprintf("f%d", i)), []byte("state-0")); err != nil {
 			t.Fatal(err)
@@ -291,8 +291,18 @@ func TestOutage(t *testing.T) {
 // fast as the store takes them, with a realistic turn body and world state,
 // and reports stored turns per second.
 func BenchmarkAppendTurnParallel(b *testing.B) {
+	benchmarkAppend(b, postgres.Options{})
+}
+
+// BenchmarkAppendTurnOneByOne is the same load written a turn per round
+// trip and per commit (batches of one on 16 connections), for comparison.
+func BenchmarkAppendTurnOneByOne(b *testing.B) {
+	benchmarkAppend(b, postgres.Options{MaxBatch: 1, Flushers: 16, MaxConns: 20})
+}
+
+func benchmarkAppend(b *testing.B, opts postgres.Options) {
 	const sims = 1000
-	s := postgres.TestStore(b, postgres.Options{})
+	s := postgres.TestStore(b, opts)
 	for i := range sims {
 		if err := s.CreateSimulation(ctx(b), storetest.NewSim(fmt.Sprintf("bench-%04d", i)), nil); err != nil {
 			b.Fatal(err)
