@@ -10,6 +10,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/puddle/v2"
 
 	"github.com/novel-engine/novel-engine/store"
 )
@@ -76,6 +77,7 @@ func unavailable(err error) bool {
 		errors.Is(err, syscall.ECONNRESET) ||
 		errors.Is(err, syscall.EPIPE) ||
 		errors.Is(err, errClosed) ||
+		errors.Is(err, puddle.ErrClosedPool) ||
 		pgconn.Timeout(err) ||
 		pgconn.SafeToRetry(err)
 }

@@ -18,6 +18,24 @@ var migrations embed.FS
 // tables.
 const versionTable = "novel_schema_version"
 
+// latestVersion is the newest schema version among the embedded
+// migrations: migration files are numbered from 1 without gaps.
+func latestVersion() int32 {
+	names, err := migrate.FindMigrations(mustSub())
+	if err != nil {
+		panic(fmt.Sprintf("embedded migrations: %v", err))
+	}
+	return int32(len(names))
+}
+
+func mustSub() fs.FS {
+	sub, err := fs.Sub(migrations, "migrations")
+	if err != nil {
+		panic(fmt.Sprintf("embedded migrations: %v", err))
+	}
+	return sub
+}
+
 // MigrationReport says what Migrate did.
 type MigrationReport struct {
 	From, To int32    // schema versions before and after
@@ -49,11 +67,7 @@ func Migrate(ctx context.Context, url string) (MigrationReport, error) {
 	if err != nil {
 		return rep, fmt.Errorf("migrate: %w", translate(err))
 	}
-	sub, err := fs.Sub(migrations, "migrations")
-	if err != nil {
-		return rep, fmt.Errorf("migrate: %w", err)
-	}
-	if err := m.LoadMigrations(sub); err != nil {
+	if err := m.LoadMigrations(mustSub()); err != nil {
 		return rep, fmt.Errorf("migrate: load migrations: %w", err)
 	}
 	rep.Latest = int32(len(m.Migrations))

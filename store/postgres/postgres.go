@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/novel-engine/novel-engine/store"
@@ -91,8 +92,8 @@ var _ store.Store = (*Store)(nil)
 
 // Open connects to the database at url (a postgres:// URL or key=value
 // string) and checks that it answers. It does not migrate: call Migrate
-// first. An unreachable database gives an error wrapping
-// store.ErrUnavailable. The Store reconnects by itself after an outage.
+// first: Open fails on a schema older than this binary's. An unreachable
+// database gives an error wrapping store.ErrUnavailable. The Store reconnects by itself after an outage.
 func Open(ctx context.Context, url string, opts Options) (*Store, error) {
 	explicit := opts
 	opts = opts.withDefaults()
@@ -121,9 +122,9 @@ func Open(ctx context.Context, url string, opts Options) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open database: %w", translate(err))
 	}
-	if err := pool.Ping(ctx); err != nil {
+	if err := checkVersion(ctx, pool); err != nil {
 		pool.Close()
-		return nil, fmt.Errorf("open database: %w", translate(err))
+		return nil, fmt.Errorf("open database: %w", err)
 	}
 	s := &Store{
 		pool:    pool,
@@ -142,6 +143,25 @@ func Open(ctx context.Context, url string, opts Options) (*Store, error) {
 		close(s.stopped)
 	}()
 	return s, nil
+}
+
+// checkVersion makes sure the database answers and its schema is one this
+// binary can use: at least the newest version it knows (a newer one, from
+// a newer binary mid-rollout, is fine: migrations only add).
+func checkVersion(ctx context.Context, pool *pgxpool.Pool) error {
+	var version int32
+	err := pool.QueryRow(ctx, "select version from "+versionTable).Scan(&version)
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) && pgErr.Code == "42P01" { // undefined_table
+		return errors.New("the database has no schema yet: run novel-engine migrate")
+	}
+	if err != nil {
+		return translate(err)
+	}
+	if latest := latestVersion(); version < latest {
+		return fmt.Errorf("the database schema is at version %d, this binary needs %d: run novel-engine migrate", version, latest)
+	}
+	return nil
 }
 
 // Pool returns the Store's connection pool, for callers that need

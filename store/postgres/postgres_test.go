@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -325,4 +326,13 @@ func benchmarkAppend(b *testing.B, opts postgres.Options) {
 		}
 	})
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "turns/s")
+}
+
+// TestOpenNeedsMigration checks that Open refuses a database that was not
+// migrated, saying what to do.
+func TestOpenNeedsMigration(t *testing.T) {
+	_, err := postgres.Open(ctx(t), postgres.TestURL(t), postgres.Options{})
+	if err == nil || !strings.Contains(err.Error(), "migrate") {
+		t.Fatalf("open of an empty schema: %v", err)
+	}
 }
