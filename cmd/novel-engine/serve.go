@@ -1,0 +1,250 @@
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/novel-engine/novel-engine/server"
+	"github.com/novel-engine/novel-engine/store"
+	"github.com/novel-engine/novel-engine/store/postgres"
+	"github.com/novel-engine/novel-engine/web"
+)
+
+// serveConfig is the node's configuration: environment variables, each
+// overridden by the flag of the same name.
+type serveConfig struct {
+	addr           string
+	databaseURL    string
+	redisURL       string
+	nodeID         string
+	jwtSecret      string
+	jwtPublicKey   string
+	jwtIssuer      string
+	jwtAudience    string
+	guestAuth      string
+	allowedOrigins string
+	llmURL         string
+	logLevel       string
+	minIntervalMS  int
+	seatGrace      time.Duration
+	playerWait     time.Duration
+	migrate        bool
+	dbMaxConns     int
+	shutdownWait   time.Duration
+	denyAnonymous  bool
+}
+
+func parseServe(args []string, getenv func(string) string, stderr io.Writer) (*serveConfig, error) {
+	env := func(k, def string) string {
+		if v := getenv(k); v != "" {
+			return v
+		}
+		return def
+	}
+	envInt := func(k string, def int) int {
+		if v, err := strconv.Atoi(getenv(k)); err == nil {
+			return v
+		}
+		return def
+	}
+	envDur := func(k string, def time.Duration) time.Duration {
+		if v, err := time.ParseDuration(getenv(k)); err == nil {
+			return v
+		}
+		return def
+	}
+	envBool := func(k string, def bool) bool {
+		if v, err := strconv.ParseBool(getenv(k)); err == nil {
+			return v
+		}
+		return def
+	}
+	c := &serveConfig{}
+	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.StringVar(&c.addr, "addr", env("NOVEL_ADDR", ":8080"), "listen address (NOVEL_ADDR)")
+	fs.StringVar(&c.databaseURL, "database-url", env("NOVEL_DATABASE_URL", ""), "PostgreSQL URL; empty: memory store (NOVEL_DATABASE_URL)")
+	fs.StringVar(&c.redisURL, "redis-url", env("NOVEL_REDIS_URL", ""), "Redis URL; empty: single node (NOVEL_REDIS_URL)")
+	fs.StringVar(&c.nodeID, "node-id", env("NOVEL_NODE_ID", ""), "this node's name; empty: hostname plus a random suffix (NOVEL_NODE_ID)")
+	fs.StringVar(&c.jwtSecret, "jwt-secret", env("NOVEL_JWT_SECRET", ""), "HS256 key; empty: random per process (NOVEL_JWT_SECRET)")
+	fs.StringVar(&c.jwtPublicKey, "jwt-public-key", env("NOVEL_JWT_PUBLIC_KEY", ""), "PEM public key (RS256 or EdDSA) of an external issuer, or a path to one (NOVEL_JWT_PUBLIC_KEY)")
+	fs.StringVar(&c.jwtIssuer, "jwt-issuer", env("NOVEL_JWT_ISSUER", "novel-engine"), "required iss claim (NOVEL_JWT_ISSUER)")
+	fs.StringVar(&c.jwtAudience, "jwt-audience", env("NOVEL_JWT_AUDIENCE", "novel-engine"), "required aud claim (NOVEL_JWT_AUDIENCE)")
+	fs.StringVar(&c.guestAuth, "guest-auth", env("NOVEL_GUEST_AUTH", ""), "enable guest sign-in; empty: on for a single node (NOVEL_GUEST_AUTH)")
+	fs.StringVar(&c.allowedOrigins, "allowed-origins", env("NOVEL_ALLOWED_ORIGINS", ""), "comma-separated extra WebSocket origins (NOVEL_ALLOWED_ORIGINS)")
+	fs.StringVar(&c.llmURL, "llm-url", env("NOVEL_LLM_URL", ""), "OpenAI-compatible endpoint for deciders (NOVEL_LLM_URL)")
+	fs.StringVar(&c.logLevel, "log-level", env("NOVEL_LOG_LEVEL", "info"), "debug, info, warn or error (NOVEL_LOG_LEVEL)")
+	fs.IntVar(&c.minIntervalMS, "min-turn-interval-ms", envInt("NOVEL_MIN_TURN_INTERVAL_MS", 10), "shortest turn_interval_ms allowed (NOVEL_MIN_TURN_INTERVAL_MS)")
+	fs.DurationVar(&c.seatGrace, "seat-grace", envDur("NOVEL_SEAT_GRACE", 30*time.Second), "how long a seat outlives its holder's last connection (NOVEL_SEAT_GRACE)")
+	fs.DurationVar(&c.playerWait, "player-wait", envDur("NOVEL_PLAYER_WAIT", 30*time.Second), "longest wait for players in wait_for_players stories (NOVEL_PLAYER_WAIT)")
+	fs.BoolVar(&c.migrate, "migrate", envBool("NOVEL_MIGRATE", true), "apply database migrations at start (NOVEL_MIGRATE)")
+	fs.IntVar(&c.dbMaxConns, "db-max-conns", envInt("NOVEL_DB_MAX_CONNS", 0), "PostgreSQL pool size; 0: the store's default (NOVEL_DB_MAX_CONNS)")
+	fs.DurationVar(&c.shutdownWait, "shutdown-timeout", envDur("NOVEL_SHUTDOWN_TIMEOUT", 20*time.Second), "longest drain on SIGTERM (NOVEL_SHUTDOWN_TIMEOUT)")
+	fs.BoolVar(&c.denyAnonymous, "deny-anonymous-read", envBool("NOVEL_DENY_ANONYMOUS_READ", false), "require a token to read (NOVEL_DENY_ANONYMOUS_READ)")
+	if err := fs.Parse(args); err != nil {
+		return nil, err
+	}
+	if fs.NArg() > 0 {
+		return nil, fmt.Errorf("serve: unexpected arguments %q", fs.Args())
+	}
+	return c, nil
+}
+
+func newLogger(level string, w io.Writer) (*slog.Logger, error) {
+	var l slog.Level
+	if err := l.UnmarshalText([]byte(level)); err != nil {
+		return nil, fmt.Errorf("log level %q: want debug, info, warn or error", level)
+	}
+	return slog.New(slog.NewJSONHandler(w, &slog.HandlerOptions{Level: l})), nil
+}
+
+func defaultNodeID() string {
+	host, err := os.Hostname()
+	if err != nil || host == "" {
+		host = "node"
+	}
+	b := make([]byte, 3)
+	rand.Read(b)
+	return fmt.Sprintf("%s-%x", host, b)
+}
+
+func runServe(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	c, err := parseServe(args, getenv, stderr)
+	if err != nil {
+		return err
+	}
+	log, err := newLogger(c.logLevel, stderr)
+	if err != nil {
+		return err
+	}
+	if c.nodeID == "" {
+		c.nodeID = defaultNodeID()
+	}
+	if c.redisURL != "" {
+		return errors.New("NOVEL_REDIS_URL: running several nodes is not supported by this build yet; unset it to run a single node")
+	}
+	if c.llmURL != "" {
+		return errors.New("NOVEL_LLM_URL: model-backed deciders are not supported by this build yet; unset it to use the built-in deciders")
+	}
+	secret := []byte(c.jwtSecret)
+	if len(secret) == 0 {
+		secret = make([]byte, 32)
+		rand.Read(secret)
+		log.Info("no NOVEL_JWT_SECRET: tokens are signed with a random key and die with this process")
+	} else if len(secret) < 16 {
+		return errors.New("NOVEL_JWT_SECRET: use at least 16 bytes")
+	}
+	var pubKey []byte
+	if c.jwtPublicKey != "" {
+		pubKey = []byte(c.jwtPublicKey)
+		if !strings.Contains(c.jwtPublicKey, "-----BEGIN") {
+			if pubKey, err = os.ReadFile(c.jwtPublicKey); err != nil {
+				return fmt.Errorf("NOVEL_JWT_PUBLIC_KEY: %w", err)
+			}
+		}
+	}
+	auth, err := server.NewAuth(secret, pubKey, c.jwtIssuer, c.jwtAudience, time.Now)
+	if err != nil {
+		return err
+	}
+	guest := c.redisURL == ""
+	if c.guestAuth != "" {
+		if guest, err = strconv.ParseBool(c.guestAuth); err != nil {
+			return fmt.Errorf("NOVEL_GUEST_AUTH: %q is not true or false", c.guestAuth)
+		}
+	}
+	var origins []string
+	for _, o := range strings.Split(c.allowedOrigins, ",") {
+		if o = strings.TrimSpace(o); o != "" {
+			origins = append(origins, o)
+		}
+	}
+
+	var st store.Store = store.NewMemory()
+	if c.databaseURL != "" {
+		if c.migrate {
+			mctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
+			rep, err := postgres.Migrate(mctx, c.databaseURL)
+			cancel()
+			if err != nil {
+				return fmt.Errorf("migrate: %w", err)
+			}
+			if len(rep.Applied) > 0 {
+				log.Info("database migrated", "from", rep.From, "to", rep.To)
+			}
+		}
+		pg, err := postgres.Open(ctx, c.databaseURL, postgres.Options{MaxConns: int32(c.dbMaxConns)})
+		if err != nil {
+			return fmt.Errorf("open database: %w", err)
+		}
+		st = pg
+	}
+	defer st.Close()
+
+	srv, err := server.New(server.Config{
+		Store:             st,
+		Auth:              auth,
+		Node:              c.nodeID,
+		GuestAuth:         guest,
+		AllowedOrigins:    origins,
+		DenyAnonymousRead: c.denyAnonymous,
+		MinTurnInterval:   time.Duration(c.minIntervalMS) * time.Millisecond,
+		PlayerWait:        c.playerWait,
+		SeatGrace:         c.seatGrace,
+		Web:               web.Handler(),
+		Logger:            log,
+	})
+	if err != nil {
+		return err
+	}
+	if err := srv.Start(ctx); err != nil {
+		return fmt.Errorf("start: %w", err)
+	}
+	ln, err := net.Listen("tcp", c.addr)
+	if err != nil {
+		return err
+	}
+	hs := &http.Server{Handler: srv.Handler(), ReadHeaderTimeout: 10 * time.Second, ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}
+	serveErr := make(chan error, 1)
+	go func() { serveErr <- hs.Serve(ln) }()
+	fmt.Fprintf(stdout, "novel-engine node %s listening on http://%s\n", c.nodeID, ln.Addr())
+	log.Info("serving", "addr", ln.Addr().String(), "node", c.nodeID, "store", storeKind(c), "guest_auth", guest)
+
+	select {
+	case err := <-serveErr:
+		return err
+	case <-ctx.Done():
+	}
+	log.Info("draining")
+	sctx, cancel := context.WithTimeout(context.Background(), c.shutdownWait)
+	defer cancel()
+	// Stop taking new requests, finish turns, close sockets with 1001.
+	go hs.Shutdown(sctx)
+	derr := srv.Shutdown(sctx)
+	if err := hs.Shutdown(sctx); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		derr = errors.Join(derr, err)
+	}
+	if derr != nil {
+		log.Warn("drain incomplete", "err", derr)
+	}
+	log.Info("stopped")
+	return nil
+}
+
+func storeKind(c *serveConfig) string {
+	if c.databaseURL != "" {
+		return "postgres"
+	}
+	return "memory"
+}

@@ -1,0 +1,145 @@
+package server
+
+import (
+	"encoding/json"
+	"strconv"
+	"time"
+
+	"github.com/novel-engine/novel-engine/engine"
+	"github.com/novel-engine/novel-engine/hub"
+)
+
+// Limits on what clients send.
+const (
+	maxIDLen        = 64
+	maxNameLen      = 64
+	maxActionText   = 500
+	maxJSONDepth    = 32
+	maxFrameBytes   = 64 << 10
+	maxBodyBytes    = 1 << 20 // REST bodies, scenarios included
+	maxRecentTurns  = 20      // turns in a snapshot
+	turnsPageLimit  = 500
+	defaultPageSize = 100
+)
+
+// wireTurn is PROTOCOL.md's Turn: the engine's turn plus the simulation
+// and the time it was produced.
+type wireTurn struct {
+	Sim string    `json:"sim"`
+	At  time.Time `json:"at"`
+	engine.Turn
+}
+
+// clientMsg is any message a client sends.
+type clientMsg struct {
+	Type      string          `json:"type"`
+	ID        string          `json:"id,omitempty"`
+	Sim       string          `json:"sim,omitempty"`
+	Since     *int64          `json:"since,omitempty"`
+	Character string          `json:"character,omitempty"`
+	Action    *engine.Action  `json:"action,omitempty"`
+	Extra     json.RawMessage `json:"-"`
+}
+
+type welcomeMsg struct {
+	Type     string `json:"type"`
+	Protocol int    `json:"protocol"`
+	Session  string `json:"session"`
+	Node     string `json:"node"`
+	User     User   `json:"user"`
+}
+
+type replyMsg struct {
+	Type      string `json:"type"`
+	ID        string `json:"id,omitempty"`
+	Sim       string `json:"sim,omitempty"`
+	Character string `json:"character,omitempty"`
+	Head      *int64 `json:"head,omitempty"`
+	Recovered *bool  `json:"recovered,omitempty"`
+	Turn      *int64 `json:"turn,omitempty"`
+}
+
+type errorMsg struct {
+	Type    string `json:"type"`
+	ID      string `json:"id,omitempty"`
+	Code    string `json:"code"`
+	Message string `json:"message"`
+}
+
+type snapshotMsg struct {
+	Type       string            `json:"type"`
+	Sim        string            `json:"sim"`
+	Seq        int64             `json:"seq"`
+	Simulation *SimulationView   `json:"simulation"`
+	Recent     []json.RawMessage `json:"recent"`
+}
+
+type statusMsg struct {
+	Type   string `json:"type"`
+	Sim    string `json:"sim"`
+	Status string `json:"status"`
+	Seq    int64  `json:"seq"`
+}
+
+type presenceMsg struct {
+	Type     string            `json:"type"`
+	Sim      string            `json:"sim"`
+	Watchers int               `json:"watchers"`
+	Seats    map[string]string `json:"seats"`
+}
+
+// turnMessage wraps a stored turn body as the "turn" server message. It
+// is built once per turn per node, and the bytes are shared by every
+// watcher's queue.
+func turnMessage(sim string, seq int64, body []byte) []byte {
+	b := make([]byte, 0, len(body)+len(sim)+64)
+	b = append(b, `{"type":"turn","sim":`...)
+	b = append(b, mustJSON(sim)...)
+	b = append(b, `,"seq":`...)
+	b = strconv.AppendInt(b, seq, 10)
+	b = append(b, `,"turn":`...)
+	b = append(b, body...)
+	b = append(b, '}')
+	return b
+}
+
+func turnPublication(sim string, seq int64, body []byte) hub.Publication {
+	return hub.Publication{Sim: sim, Seq: seq, Data: turnMessage(sim, seq, body)}
+}
+
+func mustJSON(v any) []byte {
+	b, err := json.Marshal(v)
+	if err != nil {
+		panic(err) // only types of this package, which always encode
+	}
+	return b
+}
+
+// jsonDepth reports whether b nests objects and arrays deeper than max.
+// It runs before decoding so a hostile message costs one pass.
+func jsonTooDeep(b []byte, max int) bool {
+	depth, inStr, esc := 0, false, false
+	for _, c := range b {
+		switch {
+		case inStr:
+			switch {
+			case esc:
+				esc = false
+			case c == '\\':
+				esc = true
+			case c == '"':
+				inStr = false
+			}
+		case c == '"':
+			inStr = true
+		case c == '{' || c == '[':
+			depth++
+			if depth > max {
+				return true
+			}
+		case c == '}' || c == ']':
+			depth--
+		}
+	}
+	return false
+}

@@ -1,0 +1,72 @@
+package server
+
+import (
+	"context"
+	"sync"
+	"time"
+
+	"github.com/novel-engine/novel-engine/hub"
+)
+
+// presence publishes who watches and who holds each seat, at most once
+// per interval per simulation: a crowd arriving at once costs one message
+// per watcher per interval, not one per arrival.
+type presence struct {
+	s *Server
+
+	mu    sync.Mutex
+	dirty map[string]struct{}
+}
+
+func newPresence(s *Server) *presence {
+	return &presence{s: s, dirty: make(map[string]struct{})}
+}
+
+// mark notes that sim's presence changed.
+func (p *presence) mark(sim string) {
+	p.mu.Lock()
+	p.dirty[sim] = struct{}{}
+	p.mu.Unlock()
+}
+
+func (p *presence) loop(ctx context.Context, every time.Duration) {
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			p.flush(ctx)
+		}
+	}
+}
+
+func (p *presence) flush(ctx context.Context) {
+	p.mu.Lock()
+	sims := make([]string, 0, len(p.dirty))
+	for sim := range p.dirty {
+		sims = append(sims, sim)
+	}
+	clear(p.dirty)
+	p.mu.Unlock()
+	for _, sim := range sims {
+		watchers := p.s.hub.Watchers(sim)
+		if watchers == 0 {
+			continue // nobody to tell
+		}
+		seats, err := p.s.store.Seats(ctx, sim)
+		if err != nil {
+			p.s.log.Warn("presence seats", "sim", sim, "err", err)
+			p.mark(sim)
+			continue
+		}
+		names := make(map[string]string, len(seats))
+		for char, seat := range seats {
+			names[char] = seat.UserName
+		}
+		msg := mustJSON(presenceMsg{Type: "presence", Sim: sim, Watchers: watchers, Seats: names})
+		// Presence is per node for now: deliver locally, not through the broker.
+		p.s.hub.Deliver(ctx, hub.Publication{Sim: sim, Data: msg})
+	}
+}

@@ -1,0 +1,69 @@
+package server
+
+import (
+	"math"
+	"net"
+	"net/http"
+	"sync"
+	"time"
+
+	"golang.org/x/time/rate"
+)
+
+// ipLimiter limits REST writes per client address.
+type ipLimiter struct {
+	rate  rate.Limit
+	burst int
+
+	mu       sync.Mutex
+	limiters map[string]*rate.Limiter
+	swept    time.Time
+}
+
+func newIPLimiter(r float64, burst int) *ipLimiter {
+	return &ipLimiter{rate: rate.Limit(r), burst: burst, limiters: make(map[string]*rate.Limiter)}
+}
+
+const maxTrackedAddrs = 100000
+
+// reserve reports whether addr may make a request now, or how long to wait.
+func (l *ipLimiter) reserve(addr string) (bool, time.Duration) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	now := time.Now()
+	if len(l.limiters) >= maxTrackedAddrs || now.Sub(l.swept) > 10*time.Minute {
+		// Forget idle addresses: a full bucket says the address is idle.
+		for a, lim := range l.limiters {
+			if lim.TokensAt(now) >= float64(l.burst) {
+				delete(l.limiters, a)
+			}
+		}
+		l.swept = now
+	}
+	lim, ok := l.limiters[addr]
+	if !ok {
+		lim = rate.NewLimiter(l.rate, l.burst)
+		l.limiters[addr] = lim
+	}
+	if lim.AllowN(now, 1) {
+		return true, 0
+	}
+	need := 1 - lim.TokensAt(now)
+	return false, time.Duration(need / float64(l.rate) * float64(time.Second))
+}
+
+func (s *Server) limitWrites(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		addr, _, err := net.SplitHostPort(r.RemoteAddr)
+		if err != nil {
+			addr = r.RemoteAddr
+		}
+		if ok, wait := s.limits.reserve(addr); !ok {
+			e := Errorf(CodeRateLimited, "too many requests; retry later")
+			e.RetryAfter = int(math.Max(1, math.Ceil(wait.Seconds())))
+			s.writeError(w, r, e)
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
+}

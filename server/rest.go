@@ -1,0 +1,531 @@
+package server
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/go-chi/chi/v5"
+
+	"github.com/novel-engine/novel-engine/engine"
+	"github.com/novel-engine/novel-engine/store"
+)
+
+func (s *Server) handleHealthz(w http.ResponseWriter, r *http.Request) {
+	writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+}
+
+// pinger is what /readyz asks of a broker that can fail.
+type pinger interface {
+	Ping(ctx context.Context) error
+}
+
+func (s *Server) handleReadyz(w http.ResponseWriter, r *http.Request) {
+	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
+	defer cancel()
+	deps := map[string]string{"store": "ok", "broker": "ok"}
+	ok := true
+	if err := s.store.Ping(ctx); err != nil {
+		deps["store"], ok = "unavailable", false
+	}
+	if p, isPinger := s.broker.(pinger); isPinger {
+		if err := p.Ping(ctx); err != nil {
+			deps["broker"], ok = "unavailable", false
+		}
+	}
+	status, code := "ready", http.StatusOK
+	if s.Draining() {
+		status, code, ok = "draining", http.StatusServiceUnavailable, false
+	}
+	if !ok && code == http.StatusOK {
+		status, code = "unavailable", http.StatusServiceUnavailable
+	}
+	writeJSON(w, code, map[string]any{"status": status, "node": s.cfg.Node, "dependencies": deps})
+}
+
+// requireReader refuses anonymous reads when the server does not allow them.
+func (s *Server) requireReader(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if s.cfg.DenyAnonymousRead && userFrom(r.Context()).Role == RoleAnonymous {
+			s.writeError(w, r, Errorf(CodeUnauthorized, "sign in to read"))
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+// decodeBody reads a JSON body of at most maxBodyBytes into v, strictly.
+func decodeBody(w http.ResponseWriter, r *http.Request, v any) error {
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxBodyBytes))
+	if err != nil {
+		var mbe *http.MaxBytesError
+		if errors.As(err, &mbe) {
+			return Errorf(CodeTooLarge, "body is larger than %d bytes", maxBodyBytes)
+		}
+		return Errorf(CodeBadRequest, "read body: %v", err)
+	}
+	if jsonTooDeep(body, maxJSONDepth) {
+		return Errorf(CodeBadRequest, "body nests deeper than %d levels", maxJSONDepth)
+	}
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		return Errorf(CodeBadRequest, "invalid JSON body: %v", err)
+	}
+	if dec.More() {
+		return Errorf(CodeBadRequest, "invalid JSON body: more than one value")
+	}
+	return nil
+}
+
+func (s *Server) handleGuest(w http.ResponseWriter, r *http.Request) {
+	if !s.cfg.GuestAuth {
+		s.writeError(w, r, Errorf(CodeForbidden, "guest sign-in is disabled on this server"))
+		return
+	}
+	var req struct {
+		Name string `json:"name"`
+	}
+	if err := decodeBody(w, r, &req); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	name := strings.TrimSpace(req.Name)
+	if name == "" || len([]rune(name)) > maxNameLen {
+		s.writeError(w, r, Errorf(CodeBadRequest, "name must be 1 to %d characters", maxNameLen))
+		return
+	}
+	u := User{ID: "guest-" + randomID(8), Name: name, Role: RolePlayer}
+	tok, exp, err := s.auth.Issue(u, s.cfg.GuestTTL)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusCreated, map[string]any{"token": tok, "user": u, "expires_at": exp.UTC()})
+}
+
+func (s *Server) handleListScenarios(w http.ResponseWriter, r *http.Request) {
+	var out []engine.ScenarioSummary
+	for _, sc := range engine.Builtins() {
+		out = append(out, sc.Summary())
+	}
+	stored, err := s.store.ListScenarios(r.Context())
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	for _, data := range stored {
+		sc, err := engine.ParseScenario(data)
+		if err != nil {
+			s.log.Warn("stored scenario no longer parses", "err", err)
+			continue
+		}
+		out = append(out, sc.Summary())
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"scenarios": out})
+}
+
+// scenario finds a built-in or stored scenario.
+func (s *Server) scenario(ctx context.Context, id string) (*engine.Scenario, error) {
+	if sc, ok := engine.Builtin(id); ok {
+		return sc, nil
+	}
+	data, err := s.store.GetScenario(ctx, id)
+	if err != nil {
+		if errors.Is(err, store.ErrNotFound) {
+			return nil, Errorf(CodeNotFound, "scenario %q does not exist", id)
+		}
+		return nil, err
+	}
+	return engine.ParseScenario(data)
+}
+
+func (s *Server) handleGetScenario(w http.ResponseWriter, r *http.Request) {
+	sc, err := s.scenario(r.Context(), chi.URLParam(r, "id"))
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, sc)
+}
+
+// createRequest is PROTOCOL.md's Create.
+type createRequest struct {
+	Scenario       json.RawMessage `json:"scenario"`
+	Title          string          `json:"title"`
+	Seed           *int64          `json:"seed"`
+	MaxTurns       *int            `json:"max_turns"`
+	TurnIntervalMS *int            `json:"turn_interval_ms"`
+	WaitForPlayers bool            `json:"wait_for_players"`
+	Autostart      *bool           `json:"autostart"`
+}
+
+const (
+	defaultMaxTurns   = 100
+	maxMaxTurns       = 100000
+	defaultIntervalMS = 1000
+	maxIntervalMS     = 3600 * 1000
+	maxTitleLen       = 200
+)
+
+func (s *Server) handleCreateSimulation(w http.ResponseWriter, r *http.Request) {
+	u := userFrom(r.Context())
+	if u.Role == RoleAnonymous {
+		s.writeError(w, r, Errorf(CodeUnauthorized, "sign in to start a story"))
+		return
+	}
+	var req createRequest
+	if err := decodeBody(w, r, &req); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	view, err := s.create(r.Context(), u, req)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusCreated, view)
+}
+
+func (s *Server) create(ctx context.Context, u User, req createRequest) (*SimulationView, error) {
+	var (
+		sc  *engine.Scenario
+		err error
+	)
+	raw := bytes.TrimSpace(req.Scenario)
+	switch {
+	case len(raw) == 0 || string(raw) == "null":
+		return nil, Errorf(CodeBadRequest, "scenario is required: a scenario id or a whole scenario")
+	case raw[0] == '"':
+		var id string
+		if err := json.Unmarshal(raw, &id); err != nil {
+			return nil, Errorf(CodeBadRequest, "scenario: %v", err)
+		}
+		if sc, err = s.scenario(ctx, id); err != nil {
+			return nil, err
+		}
+	case raw[0] == '{':
+		if sc, err = engine.ParseScenario(raw); err != nil {
+			return nil, Errorf(CodeBadRequest, "scenario: %v", err)
+		}
+	default:
+		return nil, Errorf(CodeBadRequest, "scenario must be an id or an object")
+	}
+	scJSON, err := json.Marshal(sc)
+	if err != nil {
+		return nil, fmt.Errorf("encode scenario: %w", err)
+	}
+	if raw[0] == '{' {
+		// Keep a user's scenario for reuse unless its id is taken.
+		if _, builtin := engine.Builtin(sc.ID); !builtin {
+			if err := s.store.SaveScenario(ctx, sc.ID, scJSON); err != nil && !errors.Is(err, store.ErrConflict) {
+				return nil, err
+			}
+		}
+	}
+	title := strings.TrimSpace(req.Title)
+	if title == "" {
+		title = sc.Title
+	}
+	if len([]rune(title)) > maxTitleLen {
+		return nil, Errorf(CodeBadRequest, "title is longer than %d characters", maxTitleLen)
+	}
+	seed := rand.Int64()
+	if req.Seed != nil {
+		seed = *req.Seed
+	}
+	maxTurns := defaultMaxTurns
+	if req.MaxTurns != nil {
+		maxTurns = *req.MaxTurns
+	}
+	if maxTurns < 1 || maxTurns > maxMaxTurns {
+		return nil, Errorf(CodeBadRequest, "max_turns must be 1 to %d", maxMaxTurns)
+	}
+	interval := defaultIntervalMS
+	if req.TurnIntervalMS != nil {
+		interval = *req.TurnIntervalMS
+	}
+	minMS := int(s.runner.cfg.MinInterval / time.Millisecond)
+	if interval < minMS || interval > maxIntervalMS {
+		return nil, Errorf(CodeBadRequest, "turn_interval_ms must be %d to %d", minMS, maxIntervalMS)
+	}
+	sim, err := engine.NewSim(sc, seed, s.cfg.Engine)
+	if err != nil {
+		return nil, Errorf(CodeBadRequest, "scenario: %v", err)
+	}
+	state, err := sim.State()
+	if err != nil {
+		return nil, fmt.Errorf("initial state: %w", err)
+	}
+	status := store.StatusRunning
+	if req.Autostart != nil && !*req.Autostart {
+		status = store.StatusCreated
+	}
+	rec := &store.Simulation{
+		ID: "s" + randomID(8), Title: title, ScenarioID: sc.ID, Scenario: scJSON, Status: status,
+		Seed: seed, MaxTurns: maxTurns, TurnIntervalMS: interval, WaitForPlayers: req.WaitForPlayers,
+		CreatedBy: u.ID,
+	}
+	if err := s.store.CreateSimulation(ctx, rec, state); err != nil {
+		return nil, err
+	}
+	if err := s.runner.Start(ctx, rec); err != nil {
+		return nil, err
+	}
+	s.metrics.created.Inc()
+	return s.describe(ctx, rec, nil)
+}
+
+func (s *Server) handleListSimulations(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	opts := store.ListOptions{Status: q.Get("status"), Cursor: q.Get("cursor")}
+	switch opts.Status {
+	case "", store.StatusCreated, store.StatusRunning, store.StatusPaused, store.StatusFinished, store.StatusFailed:
+	default:
+		s.writeError(w, r, Errorf(CodeBadRequest, "status must be one of created, running, paused, finished, failed"))
+		return
+	}
+	if l := q.Get("limit"); l != "" {
+		n, err := strconv.Atoi(l)
+		if err != nil || n < 1 || n > 200 {
+			s.writeError(w, r, Errorf(CodeBadRequest, "limit must be 1 to 200"))
+			return
+		}
+		opts.Limit = n
+	}
+	recs, next, err := s.store.ListSimulations(r.Context(), opts)
+	if err != nil {
+		if !errors.Is(err, store.ErrUnavailable) && opts.Cursor != "" {
+			err = Errorf(CodeBadRequest, "invalid cursor")
+		}
+		s.writeError(w, r, err)
+		return
+	}
+	views := make([]*SimulationView, 0, len(recs))
+	for _, rec := range recs {
+		v, err := s.describe(r.Context(), rec, nil)
+		if err != nil {
+			s.writeError(w, r, err)
+			return
+		}
+		views = append(views, v)
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"simulations": views, "next_cursor": next})
+}
+
+func (s *Server) simulation(ctx context.Context, id string) (*store.Simulation, error) {
+	if id == "" || len(id) > maxIDLen {
+		return nil, Errorf(CodeBadRequest, "simulation id must be 1 to %d characters", maxIDLen)
+	}
+	rec, err := s.store.GetSimulation(ctx, id)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, Errorf(CodeNotFound, "simulation %q does not exist", id)
+	}
+	return rec, err
+}
+
+func (s *Server) handleGetSimulation(w http.ResponseWriter, r *http.Request) {
+	rec, err := s.simulation(r.Context(), chi.URLParam(r, "id"))
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	v, err := s.describe(r.Context(), rec, nil)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, v)
+}
+
+func (s *Server) handleControl(op string) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		u := userFrom(r.Context())
+		if u.Role == RoleAnonymous {
+			s.writeError(w, r, Errorf(CodeUnauthorized, "sign in to %s a story", op))
+			return
+		}
+		rec, err := s.simulation(r.Context(), chi.URLParam(r, "id"))
+		if err != nil {
+			s.writeError(w, r, err)
+			return
+		}
+		if rec.CreatedBy != u.ID && u.Role != RoleAdmin {
+			s.writeError(w, r, Errorf(CodeForbidden, "only the simulation's creator or an admin may %s it", op))
+			return
+		}
+		if rec.Status == store.StatusFinished || rec.Status == store.StatusFailed {
+			s.writeError(w, r, Errorf(CodeConflict, "simulation %q has ended", rec.ID))
+			return
+		}
+		rec, err = s.control(r.Context(), rec, op)
+		if err != nil {
+			s.writeError(w, r, err)
+			return
+		}
+		v, err := s.describe(r.Context(), rec, nil)
+		if err != nil {
+			s.writeError(w, r, err)
+			return
+		}
+		writeJSON(w, http.StatusOK, v)
+	}
+}
+
+// control applies op on the node that runs the simulation.
+func (s *Server) control(ctx context.Context, rec *store.Simulation, op string) (*store.Simulation, error) {
+	out, err := s.runner.Control(ctx, rec.ID, op)
+	if errors.Is(err, errNotRunningHere) {
+		return nil, Errorf(CodeUnavailable, "simulation %q is not running on any node; try again shortly", rec.ID)
+	}
+	return out, err
+}
+
+func (s *Server) handleListTurns(w http.ResponseWriter, r *http.Request) {
+	rec, err := s.simulation(r.Context(), chi.URLParam(r, "id"))
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	q := r.URL.Query()
+	since, limit := int64(0), defaultPageSize
+	if v := q.Get("since"); v != "" {
+		if since, err = strconv.ParseInt(v, 10, 64); err != nil || since < 0 {
+			s.writeError(w, r, Errorf(CodeBadRequest, "since must be a turn seq, 0 or more"))
+			return
+		}
+	}
+	if v := q.Get("limit"); v != "" {
+		if limit, err = strconv.Atoi(v); err != nil || limit < 1 || limit > turnsPageLimit {
+			s.writeError(w, r, Errorf(CodeBadRequest, "limit must be 1 to %d", turnsPageLimit))
+			return
+		}
+	}
+	turns, err := s.store.ListTurns(r.Context(), rec.ID, since, limit)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	head := rec.Head
+	// Stored bodies are the protocol's Turn objects: send them as they are.
+	var b bytes.Buffer
+	b.WriteString(`{"turns":[`)
+	for i, t := range turns {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		b.Write(t.Body)
+		head = max(head, t.Seq)
+	}
+	b.WriteString(`],"head":`)
+	b.WriteString(strconv.FormatInt(head, 10))
+	b.WriteString("}\n")
+	w.Header().Set("Content-Type", "application/json")
+	w.Write(b.Bytes())
+}
+
+func (s *Server) handleStory(w http.ResponseWriter, r *http.Request) {
+	rec, err := s.simulation(r.Context(), chi.URLParam(r, "id"))
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	in, err := s.views.info(rec)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	var turns []engine.Turn
+	for since := int64(0); ; {
+		page, err := s.store.ListTurns(r.Context(), rec.ID, since, turnsPageLimit)
+		if err != nil {
+			s.writeError(w, r, err)
+			return
+		}
+		for _, t := range page {
+			var et engine.Turn
+			if err := json.Unmarshal(t.Body, &et); err != nil {
+				s.writeError(w, r, fmt.Errorf("decode turn %d: %w", t.Seq, err))
+				return
+			}
+			turns = append(turns, et)
+			since = t.Seq
+		}
+		if len(page) < turnsPageLimit {
+			break
+		}
+	}
+	w.Header().Set("Content-Type", "text/markdown; charset=utf-8")
+	io.WriteString(w, engine.RenderMarkdown(rec.Title, in.scenario.Premise, turns))
+}
+
+type actionRequest struct {
+	Character string         `json:"character"`
+	Action    *engine.Action `json:"action"`
+}
+
+func (s *Server) handleAction(w http.ResponseWriter, r *http.Request) {
+	var req actionRequest
+	if err := decodeBody(w, r, &req); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	turn, err := s.act(r.Context(), userFrom(r.Context()), chi.URLParam(r, "id"), req.Character, req.Action)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusAccepted, map[string]int64{"turn": turn})
+}
+
+// act applies the protocol's rules for a player's action and queues it.
+func (s *Server) act(ctx context.Context, u User, simID, character string, a *engine.Action) (int64, error) {
+	switch u.Role {
+	case RoleAnonymous:
+		return 0, Errorf(CodeUnauthorized, "sign in to act")
+	case RoleViewer:
+		return 0, Errorf(CodeForbidden, "viewers may not act")
+	}
+	if a == nil {
+		return 0, Errorf(CodeBadRequest, "action is required")
+	}
+	if character == "" || len(character) > maxIDLen {
+		return 0, Errorf(CodeBadRequest, "character must be 1 to %d characters", maxIDLen)
+	}
+	if len([]rune(a.Text)) > maxActionText {
+		return 0, Errorf(CodeTooLarge, "action text is longer than %d characters", maxActionText)
+	}
+	if len(a.Kind) > maxIDLen || len(a.Target) > maxIDLen {
+		return 0, Errorf(CodeBadRequest, "action kind and target must be at most %d characters", maxIDLen)
+	}
+	rec, err := s.simulation(ctx, simID)
+	if err != nil {
+		return 0, err
+	}
+	if rec.Status == store.StatusFinished || rec.Status == store.StatusFailed {
+		return 0, Errorf(CodeConflict, "simulation %q has ended", rec.ID)
+	}
+	seats, err := s.store.Seats(ctx, rec.ID)
+	if err != nil {
+		return 0, err
+	}
+	if seat, ok := seats[character]; !ok || seat.UserID != u.ID {
+		return 0, Errorf(CodeForbidden, "you do not hold the seat of %q; claim it first", character)
+	}
+	turn, err := s.runner.Act(ctx, rec.ID, character, u.ID, *a)
+	if errors.Is(err, errNotRunningHere) {
+		return 0, Errorf(CodeUnavailable, "simulation %q is not running on any node; try again shortly", rec.ID)
+	}
+	if err == nil {
+		s.metrics.actions.Inc()
+	}
+	return turn, err
+}

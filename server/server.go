@@ -1,0 +1,240 @@
+// Package server is the HTTP and WebSocket edge of a node and the runner
+// that owns the simulations the node runs.
+package server
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"net/http"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/coder/websocket"
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/novel-engine/novel-engine/engine"
+	"github.com/novel-engine/novel-engine/hub"
+	"github.com/novel-engine/novel-engine/store"
+)
+
+// Config configures a Server. Only Store and Auth are required.
+type Config struct {
+	Store store.Store
+	Auth  *Auth
+	// Broker carries publications between nodes. Defaults to the
+	// in-process broker of a single node.
+	Broker hub.Broker
+	// BrokerHandler is set by the server to receive the broker's
+	// deliveries; a broker built outside calls it. Ignored when Broker is nil.
+	SetBrokerHandler func(func(context.Context, hub.Publication))
+	// Node names this node in welcome messages and ownership.
+	Node string
+	// GuestAuth enables POST /v1/auth/guest.
+	GuestAuth bool
+	// GuestTTL is how long a guest token lasts. Defaults to 24h.
+	GuestTTL time.Duration
+	// AllowedOrigins lists extra WebSocket origins (host patterns as in
+	// path.Match); the server's own origin is always allowed.
+	AllowedOrigins []string
+	// DenyAnonymousRead requires a token for every read.
+	DenyAnonymousRead bool
+	// MinTurnInterval is the shortest pace allowed. Defaults to 10ms.
+	MinTurnInterval time.Duration
+	// PlayerWait bounds a wait_for_players turn's wait. Defaults to 30s.
+	PlayerWait time.Duration
+	// SeatGrace is how long a seat outlives its holder's last connection.
+	// Defaults to 30s.
+	SeatGrace time.Duration
+	// PingInterval is the WebSocket keepalive period. Defaults to 25s.
+	PingInterval time.Duration
+	// MessageRate and MessageBurst limit each connection's messages per
+	// second. Default to 20 and 50.
+	MessageRate  float64
+	MessageBurst int
+	// RequestRate and RequestBurst limit each client address's REST writes
+	// (sign-in, create, control, actions) per second. Default to 20 and 100.
+	RequestRate  float64
+	RequestBurst int
+	// MaxQueueBytes bounds each connection's outbound queue. Defaults to 1 MiB.
+	MaxQueueBytes int
+	// PresenceInterval is how often changed presence is published.
+	// Defaults to 1s.
+	PresenceInterval time.Duration
+	// Web serves the browser UI at /. Optional.
+	Web http.Handler
+	// Engine configures the simulations' deciders and chronicler.
+	Engine engine.Options
+	// Registry receives the server's metrics. Defaults to a new registry.
+	Registry *prometheus.Registry
+	Logger   *slog.Logger
+	Now      func() time.Time
+}
+
+// Server is one node.
+type Server struct {
+	// set at construction
+	cfg      Config
+	log      *slog.Logger
+	store    store.Store
+	auth     *Auth
+	hub      *hub.Hub
+	broker   hub.Broker
+	runner   *Runner
+	metrics  *metrics
+	views    *viewCache
+	presence *presence
+	seats    *seatKeeper
+	limits   *ipLimiter
+	accept   *websocket.AcceptOptions
+	now      func() time.Time
+
+	ctx    context.Context // ends when the server stops
+	cancel context.CancelFunc
+
+	draining atomic.Bool
+	conns    sync.WaitGroup // WebSocket handlers
+	bg       sync.WaitGroup // background loops
+}
+
+// New builds a server. Call Start to resume stored simulations and
+// Shutdown to drain it.
+func New(cfg Config) (*Server, error) {
+	if cfg.Store == nil || cfg.Auth == nil {
+		return nil, errors.New("server: Store and Auth are required")
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.Registry == nil {
+		cfg.Registry = prometheus.NewRegistry()
+	}
+	if cfg.GuestTTL <= 0 {
+		cfg.GuestTTL = 24 * time.Hour
+	}
+	if cfg.SeatGrace <= 0 {
+		cfg.SeatGrace = 30 * time.Second
+	}
+	if cfg.PingInterval <= 0 {
+		cfg.PingInterval = 25 * time.Second
+	}
+	if cfg.MessageRate <= 0 {
+		cfg.MessageRate = 20
+	}
+	if cfg.MessageBurst <= 0 {
+		cfg.MessageBurst = 50
+	}
+	if cfg.RequestRate <= 0 {
+		cfg.RequestRate = 20
+	}
+	if cfg.RequestBurst <= 0 {
+		cfg.RequestBurst = 100
+	}
+	if cfg.PresenceInterval <= 0 {
+		cfg.PresenceInterval = time.Second
+	}
+	s := &Server{cfg: cfg, log: cfg.Logger, store: cfg.Store, auth: cfg.Auth, now: cfg.Now}
+	s.ctx, s.cancel = context.WithCancel(context.Background())
+	s.metrics = newMetrics(cfg.Registry)
+
+	s.broker = cfg.Broker
+	setHandler := cfg.SetBrokerHandler
+	if s.broker == nil {
+		mb := hub.NewMemoryBroker()
+		s.broker, setHandler = mb, mb.SetHandler
+	}
+	s.hub = hub.New(s.broker, s.fillFromStore, hub.Options{MaxQueueBytes: cfg.MaxQueueBytes, Logger: cfg.Logger})
+	if setHandler != nil {
+		setHandler(s.hub.Deliver)
+	}
+	s.views = newViewCache()
+	s.presence = newPresence(s)
+	s.seats = newSeatKeeper(s)
+	s.limits = newIPLimiter(cfg.RequestRate, cfg.RequestBurst)
+	s.accept = &websocket.AcceptOptions{Subprotocols: []string{"novel.v1"}, OriginPatterns: cfg.AllowedOrigins}
+	s.runner = NewRunner(RunnerConfig{
+		Store:       cfg.Store,
+		Publish:     s.hub.Publish,
+		Node:        cfg.Node,
+		MinInterval: cfg.MinTurnInterval,
+		PlayerWait:  cfg.PlayerWait,
+		Engine:      cfg.Engine,
+		Logger:      cfg.Logger,
+		Now:         cfg.Now,
+		OnTurn: func(sim string, seq int64, at time.Time) {
+			s.metrics.turns.Inc()
+		},
+		OnEnd: func(sim string) { s.presence.mark(sim) },
+	})
+	s.metrics.registerGauges(s)
+	return s, nil
+}
+
+// Start resumes the simulations the store holds as running or paused
+// (all of them: a single node owns every simulation) and starts the
+// background loops.
+func (s *Server) Start(ctx context.Context) error {
+	s.bg.Add(1)
+	go func() {
+		defer s.bg.Done()
+		s.presence.loop(s.ctx, s.cfg.PresenceInterval)
+	}()
+	for _, status := range []string{store.StatusRunning, store.StatusPaused, store.StatusCreated} {
+		cursor := ""
+		for {
+			sims, next, err := s.store.ListSimulations(ctx, store.ListOptions{Status: status, Limit: 200, Cursor: cursor})
+			if err != nil {
+				return err
+			}
+			for _, rec := range sims {
+				if err := s.runner.Start(ctx, rec); err != nil {
+					s.log.Error("resume simulation", "sim", rec.ID, "err", err)
+				}
+			}
+			if next == "" {
+				break
+			}
+			cursor = next
+		}
+	}
+	return nil
+}
+
+// Hub returns the node's hub.
+func (s *Server) Hub() *hub.Hub { return s.hub }
+
+// Draining reports whether Shutdown has begun.
+func (s *Server) Draining() bool { return s.draining.Load() }
+
+// Shutdown drains the node: new WebSocket connections are refused, each
+// simulation finishes the turn in progress, and every socket is closed
+// with 1001 so its client resumes elsewhere. It returns when all of that
+// is done or ctx ends.
+func (s *Server) Shutdown(ctx context.Context) error {
+	s.draining.Store(true)
+	err := s.runner.Shutdown(ctx)
+	s.CloseAll(websocket.StatusGoingAway, "server shutting down")
+	done := make(chan struct{})
+	go func() {
+		s.conns.Wait()
+		close(done)
+	}()
+	select {
+	case <-done:
+	case <-ctx.Done():
+		err = errors.Join(err, ctx.Err())
+	}
+	s.cancel()
+	s.bg.Wait()
+	s.seats.stop()
+	return err
+}
+
+// CloseAll closes every WebSocket connection of this node with code.
+func (s *Server) CloseAll(code websocket.StatusCode, reason string) {
+	s.seats.forEachClient(func(c *hub.Client) { c.Close(code, reason) })
+}

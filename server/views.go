@@ -1,0 +1,162 @@
+package server
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/novel-engine/novel-engine/engine"
+	"github.com/novel-engine/novel-engine/hub"
+	"github.com/novel-engine/novel-engine/store"
+)
+
+// SimulationView is PROTOCOL.md's Simulation.
+type SimulationView struct {
+	ID             string                `json:"id"`
+	Title          string                `json:"title"`
+	ScenarioID     string                `json:"scenario_id"`
+	Status         string                `json:"status"`
+	Seed           int64                 `json:"seed"`
+	Head           int64                 `json:"head"`
+	MaxTurns       int                   `json:"max_turns"`
+	TurnIntervalMS int                   `json:"turn_interval_ms"`
+	WaitForPlayers bool                  `json:"wait_for_players"`
+	CreatedBy      string                `json:"created_by"`
+	CreatedAt      time.Time             `json:"created_at"`
+	UpdatedAt      time.Time             `json:"updated_at"`
+	Owner          string                `json:"owner"`
+	Characters     []CharacterSeatView   `json:"characters"`
+	Locations      []engine.LocationView `json:"locations"`
+	Actions        []string              `json:"actions"`
+	Watchers       *int                  `json:"watchers,omitempty"` // extension: watchers on this node's count
+}
+
+// CharacterSeatView is a character of a Simulation with its seat.
+type CharacterSeatView struct {
+	engine.CharacterView
+	Seat *SeatView `json:"seat"`
+}
+
+// SeatView names who holds a seat.
+type SeatView struct {
+	UserID   string `json:"user_id"`
+	UserName string `json:"user_name"`
+}
+
+// simInfo is what never changes about a simulation: its parsed scenario
+// and the cast and map before the first turn.
+type simInfo struct {
+	scenario  *engine.Scenario
+	initial   []engine.CharacterView
+	locations []engine.LocationView
+	actions   []string
+}
+
+// viewCache keeps simInfo per simulation, so describing one does not
+// parse its scenario each time.
+type viewCache struct {
+	mu    sync.Mutex
+	infos map[string]*simInfo
+}
+
+const maxViewCache = 4096
+
+func newViewCache() *viewCache { return &viewCache{infos: make(map[string]*simInfo)} }
+
+func (v *viewCache) info(rec *store.Simulation) (*simInfo, error) {
+	v.mu.Lock()
+	in, ok := v.infos[rec.ID]
+	v.mu.Unlock()
+	if ok {
+		return in, nil
+	}
+	sc, err := engine.ParseScenario(rec.Scenario)
+	if err != nil {
+		return nil, fmt.Errorf("scenario of %q: %w", rec.ID, err)
+	}
+	sim, err := engine.NewSim(sc, rec.Seed, engine.Options{})
+	if err != nil {
+		return nil, fmt.Errorf("simulation %q: %w", rec.ID, err)
+	}
+	in = &simInfo{scenario: sc, initial: sim.Characters(), locations: sim.Locations(), actions: sim.ActionKinds()}
+	v.mu.Lock()
+	if len(v.infos) >= maxViewCache {
+		clear(v.infos) // simple bound; entries are cheap to rebuild
+	}
+	v.infos[rec.ID] = in
+	v.mu.Unlock()
+	return in, nil
+}
+
+// describe builds the Simulation of rec: its cast as of the head turn
+// (lastTurn, the head turn's body, is read from the store when nil) and
+// its seats.
+func (s *Server) describe(ctx context.Context, rec *store.Simulation, lastTurn []byte) (*SimulationView, error) {
+	in, err := s.views.info(rec)
+	if err != nil {
+		return nil, err
+	}
+	v := &SimulationView{
+		ID: rec.ID, Title: rec.Title, ScenarioID: rec.ScenarioID, Status: rec.Status,
+		Seed: rec.Seed, Head: rec.Head, MaxTurns: rec.MaxTurns, TurnIntervalMS: rec.TurnIntervalMS,
+		WaitForPlayers: rec.WaitForPlayers, CreatedBy: rec.CreatedBy,
+		CreatedAt: rec.CreatedAt.UTC(), UpdatedAt: rec.UpdatedAt.UTC(), Owner: rec.Owner,
+		Locations: in.locations, Actions: in.actions,
+	}
+	if v.Owner == "" && s.runner.Running(rec.ID) {
+		v.Owner = s.cfg.Node
+	}
+	w := s.hub.Watchers(rec.ID)
+	v.Watchers = &w
+	if rec.Head > 0 && lastTurn == nil {
+		turns, err := s.store.ListTurns(ctx, rec.ID, rec.Head-1, 1)
+		if err != nil {
+			return nil, fmt.Errorf("head turn of %q: %w", rec.ID, err)
+		}
+		if len(turns) == 1 {
+			lastTurn = turns[0].Body
+		}
+	}
+	state := map[string]engine.CharacterState{}
+	if lastTurn != nil {
+		var t struct {
+			Characters []engine.CharacterState `json:"characters"`
+		}
+		if err := json.Unmarshal(lastTurn, &t); err != nil {
+			return nil, fmt.Errorf("decode head turn of %q: %w", rec.ID, err)
+		}
+		for _, c := range t.Characters {
+			state[c.ID] = c
+		}
+	}
+	seats, err := s.store.Seats(ctx, rec.ID)
+	if err != nil {
+		return nil, fmt.Errorf("seats of %q: %w", rec.ID, err)
+	}
+	v.Characters = make([]CharacterSeatView, len(in.initial))
+	for i, c := range in.initial {
+		if st, ok := state[c.ID]; ok {
+			c.Location, c.Health, c.Alive = st.Location, st.Health, st.Alive
+		}
+		v.Characters[i] = CharacterSeatView{CharacterView: c}
+		if seat, ok := seats[c.ID]; ok {
+			v.Characters[i].Seat = &SeatView{UserID: seat.UserID, UserName: seat.UserName}
+		}
+	}
+	return v, nil
+}
+
+// fillFromStore gives the hub the stored turns after since, to close gaps.
+func (s *Server) fillFromStore(ctx context.Context, sim string, since int64) ([]hub.Publication, error) {
+	turns, err := s.store.ListTurns(ctx, sim, since, turnsPageLimit)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]hub.Publication, len(turns))
+	for i, t := range turns {
+		out[i] = turnPublication(sim, t.Seq, t.Body)
+	}
+	return out, nil
+}

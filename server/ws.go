@@ -1,0 +1,362 @@
+package server
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"net/http"
+	"time"
+
+	"github.com/coder/websocket"
+	"golang.org/x/time/rate"
+
+	"github.com/novel-engine/novel-engine/hub"
+	"github.com/novel-engine/novel-engine/store"
+)
+
+// maxStrikes is how many messages over its rate a connection may send
+// before it is closed with 4029.
+const maxStrikes = 20
+
+// conn is one WebSocket session.
+type conn struct {
+	// set at construction
+	s       *Server
+	ws      *websocket.Conn
+	client  *hub.Client
+	user    User
+	session string
+	limiter *rate.Limiter
+
+	// owned by the read loop
+	strikes int
+}
+
+func (s *Server) handleWS(w http.ResponseWriter, r *http.Request) {
+	if s.Draining() {
+		s.writeError(w, r, Errorf(CodeUnavailable, "node is shutting down; connect to another"))
+		return
+	}
+	u := userFrom(r.Context())
+	ws, err := websocket.Accept(w, r, s.accept)
+	if err != nil {
+		s.log.Debug("websocket accept", "err", err)
+		return // Accept has answered
+	}
+	s.conns.Add(1)
+	defer s.conns.Done()
+	ws.SetReadLimit(maxFrameBytes)
+	c := &conn{
+		s: s, ws: ws, client: s.hub.NewClient(ws), user: u, session: randomID(12),
+		limiter: rate.NewLimiter(rate.Limit(s.cfg.MessageRate), s.cfg.MessageBurst),
+	}
+	s.metrics.connections.Inc()
+	defer s.metrics.connections.Dec()
+	s.seats.connected(c.client, u)
+	// A drain that began while this connection was being accepted must
+	// still close it.
+	if s.Draining() {
+		c.client.Close(websocket.StatusGoingAway, "server shutting down")
+	}
+	c.run(s.ctx)
+}
+
+// run owns the connection: it reads, while its children write and ping.
+func (c *conn) run(parent context.Context) {
+	ctx, cancel := context.WithCancel(parent)
+	defer cancel()
+	done := make(chan struct{}, 2)
+	go func() {
+		defer func() { done <- struct{}{} }()
+		err := c.client.WriteLoop(ctx, 10*time.Second)
+		if err != nil && !errors.Is(err, context.Canceled) {
+			c.s.log.Debug("write loop", "session", c.session, "err", err)
+		}
+		cancel() // the writer closed the socket or failed: stop reading
+		c.ws.CloseNow()
+	}()
+	go func() {
+		defer func() { done <- struct{}{} }()
+		c.keepalive(ctx)
+	}()
+	if !c.user.ExpiresAt.IsZero() {
+		t := time.AfterFunc(time.Until(c.user.ExpiresAt), func() {
+			c.client.Close(hub.StatusTokenExpired, "token expired")
+		})
+		defer t.Stop()
+	}
+	c.send(welcomeMsg{Type: "welcome", Protocol: 1, Session: c.session, Node: c.s.cfg.Node, User: c.user})
+	c.readLoop(ctx)
+
+	// Leaving: stop the children and wait for them.
+	cancel()
+	<-done
+	<-done
+	c.ws.CloseNow()
+	c.s.hub.UnsubscribeAll(context.WithoutCancel(ctx), c.client)
+	c.s.seats.disconnected(c.client, c.user)
+	for _, sim := range c.client.Subs() {
+		c.s.presence.mark(sim)
+	}
+}
+
+func (c *conn) keepalive(ctx context.Context) {
+	t := time.NewTicker(c.s.cfg.PingInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			pctx, cancel := context.WithTimeout(ctx, c.s.cfg.PingInterval)
+			err := c.ws.Ping(pctx)
+			cancel()
+			if err != nil {
+				c.ws.CloseNow()
+				return
+			}
+		}
+	}
+}
+
+func (c *conn) readLoop(ctx context.Context) {
+	for {
+		typ, data, err := c.ws.Read(ctx)
+		if err != nil {
+			// The peer left, the frame was too large (the library closes
+			// with 1009), or the writer closed the socket.
+			return
+		}
+		if typ != websocket.MessageText {
+			c.client.Close(websocket.StatusPolicyViolation, "text frames only")
+			return
+		}
+		c.s.metrics.messagesIn.Inc()
+		if !c.limiter.Allow() {
+			c.strikes++
+			if c.strikes > maxStrikes {
+				c.client.Close(hub.StatusTooManyMessages, "too many messages")
+				return
+			}
+			c.sendError("", Errorf(CodeRateLimited, "too many messages; slow down"))
+			continue
+		}
+		c.strikes = 0
+		c.handle(ctx, data)
+	}
+}
+
+func (c *conn) send(v any) {
+	c.client.Enqueue(mustJSON(v))
+}
+
+func (c *conn) sendError(id string, err error) {
+	e := toError(c.s.log, err)
+	if e.Code == CodeUnavailable {
+		// The WebSocket protocol has no unavailable code; internal is
+		// the closest, and the message says to retry.
+		e = &Error{Code: CodeInternal, Message: e.Message}
+	}
+	c.s.metrics.wsErrors.WithLabelValues(e.Code).Inc()
+	c.send(errorMsg{Type: "error", ID: id, Code: e.Code, Message: e.Message})
+}
+
+func (c *conn) handle(ctx context.Context, data []byte) {
+	if jsonTooDeep(data, maxJSONDepth) {
+		c.sendError("", Errorf(CodeBadRequest, "message nests deeper than %d levels", maxJSONDepth))
+		return
+	}
+	var m clientMsg
+	if err := json.Unmarshal(data, &m); err != nil {
+		c.sendError("", Errorf(CodeBadRequest, "invalid JSON: %v", err))
+		return
+	}
+	if len(m.ID) > maxIDLen {
+		c.sendError("", Errorf(CodeBadRequest, "id is longer than %d characters", maxIDLen))
+		return
+	}
+	if m.Type != "ping" && (m.Sim == "" || len(m.Sim) > maxIDLen) {
+		switch m.Type {
+		case "subscribe", "unsubscribe", "claim", "release", "act":
+			c.sendError(m.ID, Errorf(CodeBadRequest, "sim must be 1 to %d characters", maxIDLen))
+			return
+		}
+	}
+	var err error
+	switch m.Type {
+	case "ping":
+		c.send(replyMsg{Type: "pong", ID: m.ID})
+	case "subscribe":
+		err = c.subscribe(ctx, m)
+	case "unsubscribe":
+		if !c.s.hub.Unsubscribe(ctx, c.client, m.Sim) {
+			err = Errorf(CodeNotFound, "not subscribed to %q", m.Sim)
+			break
+		}
+		c.s.presence.mark(m.Sim)
+		c.send(replyMsg{Type: "unsubscribed", ID: m.ID, Sim: m.Sim})
+	case "claim":
+		err = c.claim(ctx, m)
+	case "release":
+		err = c.release(ctx, m)
+	case "act":
+		var turn int64
+		turn, err = c.s.act(ctx, c.user, m.Sim, m.Character, m.Action)
+		if err == nil {
+			c.send(replyMsg{Type: "accepted", ID: m.ID, Sim: m.Sim, Turn: &turn})
+		}
+	case "":
+		err = Errorf(CodeBadRequest, "message has no type")
+	default:
+		err = Errorf(CodeBadRequest, "unknown message type %q", truncate(m.Type, 32))
+	}
+	if err != nil {
+		c.sendError(m.ID, err)
+	}
+}
+
+// subscribe sends what the client missed (or a snapshot), then live turns,
+// with no gap and no duplicate: the subscription holds live publications
+// while history is read, and the hub merges the two by seq.
+func (c *conn) subscribe(ctx context.Context, m clientMsg) error {
+	s := c.s
+	sub, err := s.hub.Subscribe(ctx, c.client, m.Sim)
+	if err != nil {
+		return err
+	}
+	last, err := c.sendHistory(ctx, m)
+	if err == nil {
+		err = s.hub.Activate(ctx, sub, last)
+	}
+	if err != nil {
+		s.hub.Unsubscribe(ctx, c.client, m.Sim)
+		return err
+	}
+	s.presence.mark(m.Sim)
+	s.metrics.subscriptions.Inc()
+	return nil
+}
+
+// sendHistory queues the subscribed reply and the turns after since, or a
+// snapshot, and returns the seq of the newest turn queued.
+func (c *conn) sendHistory(ctx context.Context, m clientMsg) (int64, error) {
+	s := c.s
+	rec, err := s.simulation(ctx, m.Sim)
+	if err != nil {
+		return 0, err
+	}
+	head := rec.Head
+	if m.Since != nil && *m.Since >= 0 && *m.Since <= head {
+		recovered := true
+		c.send(replyMsg{Type: "subscribed", ID: m.ID, Sim: m.Sim, Head: &head, Recovered: &recovered})
+		last := *m.Since
+		for {
+			turns, err := s.store.ListTurns(ctx, m.Sim, last, turnsPageLimit)
+			if err != nil {
+				return 0, err
+			}
+			for _, t := range turns {
+				c.client.Enqueue(turnMessage(m.Sim, t.Seq, t.Body))
+				last = t.Seq
+			}
+			if len(turns) < turnsPageLimit {
+				return last, nil
+			}
+		}
+	}
+	// No since, or one this simulation's history cannot answer: a snapshot.
+	recovered := false
+	var recent []store.Turn
+	if head > 0 {
+		from := max(0, head-maxRecentTurns)
+		if recent, err = s.store.ListTurns(ctx, m.Sim, from, int(head-from)); err != nil {
+			return 0, err
+		}
+	}
+	var lastBody []byte
+	raw := make([]json.RawMessage, len(recent))
+	for i, t := range recent {
+		raw[i] = t.Body
+		lastBody = t.Body
+	}
+	view, err := s.describe(ctx, rec, lastBody)
+	if err != nil {
+		return 0, err
+	}
+	c.send(replyMsg{Type: "subscribed", ID: m.ID, Sim: m.Sim, Head: &head, Recovered: &recovered})
+	c.send(snapshotMsg{Type: "snapshot", Sim: m.Sim, Seq: head, Simulation: view, Recent: raw})
+	return head, nil
+}
+
+func (c *conn) claim(ctx context.Context, m clientMsg) error {
+	s := c.s
+	switch c.user.Role {
+	case RoleAnonymous:
+		return Errorf(CodeUnauthorized, "sign in to claim a character")
+	case RoleViewer:
+		return Errorf(CodeForbidden, "only players may claim a character")
+	}
+	rec, err := s.simulation(ctx, m.Sim)
+	if err != nil {
+		return err
+	}
+	in, err := s.views.info(rec)
+	if err != nil {
+		return err
+	}
+	if !hasCharacter(in, m.Character) {
+		return Errorf(CodeNotFound, "simulation %q has no character %q", m.Sim, truncate(m.Character, maxIDLen))
+	}
+	if rec.Status == store.StatusFinished || rec.Status == store.StatusFailed {
+		return Errorf(CodeConflict, "simulation %q has ended", rec.ID)
+	}
+	err = s.store.ClaimSeat(ctx, rec.ID, m.Character, store.Seat{UserID: c.user.ID, UserName: c.user.Name})
+	if errors.Is(err, store.ErrConflict) {
+		return Errorf(CodeConflict, "character %q is already claimed", m.Character)
+	}
+	if err != nil {
+		return err
+	}
+	s.seats.claimed(c.user.ID, rec.ID, m.Character)
+	s.presence.mark(rec.ID)
+	c.send(replyMsg{Type: "claimed", ID: m.ID, Sim: m.Sim, Character: m.Character})
+	return nil
+}
+
+func hasCharacter(in *simInfo, id string) bool {
+	for _, c := range in.initial {
+		if c.ID == id {
+			return true
+		}
+	}
+	return false
+}
+
+func (c *conn) release(ctx context.Context, m clientMsg) error {
+	s := c.s
+	if c.user.Role == RoleAnonymous {
+		return Errorf(CodeUnauthorized, "sign in to release a character")
+	}
+	rec, err := s.simulation(ctx, m.Sim)
+	if err != nil {
+		return err
+	}
+	seats, err := s.store.Seats(ctx, rec.ID)
+	if err != nil {
+		return err
+	}
+	seat, ok := seats[m.Character]
+	switch {
+	case !ok:
+		return Errorf(CodeNotFound, "character %q has no seat to release", truncate(m.Character, maxIDLen))
+	case seat.UserID != c.user.ID && c.user.Role != RoleAdmin:
+		return Errorf(CodeForbidden, "character %q is held by someone else", m.Character)
+	}
+	if err := s.store.ReleaseSeat(ctx, rec.ID, m.Character, seat.UserID); err != nil {
+		return err
+	}
+	s.seats.released(seat.UserID, rec.ID, m.Character)
+	s.presence.mark(rec.ID)
+	c.send(replyMsg{Type: "released", ID: m.ID, Sim: m.Sim, Character: m.Character})
+	return nil
+}
