@@ -120,11 +120,11 @@ func Open(ctx context.Context, url string, opts Options) (*Store, error) {
 	}
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {
-		return nil, fmt.Errorf("open database: %w", translate(err))
+		return nil, fmt.Errorf("connect: %w", translate(err))
 	}
 	if err := checkVersion(ctx, pool); err != nil {
 		pool.Close()
-		return nil, fmt.Errorf("open database: %w", err)
+		return nil, err
 	}
 	s := &Store{
 		pool:    pool,
@@ -156,7 +156,7 @@ func checkVersion(ctx context.Context, pool *pgxpool.Pool) error {
 		return errors.New("the database has no schema yet: run novel-engine migrate")
 	}
 	if err != nil {
-		return translate(err)
+		return fmt.Errorf("read schema version: %w", translate(err))
 	}
 	if latest := latestVersion(); version < latest {
 		return fmt.Errorf("the database schema is at version %d, this binary needs %d: run novel-engine migrate", version, latest)
