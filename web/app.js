@@ -1,0 +1,992 @@
+// @ts-check
+/**
+ * The Novel Engine browser UI: lobby, story view, playing. Routes are
+ * real paths ("/" and "/story/{id}") served by the same page.
+ */
+import { NovelClient, api, NovelError } from './client.js';
+import { MapView, factionColor, initials } from './map.js';
+
+// ---------------------------------------------------------------- helpers
+
+/**
+ * Builds an element. Text is always set as text, never parsed as HTML.
+ * @param {string} tag e.g. "div.card#x"
+ * @param {Record<string, any>|null} [attrs]
+ * @param {...(Node|string|number|null|undefined|false)} children
+ * @returns {HTMLElement}
+ */
+function h(tag, attrs, ...children) {
+  const [name, ...rest] = tag.split(/(?=[.#])/);
+  const e = document.createElement(name || 'div');
+  for (const r of rest) {
+    if (r[0] === '.') e.classList.add(r.slice(1));
+    else e.id = r.slice(1);
+  }
+  for (const [k, v] of Object.entries(attrs || {})) {
+    if (v === undefined || v === null || v === false) continue;
+    if (k.startsWith('on')) e.addEventListener(k.slice(2), v);
+    else if (k === 'dataset') Object.assign(e.dataset, v);
+    else if (k === 'text') e.textContent = v;
+    else if (v === true) e.setAttribute(k, '');
+    else e.setAttribute(k, String(v));
+  }
+  for (const c of children) {
+    if (c === null || c === undefined || c === false) continue;
+    e.append(typeof c === 'object' ? c : String(c));
+  }
+  return e;
+}
+
+/** @param {string} sel */
+const $ = (sel) => /** @type {HTMLElement} */ (document.querySelector(sel));
+
+/** @param {string} s */
+function timeAgo(s) {
+  const t = Date.parse(s);
+  if (!t) return '';
+  const d = Math.max(0, (Date.now() - t) / 1000);
+  if (d < 60) return 'just now';
+  if (d < 3600) return `${Math.floor(d / 60)} min ago`;
+  if (d < 86400) return `${Math.floor(d / 3600)} h ago`;
+  return new Date(t).toLocaleDateString();
+}
+
+/** @param {string} message @param {'info'|'error'} [kind] */
+function toast(message, kind = 'info') {
+  const t = h(`div.toast.${kind}`, null, message);
+  $('#toasts').append(t);
+  setTimeout(() => t.remove(), kind === 'error' ? 6000 : 3500);
+}
+
+/** @param {unknown} err */
+function errText(err) {
+  if (err instanceof NovelError) return err.message;
+  return String(/** @type {any} */ (err)?.message || err);
+}
+
+const STATUS_LABEL = /** @type {Record<string, string>} */ ({
+  created: 'Not started', running: 'Live', paused: 'Paused', finished: 'Finished', failed: 'Failed',
+});
+
+/** @param {string} status */
+function statusPill(status) {
+  return h(`span.pill.s-${status || 'unknown'}`, null, STATUS_LABEL[status] || status || '…');
+}
+
+// ---------------------------------------------------------------- session
+
+const SESSION_KEY = 'novel.session';
+
+/** The signed-in guest (or nobody): token and user, kept in localStorage. */
+const session = {
+  /** @type {string|null} */ token: null,
+  /** @type {{id: string, name: string, role: string}|null} */ user: null,
+  /** @type {string|null} */ expiresAt: null,
+
+  load() {
+    try {
+      const s = JSON.parse(localStorage.getItem(SESSION_KEY) || 'null');
+      if (s && s.token && (!s.expires_at || Date.parse(s.expires_at) > Date.now() + 5000)) {
+        this.token = s.token; this.user = s.user; this.expiresAt = s.expires_at || null;
+      }
+    } catch { /* no storage or bad data: anonymous */ }
+  },
+
+  /** @param {{token: string, user: any, expires_at?: string}} r */
+  save(r) {
+    this.token = r.token; this.user = r.user; this.expiresAt = r.expires_at || null;
+    try { localStorage.setItem(SESSION_KEY, JSON.stringify(r)); } catch { /* private mode */ }
+  },
+
+  clear() {
+    this.token = this.user = this.expiresAt = null;
+    try { localStorage.removeItem(SESSION_KEY); } catch { /* ignore */ }
+  },
+
+  get canPlay() { return !!this.user && (this.user.role === 'player' || this.user.role === 'admin'); },
+};
+
+// ---------------------------------------------------------------- connection
+
+session.load();
+const client = new NovelClient({ token: () => session.token });
+
+/** @type {any} */
+let bannerTimer = null;
+client.addEventListener('state', (ev) => {
+  const d = /** @type {CustomEvent} */ (ev).detail;
+  const conn = $('#conn');
+  conn.dataset.state = d.state;
+  /** @type {HTMLElement} */ (conn.querySelector('.conn-label')).textContent =
+    ({ idle: 'Offline', connecting: 'Connecting…', open: 'Live', reconnecting: 'Reconnecting…', closed: 'Offline' })[d.state] || d.state;
+  const banner = $('#banner');
+  clearInterval(bannerTimer);
+  if (d.state === 'reconnecting') {
+    const until = Date.now() + (d.delay || 0);
+    const show = () => {
+      const left = Math.max(0, Math.ceil((until - Date.now()) / 1000));
+      banner.replaceChildren(
+        h('span.banner-icon', { 'aria-hidden': 'true' }, '!'),
+        h('span', null, left > 0 ? `Connection lost. Reconnecting in ${left} s…` : 'Connection lost. Reconnecting…',
+          d.attempt > 1 ? ` (attempt ${d.attempt})` : ''),
+        left > 0 ? h('button.link', { type: 'button', onclick: () => client.reconnect() }, 'Retry now') : null,
+      );
+    };
+    show();
+    if (d.delay > 1000) bannerTimer = setInterval(show, 1000);
+    banner.hidden = false;
+    banner.dataset.kind = 'down';
+  } else if (d.state === 'closed' && d.code === 4001) {
+    banner.replaceChildren(h('span', null, 'Your session expired. Sign in again to keep playing.'));
+    banner.hidden = false;
+    banner.dataset.kind = 'down';
+    session.clear();
+    renderAccount();
+    client.connect();
+  } else if (d.state === 'open') {
+    if (banner.dataset.kind === 'down') {
+      banner.replaceChildren(h('span', null, 'Reconnected. Caught up.'));
+      banner.dataset.kind = 'up';
+      bannerTimer = setTimeout(() => { banner.hidden = true; banner.dataset.kind = ''; }, 2000);
+    } else {
+      banner.hidden = true;
+    }
+  }
+});
+
+// ---------------------------------------------------------------- account
+
+function renderAccount() {
+  const box = $('#account');
+  if (session.user) {
+    box.replaceChildren(
+      h('span.who-am-i', { title: `Signed in as ${session.user.name} (${session.user.role})` },
+        h('span.avatar', { 'aria-hidden': 'true', style: `background:${factionColor(session.user.id)}` }, initials(session.user.name)),
+        h('span.user-name', null, session.user.name)),
+      h('button.ghost', { type: 'button', onclick: signOut }, 'Sign out'),
+    );
+    return;
+  }
+  const input = h('input', { name: 'name', id: 'guest-name', placeholder: 'Your name', 'aria-label': 'Your name', maxlength: 40, required: true, autocomplete: 'nickname' });
+  box.replaceChildren(h('form.signin', { onsubmit: (/** @type {Event} */ e) => { e.preventDefault(); signIn(/** @type {HTMLInputElement} */ (input).value); } },
+    input, h('button', { type: 'submit' }, 'Sign in as guest')));
+}
+
+/** @param {string} name */
+async function signIn(name) {
+  name = name.trim();
+  if (!name) return;
+  try {
+    const r = await api('/v1/auth/guest', { method: 'POST', body: { name } });
+    session.save(r);
+    renderAccount();
+    client.reconnect();
+    toast(`Signed in as ${r.user.name}.`);
+    view?.onSession?.();
+  } catch (err) {
+    toast(`Could not sign in: ${errText(err)}`, 'error');
+  }
+}
+
+function signOut() {
+  session.clear();
+  renderAccount();
+  client.reconnect();
+  view?.onSession?.();
+}
+
+// ---------------------------------------------------------------- router
+
+/** @type {{destroy: () => void, onSession?: () => void}|null} */
+let view = null;
+
+/** @param {string} path */
+function navigate(path) {
+  if (path === location.pathname) return;
+  history.pushState(null, '', path);
+  route();
+}
+
+function route() {
+  view?.destroy();
+  view = null;
+  const main = $('#main');
+  main.replaceChildren();
+  const m = location.pathname.match(/^\/story\/([^/]+)\/?$/);
+  view = m ? storyView(main, decodeURIComponent(m[1])) : lobbyView(main);
+  const focusTarget = /** @type {HTMLElement|null} */ (main.querySelector('h1')) || main;
+  if (document.activeElement && document.activeElement !== document.body) focusTarget.focus({ preventScroll: true });
+  window.scrollTo(0, 0);
+}
+
+document.addEventListener('click', (e) => {
+  const a = /** @type {HTMLElement} */ (e.target)?.closest?.('a[data-nav]');
+  if (!a || e.defaultPrevented || e.button !== 0 || e.metaKey || e.ctrlKey || e.shiftKey || e.altKey) return;
+  e.preventDefault();
+  navigate(/** @type {HTMLAnchorElement} */ (a).pathname);
+});
+window.addEventListener('popstate', route);
+
+// ---------------------------------------------------------------- lobby
+
+/** @type {Map<string, any>} */
+const scenarioCache = new Map();
+
+/** @param {HTMLElement} main */
+function lobbyView(main) {
+  document.title = 'Novel Engine';
+  let filter = 'all';
+  let alive = true;
+  /** @type {any} */ let timer = null;
+  /** @type {string|null} */ let cursor = null;
+  /** @type {any[]} */ let extra = [];
+
+  const list = h('ul.story-list', { 'aria-label': 'Stories', 'aria-busy': 'true' });
+  const more = h('button.ghost.more', { type: 'button', hidden: true, onclick: () => load(true) }, 'Show more stories');
+  const tabs = h('div.tabs', { role: 'group', 'aria-label': 'Filter stories' },
+    ...[['all', 'All'], ['running', 'Live'], ['finished', 'Finished']].map(([v, label]) =>
+      h('button.tab', { type: 'button', 'aria-pressed': String(v === filter), dataset: { filter: v }, onclick: () => {
+        filter = v;
+        tabs.querySelectorAll('button').forEach((b) => b.setAttribute('aria-pressed', String(/** @type {HTMLElement} */ (b).dataset.filter === v)));
+        cursor = null; extra = [];
+        load(false);
+      } }, label)));
+
+  // The form to start a story.
+  const scenarioSel = /** @type {HTMLSelectElement} */ (h('select', { id: 'f-scenario', name: 'scenario', required: true }));
+  const premise = h('p.premise', { id: 'f-premise' });
+  const form = /** @type {HTMLFormElement} */ (h('form.new-story', { id: 'new-story', onsubmit: onCreate },
+    h('label', { for: 'f-scenario' }, 'Scenario'), scenarioSel, premise,
+    h('label', { for: 'f-title' }, 'Title ', h('span.opt', null, '(optional)')),
+    h('input', { id: 'f-title', name: 'title', maxlength: 120, placeholder: 'Named after the scenario' }),
+    h('div.row',
+      h('div', null, h('label', { for: 'f-seed' }, 'Seed'),
+        h('input', { id: 'f-seed', name: 'seed', type: 'number', min: 0, step: 1, value: Math.floor(Math.random() * 100000), inputmode: 'numeric' })),
+      h('div', null, h('label', { for: 'f-pace' }, 'Pace (ms per turn)'),
+        h('input', { id: 'f-pace', name: 'pace', type: 'number', min: 10, step: 10, value: 1000, list: 'paces', inputmode: 'numeric' }),
+        h('datalist', { id: 'paces' }, ...[100, 500, 1000, 2000, 5000].map((v) => h('option', { value: v })))),
+      h('div', null, h('label', { for: 'f-max' }, 'Turns'),
+        h('input', { id: 'f-max', name: 'max_turns', type: 'number', min: 1, max: 10000, step: 1, value: 100, inputmode: 'numeric' }))),
+    h('label.check', null, h('input', { type: 'checkbox', name: 'wait', id: 'f-wait' }), ' Wait for players each turn'),
+    h('button.primary', { type: 'submit', id: 'f-start' }, 'Start the story'),
+    h('p.form-error', { role: 'alert' })));
+
+  main.append(
+    h('section.hero', null,
+      h('h1', { tabindex: -1 }, 'Stories, written as you watch'),
+      h('p', null, 'Characters decide, a director resolves, a chronicler writes. Follow a story live, or sign in, take a seat and steer a character yourself.')),
+    h('div.lobby',
+      h('section.card.stories-card', { 'aria-labelledby': 'stories-h' },
+        h('div.card-head', null, h('h2', { id: 'stories-h' }, 'Stories'), tabs),
+        list, more),
+      h('section.card.start-card', { 'aria-labelledby': 'start-h' },
+        h('h2', { id: 'start-h' }, 'Start a story'), form)));
+
+  scenarioSel.addEventListener('change', () => {
+    const s = scenarioCache.get(scenarioSel.value);
+    premise.textContent = s ? (s.premise || '') : '';
+  });
+
+  (async () => {
+    try {
+      const r = await api('/v1/scenarios');
+      const all = r.scenarios || [];
+      for (const s of all) scenarioCache.set(s.id, s);
+      scenarioSel.replaceChildren(...all.map((/** @type {any} */ s) => h('option', { value: s.id }, s.title || s.id)));
+      scenarioSel.dispatchEvent(new Event('change'));
+      if (!all.length) scenarioSel.append(h('option', { value: '' }, 'No scenarios'));
+      load(false);
+    } catch (err) {
+      premise.textContent = `Could not load scenarios: ${errText(err)}`;
+    }
+  })();
+
+  /** @param {Event} e */
+  async function onCreate(e) {
+    e.preventDefault();
+    const fd = new FormData(form);
+    const errBox = /** @type {HTMLElement} */ (form.querySelector('.form-error'));
+    errBox.textContent = '';
+    if (!session.token) {
+      errBox.textContent = 'Sign in as a guest first (top right): stories belong to whoever starts them.';
+      $('#guest-name')?.focus();
+      return;
+    }
+    /** @type {Record<string, any>} */
+    const body = {
+      scenario: fd.get('scenario'),
+      seed: Number(fd.get('seed')) || 0,
+      turn_interval_ms: Number(fd.get('pace')) || 1000,
+      max_turns: Number(fd.get('max_turns')) || undefined,
+      wait_for_players: fd.get('wait') === 'on',
+      autostart: true,
+    };
+    const title = String(fd.get('title') || '').trim();
+    if (title) body.title = title;
+    const btn = /** @type {HTMLButtonElement} */ (form.querySelector('#f-start'));
+    btn.disabled = true;
+    try {
+      const sim = await api('/v1/simulations', { method: 'POST', body, token: session.token });
+      navigate(`/story/${encodeURIComponent(sim.id)}`);
+    } catch (err) {
+      errBox.textContent = `Could not start the story: ${errText(err)}`;
+    } finally {
+      btn.disabled = false;
+    }
+  }
+
+  /** @param {boolean} append */
+  async function load(append) {
+    clearTimeout(timer);
+    try {
+      const r = await api('/v1/simulations', { query: { status: filter === 'all' ? undefined : filter, limit: 50, cursor: append ? cursor : undefined } });
+      if (!alive) return;
+      const sims = r.simulations || [];
+      if (append) extra = extra.concat(sims);
+      else cursor = r.next_cursor || null;
+      if (append) cursor = r.next_cursor || null;
+      renderList(append ? null : sims);
+      more.hidden = !cursor;
+    } catch (err) {
+      if (!alive) return;
+      list.replaceChildren(h('li.empty', null, `Could not load stories: ${errText(err)}`));
+    }
+    list.setAttribute('aria-busy', 'false');
+    if (alive) timer = setTimeout(() => load(false), document.hidden ? 15000 : 3000);
+  }
+
+  /** @type {any[]} */
+  let firstPage = [];
+  /** @param {any[]|null} sims */
+  function renderList(sims) {
+    if (sims) firstPage = sims;
+    const all = firstPage.concat(extra.filter((x) => !firstPage.some((y) => y.id === x.id)));
+    // Live first, then newest.
+    const rank = (/** @type {any} */ s) => ({ running: 0, paused: 1, created: 2 })[/** @type {string} */ (s.status)] ?? 3;
+    all.sort((a, b) => rank(a) - rank(b) || String(b.created_at).localeCompare(String(a.created_at)));
+    if (!all.length) {
+      list.replaceChildren(h('li.empty', null, filter === 'finished' ? 'No finished stories yet.' : 'No stories yet. Start one!'));
+      return;
+    }
+    const focused = /** @type {HTMLElement|null} */ (document.activeElement)?.closest?.('li')?.getAttribute('data-id');
+    list.replaceChildren(...all.map(storyItem));
+    if (focused) /** @type {HTMLElement|null} */ (list.querySelector(`li[data-id="${CSS.escape(focused)}"] a`))?.focus();
+  }
+
+  /** @param {any} s */
+  function storyItem(s) {
+    const sc = scenarioCache.get(s.scenario_id);
+    const pct = s.max_turns ? Math.min(100, Math.round((100 * (s.head || 0)) / s.max_turns)) : 0;
+    return h('li.story-item', { dataset: { id: s.id, status: s.status } },
+      h('a.story-link', { href: `/story/${encodeURIComponent(s.id)}`, 'data-nav': true },
+        h('span.story-title', null, s.title || (sc && sc.title) || s.id),
+        h('span.story-meta', null,
+          statusPill(s.status),
+          h('span', null, sc ? sc.title : s.scenario_id),
+          h('span.turns', null, `Turn ${s.head || 0}${s.max_turns ? ` / ${s.max_turns}` : ''}`),
+          typeof s.watchers === 'number' ? h('span.watchers', null, `${s.watchers} watching`) : null,
+          h('span.when', null, timeAgo(s.created_at))),
+        h('span.progress', { 'aria-hidden': 'true' }, h('span', { style: `width:${pct}%` }))));
+  }
+
+  const onVisible = () => { if (!document.hidden) load(false); };
+  document.addEventListener('visibilitychange', onVisible);
+  return {
+    destroy() {
+      alive = false;
+      clearTimeout(timer);
+      document.removeEventListener('visibilitychange', onVisible);
+    },
+  };
+}
+
+// ---------------------------------------------------------------- story
+
+/** Most turns kept in the page while following; more are trimmed from the top. */
+const MAX_TURNS_FOLLOWING = 150;
+/** Most turns kept while reading back (not following). */
+const MAX_TURNS_READING = 1000;
+/** Turns fetched per "show earlier". */
+const EARLIER_PAGE = 50;
+
+/**
+ * @param {HTMLElement} main
+ * @param {string} simId
+ */
+function storyView(main, simId) {
+  let alive = true;
+  /** @type {any} */ let sim = null;
+  /** Characters by id, with their latest state. @type {Map<string, any>} */
+  const chars = new Map();
+  /** @type {Map<string, any>} */
+  const places = new Map();
+  /** Seats: character id → user name. @type {Map<string, string>} */
+  const seats = new Map();
+  /** Characters whose seat I hold. @type {Set<string>} */
+  const mine = new Set();
+  let watchers = /** @type {number|null} */ (null);
+  let status = '';
+  let head = 0;
+  /** Seqs shown, first and last. */
+  let firstShown = 0;
+  let lastShown = 0;
+  /** Turns waiting for the next frame. @type {any[]} */
+  let queue = [];
+  let scheduled = false;
+  let following = true;
+  let unseen = 0;
+  /** My action waiting to be played: the turn it goes in. @type {{turn: number, character: string, label: string}|null} */
+  let pending = null;
+  let lastAnnounce = 0;
+  /** @type {any} */ let announceTimer = null;
+  let castDirty = true;
+
+  // ---- skeleton
+  const title = h('h1', { tabindex: -1 }, 'Loading…');
+  const subtitle = h('p.subtitle');
+  const pill = h('span.status-slot');
+  const turnCounter = h('span.turn-counter', { id: 'turn-counter', 'aria-label': 'Turn' }, 'Turn 0');
+  const watchersEl = h('span.watchers', { id: 'watchers' });
+  const controls = h('span.controls');
+  const mdLink = h('a.md-link', { href: `/v1/simulations/${encodeURIComponent(simId)}/story`, target: '_blank', rel: 'noopener' }, 'Story as Markdown');
+  const prose = h('div.prose', { id: 'prose', tabindex: 0, 'aria-label': 'The story so far', role: 'region', 'aria-describedby': 'prose-help' });
+  const earlier = h('button.ghost.earlier', { type: 'button', hidden: true, onclick: showEarlier }, 'Show earlier turns');
+  const jump = h('button.jump', { type: 'button', hidden: true, onclick: () => { following = true; scrollToEnd(); jump.hidden = true; unseen = 0; } });
+  const showEvents = /** @type {HTMLInputElement} */ (h('input', { type: 'checkbox', id: 'show-events', checked: true }));
+  const playBox = h('section.card.play', { id: 'play', 'aria-labelledby': 'play-h' });
+  const castList = h('ul.cast', { id: 'cast', 'aria-label': 'Cast' });
+  const mapBox = h('div.map', { id: 'map' });
+  const mapView = new MapView(mapBox);
+
+  prose.append(earlier);
+  main.append(
+    h('div.story-head', null,
+      h('a.back', { href: '/', 'data-nav': true }, '← All stories'),
+      title, subtitle,
+      h('div.story-stats', null, pill, turnCounter, watchersEl, mdLink, controls)),
+    h('div.story-grid', null,
+      h('section.prose-col', { 'aria-label': 'Story' },
+        h('div.prose-tools', null,
+          h('label.check', null, showEvents, ' Show events'),
+          h('span.help', { id: 'prose-help' }, 'New turns appear at the end.')),
+        prose, jump),
+      h('aside.side', null,
+        playBox,
+        h('section.card', { 'aria-labelledby': 'cast-h' }, h('h2', { id: 'cast-h' }, 'Cast'), castList),
+        h('section.card', { 'aria-labelledby': 'map-h' }, h('h2', { id: 'map-h' }, 'Map'), mapBox))));
+
+  showEvents.addEventListener('change', () => prose.classList.toggle('no-events', !showEvents.checked));
+  prose.addEventListener('scroll', () => {
+    const atEnd = prose.scrollTop + prose.clientHeight >= prose.scrollHeight - 48;
+    if (atEnd !== following) {
+      following = atEnd;
+      if (following) { unseen = 0; jump.hidden = true; }
+    }
+  }, { passive: true });
+
+  // ---- data
+  const sub = client.subscribe(simId, onTurn, {
+    onSnapshot(snap) {
+      if (!alive) return;
+      setSim(snap.simulation);
+      if (!snap.recovered && lastShown) {
+        // The server could not resume: some turns are not available.
+        queue.push({ gapMarker: true });
+        schedule();
+      }
+    },
+    onStatus(m) {
+      if (!alive) return;
+      status = m.status;
+      if (sim) sim.status = m.status;
+      renderHead();
+      renderPlay();
+    },
+    onPresence(m) {
+      if (!alive) return;
+      watchers = m.watchers;
+      seats.clear();
+      for (const [c, u] of Object.entries(m.seats || {})) seats.set(c, String(u));
+      for (const c of [...mine]) {
+        const holder = seats.get(c);
+        if (holder && session.user && holder !== session.user.name) mine.delete(c);
+      }
+      castDirty = true;
+      renderHead();
+      schedule();
+    },
+    onError(err) {
+      if (!alive) return;
+      title.textContent = err.code === 'not_found' ? 'No such story' : 'Cannot follow this story';
+      subtitle.textContent = errText(err);
+    },
+  });
+
+  // Reclaim my seats after a reconnect (they survive a short absence).
+  const onWelcome = () => {
+    for (const c of [...mine]) {
+      client.claim(simId, c).catch((err) => {
+        mine.delete(c);
+        toast(`Lost the seat of ${charName(c)}: ${errText(err)}`, 'error');
+        castDirty = true; schedule();
+      });
+    }
+  };
+  client.addEventListener('welcome', onWelcome);
+
+  // A first look over REST, so the page has the cast before the socket is up.
+  api(`/v1/simulations/${encodeURIComponent(simId)}`).then((s) => { if (alive && !sim) setSim(s); }).catch((err) => {
+    if (!alive || sim) return;
+    if (err.code === 'not_found') { title.textContent = 'No such story'; subtitle.textContent = errText(err); }
+  });
+
+  /** @param {any} s */
+  function setSim(s) {
+    sim = s;
+    status = s.status;
+    head = Math.max(head, s.head || 0);
+    places.clear();
+    for (const l of s.locations || []) places.set(l.id, l);
+    for (const c of s.characters || []) {
+      chars.set(c.id, { ...chars.get(c.id), ...c });
+      if (c.seat) {
+        seats.set(c.id, c.seat.user_name);
+        if (session.user && c.seat.user_id === session.user.id) mine.add(c.id);
+      }
+    }
+    mapView.setWorld(s.locations || []);
+    castDirty = true;
+    renderHead();
+    schedule();
+  }
+
+  /** @param {any} turn */
+  function onTurn(turn) {
+    if (!alive) return;
+    queue.push(turn);
+    schedule();
+  }
+
+  function schedule() {
+    if (scheduled || !alive) return;
+    scheduled = true;
+    // Frames do not run in a hidden tab: fall back to a slow timer there
+    // so the state stays current, and draw only the newest turns.
+    if (document.hidden) setTimeout(flush, 500);
+    else requestAnimationFrame(flush);
+  }
+
+  /** Draws everything that arrived since the last frame, at once. */
+  function flush() {
+    scheduled = false;
+    if (!alive) return;
+    let turns = queue;
+    queue = [];
+    const cap = following ? MAX_TURNS_FOLLOWING : MAX_TURNS_READING;
+    for (const t of turns) {
+      if (t.gapMarker) continue;
+      head = Math.max(head, t.seq);
+      for (const c of t.characters || []) chars.set(c.id, { ...chars.get(c.id), ...c });
+      if (t.finished) status = 'finished';
+    }
+    if (turns.length) castDirty = true;
+    if (turns.length > cap) {
+      // Far behind (a hidden tab, a slow phone): draw only the newest.
+      turns = turns.slice(-cap);
+      for (const a of prose.querySelectorAll('article.turn, .gap')) a.remove();
+      firstShown = 0;
+    }
+    if (turns.length) {
+      const frag = document.createDocumentFragment();
+      for (const t of turns) {
+        if (t.gapMarker) {
+          frag.append(h('p.gap', { role: 'note' }, 'Some turns could not be recovered after the connection dropped.'));
+          continue;
+        }
+        frag.append(renderTurn(t));
+        if (!firstShown) firstShown = t.seq;
+        lastShown = t.seq;
+      }
+      prose.append(frag);
+      trim(cap);
+      const real = turns.filter((t) => !t.gapMarker);
+      if (real.length) announce(real[real.length - 1]);
+      if (following) scrollToEnd();
+      else {
+        unseen += real.length;
+        jump.hidden = unseen === 0;
+        jump.textContent = `${unseen} new turn${unseen === 1 ? '' : 's'} ↓`;
+      }
+    }
+    earlier.hidden = !(firstShown > 1);
+    renderHead();
+    if (castDirty) {
+      castDirty = false;
+      renderCast();
+      renderPlay();
+    }
+  }
+
+  /** @param {number} cap */
+  function trim(cap) {
+    const arts = prose.querySelectorAll('article.turn');
+    const extra = arts.length - cap;
+    if (extra <= 0) return;
+    const before = prose.scrollHeight;
+    for (let i = 0; i < extra; i++) arts[i].remove();
+    const next = /** @type {HTMLElement|null} */ (prose.querySelector('article.turn'));
+    firstShown = next ? Number(next.dataset.seq) : 0;
+    if (!following) prose.scrollTop -= before - prose.scrollHeight;
+  }
+
+  function scrollToEnd() {
+    prose.scrollTop = prose.scrollHeight;
+  }
+
+  async function showEarlier() {
+    if (firstShown <= 1) return;
+    const since = Math.max(0, firstShown - 1 - EARLIER_PAGE);
+    earlier.setAttribute('aria-busy', 'true');
+    try {
+      const r = await api(`/v1/simulations/${encodeURIComponent(simId)}/turns`, { query: { since, limit: firstShown - 1 - since } });
+      const older = (r.turns || []).filter((/** @type {any} */ t) => t.seq < firstShown);
+      if (!older.length || !alive) return;
+      following = false;
+      const frag = document.createDocumentFragment();
+      for (const t of older) frag.append(renderTurn(t));
+      const before = prose.scrollHeight;
+      earlier.after(frag);
+      prose.scrollTop += prose.scrollHeight - before;
+      firstShown = older[0].seq;
+      earlier.hidden = !(firstShown > 1);
+      /** @type {HTMLElement|null} */ (prose.querySelector(`article[data-seq="${older[older.length - 1].seq}"]`))?.focus();
+    } catch (err) {
+      toast(`Could not load earlier turns: ${errText(err)}`, 'error');
+    } finally {
+      earlier.removeAttribute('aria-busy');
+    }
+  }
+
+  /** @param {string} id */
+  function charName(id) { return chars.get(id)?.name || id; }
+  /** @param {string} id */
+  function placeName(id) { return places.get(id)?.name || id; }
+  /** @param {string} id */
+  function targetName(id) { return chars.has(id) ? charName(id) : places.has(id) ? placeName(id) : id; }
+
+  /** @param {any} ev */
+  function describe(ev) {
+    const who = charName(ev.actor);
+    const to = ev.target ? targetName(ev.target) : '';
+    switch (ev.kind) {
+      case 'move': return `${who} moves to ${to}`;
+      case 'speak': return `${who} speaks${to ? ` to ${to}` : ''}${ev.text ? `: “${ev.text}”` : ''}`;
+      case 'wait': return `${who} waits`;
+      default: return `${who} ${ev.kind}${to ? ` ${to}` : ''}${ev.text ? `: ${ev.text}` : ''}`;
+    }
+  }
+
+  /** @param {any} t */
+  function renderTurn(t) {
+    const art = h('article.turn', { id: `turn-${t.seq}`, dataset: { seq: t.seq }, tabindex: -1, 'aria-labelledby': `turn-${t.seq}-h` },
+      h('h3.turn-no', { id: `turn-${t.seq}-h` }, `Turn ${t.seq}`));
+    const text = String(t.narrative || '');
+    for (const para of text.split(/\n\s*\n/)) {
+      if (para.trim()) art.append(h('p.narrative', null, para.trim()));
+    }
+    const evs = t.events || [];
+    if (evs.length) {
+      const ul = h('ul.events', { 'aria-label': `Events of turn ${t.seq}` });
+      for (const ev of evs) {
+        const li = h(`li.ev.o-${ev.outcome || 'success'}`, { dataset: { actor: ev.actor, kind: ev.kind, source: ev.source || '' } },
+          h('span.ev-dot', { 'aria-hidden': 'true', style: `background:${factionColor(chars.get(ev.actor)?.faction || '')}` }),
+          h('span.ev-text', null, describe(ev)),
+          ev.outcome && ev.outcome !== 'success' ? h('span.ev-outcome', null, ev.outcome) : null,
+          ev.source === 'player' ? h('span.ev-src', null, 'player') : null);
+        if (pending && pending.turn === t.seq && ev.actor === pending.character) li.classList.add('mine');
+        ul.append(li);
+      }
+      art.append(ul);
+    }
+    if (t.finished) art.append(h('p.the-end', null, 'The end.'));
+    if (pending && t.seq >= pending.turn) played(t, art);
+    return art;
+  }
+
+  /** My pending action's turn arrived: say how it went and point at it.
+   * @param {any} t @param {HTMLElement} art */
+  function played(t, art) {
+    const p = /** @type {NonNullable<typeof pending>} */ (pending);
+    pending = null;
+    const mineEv = (t.events || []).find((/** @type {any} */ e) => e.actor === p.character);
+    art.classList.add('has-mine');
+    const msg = t.seq === p.turn && mineEv
+      ? `Played in turn ${t.seq}: ${describe(mineEv)} (${mineEv.outcome}).`
+      : `Turn ${t.seq} was played; your action did not appear in it.`;
+    setPlayStatus(msg, t.seq);
+  }
+
+  /** @param {any} t */
+  function announce(t) {
+    // Screen readers get the newest prose, at most every 2 s, not a flood.
+    const say = () => {
+      lastAnnounce = Date.now();
+      $('#announcer').textContent = `Turn ${t.seq}. ${String(t.narrative || '').slice(0, 600)}`;
+    };
+    clearTimeout(announceTimer);
+    const wait = 2000 - (Date.now() - lastAnnounce);
+    if (wait <= 0) say(); else announceTimer = setTimeout(say, wait);
+  }
+
+  function renderHead() {
+    if (!sim) return;
+    const sc = scenarioCache.get(sim.scenario_id);
+    title.textContent = sim.title || (sc && sc.title) || sim.id;
+    subtitle.textContent = [sc ? sc.title : sim.scenario_id, `seed ${sim.seed}`, `${sim.turn_interval_ms} ms per turn`,
+      sim.wait_for_players ? 'waits for players' : ''].filter(Boolean).join(' · ');
+    const st = status || sim.status;
+    if (pill.dataset.status !== st) {
+      pill.dataset.status = st;
+      pill.replaceChildren(statusPill(st));
+    }
+    turnCounter.textContent = `Turn ${head}${sim.max_turns ? ` / ${sim.max_turns}` : ''}`;
+    watchersEl.textContent = watchers == null ? '' : `${watchers} watching`;
+    watchersEl.hidden = watchers == null;
+    document.title = `${title.textContent} · Turn ${head} · Novel Engine`;
+    const isCreator = session.user && (session.user.id === sim.created_by || session.user.role === 'admin');
+    const want = isCreator && st !== 'finished' && st !== 'failed' ? st : '';
+    if (controls.dataset.for !== want) {
+      controls.dataset.for = want;
+      controls.replaceChildren(...(want ? [
+        want === 'paused' || want === 'created'
+          ? h('button.ghost', { type: 'button', onclick: () => control('resume') }, 'Resume')
+          : h('button.ghost', { type: 'button', onclick: () => control('pause') }, 'Pause'),
+        h('button.ghost.danger', { type: 'button', onclick: () => control('stop') }, 'Stop'),
+      ] : []));
+    }
+  }
+
+  /** @param {'pause'|'resume'|'stop'} what */
+  async function control(what) {
+    try {
+      const s = await api(`/v1/simulations/${encodeURIComponent(simId)}/${what}`, { method: 'POST', token: session.token });
+      status = s.status; sim.status = s.status;
+      renderHead();
+    } catch (err) {
+      toast(`Could not ${what}: ${errText(err)}`, 'error');
+    }
+  }
+
+  function renderCast() {
+    if (!sim) return;
+    const myChar = [...mine][0] || null;
+    const here = myChar ? chars.get(myChar)?.location : null;
+    const exits = here ? places.get(here)?.exits || [] : [];
+    const all = [...chars.values()].filter((c) => c.name);
+    mapView.setCast(all, { mine: myChar, here, exits });
+    const open = st() === 'running' || st() === 'paused' || st() === 'created';
+    const items = all.map((c) => {
+      const holder = seats.get(c.id);
+      const isMine = mine.has(c.id);
+      let seat;
+      if (isMine) seat = h('button.small', { type: 'button', onclick: () => release(c.id), 'aria-label': `Release ${c.name}` }, 'Release');
+      else if (holder) seat = h('span.seat.taken', { title: `Played by ${holder}` }, holder);
+      else if (session.canPlay && c.alive !== false && open && !myChar) seat = h('button.small.primary', { type: 'button', onclick: () => claim(c.id), 'aria-label': `Play ${c.name}` }, 'Play');
+      else seat = h('span.seat', null, c.alive === false ? '' : 'AI');
+      const hp = Math.max(0, Math.min(100, Number(c.health) || 0));
+      return h(`li.cast-row${isMine ? '.mine' : ''}${c.alive === false ? '.dead' : ''}`, { dataset: { id: c.id } },
+        h('span.avatar', { 'aria-hidden': 'true', style: `background:${factionColor(c.faction || '')}` }, initials(c.name)),
+        h('span.cast-who', null,
+          h('span.cast-name', null, c.name, c.alive === false ? ' (fallen)' : ''),
+          h('span.cast-role', null, [c.role, c.faction].filter(Boolean).join(' · '))),
+        h('span.cast-where', { title: 'Location' }, placeName(c.location)),
+        h('span.cast-hp', { title: `Health ${hp}` },
+          h('meter', { min: 0, max: 100, low: 35, high: 70, optimum: 100, value: hp, 'aria-label': `Health of ${c.name}` }),
+          h('span.hp-num', null, String(hp))),
+        h('span.cast-seat', null, seat));
+    });
+    const focusedId = /** @type {HTMLElement|null} */ (document.activeElement)?.closest?.('.cast-row')?.getAttribute('data-id');
+    castList.replaceChildren(...items);
+    if (focusedId) /** @type {HTMLElement|null} */ (castList.querySelector(`li[data-id="${CSS.escape(focusedId)}"] button`))?.focus();
+  }
+
+  function st() { return status || sim?.status || ''; }
+
+  /** @param {string} c */
+  async function claim(c) {
+    try {
+      await client.claim(simId, c);
+      mine.add(c);
+      seats.set(c, session.user?.name || 'you');
+      toast(`You now play ${charName(c)}.`);
+      castDirty = true; schedule();
+      requestAnimationFrame(() => /** @type {HTMLElement|null} */ (playBox.querySelector('button.move, button'))?.focus());
+    } catch (err) {
+      toast(`Could not claim ${charName(c)}: ${errText(err)}`, 'error');
+    }
+  }
+
+  /** @param {string} c */
+  async function release(c) {
+    try {
+      await client.release(simId, c);
+    } catch (err) {
+      if (/** @type {any} */ (err).code !== 'not_found') toast(`Could not release ${charName(c)}: ${errText(err)}`, 'error');
+    }
+    mine.delete(c);
+    seats.delete(c);
+    pending = null;
+    castDirty = true; schedule();
+  }
+
+  let playStatus = { text: '', seq: 0 };
+  /** @param {string} text @param {number} [seq] */
+  function setPlayStatus(text, seq = 0) {
+    playStatus = { text, seq };
+    const box = playBox.querySelector('.play-status');
+    if (box) fillStatus(/** @type {HTMLElement} */ (box));
+  }
+  /** @param {HTMLElement} box */
+  function fillStatus(box) {
+    box.replaceChildren(playStatus.text, playStatus.seq ? ' ' : '',
+      playStatus.seq ? h('a', { href: `#turn-${playStatus.seq}`, onclick: (/** @type {Event} */ e) => { e.preventDefault(); goToTurn(playStatus.seq); } }, 'Show it') : '');
+  }
+
+  /** @param {number} seq */
+  function goToTurn(seq) {
+    const a = /** @type {HTMLElement|null} */ (prose.querySelector(`article[data-seq="${seq}"]`));
+    if (!a) return;
+    following = false;
+    a.scrollIntoView({ block: 'center' });
+    a.focus({ preventScroll: true });
+  }
+
+  /** @param {{kind: string, target?: string, text?: string}} action @param {string} label */
+  async function act(action, label) {
+    const c = [...mine][0];
+    if (!c) return;
+    try {
+      const r = await client.act(simId, c, action);
+      pending = { turn: r.turn, character: c, label };
+      setPlayStatus(`Accepted: ${label}. It will be played in turn ${r.turn}.`);
+    } catch (err) {
+      setPlayStatus(`Not accepted: ${errText(err)}`);
+      if (/** @type {any} */ (err).code === 'forbidden') { mine.delete(c); castDirty = true; schedule(); }
+    }
+  }
+
+  /** Builds the panel with the actions that are valid now. */
+  function renderPlay() {
+    const c = [...mine][0];
+    const me = c ? chars.get(c) : null;
+    // Keep what the user is typing: do not rebuild the panel under them.
+    const sig = JSON.stringify([c, me?.location, me?.alive, st(), session.user?.id,
+      me ? [...chars.values()].filter((x) => x.location === me.location && x.id !== c && x.alive !== false).map((x) => x.id) : null]);
+    if (playBox.dataset.sig === sig) return;
+    playBox.dataset.sig = sig;
+    const active = document.activeElement;
+    const keep = active && playBox.contains(active) ? /** @type {HTMLElement} */ (active).dataset.key : null;
+    const textNow = /** @type {HTMLInputElement|null} */ (playBox.querySelector('#say-text'))?.value || '';
+
+    const head = h('h2', { id: 'play-h' }, 'Play');
+    if (!session.user) {
+      playBox.replaceChildren(head, h('p.muted', null, 'Sign in as a guest (top right) to take a seat and steer a character.'));
+      return;
+    }
+    if (!session.canPlay) {
+      playBox.replaceChildren(head, h('p.muted', null, 'Your account can watch but not play.'));
+      return;
+    }
+    if (!me) {
+      playBox.replaceChildren(head, h('p.muted', null,
+        ['finished', 'failed'].includes(st()) ? 'This story has ended.' : 'Choose a free character in the cast below and press Play.'));
+      return;
+    }
+    const loc = places.get(me.location);
+    const exits = (loc?.exits || []).filter((/** @type {string} */ e) => places.has(e));
+    const present = [...chars.values()].filter((x) => x.location === me.location && x.id !== c && x.alive !== false);
+    const ended = ['finished', 'failed'].includes(st());
+    const dead = me.alive === false;
+    const off = ended || dead;
+    const kinds = (sim?.actions || ['move', 'speak', 'wait']).filter((/** @type {string} */ k) => !['move', 'speak', 'wait'].includes(k));
+
+    const sayText = /** @type {HTMLInputElement} */ (h('input', { id: 'say-text', dataset: { key: 'say-text' }, maxlength: 500, placeholder: 'What do you say?', 'aria-label': 'What to say', disabled: off, value: textNow }));
+    sayText.value = textNow;
+    const sayTo = /** @type {HTMLSelectElement} */ (h('select', { id: 'say-to', dataset: { key: 'say-to' }, 'aria-label': 'Say to', disabled: off },
+      h('option', { value: '' }, 'Everyone here'), ...present.map((x) => h('option', { value: x.id }, x.name))));
+
+    const kindSel = /** @type {HTMLSelectElement} */ (h('select', { id: 'other-kind', dataset: { key: 'other-kind' }, 'aria-label': 'Action', disabled: off }, ...kinds.map((/** @type {string} */ k) => h('option', { value: k }, k))));
+    const otherTarget = /** @type {HTMLSelectElement} */ (h('select', { id: 'other-target', dataset: { key: 'other-target' }, 'aria-label': 'Target', disabled: off },
+      h('option', { value: '' }, 'No target'),
+      present.length ? h('optgroup', { label: 'People here' }, ...present.map((x) => h('option', { value: x.id }, x.name))) : null,
+      exits.length ? h('optgroup', { label: 'Places' }, ...exits.map((/** @type {string} */ e) => h('option', { value: e }, placeName(e)))) : null));
+
+    playBox.replaceChildren(
+      head,
+      h('p.you-play', null,
+        h('span.avatar', { 'aria-hidden': 'true', style: `background:${factionColor(me.faction || '')}` }, initials(me.name)),
+        h('span', null, 'You play ', h('strong', null, me.name), ` at ${placeName(me.location)}`, dead ? ' (fallen)' : `, health ${me.health}.`)),
+      h('div.act-group', { role: 'group', 'aria-labelledby': 'move-l' },
+        h('span.act-label', { id: 'move-l' }, 'Go to'),
+        h('div.act-buttons', null,
+          ...(exits.length ? exits.map((/** @type {string} */ e) => h('button.move', { type: 'button', dataset: { key: `move-${e}`, target: e }, disabled: off,
+            onclick: () => act({ kind: 'move', target: e }, `go to ${placeName(e)}`) }, placeName(e))) : [h('span.muted', null, 'No way out.')]))),
+      h('form.act-group.say', { 'aria-labelledby': 'say-l', onsubmit: (/** @type {Event} */ e) => {
+        e.preventDefault();
+        const text = sayText.value.trim();
+        if (!text) { sayText.focus(); return; }
+        /** @type {any} */ const a = { kind: 'speak', text };
+        if (sayTo.value) a.target = sayTo.value;
+        act(a, `say “${text}”${sayTo.value ? ` to ${charName(sayTo.value)}` : ''}`);
+        sayText.value = '';
+      } },
+        h('span.act-label', { id: 'say-l' }, 'Say'),
+        h('div.say-row', null, sayText, sayTo, h('button', { type: 'submit', dataset: { key: 'say' }, disabled: off }, 'Say'))),
+      kinds.length ? h('form.act-group.other', { 'aria-labelledby': 'other-l', onsubmit: (/** @type {Event} */ e) => {
+        e.preventDefault();
+        /** @type {any} */ const a = { kind: kindSel.value };
+        if (otherTarget.value) a.target = otherTarget.value;
+        act(a, `${kindSel.value}${otherTarget.value ? ` ${targetName(otherTarget.value)}` : ''}`);
+      } },
+        h('span.act-label', { id: 'other-l' }, 'Or'),
+        h('div.say-row', null, kindSel, otherTarget, h('button', { type: 'submit', dataset: { key: 'other' }, disabled: off }, 'Do it'))) : null,
+      h('div.act-row', null,
+        h('button.ghost', { type: 'button', dataset: { key: 'wait' }, disabled: off, onclick: () => act({ kind: 'wait' }, 'wait') }, 'Wait a turn'),
+        h('button.ghost', { type: 'button', dataset: { key: 'release' }, onclick: () => release(c) }, `Release ${me.name}`)),
+      h('p.play-status', { role: 'status', 'aria-live': 'polite' }),
+    );
+    fillStatus(/** @type {HTMLElement} */ (playBox.querySelector('.play-status')));
+    if (keep) /** @type {HTMLElement|null} */ (playBox.querySelector(`[data-key="${CSS.escape(keep)}"]`))?.focus();
+  }
+
+  const onVis = () => { if (!document.hidden) schedule(); };
+  document.addEventListener('visibilitychange', onVis);
+
+  return {
+    destroy() {
+      alive = false;
+      sub.unsubscribe();
+      clearTimeout(announceTimer);
+      client.removeEventListener('welcome', onWelcome);
+      document.removeEventListener('visibilitychange', onVis);
+    },
+    onSession() {
+      mine.clear();
+      if (sim) for (const c of sim.characters || []) {
+        if (c.seat && session.user && c.seat.user_id === session.user.id) mine.add(c.id);
+      }
+      castDirty = true;
+      renderHead();
+      schedule();
+    },
+  };
+}
+
+// ---------------------------------------------------------------- start
+
+renderAccount();
+client.connect();
+route();
+
+// For tests and the curious: the page's client and state.
+/** @type {any} */ (window).novel = { client, session };
