@@ -2,7 +2,6 @@ package engine
 
 import (
 	"context"
-	"strings"
 )
 
 // Record is one structured happening of a turn, with its cause, as the
@@ -118,23 +117,4 @@ func (s *Sim) cast() *Cast {
 	}
 	s.castCache = c
 	return c
-}
-
-var defaultChronicler = NewChronicler()
-
-// NewChronicler returns the built-in chronicler.
-func NewChronicler() Chronicler { return &proseChronicler{} }
-
-type proseChronicler struct{}
-
-func (proseChronicler) Narrate(_ context.Context, sc Scene) (Narration, error) {
-	var b strings.Builder
-	for _, r := range sc.Records {
-		p := sc.Cast.People[r.Actor]
-		if r.Kind == ActWait {
-			continue
-		}
-		b.WriteString(p.Name + " " + r.Kind + " " + r.Target + ". ")
-	}
-	return Narration{Text: strings.TrimSpace(b.String())}, nil
 }

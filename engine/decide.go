@@ -239,8 +239,30 @@ func decideUtility(p *Perception) Action {
 		switch g.Kind {
 		case GoalObtain, GoalDeliver:
 			if slices.Contains(p.Self.Inventory, g.Item) {
-				if g.Kind == GoalDeliver {
+				// Keep it away from anyone who might want it.
+				for _, o := range p.Present {
+					if o.Alive && (rel(o.ID) < -0.2 || p.grudge(o.ID) > 0) {
+						if e := randomExit(); e != "" {
+							c.add(1, w*(0.3+0.5*caution), ActMove, e, "")
+						}
+						break
+					}
+				}
+				if g.Kind != GoalDeliver {
+					continue
+				}
+				if g.Target == "" {
 					moveTowards(1, 0.9*w, g.Location)
+					continue
+				}
+				if o := p.present(g.Target); o != nil {
+					c.add(1, 0.97*w, ActGive, o.ID, g.Item)
+				} else if loc := p.PeopleSeen[g.Target]; loc != "" && loc != p.Place.ID {
+					moveTowards(1, 0.85*w, loc)
+				} else if g.Location != "" && g.Location != p.Place.ID {
+					moveTowards(1, 0.8*w, g.Location)
+				} else {
+					c.add(1, 0.4*w, ActWait, "", "")
 				}
 				continue
 			}
@@ -265,6 +287,9 @@ func decideUtility(p *Perception) Action {
 			}
 			where := p.ItemsSeen[g.Item]
 			switch {
+			case where == "@"+p.Place.ID:
+				// Said to be here, out of sight.
+				c.add(1, 0.9*w, ActSearch, "", "")
 			case strings.HasPrefix(where, "@") && where[1:] != p.Place.ID:
 				moveTowards(1, 0.75*w, where[1:])
 			case where != "" && !strings.HasPrefix(where, "@"):
@@ -319,6 +344,10 @@ func decideUtility(p *Perception) Action {
 				explore(0.35 * w)
 			}
 		case GoalLearn:
+			if g.Location != "" && g.Location != p.Place.ID {
+				moveTowards(1, 0.7*w, g.Location)
+				continue
+			}
 			if !p.Place.Searched {
 				c.add(1, w*(0.4+0.4*curiosity), ActSearch, "", "")
 			}

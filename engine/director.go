@@ -278,7 +278,7 @@ collect:
 // conflict, help, rest.
 func phaseOf(kind string) int {
 	switch kind {
-	case ActTake:
+	case ActTake, "grab":
 		return 0
 	case ActMove:
 		return 1
@@ -328,15 +328,30 @@ func (s *Sim) step(ctx context.Context, player map[string]Action) (Turn, error) 
 			order = append(order, init{i, t.plot.Float64() + 0.3*s.trait(i, "courage")})
 		}
 	}
+	// A blow struck for a prize its holder carries is a contested
+	// action: it lands before the holder can walk away.
+	phase := make([]int, n)
+	for _, o := range order {
+		phase[o.i] = phaseOf(acts[o.i].Kind)
+		if acts[o.i].Kind == ActAttack {
+			if _, tc := s.char(acts[o.i].Target); tc != nil {
+				for _, it := range tc.Inv {
+					if s.wants(o.i, it) {
+						phase[o.i] = 0
+					}
+				}
+			}
+		}
+	}
 	slices.SortStableFunc(order, func(a, b init) int {
-		if c := cmp.Compare(phaseOf(acts[a.i].Kind), phaseOf(acts[b.i].Kind)); c != 0 {
+		if c := cmp.Compare(phase[a.i], phase[b.i]); c != 0 {
 			return c
 		}
 		return cmp.Compare(b.v, a.v)
 	})
 	moved := -1
 	for k, o := range order {
-		if phaseOf(acts[o.i].Kind) > 1 && moved < 0 {
+		if phase[o.i] > 1 && moved < 0 {
 			moved = k
 			s.noteCompany(t)
 		}
@@ -393,13 +408,20 @@ func (s *Sim) step(ctx context.Context, player map[string]Action) (Turn, error) 
 // noteCompany fills in, for each move this turn, who the mover found at
 // the end of the road.
 func (s *Sim) noteCompany(t *turnState) {
+	movers := map[string]bool{}
+	for k := range t.recs {
+		if t.recs[k].Kind == ActMove && t.recs[k].Outcome == OutcomeSuccess {
+			movers[t.recs[k].Actor] = true
+		}
+	}
 	for k := range t.recs {
 		r := &t.recs[k]
 		if r.Kind != ActMove || r.Outcome != OutcomeSuccess {
 			continue
 		}
 		for _, o := range s.w.Chars {
-			if o.ID != r.Actor && o.Onstage && o.Alive && o.Loc == r.Place {
+			// Those who arrived this turn too are told on their own.
+			if o.ID != r.Actor && !movers[o.ID] && o.Onstage && o.Alive && o.Loc == r.Place {
 				r.With = append(r.With, o.ID)
 			}
 		}
@@ -439,6 +461,9 @@ func (s *Sim) witness(t *turnState, loc, kind, actor, target, item string, imp f
 // wants reports whether character c has an active goal on item.
 func (s *Sim) wants(ci int, item string) bool {
 	c := s.w.Chars[ci]
+	if s.w.Items[s.geo.itemIndex[item]].Fixed {
+		return false
+	}
 	for j, g := range s.sc.Characters[ci].Goals {
 		if g.Item == item && c.Goals[j].Status == GoalActive && (g.Kind == GoalObtain || g.Kind == GoalDeliver) {
 			return true
@@ -503,13 +528,18 @@ func (s *Sim) motive(i int, a Action, r *Record) {
 			switch g.Kind {
 			case GoalDeliver:
 				if c.holds(g.Item) {
-					return s.geo.nextHop(s.sc, from, g.Location) == a.Target
+					r.Detail = "carry"
+					dest := g.Location
+					if g.Target != "" && c.Met[g.Target] != "" {
+						dest = c.Met[g.Target]
+					}
+					return dest != "" && s.geo.nextHop(s.sc, from, dest) == a.Target
 				}
 				return s.towards(c, from, a.Target, g.Item)
 			case GoalObtain:
 				return s.towards(c, from, a.Target, g.Item)
-			case GoalReach:
-				return s.geo.nextHop(s.sc, from, g.Location) == a.Target
+			case GoalReach, GoalLearn:
+				return g.Location != "" && s.geo.nextHop(s.sc, from, g.Location) == a.Target
 			case GoalDefeat, GoalBefriend, GoalProtect:
 				loc := c.Met[g.Target]
 				return loc != "" && s.geo.nextHop(s.sc, from, loc) == a.Target
@@ -636,6 +666,12 @@ func (s *Sim) resolve(t *turnState, i int, a Action, src string) {
 			}
 			r.From, r.Place = c.Loc, a.Target
 			r.Target = ""
+			// Those left behind saw which way the mover went.
+			for _, o := range s.w.Chars {
+				if o != c && o.Onstage && o.Alive && o.Loc == c.Loc {
+					o.Met[c.ID] = a.Target
+				}
+			}
 			c.Loc = a.Target
 		case ActTake:
 			s.take(t, i, a.Target, &r, &ev)
@@ -728,7 +764,7 @@ func (s *Sim) take(t *turnState, i int, item string, r *Record, ev *Event) {
 		it.Loc, it.Holder = "", c.ID
 		c.Inv = append(c.Inv, item)
 		s.witness(t, c.Loc, "pickup", c.ID, "", item, 0.4)
-	case it.Holder != "" && it.Holder != c.ID:
+	case it.Holder != "" && it.Holder != c.ID && !it.Fixed:
 		hi, h := s.char(it.Holder)
 		if h.Loc != c.Loc {
 			ev.Outcome, r.Outcome, r.Detail = OutcomeFailure, OutcomeFailure, "gone"
@@ -876,6 +912,10 @@ func (s *Sim) learnFact(i int, fact string) bool {
 			c.Seen[fd.Item] = "@" + fd.Location
 		case fd.Holder != "" && fd.Holder != c.ID:
 			c.Seen[fd.Item] = fd.Holder
+			// Word of who has it says where they were seen.
+			if _, h := s.char(fd.Holder); h.Onstage {
+				c.Met[h.ID] = h.Loc
+			}
 		}
 	}
 	return true
@@ -1176,10 +1216,14 @@ func (s *Sim) updateGoals(t *turnState) {
 					}
 				}
 				if st == GoalWon && g.Kind == GoalDeliver {
-					// The thing has reached its place and stays there.
+					// The thing has reached its place, or its rightful
+					// hands, and stays there.
 					it := s.w.Items[s.geo.itemIndex[g.Item]]
-					c.drop(g.Item)
-					it.Holder, it.Loc, it.Fixed = "", c.Loc, true
+					if g.Target == "" {
+						c.drop(g.Item)
+						it.Holder, it.Loc = "", c.Loc
+					}
+					it.Fixed = true
 				}
 				t.recs = append(t.recs, r)
 			}
@@ -1194,7 +1238,7 @@ func (s *Sim) goalStatus(ci int, g *Goal) string {
 	}
 	itemGone := func() bool {
 		it := s.w.Items[s.geo.itemIndex[g.Item]]
-		return it.Fixed && it.Holder != c.ID
+		return it.Fixed && it.Holder != c.ID && (g.Target == "" || it.Holder != g.Target)
 	}
 	switch g.Kind {
 	case GoalObtain:
@@ -1205,7 +1249,14 @@ func (s *Sim) goalStatus(ci int, g *Goal) string {
 			return GoalLost
 		}
 	case GoalDeliver:
-		if c.holds(g.Item) && c.Loc == g.Location {
+		if g.Target != "" {
+			if _, tc := s.char(g.Target); tc.Alive && tc.holds(g.Item) {
+				return GoalWon
+			}
+			if _, tc := s.char(g.Target); tc.Onstage && !tc.Alive {
+				return GoalLost
+			}
+		} else if c.holds(g.Item) && c.Loc == g.Location {
 			return GoalWon
 		}
 		if itemGone() {
@@ -1259,8 +1310,9 @@ func (s *Sim) observe() {
 		for k, v := range c.Seen {
 			// Forget sightings proven wrong by what is in front of us.
 			if v == "@"+c.Loc {
+				// Hidden things stay where the persona was told they are.
 				it := s.w.Items[s.geo.itemIndex[k]]
-				if it.Loc != c.Loc || it.Holder != "" || it.Hidden {
+				if it.Loc != c.Loc || it.Holder != "" {
 					delete(c.Seen, k)
 				}
 			} else if _, h := s.char(v); h != nil && h.Loc == c.Loc && !h.holds(k) {

@@ -115,12 +115,12 @@ type Character struct {
 // Goal kinds.
 const (
 	GoalObtain   = "obtain"   // hold Item
-	GoalDeliver  = "deliver"  // bring Item to Location
+	GoalDeliver  = "deliver"  // bring Item to Location, or into Target's hands (Location then a hint where to find them)
 	GoalReach    = "reach"    // stand at Location
 	GoalDefeat   = "defeat"   // Target is down
 	GoalProtect  = "protect"  // Target still stands when the story ends
 	GoalBefriend = "befriend" // mutual affinity with Target
-	GoalLearn    = "learn"    // know Fact
+	GoalLearn    = "learn"    // know Fact (Location, if set, is where to look)
 )
 
 var goalKinds = []string{GoalObtain, GoalDeliver, GoalReach, GoalDefeat, GoalProtect, GoalBefriend, GoalLearn}
@@ -587,12 +587,22 @@ func (s *Scenario) Validate() error {
 				needItem()
 			case GoalDeliver:
 				needItem()
-				needLoc()
+				if g.Target != "" {
+					needTarget()
+					if g.Location != "" {
+						needLoc()
+					}
+				} else {
+					needLoc()
+				}
 			case GoalReach:
 				needLoc()
 			case GoalDefeat, GoalProtect, GoalBefriend:
 				needTarget()
 			case GoalLearn:
+				if g.Location != "" {
+					needLoc()
+				}
 				if !facts[g.Fact] {
 					p.add(path+".fact", "unknown fact %q", g.Fact)
 				} else if !learnable[g.Fact] {

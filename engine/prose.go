@@ -1,0 +1,968 @@
+package engine
+
+import (
+	"context"
+	"hash/fnv"
+	"math/rand/v2"
+	"slices"
+	"strconv"
+	"strings"
+	"unicode"
+	"unicode/utf8"
+)
+
+var defaultChronicler = NewChronicler()
+
+// NewChronicler returns the built-in chronicler: template grammars with
+// rotating referring expressions, penalties for recently used templates
+// and opening words, and causes told with the deed.
+func NewChronicler() Chronicler { return proseChronicler{} }
+
+type proseChronicler struct{}
+
+var _ Chronicler = proseChronicler{}
+
+// teller writes one turn.
+type teller struct {
+	sc     *Scene
+	cast   *Cast
+	r      *rand.Rand
+	recent map[string]bool
+	used   []string
+	// Referring expressions: who has been named this turn, who the last
+	// sentence was about, and the opening word of the last sentence.
+	named       map[string]bool
+	lastSubj    string
+	lastFirst   string
+	out         []string
+	companyTold bool
+}
+
+// Priorities decide what to keep when a turn is crowded.
+func priority(r *Record) int {
+	switch r.Kind {
+	case "ending", "outcome":
+		return 100
+	case "death", "goal":
+		return 90
+	case EffectArrival, EffectDiscovery, EffectWeather, EffectMessage:
+		return 80
+	case ActAttack:
+		if r.Outcome == OutcomeSuccess {
+			return 75
+		}
+		return 55
+	case ActTake:
+		if r.Outcome == OutcomeSuccess {
+			return 72
+		}
+		return 50
+	case "bond":
+		return 65
+	case ActGive:
+		return 62
+	case ActSpeak:
+		switch r.Detail {
+		case "fact", "persuade":
+			return 64
+		case "refuse", "denied":
+			return 52
+		}
+		return 30
+	case ActSearch:
+		switch r.Detail {
+		case "item", "fact":
+			return 66
+		}
+		return 12
+	case ActHelp:
+		return 50
+	case ActMove:
+		if r.Cause == "fear" {
+			return 58
+		}
+		if r.Cause == "goal" {
+			return 40
+		}
+		return 15
+	}
+	return 5
+}
+
+const maxSentences = 7
+
+func (proseChronicler) Narrate(_ context.Context, sc Scene) (Narration, error) {
+	t := &teller{
+		sc: &sc, cast: sc.Cast,
+		r:      rand.New(rand.NewPCG(sc.Seed, 0x70726f7365)),
+		recent: make(map[string]bool, len(sc.Recent)),
+		named:  map[string]bool{},
+	}
+	for _, k := range sc.Recent {
+		t.recent[k] = true
+	}
+	// Choose what to tell: everything that matters, then the rest while
+	// there is room, in the order it happened.
+	keep := make([]bool, len(sc.Records))
+	idx := make([]int, 0, len(sc.Records))
+	for k := range sc.Records {
+		r := &sc.Records[k]
+		if r.Kind == ActWait && r.Cause != "wounds" {
+			continue
+		}
+		idx = append(idx, k)
+	}
+	slices.SortStableFunc(idx, func(a, b int) int { return priority(&sc.Records[b]) - priority(&sc.Records[a]) })
+	wander := 0
+	n := 0
+	for _, k := range idx {
+		r := &sc.Records[k]
+		if r.Kind == ActMove && r.Cause == "wander" {
+			if wander++; wander > 1 {
+				continue
+			}
+		}
+		if n < maxSentences || priority(r) >= 80 {
+			keep[k] = true
+			n++
+		}
+	}
+	// A bond that changed both ways at once is told once, as mutual.
+	for k := range sc.Records {
+		r := &sc.Records[k]
+		if r.Kind != "bond" || !keep[k] || r.Detail == "mutual-skip" {
+			continue
+		}
+		for j := k + 1; j < len(sc.Records); j++ {
+			o := &sc.Records[j]
+			if o.Kind == "bond" && o.Actor == r.Target && o.Target == r.Actor && o.Amount == r.Amount {
+				o.Detail = "mutual-skip"
+				r.Detail = "mutual:" + r.Detail
+			}
+		}
+	}
+	if sc.PhaseChanged {
+		t.phaseLead()
+	}
+	var outcomes []*Record
+	for k := range sc.Records {
+		r := &sc.Records[k]
+		if !keep[k] {
+			continue
+		}
+		if r.Kind == "outcome" {
+			outcomes = append(outcomes, r)
+			continue
+		}
+		t.tell(r)
+	}
+	text := strings.Join(t.out, " ")
+	if len(outcomes) > 0 {
+		t.named = map[string]bool{}
+		t.out = nil
+		t.lastSubj, t.lastFirst = "", ""
+		t.epilogue(outcomes)
+		text = strings.TrimSpace(text + "\n\n" + strings.Join(t.out, " "))
+	}
+	return Narration{Text: text, Used: t.used}, nil
+}
+
+// pick chooses a template of a family, avoiding recently used ones and
+// the opening word of the previous sentence, renders and emits it.
+func (t *teller) say(family string, v vars, templates []string) {
+	if len(templates) == 0 {
+		return
+	}
+	start := t.r.IntN(len(templates))
+	best, bestScore := "", -1
+	bestKey := ""
+	for n := range templates {
+		k := (start + n) % len(templates)
+		key := family + "#" + strconv.Itoa(k)
+		score := 2
+		if t.recent[key] {
+			score = 0
+		}
+		sentence := t.render(templates[k], v, true)
+		if firstWord(sentence) == t.lastFirst {
+			score--
+		}
+		if score > bestScore {
+			best, bestScore, bestKey = templates[k], score, key
+		}
+		if score == 2 {
+			break
+		}
+	}
+	sentence := t.render(best, v, false)
+	t.used = append(t.used, bestKey)
+	t.recent[bestKey] = true
+	t.lastFirst = firstWord(sentence)
+	t.out = append(t.out, sentence)
+}
+
+func firstWord(s string) string {
+	s = strings.TrimLeft(s, "\"“'— ")
+	if i := strings.IndexFunc(s, func(r rune) bool { return !unicode.IsLetter(r) && r != '\'' }); i > 0 {
+		return strings.ToLower(s[:i])
+	}
+	return strings.ToLower(s)
+}
+
+// vars are the slots of a template.
+type vars struct {
+	a, t           string // actor and target ids
+	item, place    string // names
+	from, text     string
+	cause, with    string
+	extra, company string
+}
+
+// render fills a template. Slots: {A} {T} the actor and target as
+// subject (name, description or pronoun), {a} {t} as object, {A's} {T's}
+// possessive, {a.pos} {t.pos} possessive pronoun, {a.obj} {t.obj}
+// object pronoun, {a.sub} {t.sub} subject pronoun, and {item} {place}
+// {from} {text} {cause} {with} {extra} {company}. With dry set, it does
+// not change who counts as named.
+func (t *teller) render(tpl string, v vars, dry bool) string {
+	var b strings.Builder
+	named := t.named
+	lastSubj := t.lastSubj
+	if dry {
+		named = make(map[string]bool, len(t.named))
+		for k := range t.named {
+			named[k] = true
+		}
+	}
+	subject := ""
+	for len(tpl) > 0 {
+		i := strings.IndexByte(tpl, '{')
+		if i < 0 {
+			b.WriteString(tpl)
+			break
+		}
+		b.WriteString(tpl[:i])
+		j := strings.IndexByte(tpl[i:], '}')
+		if j < 0 {
+			b.WriteString(tpl[i:])
+			break
+		}
+		slot := tpl[i+1 : i+j]
+		tpl = tpl[i+j+1:]
+		id := v.a
+		if slot != "" && (slot[0] == 'T' || slot[0] == 't') {
+			id = v.t
+		}
+		switch slot {
+		case "A", "T", "a", "t", "A's", "T's":
+			ref := t.refer(id, named, lastSubj, v)
+			// A pronoun is a subject at the start of a clause, an object
+			// anywhere else.
+			if slot == "A" || slot == "T" {
+				sofar := strings.TrimRight(b.String(), " ")
+				if sofar != "" && !strings.HasSuffix(sofar, ",") && !strings.HasSuffix(sofar, ":") && !strings.HasSuffix(sofar, ";") && !strings.HasSuffix(sofar, "and") && !strings.HasSuffix(sofar, "\"") {
+					slot = strings.ToLower(slot)
+				}
+			}
+			if strings.HasSuffix(slot, "'s") {
+				ref = possessive(ref, t.cast.People[id].Pronoun, ref == pronoun(t.cast.People[id].Pronoun, "sub"))
+			} else if slot == "a" || slot == "t" {
+				if ref == pronoun(t.cast.People[id].Pronoun, "sub") {
+					ref = pronoun(t.cast.People[id].Pronoun, "obj")
+				}
+			}
+			if subject == "" && (slot == "A" || slot == "T" || slot == "A's" || slot == "T's") {
+				subject = id
+			}
+			named[id] = true
+			b.WriteString(ref)
+		case "a.pos", "t.pos":
+			b.WriteString(pronoun(t.cast.People[id].Pronoun, "pos"))
+		case "a.obj", "t.obj":
+			b.WriteString(pronoun(t.cast.People[id].Pronoun, "obj"))
+		case "a.sub", "t.sub":
+			b.WriteString(pronoun(t.cast.People[id].Pronoun, "sub"))
+		case "item":
+			b.WriteString(v.item)
+		case "place":
+			b.WriteString(v.place)
+		case "from":
+			b.WriteString(v.from)
+		case "text":
+			b.WriteString(v.text)
+		case "qtext":
+			// A quotation followed by its speaker ends with a comma.
+			q := strings.TrimSpace(v.text)
+			if strings.HasSuffix(q, ".") {
+				q = q[:len(q)-1] + ","
+			}
+			b.WriteString(q)
+		case "cause":
+			b.WriteString(v.cause)
+		case "with":
+			b.WriteString(v.with)
+		case "extra":
+			b.WriteString(v.extra)
+		case "company":
+			b.WriteString(v.company)
+		}
+	}
+	if !dry && subject != "" {
+		t.lastSubj = subject
+	}
+	return capitalize(strings.TrimSpace(b.String()))
+}
+
+// refer names a character: in full at first mention, by pronoun when
+// they were the last subject and nobody else in the sentence shares the
+// pronoun, otherwise by their role.
+func (t *teller) refer(id string, named map[string]bool, lastSubj string, v vars) string {
+	p, ok := t.cast.People[id]
+	if !ok {
+		return "someone"
+	}
+	if !named[id] {
+		return p.Name
+	}
+	other := v.t
+	if id == v.t {
+		other = v.a
+	}
+	if id == lastSubj && (other == "" || other == id || t.cast.People[other].Pronoun != p.Pronoun) {
+		return pronoun(p.Pronoun, "sub")
+	}
+	if t.uniqueRole(id) {
+		return "the " + p.Role
+	}
+	return p.Name
+}
+
+func (t *teller) uniqueRole(id string) bool {
+	role := t.cast.People[id].Role
+	for k, p := range t.cast.People {
+		if k != id && p.Role == role {
+			return false
+		}
+	}
+	return true
+}
+
+func pronoun(p, form string) string {
+	switch p {
+	case "she":
+		return map[string]string{"sub": "she", "obj": "her", "pos": "her"}[form]
+	case "he":
+		return map[string]string{"sub": "he", "obj": "him", "pos": "his"}[form]
+	}
+	return map[string]string{"sub": "they", "obj": "them", "pos": "their"}[form]
+}
+
+func possessive(ref, pr string, isPronoun bool) string {
+	if isPronoun {
+		return pronoun(pr, "pos")
+	}
+	if strings.HasSuffix(ref, "s") {
+		return ref + "'"
+	}
+	return ref + "'s"
+}
+
+func capitalize(s string) string {
+	// Capitalise the first letter, even after an opening quote.
+	for i, r := range s {
+		if unicode.IsLetter(r) {
+			return s[:i] + string(unicode.ToUpper(r)) + s[i+utf8.RuneLen(r):]
+		}
+		if r != '"' && r != '“' && r != '\'' {
+			return s
+		}
+	}
+	return s
+}
+
+func (t *teller) person(id string) string { return t.cast.People[id].Name }
+
+func (t *teller) place(id string) string {
+	if n, ok := t.cast.Places[id]; ok {
+		return n
+	}
+	return "somewhere"
+}
+
+func (t *teller) item(id string) string {
+	if n, ok := t.cast.Items[id]; ok {
+		return n
+	}
+	return "something"
+}
+
+func (t *teller) listNames(ids []string) string {
+	names := make([]string, 0, len(ids))
+	for _, id := range ids {
+		names = append(names, t.refer(id, t.named, "", vars{}))
+		t.named[id] = true
+	}
+	switch len(names) {
+	case 0:
+		return ""
+	case 1:
+		return names[0]
+	}
+	return strings.Join(names[:len(names)-1], ", ") + " and " + names[len(names)-1]
+}
+
+func quoteKey(s string) string {
+	h := fnv.New32a()
+	h.Write([]byte(s))
+	return "q#" + strconv.FormatUint(uint64(h.Sum32()), 36)
+}
+
+// goalPhrase turns "to carry the ledger home" into "carry the ledger home".
+func goalPhrase(text string) string {
+	return strings.TrimPrefix(strings.TrimSpace(text), "to ")
+}
+
+func (t *teller) phaseLead() {
+	switch t.sc.Phase {
+	case PhasePeak:
+		t.say("lead.peak", vars{}, []string{
+			"Then it all came to a head.",
+			"Nobody could pretend any longer.",
+			"What followed happened fast.",
+			"After that, there was no going back.",
+		})
+	case PhaseRelax:
+		t.say("lead.relax", vars{}, []string{
+			"For a while, nobody raised a hand.",
+			"The worst seemed, for the moment, to have passed.",
+			"A lull followed, thin as ice.",
+			"Quiet settled, of a kind.",
+		})
+	case PhaseBuildup:
+		t.say("lead.build", vars{}, []string{
+			"The quiet did not last.",
+			"Old trouble stirred again.",
+			"It was only a pause.",
+		})
+	}
+}
+
+// causeClause tells why, from the record's cause and callback.
+func (t *teller) causeClause(r *Record) string {
+	var opts []string
+	switch r.Cause {
+	case "prize":
+		it := t.item(r.CauseRef)
+		opts = []string{", wanting " + it, ", for the sake of " + it, ", with " + it + " within reach", ", eyes on " + it}
+	case "revenge":
+		where := ""
+		if r.Callback != nil {
+			where = " at " + t.place(r.Callback.Place)
+		}
+		opts = []string{", remembering what had happened" + where, ", paying back the harm done" + where, ", for old injury"}
+	case "loyalty":
+		n := t.person(r.CauseRef)
+		opts = []string{", for " + n + "'s sake", ", answering for what had been done to " + n, ", in " + n + "'s name"}
+	case "hatred":
+		opts = []string{", out of plain hatred", ", with no love lost between them", ", because old hate needs little reason"}
+	case "temper":
+		opts = []string{", on a flash of temper", ", for no reason anyone could name", ", spoiling for a fight"}
+	case "greed":
+		opts = []string{", because it was there for the taking", ", with a glance to see who watched", ""}
+	case "fear":
+		opts = []string{", afraid for " + pronoun(t.cast.People[r.Actor].Pronoun, "pos") + " life", ", not daring to stay", ", fear at " + pronoun(t.cast.People[r.Actor].Pronoun, "pos") + " heels"}
+	case "debt":
+		opts = []string{", repaying an old kindness", ", because one good turn deserved another", ", not forgetting who had helped " + pronoun(t.cast.People[r.Actor].Pronoun, "obj")}
+	case "kin":
+		opts = []string{", as one of " + pronoun(t.cast.People[r.Actor].Pronoun, "pos") + " own", ", because " + t.cast.People[r.Target].Faction + " look after their own", ""}
+	case "kindness":
+		opts = []string{"", ", unasked", ", gently"}
+	case "curiosity":
+		opts = []string{"", ", curious", ", on a hunch"}
+	}
+	if len(opts) == 0 {
+		return ""
+	}
+	return opts[t.r.IntN(len(opts))]
+}
+
+// moveCause tells what a purposeful move was for.
+func (t *teller) moveCause(r *Record) string {
+	if r.Cause != "goal" {
+		return ""
+	}
+	g, ok := t.cast.Goals[r.Actor][r.CauseRef]
+	if !ok {
+		return ""
+	}
+	pos := pronoun(t.cast.People[r.Actor].Pronoun, "pos")
+	var opts []string
+	switch g.Kind {
+	case GoalDeliver:
+		it := t.item(g.Item)
+		if r.Detail == "carry" && g.Target != "" {
+			n := t.person(g.Target)
+			opts = []string{", " + it + " held close for " + n, ", carrying " + it + " to " + n, ", keeping " + it + " for " + n + "'s eyes alone"}
+		} else if r.Detail == "carry" {
+			opts = []string{", bound for " + t.place(g.Location) + " with " + it, ", " + it + " held close", ", carrying " + it + " towards " + t.place(g.Location)}
+		} else {
+			opts = []string{", on the trail of " + it, ", " + pos + " mind on " + it, ", looking for " + it}
+		}
+	case GoalObtain:
+		it := t.item(g.Item)
+		opts = []string{", on the trail of " + it, ", hunting for " + it, ", hoping to lay hands on " + it}
+	case GoalReach:
+		opts = []string{", with " + t.place(g.Location) + " in mind", ", where " + pos + " business lay"}
+	case GoalDefeat:
+		n := t.person(g.Target)
+		opts = []string{", hunting " + n, ", looking for " + n + " with murder in " + pos + " eyes"}
+	case GoalBefriend, GoalProtect:
+		n := t.person(g.Target)
+		opts = []string{", looking for " + n, ", hoping to find " + n, ", to be near " + n}
+	}
+	if len(opts) == 0 {
+		return ""
+	}
+	return opts[t.r.IntN(len(opts))]
+}
+
+func (t *teller) tell(r *Record) {
+	v := vars{a: r.Actor, t: r.Target, item: t.item(r.Item), place: t.place(r.Place), from: t.place(r.From), text: r.Text}
+	switch r.Kind {
+	case ActMove:
+		t.tellMove(r, v)
+	case ActTake:
+		t.tellTake(r, v)
+	case ActSpeak:
+		t.tellSpeak(r, v)
+	case ActGive:
+		if r.Detail == "wanted" {
+			v.extra = ", exactly what " + pronoun(t.cast.People[r.Target].Pronoun, "sub") + " needed"
+		}
+		t.say("give", v, []string{
+			"{A} gave {item} to {T}{extra}.",
+			"{A} pressed {item} into {T's} hands{extra}.",
+			"Without a word, {A} handed {item} to {T}{extra}.",
+			"{A} made {T} a gift of {item}{extra}.",
+		})
+	case ActSearch:
+		t.tellSearch(r, v)
+	case ActAttack:
+		t.tellAttack(r, v)
+	case "death":
+		t.tellDeath(r, v)
+	case ActHelp:
+		t.tellHelp(r, v)
+	case ActWait:
+		t.say("wait", v, []string{
+			"{A} rested, nursing {a.pos} hurts.",
+			"{A} kept still and let {a.pos} wounds close.",
+			"{A} sat a while to get {a.pos} breath back.",
+			"Hurt, {A} stayed where {a.sub} was.",
+		})
+	case EffectArrival, EffectDiscovery, EffectWeather, EffectMessage:
+		t.out = append(t.out, capitalize(strings.TrimSpace(r.Text)))
+		t.lastFirst = firstWord(r.Text)
+		if r.Actor != "" {
+			t.named[r.Actor] = false
+		}
+	case "goal":
+		t.tellGoal(r, v)
+	case "bond":
+		if r.Detail == "mutual-skip" {
+			return
+		}
+		t.tellBond(r, v)
+	case "ending":
+		if r.Text != "" {
+			t.out = append(t.out, strings.TrimSpace(r.Text))
+			t.lastFirst = firstWord(r.Text)
+			return
+		}
+		switch r.Detail {
+		case "last-standing":
+			t.say("end.last", v, []string{"In the end only one was left standing, and the story had no one else to follow.", "And then there was no one left to stand against anyone."})
+		case "cap":
+			t.say("end.cap", v, []string{"Time ran out on all of them before anything was settled.", "The days ran on, and nothing was ever settled."})
+		default:
+			t.say("end.res", v, []string{"And so it was settled, one way or another.", "That was how it ended.", "Nothing was left to fight over."})
+		}
+	}
+}
+
+func (t *teller) tellMove(r *Record, v vars) {
+	switch r.Cause {
+	case "fear":
+		v.t = r.CauseRef
+		t.say("move.fear", v, []string{
+			"{A} fled {from} for {place}, away from {t}.",
+			"{A} got out of {from} before {T} could strike again.",
+			"{A} limped out of {from}, afraid for {a.pos} life.",
+			"Not daring to stay near {t}, {A} slipped away to {place}.",
+		})
+	case "goal":
+		v.cause = t.moveCause(r)
+		t.say("move.goal", v, []string{
+			"{A} set off for {place}{cause}.",
+			"{A} made for {place}{cause}.",
+			"{A} went on to {place}{cause}.",
+			"{A} hurried across to {place}{cause}.",
+			"{A} took the way from {from} to {place}{cause}.",
+			"Leaving {from} behind, {A} headed for {place}{cause}.",
+			"{A} was next seen at {place}{cause}.",
+		})
+	default:
+		t.say("move.wander", v, []string{
+			"{A} wandered over to {place}.",
+			"{A} drifted out to {place}.",
+			"{A} walked to {place}, for want of anything better to do.",
+			"Restless, {A} went to {place}.",
+			"{A} looked in at {place}.",
+			"{A} left {from} for {place}.",
+		})
+	}
+	if len(r.With) > 0 && r.Cause != "wander" && !t.companyTold {
+		t.companyTold = true
+		company := t.listNames(r.With)
+		verb := "was"
+		if len(r.With) > 1 {
+			verb = "were"
+		}
+		t.say("move.company", vars{a: r.Actor, company: company, extra: verb}, []string{
+			"{company} {extra} already there.",
+			"There {a.sub} found {company}.",
+			"{company} looked up as {a.sub} came in.",
+			"{A} was not alone there: {company} {extra} waiting.",
+		})
+	}
+}
+
+func (t *teller) tellTake(r *Record, v vars) {
+	switch {
+	case r.Outcome == OutcomeSuccess && r.Detail == "steal":
+		t.say("take.steal", v, []string{
+			"{A} slipped {item} out of {T's} keeping.",
+			"Quick fingers: {A} lifted {item} from {t} without a sound.",
+			"{A} stole {item} from under {T's} nose.",
+			"{T} looked away for a moment, and {A} had {item}.",
+		})
+	case r.Outcome == OutcomeSuccess && r.Detail == "strip":
+		t.say("take.strip", v, []string{
+			"{A} took {item} from {T's} body.",
+			"{A} knelt by {T} and took {item} from the still hands.",
+		})
+	case r.Outcome == OutcomeSuccess:
+		v.cause = t.causeClause(r)
+		t.say("take", v, []string{
+			"{A} snatched up {item}{cause}.",
+			"{A} took {item}{cause}.",
+			"{A} scooped up {item} from {place}{cause}.",
+			"{A} pocketed {item}{cause}.",
+			"Before anyone else could, {A} had {item}.",
+		})
+	case r.Detail == "caught":
+		t.say("take.caught", v, []string{
+			"{A} reached for {item}, but {T} caught {a.obj} by the wrist.",
+			"{T} felt {A's} hand at {t.pos} coat and knocked it away.",
+			"{A} tried to lift {item} from {T}, and got caught at it.",
+			"{A} went for {item}; {T} was quicker.",
+		})
+	default:
+		if r.Target != "" {
+			t.say("take.gone.held", v, []string{
+				"{A} came for {item}, but {T} had it first.",
+				"{A} found {item} already in {T's} hands.",
+			})
+			return
+		}
+		t.say("take.gone", v, []string{
+			"{A} came for {item}, but it was already gone.",
+			"{A} found only the mark where {item} had lain.",
+		})
+	}
+}
+
+func (t *teller) tellSpeak(r *Record, v vars) {
+	quoted := r.Text != "" && !t.recent[quoteKey(r.Text)]
+	if r.Source == SourcePlayer && r.Text != "" {
+		quoted = true
+	}
+	if quoted && r.Detail != "fact" {
+		t.used = append(t.used, quoteKey(r.Text))
+		t.recent[quoteKey(r.Text)] = true
+	}
+	switch r.Detail {
+	case "fact":
+		t.say("speak.fact", v, []string{
+			"{A} told {T} what {a.sub} knew: {text}.",
+			"{A} drew {T} aside and told {t.obj} that {text}.",
+			"From {A}, {T} learned that {text}.",
+			"{A} let it slip to {T} that {text}.",
+			"It was {A} who told {T} that {text}.",
+		})
+	case "refuse":
+		if r.Callback != nil {
+			v.extra = ", not forgetting " + t.place(r.Callback.Place)
+		}
+		t.say("speak.refuse", v, []string{
+			"{A} tried to speak to {T}, but {T} turned away{extra}.",
+			"{T} would not hear a word from {A}{extra}.",
+			"{A} opened {a.pos} mouth; {T} walked off before the first word.",
+			"{A} called after {T}, and got only a cold back{extra}.",
+		})
+	case "persuade":
+		t.say("speak.persuade", v, []string{
+			"{A} talked {T} round, and {T} handed over {item}.",
+			"{T} listened to {A}, sighed, and gave up {item}.",
+			"{A} asked for {item}, and {T}, to everyone's surprise, let {a.obj} have it.",
+		})
+	case "denied":
+		t.say("speak.denied", v, []string{
+			"{A} asked {T} for {item}; {T} only shook {t.pos} head.",
+			"{A} tried to talk {T} out of {item} and got nowhere.",
+			"{T} heard {A} out and kept a tight hold on {item}.",
+		})
+	case "address":
+		if !quoted {
+			t.say("speak.address.q", v, []string{
+				"{A} muttered something nobody caught.",
+				"{A} said what {a.sub} always said, and nobody answered.",
+			})
+			return
+		}
+		t.say("speak.address", v, []string{
+			"\"{qtext}\" {A} said to nobody in particular.",
+			"{A} spoke up in {place}: \"{text}\"",
+			"\"{qtext}\" {A} told the room.",
+		})
+	default:
+		if !quoted {
+			t.say("speak.talk.q", v, []string{
+				"{A} and {T} talked in low voices.",
+				"{A} passed the time with {T}.",
+				"{A} kept {T} company for a while.",
+				"{A} traded a few words with {T}.",
+				"{A} sat with {T} and talked of small things.",
+				"{T} let {A} talk, and listened.",
+			})
+			return
+		}
+		t.say("speak.talk", v, []string{
+			"\"{qtext}\" {A} said to {T}.",
+			"{A} turned to {T}. \"{text}\"",
+			"\"{qtext}\" {A} told {T}.",
+			"{A} leaned close to {T}: \"{text}\"",
+			"To {T}, {A} said only: \"{text}\"",
+		})
+	}
+}
+
+func (t *teller) tellSearch(r *Record, v vars) {
+	switch r.Detail {
+	case "item":
+		t.say("search.item", v, []string{
+			"{A} searched {place} and turned up {item}.",
+			"Under a loose board in {place}, {A} found {item}.",
+			"{A's} search of {place} paid off: {item}.",
+			"{A} went through {place} inch by inch and came up with {item}.",
+		})
+	case "fact":
+		t.say("search.fact", v, []string{
+			"Searching {place}, {A} learned that {text}.",
+			"In {place} {A} found proof that {text}.",
+			"{A} pieced it together in {place}: {text}.",
+		})
+	case "nothing":
+		t.say("search.nothing", v, []string{
+			"{A} searched {place} and found nothing.",
+			"{A} turned {place} over, for nothing.",
+			"{A's} search of {place} came up empty.",
+		})
+	default:
+		t.say("search.not", v, []string{
+			"{A} searched {place}, without luck so far.",
+			"{A} poked about {place} but found nothing yet.",
+			"{A} started going through {place}.",
+		})
+	}
+}
+
+func (t *teller) tellAttack(r *Record, v vars) {
+	if r.Outcome == OutcomeFailure && r.Detail == "gone" {
+		t.say("attack.gone", v, []string{
+			"{A} turned on {T}, but {T} had already gone.",
+			"{A} looked round for {T}, who had slipped away.",
+		})
+		return
+	}
+	v.cause = t.causeClause(r)
+	if r.Outcome == OutcomeFailure {
+		t.say("attack.miss", v, []string{
+			"{A} swung at {T}{cause}, but {T} twisted clear.",
+			"{A} went for {T}{cause} and missed.",
+			"{A} lunged at {T}{cause}; the blow found only air.",
+			"{T} saw {A} coming and stepped aside.",
+		})
+		return
+	}
+	if r.Item != "" && r.Detail != "wrest" {
+		v.with = " with " + t.item(r.Item)
+	}
+	if r.Detail == "wrest" {
+		t.say("attack.wrest", v, []string{
+			"{A} struck {T} and tore {item} from {t.pos} grip.",
+			"{A's} blow sent {item} flying from {T's} hands, and {A} snatched it up.",
+			"{A} hit {T} hard enough to loosen {t.pos} hold, and came away with {item}.",
+		})
+		return
+	}
+	t.say("attack.hit", v, []string{
+		"{A} struck {T}{with}{cause}.",
+		"{A} went for {T}{with}{cause}, and drew blood.",
+		"{A} hit {T} hard{with}{cause}.",
+		"{A} lashed out at {T}{with}{cause}.",
+		"{A} caught {T} with a blow{with}{cause}.",
+		"{T} took a blow from {A}{with}{cause}.",
+	})
+}
+
+func (t *teller) tellDeath(r *Record, v vars) {
+	if r.Detail == "wrest" && r.Item != "" {
+		v.extra = ", and took " + t.item(r.Item) + " from the body"
+	}
+	t.say("death", v, []string{
+		"{A} fell at {T's} hands in {place}, and did not rise.",
+		"{T} struck once more, and {A} lay still{extra}.",
+		"{A} died there in {place}, {T} standing over {a.obj}.",
+		"That blow was the last: {A} was dead{extra}.",
+	})
+	if v.extra != "" {
+		return
+	}
+}
+
+func (t *teller) tellHelp(r *Record, v vars) {
+	if r.Outcome == OutcomeFailure {
+		t.say("help.gone", v, []string{
+			"{A} looked for {T} to help, but {T} had gone.",
+			"{A} came to help {T}, too late to find {t.obj}.",
+		})
+		return
+	}
+	if r.Detail == "unhurt" {
+		t.say("help.unhurt", v, []string{"{A} fussed over {T}, who needed no tending.", "{A} checked {T} for hurts and found none."})
+		return
+	}
+	v.cause = t.causeClause(r)
+	if r.Detail == "remedy" {
+		t.say("help.remedy", v, []string{
+			"{A} gave {T} {item}{cause}, and the colour came back into {t.pos} face.",
+			"{A} made {T} drink {item}{cause}.",
+		})
+		return
+	}
+	t.say("help", v, []string{
+		"{A} bound {T's} wounds{cause}.",
+		"{A} tended to {T}{cause}.",
+		"{A} knelt by {T} and saw to {t.pos} hurts{cause}.",
+		"{A} patched {T} up as well as {a.sub} could{cause}.",
+	})
+}
+
+func (t *teller) tellGoal(r *Record, v vars) {
+	if r.Cause == "scripted" {
+		t.out = append(t.out, capitalize(strings.TrimSpace(r.Text)))
+		t.lastFirst = firstWord(r.Text)
+		t.named[r.Actor] = true
+		return
+	}
+	v.text, v.extra = goalPhrase(r.Text), r.Text
+	switch r.Detail {
+	case GoalWon:
+		t.say("goal.won", v, []string{
+			"{A} had set out {extra}, and now it was done.",
+			"It was done: {A} had managed to {text}.",
+			"{A} got what {a.sub} had come for.",
+		})
+	case GoalReconciled:
+		t.say("goal.rec", v, []string{
+			"{A} found {a.sub} had no anger left for {T}.",
+			"Whatever {A} had meant to do to {T}, {a.sub} let it go.",
+		})
+	default:
+		t.say("goal.lost", v, []string{
+			"{A} would never {text} now.",
+			"For {A}, the hope to {text} was gone.",
+			"{A} had meant to {text}; that was finished.",
+		})
+	}
+}
+
+func (t *teller) tellBond(r *Record, v vars) {
+	detail, mutual := strings.CutPrefix(r.Detail, "mutual:")
+	was, _ := strconv.Atoi(detail)
+	now := r.Amount
+	switch {
+	case mutual && now > 0:
+		t.say("bond.mutual.warm", v, []string{
+			"Something had changed between {A} and {T}, and both of them knew it.",
+			"{A} and {T} were friends now, whatever came next.",
+			"By then {A} and {T} trusted each other.",
+		})
+	case mutual && now < 0:
+		t.say("bond.mutual.cold", v, []string{
+			"{A} and {T} could no longer stand the sight of each other.",
+			"There was bad blood now between {A} and {T}.",
+		})
+	case now == 2:
+		t.say("bond.devoted", v, []string{
+			"{A} would have followed {T} anywhere by now.",
+			"Whatever else happened, {A} was {T's} to the end.",
+		})
+	case now == 1 && was < 1:
+		t.say("bond.warm", v, []string{
+			"Something warmed between {A} and {T}.",
+			"{A} began, against all sense, to trust {T}.",
+			"{A} looked at {T} differently after that.",
+		})
+	case now == -2:
+		t.say("bond.enemy", v, []string{
+			"From then on {A} counted {T} an enemy.",
+			"{A} would not forgive {T}.",
+			"Whatever had been between {A} and {T}, it was hate now.",
+		})
+	case now < was:
+		t.say("bond.cool", v, []string{
+			"{A's} trust in {T} cooled.",
+			"{A} no longer looked at {T} the way {a.sub} had.",
+		})
+	default:
+		t.say("bond.thaw", v, []string{
+			"{A's} hatred of {T} began to soften.",
+			"{A} found it harder to hate {T} than before.",
+		})
+	}
+}
+
+// epilogue sums up how each character's goals came out.
+func (t *teller) epilogue(rs []*Record) {
+	for _, r := range rs {
+		v := vars{a: r.Actor, t: r.Target, text: goalPhrase(r.Text), extra: r.Text}
+		switch r.Detail {
+		case GoalWon, GoalReconciled:
+			t.say("epi.won", v, []string{
+				"{A} had set out {extra}, and did.",
+				"{A} had managed {a.pos} part, which was {extra}.",
+				"As for {A}, {a.sub} had wanted {extra}, and got it.",
+				"{A} could say {a.sub} had done what {a.sub} came for: {extra}.",
+			})
+		default:
+			t.say("epi.lost", v, []string{
+				"{A} had wanted {extra}, and never did.",
+				"{A} never managed {extra}.",
+				"As for {A}, the wish {extra} came to nothing.",
+				"{A} had set out {extra}, and failed.",
+			})
+		}
+	}
+}
