@@ -33,6 +33,7 @@ type Client struct {
 	queue   [][]byte
 	queued  int // bytes in queue and in the batch being written
 	closing bool
+	flush   bool // write what is queued before closing
 	code    websocket.StatusCode
 	reason  string
 	subs    []string // simulations subscribed to
@@ -89,11 +90,22 @@ func (c *Client) Close(code websocket.StatusCode, reason string) {
 	c.signal()
 }
 
+// CloseAfterQueued is Close, but what is already queued (replies that
+// explain the close) is written first.
+func (c *Client) CloseAfterQueued(code websocket.StatusCode, reason string) {
+	c.mu.Lock()
+	if !c.closing {
+		c.closing, c.flush, c.code, c.reason = true, true, code, reason
+	}
+	c.mu.Unlock()
+	c.signal()
+}
+
 func (c *Client) closeLocked(code websocket.StatusCode, reason string) {
 	if c.closing {
 		return
 	}
-	c.closing, c.code, c.reason = true, code, reason
+	c.closing, c.flush, c.code, c.reason = true, false, code, reason
 	c.queue, c.queued = nil, 0
 	c.signal()
 }
@@ -121,8 +133,17 @@ func (c *Client) WriteLoop(ctx context.Context, writeTimeout time.Duration) erro
 		c.mu.Lock()
 		batch := c.queue
 		c.queue = nil
-		closing, code, reason := c.closing, c.code, c.reason
+		closing, flush, code, reason := c.closing, c.flush, c.code, c.reason
 		c.mu.Unlock()
+		if closing && flush {
+			wctx, cancel := context.WithTimeout(ctx, writeTimeout)
+			for _, msg := range batch {
+				if c.conn.Write(wctx, websocket.MessageText, msg) != nil {
+					break
+				}
+			}
+			cancel()
+		}
 		if closing {
 			return c.conn.Close(code, reason)
 		}
@@ -137,7 +158,7 @@ func (c *Client) WriteLoop(ctx context.Context, writeTimeout time.Duration) erro
 			}
 			batch[i] = nil
 			c.mu.Lock()
-			if c.closing {
+			if c.closing && !c.flush {
 				// Close dropped the queue; stop writing what it dropped.
 				c.mu.Unlock()
 				c.signal()

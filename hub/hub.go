@@ -279,6 +279,8 @@ func (h *Hub) Activate(ctx context.Context, s *Sub, last int64) error {
 		}
 		if !gap {
 			s.buf, s.live, s.last = nil, true, last
+			// The node has now seen up to last: a later skip is a gap.
+			ch.last = max(ch.last, last)
 			ch.mu.Unlock()
 			return nil
 		}

@@ -65,9 +65,9 @@ func (s *Server) handleWS(w http.ResponseWriter, r *http.Request) {
 func (c *conn) run(parent context.Context) {
 	ctx, cancel := context.WithCancel(parent)
 	defer cancel()
-	done := make(chan struct{}, 2)
+	writerDone, pingDone := make(chan struct{}), make(chan struct{})
 	go func() {
-		defer func() { done <- struct{}{} }()
+		defer close(writerDone)
 		err := c.client.WriteLoop(ctx, 10*time.Second)
 		if err != nil && !errors.Is(err, context.Canceled) {
 			c.s.log.Debug("write loop", "session", c.session, "err", err)
@@ -76,7 +76,7 @@ func (c *conn) run(parent context.Context) {
 		c.ws.CloseNow()
 	}()
 	go func() {
-		defer func() { done <- struct{}{} }()
+		defer close(pingDone)
 		c.keepalive(ctx)
 	}()
 	if !c.user.ExpiresAt.IsZero() {
@@ -88,10 +88,17 @@ func (c *conn) run(parent context.Context) {
 	c.send(welcomeMsg{Type: "welcome", Protocol: 1, Session: c.session, Node: c.s.cfg.Node, User: c.user})
 	c.readLoop(ctx)
 
-	// Leaving: stop the children and wait for them.
+	// Leaving. If the server is closing the connection, let the writer
+	// finish the close handshake; otherwise the peer is gone.
+	if c.client.Closing() {
+		select {
+		case <-writerDone:
+		case <-time.After(15 * time.Second):
+		}
+	}
 	cancel()
-	<-done
-	<-done
+	<-writerDone
+	<-pingDone
 	c.ws.CloseNow()
 	c.s.hub.UnsubscribeAll(context.WithoutCancel(ctx), c.client)
 	c.s.seats.disconnected(c.client, c.user)
@@ -128,14 +135,14 @@ func (c *conn) readLoop(ctx context.Context) {
 			return
 		}
 		if typ != websocket.MessageText {
-			c.client.Close(websocket.StatusPolicyViolation, "text frames only")
+			c.client.CloseAfterQueued(websocket.StatusPolicyViolation, "text frames only")
 			return
 		}
 		c.s.metrics.messagesIn.Inc()
 		if !c.limiter.Allow() {
 			c.strikes++
 			if c.strikes > maxStrikes {
-				c.client.Close(hub.StatusTooManyMessages, "too many messages")
+				c.client.CloseAfterQueued(hub.StatusTooManyMessages, "too many messages")
 				return
 			}
 			c.sendError("", Errorf(CodeRateLimited, "too many messages; slow down"))

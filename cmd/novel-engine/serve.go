@@ -43,6 +43,7 @@ type serveConfig struct {
 	dbMaxConns     int
 	shutdownWait   time.Duration
 	denyAnonymous  bool
+	queueBytes     int
 }
 
 func parseServe(args []string, getenv func(string) string, stderr io.Writer) (*serveConfig, error) {
@@ -92,6 +93,7 @@ func parseServe(args []string, getenv func(string) string, stderr io.Writer) (*s
 	fs.IntVar(&c.dbMaxConns, "db-max-conns", envInt("NOVEL_DB_MAX_CONNS", 0), "PostgreSQL pool size; 0: the store's default (NOVEL_DB_MAX_CONNS)")
 	fs.DurationVar(&c.shutdownWait, "shutdown-timeout", envDur("NOVEL_SHUTDOWN_TIMEOUT", 20*time.Second), "longest drain on SIGTERM (NOVEL_SHUTDOWN_TIMEOUT)")
 	fs.BoolVar(&c.denyAnonymous, "deny-anonymous-read", envBool("NOVEL_DENY_ANONYMOUS_READ", false), "require a token to read (NOVEL_DENY_ANONYMOUS_READ)")
+	fs.IntVar(&c.queueBytes, "ws-queue-bytes", envInt("NOVEL_WS_QUEUE_BYTES", 1<<20), "bytes queued for one WebSocket before it is cut with 4000 (NOVEL_WS_QUEUE_BYTES)")
 	if err := fs.Parse(args); err != nil {
 		return nil, err
 	}
@@ -202,6 +204,7 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 		MinTurnInterval:   time.Duration(c.minIntervalMS) * time.Millisecond,
 		PlayerWait:        c.playerWait,
 		SeatGrace:         c.seatGrace,
+		MaxQueueBytes:     c.queueBytes,
 		Web:               web.Handler(),
 		Logger:            log,
 	})

@@ -1,0 +1,252 @@
+package hub
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+	"sync"
+	"testing"
+)
+
+func newTestHub(t testing.TB, fill FillFunc, opts Options) (*Hub, *MemoryBroker) {
+	t.Helper()
+	b := NewMemoryBroker()
+	h := New(b, fill, opts)
+	b.SetHandler(h.Deliver)
+	return h, b
+}
+
+func turn(sim string, seq int64) Publication {
+	return Publication{Sim: sim, Seq: seq, Data: []byte(strconv.FormatInt(seq, 10))}
+}
+
+// drain returns what is queued for c, as the writer would take it.
+func drain(c *Client) []string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	out := make([]string, len(c.queue))
+	for i, m := range c.queue {
+		out[i] = string(m)
+	}
+	c.queue, c.queued = nil, 0
+	return out
+}
+
+func TestDeliverSharesBytes(t *testing.T) {
+	h, b := newTestHub(t, nil, Options{})
+	ctx := context.Background()
+	a, c := h.NewClient(nil), h.NewClient(nil)
+	for _, cl := range []*Client{a, c} {
+		s, err := h.Subscribe(ctx, cl, "sim")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := h.Activate(ctx, s, 0); err != nil {
+			t.Fatal(err)
+		}
+	}
+	pub := turn("sim", 1)
+	b.Publish(ctx, pub)
+	b.Publish(ctx, turn("other", 1))
+	if &a.queue[0][0] != &pub.Data[0] || &c.queue[0][0] != &pub.Data[0] {
+		t.Fatal("watchers do not share the publication's bytes")
+	}
+	if got := drain(a); len(got) != 1 {
+		t.Fatalf("a got %v", got)
+	}
+	if h.Watchers("sim") != 2 || h.Watchers("other") != 0 {
+		t.Fatalf("watchers %d %d", h.Watchers("sim"), h.Watchers("other"))
+	}
+}
+
+// TestActivateMergesHistory: publications held during recovery are merged
+// with what the caller sent, by seq, with no gap and no duplicate.
+func TestActivateMergesHistory(t *testing.T) {
+	history := map[int64]Publication{}
+	for i := int64(1); i <= 10; i++ {
+		history[i] = turn("sim", i)
+	}
+	fill := func(ctx context.Context, sim string, since int64) ([]Publication, error) {
+		var out []Publication
+		for i := since + 1; ; i++ {
+			p, ok := history[i]
+			if !ok {
+				break
+			}
+			out = append(out, p)
+		}
+		return out, nil
+	}
+	tests := []struct {
+		name string
+		sent int64   // what the caller queued from history
+		held []int64 // publications that arrived meanwhile
+		want string
+		live string // what publishing turn 11 then queues
+	}{
+		{"overlap", 5, []int64{4, 5, 6, 7}, "6,7", "8,9,10,11"},
+		{"gap filled", 3, []int64{7, 8}, "4,5,6,7,8,9,10", "11"},
+		{"nothing held", 5, nil, "", "6,7,8,9,10,11"},
+		{"all old", 8, []int64{6, 7}, "", "9,10,11"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			h, b := newTestHub(t, fill, Options{})
+			ctx := context.Background()
+			c := h.NewClient(nil)
+			s, _ := h.Subscribe(ctx, c, "sim")
+			for _, seq := range tc.held {
+				b.Publish(ctx, turn("sim", seq))
+			}
+			if err := h.Activate(ctx, s, tc.sent); err != nil {
+				t.Fatal(err)
+			}
+			got := fmt.Sprint(drain(c))
+			if want := fmt.Sprint(splitOrEmpty(tc.want)); got != want {
+				t.Fatalf("queued %s, want %s", got, want)
+			}
+			// Live from here: turn 11 arrives after whatever it skipped,
+			// and a stale turn is dropped.
+			history[11] = turn("sim", 11)
+			b.Publish(ctx, turn("sim", 11))
+			b.Publish(ctx, turn("sim", 10))
+			if got, want := fmt.Sprint(drain(c)), fmt.Sprint(splitOrEmpty(tc.live)); got != want {
+				t.Fatalf("live: %s, want %s", got, want)
+			}
+			delete(history, 11)
+		})
+	}
+}
+
+func splitOrEmpty(s string) []string {
+	if s == "" {
+		return []string{}
+	}
+	return splitComma(s)
+}
+
+func splitComma(s string) []string {
+	var out []string
+	start := 0
+	for i := 0; i <= len(s); i++ {
+		if i == len(s) || s[i] == ',' {
+			out = append(out, s[start:i])
+			start = i + 1
+		}
+	}
+	return out
+}
+
+// TestDeliverFillsBrokerGap: a turn that skips ahead of the last one the
+// node saw is preceded by the missing turns from history.
+func TestDeliverFillsBrokerGap(t *testing.T) {
+	fill := func(ctx context.Context, sim string, since int64) ([]Publication, error) {
+		var out []Publication
+		for i := since + 1; i <= 5; i++ {
+			out = append(out, turn(sim, i))
+		}
+		return out, nil
+	}
+	h, _ := newTestHub(t, fill, Options{})
+	ctx := context.Background()
+	c := h.NewClient(nil)
+	s, _ := h.Subscribe(ctx, c, "sim")
+	h.Activate(ctx, s, 0)
+	h.Deliver(ctx, turn("sim", 1))
+	h.Deliver(ctx, turn("sim", 5)) // 2..4 lost by the broker
+	if got := fmt.Sprint(drain(c)); got != "[1 2 3 4 5]" {
+		t.Fatalf("got %s", got)
+	}
+}
+
+func TestSlowClientIsCut(t *testing.T) {
+	h, b := newTestHub(t, nil, Options{MaxQueueBytes: 100})
+	ctx := context.Background()
+	slow, ok := h.NewClient(nil), h.NewClient(nil)
+	for _, cl := range []*Client{slow, ok} {
+		s, _ := h.Subscribe(ctx, cl, "sim")
+		h.Activate(ctx, s, 0)
+	}
+	for i := int64(1); i <= 20; i++ {
+		b.Publish(ctx, Publication{Sim: "sim", Seq: i, Data: make([]byte, 30)})
+		drain(ok) // this one keeps up
+	}
+	if !slow.Closing() || slow.code != StatusTooSlow {
+		t.Fatalf("slow client not cut: closing=%v code=%d", slow.Closing(), slow.code)
+	}
+	if ok.Closing() {
+		t.Fatal("a client that kept up was cut")
+	}
+	if h.SlowClosed() != 1 {
+		t.Fatalf("SlowClosed = %d", h.SlowClosed())
+	}
+	if slow.Enqueue([]byte("x")) {
+		t.Fatal("a closed client accepted a message")
+	}
+}
+
+func TestUnsubscribeStopsBroker(t *testing.T) {
+	h, b := newTestHub(t, nil, Options{})
+	ctx := context.Background()
+	c := h.NewClient(nil)
+	h.Subscribe(ctx, c, "a")
+	h.Subscribe(ctx, c, "b")
+	if len(c.Subs()) != 2 || !b.subs["a"] {
+		t.Fatalf("subs %v broker %v", c.Subs(), b.subs)
+	}
+	h.UnsubscribeAll(ctx, c)
+	if len(c.Subs()) != 0 || len(b.subs) != 0 || len(h.Sims()) != 0 {
+		t.Fatalf("after UnsubscribeAll: %v %v %v", c.Subs(), b.subs, h.Sims())
+	}
+}
+
+func TestConcurrentDeliverSubscribe(t *testing.T) {
+	h, b := newTestHub(t, nil, Options{MaxQueueBytes: 1 << 30})
+	ctx := context.Background()
+	var wg sync.WaitGroup
+	wg.Add(2)
+	go func() {
+		defer wg.Done()
+		for i := int64(1); i <= 2000; i++ {
+			b.Publish(ctx, turn("sim", i))
+		}
+	}()
+	go func() {
+		defer wg.Done()
+		for i := 0; i < 200; i++ {
+			c := h.NewClient(nil)
+			s, _ := h.Subscribe(ctx, c, "sim")
+			h.Activate(ctx, s, 0)
+			h.UnsubscribeAll(ctx, c)
+		}
+	}()
+	wg.Wait()
+}
+
+// BenchmarkFanout1000 measures one turn reaching 1,000 local watchers:
+// the message is encoded once and the same bytes are queued to each.
+func BenchmarkFanout1000(b *testing.B) {
+	h, br := newTestHub(b, nil, Options{MaxQueueBytes: 1 << 30})
+	ctx := context.Background()
+	clients := make([]*Client, 1000)
+	for i := range clients {
+		clients[i] = h.NewClient(nil)
+		s, _ := h.Subscribe(ctx, clients[i], "sim")
+		h.Activate(ctx, s, 0)
+	}
+	body := make([]byte, 1500)
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		seq := int64(i + 1)
+		data := append([]byte(`{"type":"turn","sim":"sim","seq":`+strconv.FormatInt(seq, 10)+`,"turn":`), body...)
+		br.Publish(ctx, Publication{Sim: "sim", Seq: seq, Data: data})
+		if i%64 == 63 {
+			b.StopTimer()
+			for _, c := range clients {
+				drain(c)
+			}
+			b.StartTimer()
+		}
+	}
+}
