@@ -132,6 +132,19 @@ func (p *Perception) present(id string) *PresentView {
 	return nil
 }
 
+// ready reports whether the goal it must come after has been won.
+func (p *Perception) ready(g GoalView) bool {
+	if g.After == "" {
+		return true
+	}
+	for _, o := range p.Self.Goals {
+		if o.ID == g.After {
+			return o.Status == GoalWon || o.Status == GoalReconciled
+		}
+	}
+	return true
+}
+
 // grudge counts the harms the persona remembers from another character.
 func (p *Perception) grudge(id string) float64 {
 	g := 0.0
@@ -232,7 +245,7 @@ func decideUtility(p *Perception) Action {
 
 	// Goals.
 	for gi, g := range p.Self.Goals {
-		if g.Status != GoalActive {
+		if g.Status != GoalActive || !p.ready(g) {
 			continue
 		}
 		w := 1.0 - 0.15*float64(gi)

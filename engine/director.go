@@ -1236,6 +1236,19 @@ func (s *Sim) goalStatus(ci int, g *Goal) string {
 	if !c.Alive {
 		return GoalLost
 	}
+	if g.After != "" {
+		for j, o := range s.sc.Characters[ci].Goals {
+			if o.ID != g.After {
+				continue
+			}
+			switch c.Goals[j].Status {
+			case GoalActive:
+				return GoalActive
+			case GoalLost:
+				return GoalLost
+			}
+		}
+	}
 	itemGone := func() bool {
 		it := s.w.Items[s.geo.itemIndex[g.Item]]
 		return it.Fixed && it.Holder != c.ID && (g.Target == "" || it.Holder != g.Target)

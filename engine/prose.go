@@ -528,6 +528,18 @@ func (t *teller) moveCause(r *Record) string {
 
 func (t *teller) tell(r *Record) {
 	v := vars{a: r.Actor, t: r.Target, item: t.item(r.Item), place: t.place(r.Place), from: t.place(r.From), text: r.Text}
+	if r.Outcome == OutcomeFailure && (r.Detail == "gone" || r.Detail == "dead") && (r.Kind == ActSpeak || r.Kind == ActGive || r.Kind == ActHelp) {
+		if r.Detail == "dead" {
+			t.say("gone.dead", v, []string{"{A} turned to {T}, but {T} was past hearing anything.", "{A} knelt by {T}, too late for anything but grief."})
+			return
+		}
+		if r.Kind == ActSpeak && r.Text != "" {
+			t.say("gone.call", v, []string{"\"{qtext}\" {A} called, but {T} had already gone to {place}.", "{A} turned to speak to {T} and found {t.obj} gone."})
+			return
+		}
+		t.say("gone", v, []string{"{A} looked for {T}, who had slipped away to {place}.", "{A} turned to {T}, but {T} had already gone.", "By the time {A} turned round, {T} was gone."})
+		return
+	}
 	switch r.Kind {
 	case ActMove:
 		t.tellMove(r, v)

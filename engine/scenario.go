@@ -135,6 +135,9 @@ type Goal struct {
 	Target   string `json:"target,omitempty" yaml:"target,omitempty"`
 	Fact     string `json:"fact,omitempty" yaml:"fact,omitempty"`
 	Text     string `json:"text" yaml:"text"`
+	// After names another goal of the same character that must be won
+	// before this one can be.
+	After string `json:"after,omitempty" yaml:"after,omitempty"`
 	// Won and Lost are told when the goal resolves; both optional.
 	Won  string `json:"won,omitempty" yaml:"won,omitempty"`
 	Lost string `json:"lost,omitempty" yaml:"lost,omitempty"`
@@ -557,6 +560,13 @@ func (s *Scenario) Validate() error {
 			}
 			gids[g.ID] = true
 			text(path+".text", g.Text, true)
+			if g.After != "" {
+				if g.After == g.ID {
+					p.add(path+".after", "a goal cannot come after itself")
+				} else if !slices.ContainsFunc(c.Goals, func(o Goal) bool { return o.ID == g.After }) {
+					p.add(path+".after", "unknown goal %q", g.After)
+				}
+			}
 			text(path+".won", g.Won, false)
 			text(path+".lost", g.Lost, false)
 			needItem := func() {
