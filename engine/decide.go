@@ -386,7 +386,8 @@ func decideUtility(p *Perception) Action {
 		if a < -0.15 || g > 0 {
 			c.add(1, aggr*(0.2-a+0.35*g)*(0.4+0.6*courage)*(0.5+0.5*hp)*(1.1-0.5*caution), ActAttack, o.ID, "")
 		} else if aggr > 0.6 && a < 0.2 {
-			c.add(1, 0.25*(aggr-0.5)*(1-caution), ActAttack, o.ID, "")
+			// A short temper needs little reason.
+			c.add(1, 0.6*(aggr-0.5)*(1.2-caution), ActAttack, o.ID, "")
 		}
 		if o.Health < 70 && a > -0.2 {
 			kin := 0.0
@@ -400,6 +401,13 @@ func decideUtility(p *Perception) Action {
 		if !goalItem(p, it) {
 			c.add(1, 0.1+0.45*greed, ActTake, it, "")
 		}
+	}
+	// Curiosity: poke about, or go and see what is next door.
+	if !p.Place.Searched && curiosity > 0.5 {
+		c.add(1, 0.35*(curiosity-0.3), ActSearch, "", "")
+	}
+	if e := randomExit(); e != "" && curiosity > 0.6 {
+		c.add(1, 0.3*(curiosity-0.4), ActMove, e, "")
 	}
 
 	// Idle.

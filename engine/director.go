@@ -1487,7 +1487,7 @@ func (s *Sim) checkEnd(t *turnState) {
 		}
 	}
 	if id == "" {
-		standing, open := 0, false
+		standing, open, goals := 0, false, 0
 		for ci, c := range w.Chars {
 			if !c.Onstage {
 				continue
@@ -1496,6 +1496,7 @@ func (s *Sim) checkEnd(t *turnState) {
 				standing++
 			}
 			for j, g := range s.sc.Characters[ci].Goals {
+				goals++
 				if c.Goals[j].Status == GoalActive && g.Kind != GoalProtect {
 					open = true
 				}
@@ -1504,7 +1505,7 @@ func (s *Sim) checkEnd(t *turnState) {
 		switch {
 		case standing <= 1 && len(w.Chars) > 1:
 			id = "last-standing"
-		case !open && t.seq >= 5:
+		case !open && goals > 0 && t.seq >= 5:
 			id = "resolution"
 		case t.seq >= int64(3*s.length()):
 			id = "cap"
