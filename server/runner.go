@@ -1,6 +1,7 @@
 package server
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -422,6 +423,11 @@ func (r *Runner) playTurn(ru *run, log *slog.Logger) bool {
 			break
 		}
 		if errors.Is(err, store.ErrConflict) {
+			// An earlier attempt that reported failure may have been
+			// stored after all; then this turn is ours and is done.
+			if r.storedAlready(ctx, ru.id, turn.Seq, body) {
+				break
+			}
 			log.Warn("turn refused by the store: another node owns the simulation", "seq", turn.Seq, "err", err)
 			return false
 		}
@@ -447,6 +453,12 @@ func (r *Runner) playTurn(ru *run, log *slog.Logger) bool {
 		return false
 	}
 	return true
+}
+
+// storedAlready reports whether the store holds exactly this turn.
+func (r *Runner) storedAlready(ctx context.Context, sim string, seq int64, body []byte) bool {
+	turns, err := r.cfg.Store.ListTurns(ctx, sim, seq-1, 1)
+	return err == nil && len(turns) == 1 && turns[0].Seq == seq && bytes.Equal(turns[0].Body, body)
 }
 
 func (r *Runner) fail(ru *run, head int64) {
