@@ -2,6 +2,7 @@ package engine
 
 import (
 	"encoding/json"
+	"os"
 	"strings"
 	"testing"
 
@@ -207,5 +208,26 @@ func TestValidateJoinsProblems(t *testing.T) {
 	err := sc.Validate()
 	if err == nil || !strings.Contains(err.Error(), "title") || !strings.Contains(err.Error(), "characters[0].start") {
 		t.Fatalf("want both problems, got %v", err)
+	}
+}
+
+func TestDocsExample(t *testing.T) {
+	doc, err := os.ReadFile("../docs/scenarios.md")
+	if err != nil {
+		t.Skip("docs not found")
+	}
+	_, rest, ok := strings.Cut(string(doc), "```yaml\n")
+	if !ok {
+		t.Fatal("no YAML example in docs/scenarios.md")
+	}
+	example, _, _ := strings.Cut(rest, "```")
+	sc, err := ParseScenario([]byte(example))
+	if err != nil {
+		t.Fatalf("the documented example is invalid: %v", err)
+	}
+	s := startSim(t, sc, 7, Options{})
+	play(t, s, 200, nil)
+	if !s.Finished() {
+		t.Fatal("the documented example does not end within 200 turns")
 	}
 }
