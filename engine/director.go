@@ -933,7 +933,8 @@ func (s *Sim) search(t *turnState, i int, r *Record) {
 	}
 	var fact string
 	for _, f := range s.sc.Locations[li].Facts {
-		if !c.knows(f) {
+		// Nobody needs to search to learn a secret about themselves.
+		if !c.knows(f) && s.sc.Facts[s.geo.factIndex[f]].About != c.ID {
 			fact = f
 			break
 		}

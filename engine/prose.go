@@ -201,6 +201,20 @@ func (t *teller) say(family string, v vars, templates []string) {
 	t.out = append(t.out, sentence)
 }
 
+// clauseStart reports whether what follows text begins a clause, so a
+// pronoun there is a subject.
+func clauseStart(text string) bool {
+	if strings.HasSuffix(text, ",") || strings.HasSuffix(text, ":") || strings.HasSuffix(text, ";") || strings.HasSuffix(text, "\"") {
+		return true
+	}
+	i := strings.LastIndexByte(text, ' ')
+	switch text[i+1:] {
+	case "and", "but", "as", "when", "while", "before", "because", "so", "until":
+		return true
+	}
+	return false
+}
+
 func firstWord(s string) string {
 	s = strings.TrimLeft(s, "\"“'— ")
 	if i := strings.IndexFunc(s, func(r rune) bool { return !unicode.IsLetter(r) && r != '\'' }); i > 0 {
@@ -228,11 +242,21 @@ func (t *teller) render(tpl string, v vars, dry bool) string {
 	var b strings.Builder
 	named := t.named
 	lastSubj := t.lastSubj
+	var markName func(string)
 	if dry {
-		named = make(map[string]bool, len(t.named))
-		for k := range t.named {
-			named[k] = true
+		// Undo, on return, the names this trial rendering introduced.
+		var added []string
+		defer func() {
+			for _, id := range added {
+				delete(named, id)
+			}
+		}()
+		mark := func(id string) {
+			if !named[id] {
+				added = append(added, id)
+			}
 		}
+		markName = mark
 	}
 	subject := ""
 	for len(tpl) > 0 {
@@ -260,7 +284,7 @@ func (t *teller) render(tpl string, v vars, dry bool) string {
 			// anywhere else.
 			if slot == "A" || slot == "T" {
 				sofar := strings.TrimRight(b.String(), " ")
-				if sofar != "" && !strings.HasSuffix(sofar, ",") && !strings.HasSuffix(sofar, ":") && !strings.HasSuffix(sofar, ";") && !strings.HasSuffix(sofar, "and") && !strings.HasSuffix(sofar, "\"") {
+				if sofar != "" && !clauseStart(sofar) {
 					slot = strings.ToLower(slot)
 				}
 			}
@@ -273,6 +297,9 @@ func (t *teller) render(tpl string, v vars, dry bool) string {
 			}
 			if subject == "" && (slot == "A" || slot == "T" || slot == "A's" || slot == "T's") {
 				subject = id
+			}
+			if markName != nil {
+				markName(id)
 			}
 			named[id] = true
 			b.WriteString(ref)

@@ -176,8 +176,12 @@ func TestValidateErrors(t *testing.T) {
 			s.End[0].When = []Condition{{Kind: "at", Character: "x", Location: "a"}, {Kind: "at", Character: "x", Location: "b"}}
 		}, `unreachable: "x" cannot be at both "a" and "b"`},
 		{"end turn too late", func(s *Scenario) { s.End[0].When = []Condition{{Kind: "turn", Turn: MaxTriggerTurn + 1}} }, "end[0].when[0].turn: 10001 is outside"},
-		{"end goal unknown", func(s *Scenario) { s.End[0].When = []Condition{{Kind: "goal", Character: "x", Goal: "zz", Status: "won"}} }, `character "x" has no goal "zz"`},
-		{"end goal status", func(s *Scenario) { s.End[0].When = []Condition{{Kind: "goal", Character: "x", Goal: "g", Status: "maybe"}} }, `end[0].when[0].status: "maybe" is not one of`},
+		{"end goal unknown", func(s *Scenario) {
+			s.End[0].When = []Condition{{Kind: "goal", Character: "x", Goal: "zz", Status: "won"}}
+		}, `character "x" has no goal "zz"`},
+		{"end goal status", func(s *Scenario) {
+			s.End[0].When = []Condition{{Kind: "goal", Character: "x", Goal: "g", Status: "maybe"}}
+		}, `end[0].when[0].status: "maybe" is not one of`},
 		{"end fact never learnable", func(s *Scenario) { s.End[0].When = []Condition{{Kind: "knows", Fact: "f"}} }, `fact "f" is never found`},
 	}
 	for _, tt := range tests {
