@@ -278,11 +278,12 @@ collect:
 // conflict, help, rest.
 func phaseOf(kind string) int {
 	switch kind {
-	case ActTake, "grab":
+	case ActTake, ActGive:
+		// Grabbing and handing over are quick: done before anyone leaves.
 		return 0
 	case ActMove:
 		return 1
-	case ActSpeak, ActGive, ActSearch:
+	case ActSpeak, ActSearch:
 		return 2
 	case ActAttack:
 		return 3
