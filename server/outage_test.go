@@ -16,7 +16,7 @@ import (
 
 // endlessScenario has no goals and no end, so a story runs as long as a
 // test needs.
-const endlessScenario = `{"id":"endless-test","title":"The Long Night","genre":"test",
+const endlessScenario = `{"id":"endless-test","title":"The Long Night","genre":"test","length":10000,
 "premise":"Two watchmen pace the walls of a town that is never attacked.",
 "locations":[{"id":"gate","name":"the gate","exits":["tower"]},{"id":"tower","name":"the tower","exits":["gate"]}],
 "characters":[{"id":"ona","name":"Ona","role":"watchman","start":"gate"},{"id":"bel","name":"Bel","role":"watchman","start":"tower"}]}`

@@ -410,7 +410,7 @@ func TestResumeSince(t *testing.T) {
 // endless is a scenario with no goals and no end, so a story lasts as
 // long as a test needs.
 var endless = map[string]any{
-	"id": "endless-test", "title": "The Long Night", "genre": "test",
+	"id": "endless-test", "title": "The Long Night", "genre": "test", "length": 10000,
 	"premise": "Two watchmen pace the walls of a town that is never attacked.",
 	"locations": []map[string]any{
 		{"id": "gate", "name": "the gate", "exits": []string{"tower"}},
