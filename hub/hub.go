@@ -310,3 +310,42 @@ func (h *Hub) Activate(ctx context.Context, s *Sub, last int64) error {
 		}
 	}
 }
+
+// Recover delivers the turns of sim that this node's watchers may have
+// missed while the broker was away: every turn in history after the
+// newest one delivered. Brokers that can lose publications (a dropped
+// connection) call it once they are back; a turn missed with no later
+// turn to reveal the gap is recovered this way.
+func (h *Hub) Recover(ctx context.Context, sim string) {
+	if h.fill == nil {
+		return
+	}
+	h.mu.RLock()
+	ch, ok := h.chans[sim]
+	h.mu.RUnlock()
+	if !ok {
+		return
+	}
+	for {
+		ch.mu.Lock()
+		from := ch.last
+		ch.mu.Unlock()
+		pubs, err := h.fill(ctx, sim, from)
+		if err != nil {
+			h.log.Warn("recover after reconnect", "sim", sim, "after", from, "err", err)
+			return
+		}
+		progressed := false
+		ch.mu.Lock()
+		for _, p := range pubs {
+			if p.Seq == ch.last+1 {
+				ch.deliverLocked(p, h.opts.MaxBuffered)
+				progressed = true
+			}
+		}
+		ch.mu.Unlock()
+		if !progressed {
+			return
+		}
+	}
+}
