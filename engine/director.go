@@ -525,6 +525,14 @@ func (s *Sim) motive(i int, a Action, r *Record) {
 		r.Cause = "greed"
 	case ActMove:
 		from := c.Loc
+		// Whatever someone is after goes where its holder goes: worth telling.
+		for _, it := range c.Inv {
+			for oi := range s.w.Chars {
+				if oi != i && s.wants(oi, it) {
+					r.Item, r.Detail = it, "bearing"
+				}
+			}
+		}
 		if goalFor(func(g Goal) bool {
 			switch g.Kind {
 			case GoalDeliver:

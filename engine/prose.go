@@ -81,6 +81,9 @@ func priority(r *Record) int {
 		if r.Cause == "fear" {
 			return 58
 		}
+		if r.Detail == "bearing" {
+			return 60
+		}
 		if r.Cause == "goal" {
 			return 40
 		}
@@ -121,6 +124,10 @@ func (proseChronicler) Narrate(_ context.Context, sc Scene) (Narration, error) {
 			if wander++; wander > 1 {
 				continue
 			}
+		}
+		if r.Kind == "outcome" || r.Kind == "ending" {
+			keep[k] = true
+			continue
 		}
 		if n < maxSentences || priority(r) >= 80 {
 			keep[k] = true
@@ -641,6 +648,14 @@ func (t *teller) tellMove(r *Record, v vars) {
 		})
 	case "goal":
 		v.cause = t.moveCause(r)
+		if r.Detail == "bearing" {
+			t.say("move.bearing", v, []string{
+				"{A} took {item} to {place}{cause}.",
+				"{A} carried {item} off to {place}{cause}.",
+				"With {item} in {a.pos} keeping, {A} went on to {place}{cause}.",
+			})
+			break
+		}
 		t.say("move.goal", v, []string{
 			"{A} set off for {place}{cause}.",
 			"{A} made for {place}{cause}.",
@@ -650,6 +665,16 @@ func (t *teller) tellMove(r *Record, v vars) {
 			"Leaving {from} behind, {A} headed for {place}{cause}.",
 			"{A} was next seen at {place}{cause}.",
 		})
+	case "wander":
+		if r.Detail == "bearing" {
+			t.say("move.bearing", v, []string{
+				"{A} took {item} to {place}.",
+				"{A} carried {item} off to {place}.",
+				"With {item} still in {a.pos} keeping, {A} went to {place}.",
+			})
+			break
+		}
+		fallthrough
 	default:
 		t.say("move.wander", v, []string{
 			"{A} wandered over to {place}.",
