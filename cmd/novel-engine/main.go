@@ -1,6 +1,6 @@
 // Command novel-engine runs Novel Engine: the server (serve, the default),
-// schema migrations (migrate), token minting (token), and one story
-// offline to stdout (run).
+// schema migrations (migrate), token minting (token), one story offline to
+// stdout (run), and a terminal watcher of a running story (watch).
 package main
 
 import (
@@ -32,6 +32,7 @@ commands:
   migrate   apply the PostgreSQL schema migrations
   token     mint a JWT for a user and role
   run       play one story offline and print it
+  watch     follow a running story and print its turns as they come
 
 novel-engine COMMAND -h shows a command's flags.
 `
@@ -52,6 +53,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return runToken(ctx, args, getenv, stdout, stderr)
 	case "run":
 		return runOffline(ctx, args, stdout, stderr)
+	case "watch":
+		return runWatch(ctx, args, getenv, stdout, stderr)
 	case "help":
 		fmt.Fprint(stdout, usage)
 		return nil
