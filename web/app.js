@@ -11,7 +11,7 @@ import { MapView, factionColor, initials } from './map.js';
 /**
  * Builds an element. Text is always set as text, never parsed as HTML.
  * @param {string} tag e.g. "div.card#x"
- * @param {Record<string, any>|null} [attrs]
+ * @param {Record<string, any>|Node|string|null} [attrs] attributes (on* are listeners), or a first child
  * @param {...(Node|string|number|null|undefined|false)} children
  * @returns {HTMLElement}
  */
@@ -22,11 +22,22 @@ function h(tag, attrs, ...children) {
     if (r[0] === '.') e.classList.add(r.slice(1));
     else e.id = r.slice(1);
   }
+  if (attrs instanceof Node || typeof attrs === 'string') {
+    children.unshift(attrs);
+    attrs = null;
+  }
   for (const [k, v] of Object.entries(attrs || {})) {
     if (v === undefined || v === null || v === false) continue;
     if (k.startsWith('on')) e.addEventListener(k.slice(2), v);
     else if (k === 'dataset') Object.assign(e.dataset, v);
     else if (k === 'text') e.textContent = v;
+    else if (k === 'style') {
+      // Through the CSSOM: the content security policy forbids style attributes.
+      for (const decl of String(v).split(';')) {
+        const i = decl.indexOf(':');
+        if (i > 0) e.style.setProperty(decl.slice(0, i).trim(), decl.slice(i + 1).trim());
+      }
+    }
     else if (v === true) e.setAttribute(k, '');
     else e.setAttribute(k, String(v));
   }
@@ -161,7 +172,7 @@ function renderAccount() {
   if (session.user) {
     box.replaceChildren(
       h('span.who-am-i', { title: `Signed in as ${session.user.name} (${session.user.role})` },
-        h('span.avatar', { 'aria-hidden': 'true', style: `background:${factionColor(session.user.id)}` }, initials(session.user.name)),
+        h('span.avatar', { 'aria-hidden': 'true', style: 'background:var(--accent)' }, initials(session.user.name)),
         h('span.user-name', null, session.user.name)),
       h('button.ghost', { type: 'button', onclick: signOut }, 'Sign out'),
     );
@@ -262,7 +273,7 @@ function lobbyView(main) {
     h('div.row',
       h('div', null, h('label', { for: 'f-seed' }, 'Seed'),
         h('input', { id: 'f-seed', name: 'seed', type: 'number', min: 0, step: 1, value: Math.floor(Math.random() * 100000), inputmode: 'numeric' })),
-      h('div', null, h('label', { for: 'f-pace' }, 'Pace (ms per turn)'),
+      h('div', null, h('label', { for: 'f-pace', title: 'Milliseconds between turns' }, 'Pace (ms)'),
         h('input', { id: 'f-pace', name: 'pace', type: 'number', min: 10, step: 10, value: 1000, list: 'paces', inputmode: 'numeric' }),
         h('datalist', { id: 'paces' }, ...[100, 500, 1000, 2000, 5000].map((v) => h('option', { value: v })))),
       h('div', null, h('label', { for: 'f-max' }, 'Turns'),
@@ -382,7 +393,7 @@ function lobbyView(main) {
         h('span.story-title', null, s.title || (sc && sc.title) || s.id),
         h('span.story-meta', null,
           statusPill(s.status),
-          h('span', null, sc ? sc.title : s.scenario_id),
+          h('span.scenario', null, sc ? (sc.title !== s.title ? sc.title : sc.genre || sc.title) : s.scenario_id),
           h('span.turns', null, `Turn ${s.head || 0}${s.max_turns ? ` / ${s.max_turns}` : ''}`),
           typeof s.watchers === 'number' ? h('span.watchers', null, `${s.watchers} watching`) : null,
           h('span.when', null, timeAgo(s.created_at))),
@@ -470,17 +481,22 @@ function storyView(main, simId) {
           h('label.check', null, showEvents, ' Show events'),
           h('span.help', { id: 'prose-help' }, 'New turns appear at the end.')),
         prose, jump),
-      h('aside.side', null,
-        playBox,
-        h('section.card', { 'aria-labelledby': 'cast-h' }, h('h2', { id: 'cast-h' }, 'Cast'), castList),
-        h('section.card', { 'aria-labelledby': 'map-h' }, h('h2', { id: 'map-h' }, 'Map'), mapBox))));
+      playBox,
+      h('section.card.cast-card', { 'aria-labelledby': 'cast-h' }, h('h2', { id: 'cast-h' }, 'Cast'), castList),
+      h('section.card.map-card', { 'aria-labelledby': 'map-h' }, h('h2', { id: 'map-h' }, 'Map'), mapBox)));
 
   showEvents.addEventListener('change', () => prose.classList.toggle('no-events', !showEvents.checked));
+  // Following stops when the reader scrolls up from where the page last
+  // scrolled itself, and starts again at the end. (Comparing with the end
+  // alone would misread the page's own scroll once more turns are in.)
+  let autoTop = 0;
   prose.addEventListener('scroll', () => {
-    const atEnd = prose.scrollTop + prose.clientHeight >= prose.scrollHeight - 48;
-    if (atEnd !== following) {
-      following = atEnd;
-      if (following) { unseen = 0; jump.hidden = true; }
+    if (prose.scrollTop + prose.clientHeight >= prose.scrollHeight - 48) {
+      following = true;
+      unseen = 0;
+      jump.hidden = true;
+    } else if (prose.scrollTop < autoTop - 8) {
+      following = false;
     }
   }, { passive: true });
 
@@ -534,6 +550,13 @@ function storyView(main, simId) {
   };
   client.addEventListener('welcome', onWelcome);
 
+  if (!scenarioCache.size) {
+    api('/v1/scenarios').then((r) => {
+      for (const s of r.scenarios || []) scenarioCache.set(s.id, s);
+      renderHead();
+    }).catch(() => {});
+  }
+
   // A first look over REST, so the page has the cast before the socket is up.
   api(`/v1/simulations/${encodeURIComponent(simId)}`).then((s) => { if (alive && !sim) setSim(s); }).catch((err) => {
     if (!alive || sim) return;
@@ -554,6 +577,7 @@ function storyView(main, simId) {
         if (session.user && c.seat.user_id === session.user.id) mine.add(c.id);
       }
     }
+    for (const c of s.characters || []) factionColor(c.faction || '');
     mapView.setWorld(s.locations || []);
     castDirty = true;
     renderHead();
@@ -641,6 +665,7 @@ function storyView(main, simId) {
 
   function scrollToEnd() {
     prose.scrollTop = prose.scrollHeight;
+    autoTop = prose.scrollTop;
   }
 
   async function showEarlier() {
@@ -672,17 +697,24 @@ function storyView(main, simId) {
   /** @param {string} id */
   function placeName(id) { return places.get(id)?.name || id; }
   /** @param {string} id */
-  function targetName(id) { return chars.has(id) ? charName(id) : places.has(id) ? placeName(id) : id; }
+  function targetName(id) { return chars.has(id) ? charName(id) : places.has(id) ? placeName(id) : String(id).replace(/[-_]+/g, ' '); }
 
   /** @param {any} ev */
   function describe(ev) {
-    const who = charName(ev.actor);
+    const who = ev.actor ? charName(ev.actor) : '';
     const to = ev.target ? targetName(ev.target) : '';
+    const said = ev.text ? `: “${ev.text}”` : '';
+    if (!ev.actor) return ev.text || `${ev.kind}${to ? ` at ${to}` : ''}`; // the world, not a character
     switch (ev.kind) {
-      case 'move': return `${who} moves to ${to}`;
-      case 'speak': return `${who} speaks${to ? ` to ${to}` : ''}${ev.text ? `: “${ev.text}”` : ''}`;
+      case 'move': return `${who} goes to ${to}`;
+      case 'speak': return ev.text ? `${who}${to ? ` to ${to}` : ''}${said}` : `${who} tries to talk${to ? ` to ${to}` : ''}`;
       case 'wait': return `${who} waits`;
-      default: return `${who} ${ev.kind}${to ? ` ${to}` : ''}${ev.text ? `: ${ev.text}` : ''}`;
+      case 'attack': return `${who} attacks ${to}`;
+      case 'help': return `${who} helps ${to}`;
+      case 'take': return `${who} takes ${to}`;
+      case 'give': return `${who} gives ${to}`;
+      case 'search': return `${who} searches${to ? ` ${to}` : ''}`;
+      default: return `${who}: ${ev.kind}${to ? ` ${to}` : ''}${said}`;
     }
   }
 
@@ -698,7 +730,7 @@ function storyView(main, simId) {
     if (evs.length) {
       const ul = h('ul.events', { 'aria-label': `Events of turn ${t.seq}` });
       for (const ev of evs) {
-        const li = h(`li.ev.o-${ev.outcome || 'success'}`, { dataset: { actor: ev.actor, kind: ev.kind, source: ev.source || '' } },
+        const li = h(`li.ev.o-${ev.outcome || 'success'}${ev.actor ? '' : '.world'}`, { dataset: { actor: ev.actor, kind: ev.kind, target: ev.target || '', source: ev.source || '' } },
           h('span.ev-dot', { 'aria-hidden': 'true', style: `background:${factionColor(chars.get(ev.actor)?.faction || '')}` }),
           h('span.ev-text', null, describe(ev)),
           ev.outcome && ev.outcome !== 'success' ? h('span.ev-outcome', null, ev.outcome) : null,
@@ -742,7 +774,7 @@ function storyView(main, simId) {
     if (!sim) return;
     const sc = scenarioCache.get(sim.scenario_id);
     title.textContent = sim.title || (sc && sc.title) || sim.id;
-    subtitle.textContent = [sc ? sc.title : sim.scenario_id, `seed ${sim.seed}`, `${sim.turn_interval_ms} ms per turn`,
+    subtitle.textContent = [sc ? (sc.title !== title.textContent ? sc.title : sc.genre) : sim.scenario_id, `seed ${sim.seed}`, `${sim.turn_interval_ms} ms per turn`,
       sim.wait_for_players ? 'waits for players' : ''].filter(Boolean).join(' · ');
     const st = status || sim.status;
     if (pill.dataset.status !== st) {
@@ -918,7 +950,7 @@ function storyView(main, simId) {
     const kindSel = /** @type {HTMLSelectElement} */ (h('select', { id: 'other-kind', dataset: { key: 'other-kind' }, 'aria-label': 'Action', disabled: off }, ...kinds.map((/** @type {string} */ k) => h('option', { value: k }, k))));
     const otherTarget = /** @type {HTMLSelectElement} */ (h('select', { id: 'other-target', dataset: { key: 'other-target' }, 'aria-label': 'Target', disabled: off },
       h('option', { value: '' }, 'No target'),
-      present.length ? h('optgroup', { label: 'People here' }, ...present.map((x) => h('option', { value: x.id }, x.name))) : null,
+      present.length ? h('optgroup', { label: 'People here' }, ...present.map((x, i) => h('option', { value: x.id, selected: i === 0 }, x.name))) : null,
       exits.length ? h('optgroup', { label: 'Places' }, ...exits.map((/** @type {string} */ e) => h('option', { value: e }, placeName(e)))) : null));
 
     playBox.replaceChildren(
@@ -948,7 +980,7 @@ function storyView(main, simId) {
         if (otherTarget.value) a.target = otherTarget.value;
         act(a, `${kindSel.value}${otherTarget.value ? ` ${targetName(otherTarget.value)}` : ''}`);
       } },
-        h('span.act-label', { id: 'other-l' }, 'Or'),
+        h('span.act-label', { id: 'other-l' }, 'Other action'),
         h('div.say-row', null, kindSel, otherTarget, h('button', { type: 'submit', dataset: { key: 'other' }, disabled: off }, 'Do it'))) : null,
       h('div.act-row', null,
         h('button.ghost', { type: 'button', dataset: { key: 'wait' }, disabled: off, onclick: () => act({ kind: 'wait' }, 'wait') }, 'Wait a turn'),
@@ -982,10 +1014,36 @@ function storyView(main, simId) {
   };
 }
 
+/**
+ * A socket refused before the upgrade (a token signed by another server,
+ * or expired) looks like any failed connection to the page. Ask the REST
+ * API, which says 401, and sign out if so.
+ */
+async function checkToken() {
+  const token = session.token;
+  if (!token) return;
+  try {
+    await api('/v1/scenarios', { token });
+  } catch (err) {
+    if (/** @type {any} */ (err).code === 'unauthorized' && session.token === token) {
+      session.clear();
+      renderAccount();
+      toast('Your sign-in is no longer valid. Sign in again to play.', 'error');
+      client.reconnect();
+      view?.onSession?.();
+    }
+  }
+}
+client.addEventListener('state', (ev) => {
+  const d = /** @type {CustomEvent} */ (ev).detail;
+  if (d.state === 'reconnecting' && d.delay > 0 && d.attempt >= 2) checkToken();
+});
+
 // ---------------------------------------------------------------- start
 
 renderAccount();
 client.connect();
+checkToken();
 route();
 
 // For tests and the curious: the page's client and state.

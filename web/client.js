@@ -177,7 +177,8 @@ export function defaultSocketURL(base) {
  * Connection states, emitted as `state` events (a CustomEvent whose
  * `detail` is `{state, attempt, delay, code, reason}`):
  *
- * - `connecting`: the first connection is being made;
+ * - `connecting`: the first connection is being made, or one asked for
+ *   with {@link NovelClient#reconnect};
  * - `open`: `welcome` received, subscriptions resumed;
  * - `reconnecting`: the socket closed; `detail.delay` ms until the next try
  *   (`detail.code` and `detail.reason` tell why it closed);
@@ -264,7 +265,7 @@ export class NovelClient extends EventTarget {
     }
     this._failPending('disconnected', 'reconnecting');
     this.attempt = 0;
-    this._open();
+    this._open(true);
   }
 
   /** True when the socket is open and the server said welcome. */
@@ -373,8 +374,9 @@ export class NovelClient extends EventTarget {
     return true;
   }
 
-  async _open() {
-    this._setState(this.attempt === 0 && !this.welcome ? 'connecting' : 'reconnecting', { attempt: this.attempt, delay: 0 });
+  /** @param {boolean} [asked] the caller asked for a new connection: not a failure to report */
+  async _open(asked = false) {
+    this._setState(asked || (this.attempt === 0 && !this.welcome) ? 'connecting' : 'reconnecting', { attempt: this.attempt, delay: 0 });
     let token = this.opts.token;
     if (typeof token === 'function') {
       try {

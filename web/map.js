@@ -14,11 +14,21 @@ const PAD = 70;
 /** Colours of factions, picked by a hash of the faction's name. */
 const PALETTE = ['#c2410c', '#0f766e', '#7c3aed', '#b45309', '#be123c', '#1d4ed8', '#4d7c0f', '#a21caf'];
 
-/** @param {string} s */
+/** Colours given so far, in the order factions were first seen. */
+const given = new Map();
+
+/**
+ * The colour of a faction: the next colour of the palette the first time
+ * a name is seen (so the factions of one story differ), the same after.
+ * @param {string} s
+ */
 export function factionColor(s) {
-  let h = 2166136261;
-  for (let i = 0; i < s.length; i++) h = Math.imul(h ^ s.charCodeAt(i), 16777619);
-  return PALETTE[(h >>> 0) % PALETTE.length];
+  let c = given.get(s);
+  if (!c) {
+    c = PALETTE[given.size % PALETTE.length];
+    given.set(s, c);
+  }
+  return c;
 }
 
 /** @param {string} name */

@@ -218,17 +218,21 @@ func (tab *Tab) WaitJS(timeout time.Duration, cond, describe string) {
 	}
 }
 
-// Screenshot saves a PNG of the whole page to path when
-// NOVEL_UPDATE_SCREENSHOTS=1, so that ordinary runs (and CI) leave the
-// tree clean.
+// UpdateScreenshots reports whether NOVEL_UPDATE_SCREENSHOTS=1 asks the
+// tests to rewrite the committed screenshots. Ordinary runs (and CI)
+// leave the tree clean.
+func UpdateScreenshots() bool { return os.Getenv("NOVEL_UPDATE_SCREENSHOTS") == "1" }
+
+// Screenshot saves a PNG of the whole page, beyond the viewport, to path
+// when UpdateScreenshots.
 func (tab *Tab) Screenshot(path string) {
 	tab.t.Helper()
-	if os.Getenv("NOVEL_UPDATE_SCREENSHOTS") != "1" {
+	if !UpdateScreenshots() {
 		return
 	}
 	ctx, cancel := context.WithTimeout(tab.Ctx, 30*time.Second)
 	defer cancel()
-	buf, err := chromedp.Run(ctx, chromedp.CaptureScreenshot())
+	buf, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
 	if err != nil {
 		tab.t.Fatalf("screenshot: %v", err)
 	}
