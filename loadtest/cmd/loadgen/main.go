@@ -174,9 +174,13 @@ func measure(ctx context.Context, c config, out io.Writer) error {
 	if err != nil {
 		return err
 	}
+	scenarios, err := endlessScenarios(c.url)
+	if err != nil {
+		return err
+	}
 	sims := make([]string, c.sims)
 	for i := range sims {
-		if sims[i], err = create(c.url, tok, i, c.interval); err != nil {
+		if sims[i], err = create(c.url, tok, scenarios[i%len(scenarios)], i, c.interval); err != nil {
 			return err
 		}
 	}
@@ -342,26 +346,53 @@ func guest(base string) (string, error) {
 	return out.Token, nil
 }
 
-func create(base, tok string, i int, interval time.Duration) (string, error) {
-	var scenarios struct {
+// endlessScenarios returns the built-in scenarios without their end
+// conditions and with a long planned length, so that stories keep going
+// for as long as a measurement takes, with realistic turns.
+func endlessScenarios(base string) ([]json.RawMessage, error) {
+	var list struct {
 		Scenarios []struct {
 			ID string `json:"id"`
 		} `json:"scenarios"`
 	}
-	resp, err := http.Get(base + "/v1/scenarios")
+	if err := getJSON(base+"/v1/scenarios", &list); err != nil {
+		return nil, err
+	}
+	var out []json.RawMessage
+	for _, s := range list.Scenarios {
+		var sc map[string]any
+		if err := getJSON(base+"/v1/scenarios/"+s.ID, &sc); err != nil {
+			return nil, err
+		}
+		delete(sc, "end")
+		sc["id"] = s.ID + "-endless"
+		sc["length"] = 10000
+		b, _ := json.Marshal(sc)
+		out = append(out, b)
+	}
+	if len(out) == 0 {
+		return nil, errors.New("the node has no scenarios")
+	}
+	return out, nil
+}
+
+func getJSON(url string, v any) error {
+	resp, err := http.Get(url)
 	if err != nil {
-		return "", err
+		return err
 	}
-	json.NewDecoder(resp.Body).Decode(&scenarios)
-	resp.Body.Close()
-	if len(scenarios.Scenarios) == 0 {
-		return "", errors.New("no scenarios")
+	defer resp.Body.Close()
+	if resp.StatusCode != 200 {
+		return fmt.Errorf("GET %s: %s", url, resp.Status)
 	}
-	body := fmt.Sprintf(`{"scenario":%q,"seed":%d,"turn_interval_ms":%d,"max_turns":100000}`,
-		scenarios.Scenarios[i%len(scenarios.Scenarios)].ID, i, interval.Milliseconds())
+	return json.NewDecoder(resp.Body).Decode(v)
+}
+
+func create(base, tok string, scenario json.RawMessage, seed int, interval time.Duration) (string, error) {
+	body := fmt.Sprintf(`{"scenario":%s,"seed":%d,"turn_interval_ms":%d,"max_turns":100000}`, scenario, seed, interval.Milliseconds())
 	req, _ := http.NewRequest("POST", base+"/v1/simulations", strings.NewReader(body))
 	req.Header.Set("Authorization", "Bearer "+tok)
-	resp, err = http.DefaultClient.Do(req)
+	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		return "", err
 	}
