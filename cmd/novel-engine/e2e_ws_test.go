@@ -492,3 +492,62 @@ func TestSlowWatcher(t *testing.T) {
 		checkContiguous(t, seqs, progress[i]+1)
 	}
 }
+
+// TestWaitForPlayers: a story that waits for players holds each turn
+// until every seated player has acted, then plays their actions.
+func TestWaitForPlayers(t *testing.T) {
+	n := startNode(t, map[string]string{"NOVEL_PLAYER_WAIT": "1h"})
+	tok := n.guest(t, "Ada")
+	sim := n.create(t, tok, map[string]any{"scenario": endless, "seed": 2, "turn_interval_ms": 10, "max_turns": 100000, "wait_for_players": true})
+	w := n.dial(t, tok)
+	w.call(map[string]any{"type": "subscribe", "sim": sim.ID, "since": 0})
+	if r := w.call(map[string]any{"type": "claim", "sim": sim.ID, "character": "ona"}); r["type"] != "claimed" {
+		t.Fatalf("claim: %v", r)
+	}
+	for round := 0; round < 5; round++ {
+		r := w.call(map[string]any{"type": "act", "sim": sim.ID, "character": "ona", "action": map[string]any{"kind": "speak", "text": fmt.Sprintf("Round %d.", round)}})
+		if r["type"] != "accepted" {
+			t.Fatalf("act: %v", r)
+		}
+		want := int64(r["turn"].(float64))
+		// Turns before the one named may still arrive (played before the
+		// claim took effect); the named one must carry the action.
+		for {
+			m := w.next(10 * time.Second)
+			if m["type"] != "turn" || seqOf(m) < want {
+				continue
+			}
+			if seqOf(m) != want {
+				t.Fatalf("turn %d arrived, want %d first", seqOf(m), want)
+			}
+			found := false
+			for _, e := range m["turn"].(map[string]any)["events"].([]any) {
+				ev := e.(map[string]any)
+				found = found || (ev["actor"] == "ona" && ev["source"] == "player")
+			}
+			if !found {
+				t.Fatalf("turn %d lacks the player's action: %v", want, m)
+			}
+			break
+		}
+		// The story now waits: ten intervals pass without a turn.
+		quiet := time.After(100 * time.Millisecond)
+	waiting:
+		for {
+			select {
+			case m := <-w.msgs:
+				<-w.raw
+				if m["type"] == "turn" {
+					t.Fatalf("turn %v played without the seated player", m["seq"])
+				}
+			case <-quiet:
+				break waiting
+			}
+		}
+	}
+	var v simView
+	n.api(t, "GET", "/v1/simulations/"+sim.ID, "", nil, &v)
+	if seat := v.Characters[0].Seat; seat == nil || seat.UserName != "Ada" {
+		t.Fatalf("ona's seat after the rounds: %+v", v.Characters[0])
+	}
+}
