@@ -57,6 +57,10 @@ type replyMsg struct {
 	Head      *int64 `json:"head,omitempty"`
 	Recovered *bool  `json:"recovered,omitempty"`
 	Turn      *int64 `json:"turn,omitempty"`
+	// Epoch (extension, in subscribed) names the generation of the
+	// simulation's history in the broker; it changes when that history
+	// was lost. Absent on a single node.
+	Epoch string `json:"epoch,omitempty"`
 }
 
 type errorMsg struct {

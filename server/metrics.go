@@ -22,6 +22,9 @@ type metrics struct {
 	turns         prometheus.Counter
 	created       prometheus.Counter
 	actions       prometheus.Counter
+	takeovers     prometheus.Counter
+	leasesLost    prometheus.Counter
+	remote        *prometheus.CounterVec
 }
 
 func newMetrics(reg *prometheus.Registry) *metrics {
@@ -39,8 +42,11 @@ func newMetrics(reg *prometheus.Registry) *metrics {
 		turns:         prometheus.NewCounter(prometheus.CounterOpts{Name: "novel_turns_total", Help: "Turns stored and published by this node."}),
 		created:       prometheus.NewCounter(prometheus.CounterOpts{Name: "novel_simulations_created_total", Help: "Simulations created on this node."}),
 		actions:       prometheus.NewCounter(prometheus.CounterOpts{Name: "novel_actions_total", Help: "Player actions accepted."}),
+		takeovers:     prometheus.NewCounter(prometheus.CounterOpts{Name: "novel_cluster_acquired_total", Help: "Simulations this node took a lease on and started."}),
+		leasesLost:    prometheus.NewCounter(prometheus.CounterOpts{Name: "novel_cluster_leases_lost_total", Help: "Simulations stopped here because their lease was lost or could not be renewed."}),
+		remote:        prometheus.NewCounterVec(prometheus.CounterOpts{Name: "novel_cluster_remote_requests_total", Help: "Actions and controls sent to the node running the simulation."}, []string{"kind"}),
 	}
-	reg.MustRegister(m.requests, m.httpErrors, m.wsErrors, m.connections, m.messagesIn, m.subscriptions, m.turns, m.created, m.actions,
+	reg.MustRegister(m.requests, m.httpErrors, m.wsErrors, m.connections, m.messagesIn, m.subscriptions, m.turns, m.created, m.actions, m.takeovers, m.leasesLost, m.remote,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }
@@ -52,6 +58,10 @@ func (m *metrics) registerGauges(s *Server) {
 		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "novel_ws_slow_closed_total", Help: "Connections cut with 4000 for not keeping up."},
 			func() float64 { return float64(s.hub.SlowClosed()) }),
 	)
+	if b, ok := s.broker.(interface{ Reconnects() int64 }); ok {
+		m.reg.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "novel_broker_reconnects_total", Help: "Times the broker's subscription connection came back after losing Redis."},
+			func() float64 { return float64(b.Reconnects()) }))
+	}
 }
 
 // instrument records each request's latency by route pattern.

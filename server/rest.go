@@ -277,7 +277,12 @@ func (s *Server) create(ctx context.Context, u User, req createRequest) (*Simula
 	if err := s.store.CreateSimulation(ctx, rec, state); err != nil {
 		return nil, err
 	}
-	if err := s.runner.Start(ctx, rec); err != nil {
+	if s.cluster != nil {
+		s.cluster.place(ctx, rec)
+		if got, err := s.store.GetSimulation(ctx, rec.ID); err == nil {
+			rec = got
+		}
+	} else if err := s.runner.Start(ctx, rec); err != nil {
 		return nil, err
 	}
 	s.metrics.created.Inc()
@@ -383,6 +388,12 @@ func (s *Server) handleControl(op string) http.HandlerFunc {
 // control applies op on the node that runs the simulation.
 func (s *Server) control(ctx context.Context, rec *store.Simulation, op string) (*store.Simulation, error) {
 	out, err := s.runner.Control(ctx, rec.ID, op)
+	if errors.Is(err, errNotRunningHere) && s.cluster != nil {
+		if err := s.cluster.control(ctx, rec.ID, op); err != nil {
+			return nil, err
+		}
+		return s.store.GetSimulation(ctx, rec.ID)
+	}
 	if errors.Is(err, errNotRunningHere) {
 		return nil, Errorf(CodeUnavailable, "simulation %q is not running on any node; try again shortly", rec.ID)
 	}
@@ -521,6 +532,11 @@ func (s *Server) act(ctx context.Context, u User, simID, character string, a *en
 		return 0, Errorf(CodeForbidden, "you do not hold the seat of %q; claim it first", character)
 	}
 	turn, err := s.runner.Act(ctx, rec.ID, character, u.ID, *a)
+	if errors.Is(err, errNotRunningHere) && s.cluster != nil {
+		// Validated and queued by the node running it, which answers with
+		// the turn it will be played in.
+		turn, err = s.cluster.act(ctx, rec.ID, character, u.ID, *a)
+	}
 	if errors.Is(err, errNotRunningHere) {
 		return 0, Errorf(CodeUnavailable, "simulation %q is not running on any node; try again shortly", rec.ID)
 	}

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/novel-engine/novel-engine/engine"
@@ -35,6 +36,11 @@ type RunnerConfig struct {
 	OnTurn func(sim string, seq int64, produced time.Time)
 	// OnEnd, if set, is called when a simulation ends (finished or failed).
 	OnEnd func(sim string)
+	// OnStop, if set, is called when a simulation stops running on this
+	// node for any reason (ended, stopped, drained, refused by the store),
+	// after its last turn is stored. lost tells that it was stopped
+	// because this node no longer holds it (Stop with lost).
+	OnStop func(sim string, lost bool)
 }
 
 // Runner owns the simulations this node runs: one goroutine each, pacing
@@ -62,6 +68,9 @@ type run struct {
 	waitPlayers bool
 	wake        chan struct{} // capacity 1: control change or action arrival
 	done        chan struct{} // closed when the loop has returned
+	stop        chan struct{} // closed by Runner.Stop: finish the turn in progress and stop
+	stopOnce    sync.Once
+	lost        atomic.Bool // stopped because another node may own it now
 
 	// simMu guards the engine and the fields below it: the loop holds it
 	// while it takes the pending actions and steps, so an action is
@@ -140,6 +149,7 @@ func (r *Runner) Start(ctx context.Context, rec *store.Simulation) error {
 		waitPlayers: rec.WaitForPlayers,
 		wake:        make(chan struct{}, 1),
 		done:        make(chan struct{}),
+		stop:        make(chan struct{}),
 		sim:         sim,
 		status:      rec.Status,
 		next:        head + 1,
@@ -170,14 +180,55 @@ func (r *Runner) Start(ctx context.Context, rec *store.Simulation) error {
 		defer r.wg.Done()
 		defer close(ru.done)
 		r.loop(ru)
-		if err := r.cfg.Store.SetOwner(context.WithoutCancel(r.ctx), ru.id, ""); err != nil {
-			r.log.Warn("clear owner", "sim", ru.id, "err", err)
+		if !ru.lost.Load() {
+			r.clearOwner(ru.id)
 		}
 		r.mu.Lock()
 		delete(r.runs, ru.id)
 		r.mu.Unlock()
+		if r.cfg.OnStop != nil {
+			r.cfg.OnStop(ru.id, ru.lost.Load())
+		}
 	}()
 	return nil
+}
+
+// clearOwner records that no node runs the simulation, unless the record
+// names another node already.
+func (r *Runner) clearOwner(id string) {
+	ctx := context.WithoutCancel(r.ctx)
+	if rec, err := r.cfg.Store.GetSimulation(ctx, id); err == nil && rec.Owner != r.cfg.Node {
+		return
+	}
+	if err := r.cfg.Store.SetOwner(ctx, id, ""); err != nil {
+		r.log.Warn("clear owner", "sim", id, "err", err)
+	}
+}
+
+// Stop makes a simulation running here finish the turn in progress and
+// stop, without changing its status: another node may take it over. lost
+// tells that this node no longer holds it, so it leaves the stored owner
+// alone. It returns at once; the loop ends after its current turn.
+func (r *Runner) Stop(id string, lost bool) {
+	ru := r.get(id)
+	if ru == nil {
+		return
+	}
+	if lost {
+		ru.lost.Store(true)
+	}
+	ru.stopOnce.Do(func() { close(ru.stop) })
+}
+
+// Sims lists the simulations running on this node.
+func (r *Runner) Sims() []string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	out := make([]string, 0, len(r.runs))
+	for id := range r.runs {
+		out = append(out, id)
+	}
+	return out
 }
 
 func (r *Runner) get(id string) *run {
@@ -311,11 +362,18 @@ func (r *Runner) loop(ru *run) {
 		if status == store.StatusFinished || status == store.StatusFailed {
 			return
 		}
+		select {
+		case <-ru.stop:
+			return
+		default:
+		}
 		if status != store.StatusRunning {
 			select {
 			case <-ru.wake:
 				continue
 			case <-r.draining:
+				return
+			case <-ru.stop:
 				return
 			}
 		}
@@ -327,6 +385,8 @@ func (r *Runner) loop(ru *run) {
 			case <-ru.wake:
 				continue
 			case <-r.draining:
+				return
+			case <-ru.stop:
 				return
 			}
 		}
@@ -346,6 +406,8 @@ func (r *Runner) loop(ru *run) {
 					case <-ru.wake:
 						continue
 					case <-r.draining:
+						return
+					case <-ru.stop:
 						return
 					}
 				}
@@ -435,6 +497,9 @@ func (r *Runner) playTurn(ru *run, log *slog.Logger) bool {
 		select {
 		case <-time.After(r.cfg.RetryInterval):
 		case <-ctx.Done():
+			return false
+		case <-ru.stop:
+			// Another node may own it now; it resumes from the stored head.
 			return false
 		}
 	}

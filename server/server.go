@@ -31,6 +31,10 @@ type Config struct {
 	SetBrokerHandler func(func(context.Context, hub.Publication))
 	// Node names this node in welcome messages and ownership.
 	Node string
+	// Cluster, when set, makes this node one of several sharing Redis and
+	// the store: it runs only the simulations it holds a lease on. When
+	// nil the node runs every simulation.
+	Cluster *ClusterConfig
 	// GuestAuth enables POST /v1/auth/guest.
 	GuestAuth bool
 	// GuestTTL is how long a guest token lasts. Defaults to 24h.
@@ -86,6 +90,7 @@ type Server struct {
 	views    *viewCache
 	presence *presence
 	seats    *seatKeeper
+	cluster  *cluster // nil on a single node
 	limits   *ipLimiter
 	accept   *websocket.AcceptOptions
 	now      func() time.Time
@@ -147,9 +152,12 @@ func New(cfg Config) (*Server, error) {
 		mb := hub.NewMemoryBroker()
 		s.broker, setHandler = mb, mb.SetHandler
 	}
-	s.hub = hub.New(s.broker, s.fillFromStore, hub.Options{MaxQueueBytes: cfg.MaxQueueBytes, Logger: cfg.Logger})
+	s.hub = hub.New(s.broker, s.fill, hub.Options{MaxQueueBytes: cfg.MaxQueueBytes, Logger: cfg.Logger})
 	if setHandler != nil {
 		setHandler(s.hub.Deliver)
+	}
+	if r, ok := s.broker.(recoverer); ok {
+		r.SetRecoverHandler(s.hub.Recover)
 	}
 	s.views = newViewCache()
 	s.presence = newPresence(s)
@@ -169,20 +177,36 @@ func New(cfg Config) (*Server, error) {
 			s.metrics.turns.Inc()
 		},
 		OnEnd: func(sim string) { s.presence.mark(sim) },
+		OnStop: func(sim string, lost bool) {
+			if s.cluster != nil {
+				s.cluster.onStop(sim, lost)
+			}
+		},
 	})
+	if cfg.Cluster != nil {
+		if cfg.Cluster.Redis == nil {
+			return nil, errors.New("server: Cluster needs Redis")
+		}
+		s.cluster = newCluster(s, *cfg.Cluster)
+	}
 	s.metrics.registerGauges(s)
 	return s, nil
 }
 
 // Start resumes the simulations the store holds as running or paused
 // (all of them: a single node owns every simulation) and starts the
-// background loops.
+// background loops. In a cluster it joins the others instead, and takes
+// the simulations nobody runs.
 func (s *Server) Start(ctx context.Context) error {
 	s.bg.Add(1)
 	go func() {
 		defer s.bg.Done()
 		s.presence.loop(s.ctx, s.cfg.PresenceInterval)
 	}()
+	if s.cluster != nil {
+		s.cluster.start()
+		return nil
+	}
 	for _, status := range []string{store.StatusRunning, store.StatusPaused, store.StatusCreated} {
 		cursor := ""
 		for {
@@ -216,6 +240,11 @@ func (s *Server) Draining() bool { return s.draining.Load() }
 // is done or ctx ends.
 func (s *Server) Shutdown(ctx context.Context) error {
 	s.draining.Store(true)
+	if s.cluster != nil {
+		// Out of placement first, so the simulations released below go
+		// to the other nodes at once.
+		s.cluster.leave(ctx)
+	}
 	err := s.runner.Shutdown(ctx)
 	s.CloseAll(websocket.StatusGoingAway, "server shutting down")
 	done := make(chan struct{})
@@ -230,8 +259,17 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	}
 	s.cancel()
 	s.bg.Wait()
+	if s.cluster != nil {
+		s.cluster.stop()
+	}
 	s.seats.stop()
 	return err
+}
+
+// recoverer is a broker that can lose publications while disconnected
+// and asks the hub to recover them when it is back.
+type recoverer interface {
+	SetRecoverHandler(func(context.Context, string))
 }
 
 // CloseAll closes every WebSocket connection of this node with code.

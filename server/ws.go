@@ -253,9 +253,10 @@ func (c *conn) sendHistory(ctx context.Context, m clientMsg) (int64, error) {
 		return 0, err
 	}
 	head := rec.Head
+	epoch := s.epoch(ctx, m.Sim)
 	if m.Since != nil && *m.Since >= 0 && *m.Since <= head {
 		recovered := true
-		c.send(replyMsg{Type: "subscribed", ID: m.ID, Sim: m.Sim, Head: &head, Recovered: &recovered})
+		c.send(replyMsg{Type: "subscribed", ID: m.ID, Sim: m.Sim, Head: &head, Recovered: &recovered, Epoch: epoch})
 		last := *m.Since
 		for {
 			turns, err := s.store.ListTurns(ctx, m.Sim, last, turnsPageLimit)
@@ -290,7 +291,7 @@ func (c *conn) sendHistory(ctx context.Context, m clientMsg) (int64, error) {
 	if err != nil {
 		return 0, err
 	}
-	c.send(replyMsg{Type: "subscribed", ID: m.ID, Sim: m.Sim, Head: &head, Recovered: &recovered})
+	c.send(replyMsg{Type: "subscribed", ID: m.ID, Sim: m.Sim, Head: &head, Recovered: &recovered, Epoch: epoch})
 	c.send(snapshotMsg{Type: "snapshot", Sim: m.Sim, Seq: head, Simulation: view, Recent: raw})
 	return head, nil
 }
@@ -366,4 +367,21 @@ func (c *conn) release(ctx context.Context, m clientMsg) error {
 	s.presence.mark(rec.ID)
 	c.send(replyMsg{Type: "released", ID: m.ID, Sim: m.Sim, Character: m.Character})
 	return nil
+}
+
+// epoch returns the broker's epoch of sim's history, or "" when the
+// broker has none (a single node) or cannot say.
+func (s *Server) epoch(ctx context.Context, sim string) string {
+	e, ok := s.broker.(interface {
+		Epoch(ctx context.Context, sim string) (string, error)
+	})
+	if !ok {
+		return ""
+	}
+	v, err := e.Epoch(ctx, sim)
+	if err != nil {
+		s.log.Debug("history epoch", "sim", sim, "err", err)
+		return ""
+	}
+	return v
 }

@@ -15,6 +15,9 @@ import (
 	"strings"
 	"time"
 
+	"github.com/redis/go-redis/v9"
+
+	"github.com/novel-engine/novel-engine/hub"
 	"github.com/novel-engine/novel-engine/server"
 	"github.com/novel-engine/novel-engine/store"
 	"github.com/novel-engine/novel-engine/store/postgres"
@@ -27,6 +30,8 @@ type serveConfig struct {
 	addr           string
 	databaseURL    string
 	redisURL       string
+	redisPrefix    string
+	leaseTTL       time.Duration
 	nodeID         string
 	jwtSecret      string
 	jwtPublicKey   string
@@ -77,6 +82,8 @@ func parseServe(args []string, getenv func(string) string, stderr io.Writer) (*s
 	fs.StringVar(&c.addr, "addr", env("NOVEL_ADDR", ":8080"), "listen address (NOVEL_ADDR)")
 	fs.StringVar(&c.databaseURL, "database-url", env("NOVEL_DATABASE_URL", ""), "PostgreSQL URL; empty: memory store (NOVEL_DATABASE_URL)")
 	fs.StringVar(&c.redisURL, "redis-url", env("NOVEL_REDIS_URL", ""), "Redis URL; empty: single node (NOVEL_REDIS_URL)")
+	fs.StringVar(&c.redisPrefix, "redis-prefix", env("NOVEL_REDIS_PREFIX", "novel:"), "prefix of every Redis key and channel; nodes of one cluster share it (NOVEL_REDIS_PREFIX)")
+	fs.DurationVar(&c.leaseTTL, "lease-ttl", envDur("NOVEL_LEASE_TTL", 3*time.Second), "how long a dead node's simulations wait for another owner; renewed every third of it (NOVEL_LEASE_TTL)")
 	fs.StringVar(&c.nodeID, "node-id", env("NOVEL_NODE_ID", ""), "this node's name; empty: hostname plus a random suffix (NOVEL_NODE_ID)")
 	fs.StringVar(&c.jwtSecret, "jwt-secret", env("NOVEL_JWT_SECRET", ""), "HS256 key; empty: random per process (NOVEL_JWT_SECRET)")
 	fs.StringVar(&c.jwtPublicKey, "jwt-public-key", env("NOVEL_JWT_PUBLIC_KEY", ""), "PEM public key (RS256 or EdDSA) of an external issuer, or a path to one (NOVEL_JWT_PUBLIC_KEY)")
@@ -133,8 +140,22 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	if c.nodeID == "" {
 		c.nodeID = defaultNodeID()
 	}
+	var redisOpts *redis.Options
 	if c.redisURL != "" {
-		return errors.New("NOVEL_REDIS_URL: running several nodes is not supported by this build yet; unset it to run a single node")
+		// A cluster shares its tokens and its stories: both must be
+		// configured, not made up per node.
+		if c.jwtSecret == "" {
+			return errors.New("NOVEL_JWT_SECRET is required with NOVEL_REDIS_URL: every node must accept the tokens of the others")
+		}
+		if c.databaseURL == "" {
+			return errors.New("NOVEL_DATABASE_URL is required with NOVEL_REDIS_URL: the nodes of a cluster share one PostgreSQL store")
+		}
+		if redisOpts, err = redis.ParseURL(c.redisURL); err != nil {
+			return fmt.Errorf("NOVEL_REDIS_URL: %w", err)
+		}
+		if c.leaseTTL < 300*time.Millisecond {
+			return errors.New("NOVEL_LEASE_TTL: use at least 300ms")
+		}
 	}
 	if c.llmURL != "" {
 		return errors.New("NOVEL_LLM_URL: model-backed deciders are not supported by this build yet; unset it to use the built-in deciders")
@@ -194,7 +215,31 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	}
 	defer st.Close()
 
+	var (
+		broker      hub.Broker
+		setHandler  func(func(context.Context, hub.Publication))
+		clusterConf *server.ClusterConfig
+	)
+	if redisOpts != nil {
+		rdb := redis.NewClient(redisOpts)
+		defer rdb.Close()
+		pctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		if err := rdb.Ping(pctx).Err(); err != nil {
+			// Not fatal: the node reports it in /readyz and connects when
+			// Redis is back.
+			log.Warn("redis unreachable at start", "err", err)
+		}
+		cancel()
+		rb := hub.NewRedisBroker(rdb, hub.RedisOptions{Prefix: c.redisPrefix, Logger: log})
+		defer rb.Close()
+		broker, setHandler = rb, rb.SetHandler
+		clusterConf = &server.ClusterConfig{Redis: rdb, Prefix: c.redisPrefix, LeaseTTL: c.leaseTTL}
+	}
+
 	srv, err := server.New(server.Config{
+		Broker:            broker,
+		SetBrokerHandler:  setHandler,
+		Cluster:           clusterConf,
 		Store:             st,
 		Auth:              auth,
 		Node:              c.nodeID,
@@ -222,7 +267,7 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- hs.Serve(ln) }()
 	fmt.Fprintf(stdout, "novel-engine node %s listening on http://%s\n", c.nodeID, ln.Addr())
-	log.Info("serving", "addr", ln.Addr().String(), "node", c.nodeID, "store", storeKind(c), "guest_auth", guest)
+	log.Info("serving", "addr", ln.Addr().String(), "node", c.nodeID, "store", storeKind(c), "cluster", c.redisURL != "", "guest_auth", guest)
 
 	select {
 	case err := <-serveErr:
