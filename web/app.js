@@ -218,6 +218,8 @@ function navigate(path) {
   route();
 }
 
+let firstRoute = true;
+
 function route() {
   view?.destroy();
   view = null;
@@ -225,8 +227,10 @@ function route() {
   main.replaceChildren();
   const m = location.pathname.match(/^\/story\/([^/]+)\/?$/);
   view = m ? storyView(main, decodeURIComponent(m[1])) : lobbyView(main);
-  const focusTarget = /** @type {HTMLElement|null} */ (main.querySelector('h1')) || main;
-  if (document.activeElement && document.activeElement !== document.body) focusTarget.focus({ preventScroll: true });
+  // After a navigation, start keyboard and screen reader users at the new
+  // page's heading, as a page load would.
+  if (!firstRoute) (/** @type {HTMLElement|null} */ (main.querySelector('h1')) || main).focus({ preventScroll: true });
+  firstRoute = false;
   window.scrollTo(0, 0);
 }
 
@@ -549,6 +553,8 @@ function storyView(main, simId) {
     }
   };
   client.addEventListener('welcome', onWelcome);
+  const onState = () => { castDirty = true; schedule(); };
+  client.addEventListener('state', onState);
 
   if (!scenarioCache.size) {
     api('/v1/scenarios').then((r) => {
@@ -817,13 +823,17 @@ function storyView(main, simId) {
     const all = [...chars.values()].filter((c) => c.name);
     mapView.setCast(all, { mine: myChar, here, exits });
     const open = st() === 'running' || st() === 'paused' || st() === 'created';
+    // Rebuild the list only when something in it changed.
+    const sig = JSON.stringify([all.map((c) => [c.id, c.location, c.health, c.alive, seats.get(c.id) || '']), [...mine], session.canPlay, open, client.isOpen]);
+    if (castList.dataset.sig === sig) return;
+    castList.dataset.sig = sig;
     const items = all.map((c) => {
       const holder = seats.get(c.id);
       const isMine = mine.has(c.id);
       let seat;
       if (isMine) seat = h('button.small', { type: 'button', onclick: () => release(c.id), 'aria-label': `Release ${c.name}` }, 'Release');
       else if (holder) seat = h('span.seat.taken', { title: `Played by ${holder}` }, holder);
-      else if (session.canPlay && c.alive !== false && open && !myChar) seat = h('button.small.primary', { type: 'button', onclick: () => claim(c.id), 'aria-label': `Play ${c.name}` }, 'Play');
+      else if (session.canPlay && c.alive !== false && open && !myChar) seat = h('button.small.primary', { type: 'button', onclick: () => claim(c.id), 'aria-label': `Play ${c.name}`, disabled: !client.isOpen }, 'Play');
       else seat = h('span.seat', null, c.alive === false ? '' : 'AI');
       const hp = Math.max(0, Math.min(100, Number(c.health) || 0));
       return h(`li.cast-row${isMine ? '.mine' : ''}${c.alive === false ? '.dead' : ''}`, { dataset: { id: c.id } },
@@ -912,7 +922,7 @@ function storyView(main, simId) {
     const c = [...mine][0];
     const me = c ? chars.get(c) : null;
     // Keep what the user is typing: do not rebuild the panel under them.
-    const sig = JSON.stringify([c, me?.location, me?.alive, st(), session.user?.id,
+    const sig = JSON.stringify([c, me?.location, me?.alive, st(), session.user?.id, client.isOpen,
       me ? [...chars.values()].filter((x) => x.location === me.location && x.id !== c && x.alive !== false).map((x) => x.id) : null]);
     if (playBox.dataset.sig === sig) return;
     playBox.dataset.sig = sig;
@@ -939,7 +949,8 @@ function storyView(main, simId) {
     const present = [...chars.values()].filter((x) => x.location === me.location && x.id !== c && x.alive !== false);
     const ended = ['finished', 'failed'].includes(st());
     const dead = me.alive === false;
-    const off = ended || dead;
+    // While the connection is down, actions could not be sent.
+    const off = ended || dead || !client.isOpen;
     const kinds = (sim?.actions || ['move', 'speak', 'wait']).filter((/** @type {string} */ k) => !['move', 'speak', 'wait'].includes(k));
 
     const sayText = /** @type {HTMLInputElement} */ (h('input', { id: 'say-text', dataset: { key: 'say-text' }, maxlength: 500, placeholder: 'What do you say?', 'aria-label': 'What to say', disabled: off, value: textNow }));
@@ -1000,6 +1011,7 @@ function storyView(main, simId) {
       sub.unsubscribe();
       clearTimeout(announceTimer);
       client.removeEventListener('welcome', onWelcome);
+      client.removeEventListener('state', onState);
       document.removeEventListener('visibilitychange', onVis);
     },
     onSession() {

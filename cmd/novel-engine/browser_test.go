@@ -148,6 +148,21 @@ func (e *browserEnv) storedTurns(t *testing.T, sim string, upTo int64) map[int64
 	return out
 }
 
+// recordStates makes the page keep its connection states in
+// window.__states, and window.__banner true once the disconnected banner
+// showed.
+func recordStates(tab *webtest.Tab) {
+	webtest.MustEval[bool](tab, `(() => {
+		window.__states = [];
+		window.__banner = false;
+		window.novel.client.addEventListener('state', (e) => {
+			window.__states.push(e.detail.state);
+			if (!document.querySelector('#banner').hidden) window.__banner = true;
+		});
+		return true;
+	})()`)
+}
+
 // settleForScreenshot clears passing notices and lets animations end.
 func settleForScreenshot(tab *webtest.Tab) {
 	webtest.MustEval[bool](tab, `(() => { document.querySelector('#toasts').replaceChildren(); document.activeElement?.blur(); return true })()`)
@@ -263,6 +278,14 @@ func TestBrowserPlaysACharacter(t *testing.T) {
 	}
 	tab.WaitJS(5*time.Second, `/Played in turn `+turn+`/.test(document.querySelector('.play-status').textContent)`, `document.querySelector('.play-status').textContent`)
 
+	// The seat outlives a dropped connection: the page reclaims it.
+	recordStates(tab)
+	if n := e.proxy.closeAll(websocket.StatusGoingAway); n != 1 {
+		t.Fatalf("closed %d sockets, want 1", n)
+	}
+	tab.WaitJS(10*time.Second, `window.__states.includes('reconnecting') && window.novel.client.isOpen && !!document.querySelector('#play button.move:not([disabled])')`,
+		`[window.__states, document.querySelector('#play').innerText]`)
+
 	// Say something too, so the screenshot shows the whole panel in use.
 	tab.Do(10*time.Second, chromedp.SendKeys(chromedp.CSS("#say-text"), "Who took the letter?\r"))
 	tab.WaitJS(10*time.Second, `/Accepted: say/.test(document.querySelector('.play-status').textContent)`, `document.querySelector('.play-status').textContent`)
@@ -274,6 +297,14 @@ func TestBrowserPlaysACharacter(t *testing.T) {
 		settleForScreenshot(tab)
 		tab.Screenshot(screenshotPath("story.png"))
 	}
+
+	// At phone width nothing sticks out sideways.
+	tab.Do(10*time.Second, chromedp.EmulateViewport(375, 812, chromedp.EmulateMobile))
+	tab.WaitJS(5*time.Second, `window.innerWidth <= 400`, `window.innerWidth`)
+	if w := webtest.MustEval[[]int](tab, `[document.documentElement.scrollWidth, window.innerWidth]`); w[0] > w[1] {
+		t.Errorf("at phone width the page is %d px wide in a %d px window", w[0], w[1])
+	}
+	tab.Do(10*time.Second, chromedp.EmulateReset())
 
 	// Release the seat.
 	tab.Do(10*time.Second, chromedp.Click(chromedp.CSS(`#play button[data-key="release"]`)))
@@ -310,15 +341,7 @@ func TestBrowserResumesAfter1001(t *testing.T) {
 	for _, tab := range []*webtest.Tab{a, b} {
 		tab.WaitJS(15*time.Second, `window.novel.client.isOpen && document.querySelectorAll('#prose article.turn').length >= 3`, jsLastSeq)
 	}
-	webtest.MustEval[bool](a, `(() => {
-		window.__states = [];
-		window.__banner = false;
-		window.novel.client.addEventListener('state', (e) => {
-			window.__states.push(e.detail.state);
-			if (!document.querySelector('#banner').hidden) window.__banner = true;
-		});
-		return true;
-	})()`)
+	recordStates(a)
 
 	for round := 1; round <= 3; round++ {
 		before := webtest.MustEval[int64](a, jsLastSeq)
