@@ -20,7 +20,7 @@ import (
 func TestTour(t *testing.T) {
 	n := startNode(t, nil)
 	tok := n.guest(t, "Ada")
-	sim := n.create(t, tok, map[string]any{"seed": 7, "turn_interval_ms": 20, "max_turns": 40})
+	sim := n.create(t, tok, map[string]any{"seed": 7, "turn_interval_ms": 100, "max_turns": 40})
 	if sim.Status != "running" || sim.Head != 0 || len(sim.Characters) == 0 || len(sim.Locations) == 0 {
 		t.Fatalf("created %+v", sim)
 	}
@@ -94,7 +94,7 @@ func TestTour(t *testing.T) {
 func TestWebSocketMessages(t *testing.T) {
 	n := startNode(t, nil)
 	tok := n.guest(t, "Ada")
-	sim := n.create(t, tok, map[string]any{"seed": 3, "turn_interval_ms": 200, "max_turns": 1000})
+	sim := n.create(t, tok, map[string]any{"scenario": endless, "seed": 3, "turn_interval_ms": 200, "max_turns": 1000})
 	w := n.dial(t, tok)
 
 	if r := w.call(map[string]any{"type": "ping"}); r["type"] != "pong" {
@@ -176,7 +176,7 @@ func TestWebSocketMessages(t *testing.T) {
 func TestWebSocketErrors(t *testing.T) {
 	n := startNode(t, map[string]string{"NOVEL_JWT_SECRET": "0123456789abcdef0123456789abcdef"})
 	ada, bo := n.guest(t, "Ada"), n.guest(t, "Bo")
-	sim := n.create(t, ada, map[string]any{"seed": 5, "turn_interval_ms": 500, "max_turns": 1000})
+	sim := n.create(t, ada, map[string]any{"scenario": endless, "seed": 5, "turn_interval_ms": 500, "max_turns": 1000})
 	char := sim.Characters[0].ID
 	anon := n.dial(t, "")
 	wa, wb := n.dial(t, ada), n.dial(t, bo)
@@ -346,7 +346,7 @@ func TestCloseCodes(t *testing.T) {
 func TestShutdownCloses1001(t *testing.T) {
 	n := startNode(t, nil)
 	tok := n.guest(t, "Ada")
-	sim := n.create(t, tok, map[string]any{"seed": 1, "turn_interval_ms": 20, "max_turns": 100000})
+	sim := n.create(t, tok, map[string]any{"scenario": endless, "seed": 1, "turn_interval_ms": 20, "max_turns": 100000})
 	w := n.dial(t, "")
 	w.call(map[string]any{"type": "subscribe", "sim": sim.ID})
 	w.readTurns(seqOf(w.expect("snapshot")) + 2)
