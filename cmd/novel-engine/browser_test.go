@@ -444,6 +444,12 @@ func TestBrowserKeepsUp(t *testing.T) {
 		t.Errorf("no way to show the trimmed, earlier turns")
 	}
 	t.Logf("%d turns, page at most %d behind, %d in the DOM", v.Head, maxLag, n)
+
+	// "Show earlier turns" brings back the trimmed ones, in order.
+	first := webtest.MustEval[int64](tab, `Number(document.querySelector('#prose article.turn').dataset.seq)`)
+	tab.Do(10*time.Second, chromedp.Click(chromedp.CSS("#prose .earlier")))
+	tab.WaitJS(10*time.Second, fmt.Sprintf(`Number(document.querySelector('#prose article.turn').dataset.seq) < %d`, first), `document.querySelector('#prose article.turn').dataset.seq`)
+	checkShown(t, "the page after showing earlier turns", webtest.MustEval[[]shownTurn](tab, jsShownTurns))
 }
 
 // wsProxy forwards HTTP to a node and relays WebSockets message by
