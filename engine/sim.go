@@ -35,6 +35,7 @@ type Sim struct {
 	opts      Options
 	builtin   bool // opts.Decider is the built-in utility AI
 	castCache *Cast
+	enc       canonEncoder // reused by hash
 
 	// Changed by Step.
 	w *world
@@ -149,12 +150,7 @@ func (s *Sim) Locations() []LocationView {
 }
 
 func (s *Sim) hash() string {
-	b, err := json.Marshal(s.w)
-	if err != nil {
-		// The world holds only strings, numbers, slices and maps.
-		panic(fmt.Sprintf("engine: encode world: %v", err))
-	}
-	sum := sha256.Sum256(b)
+	sum := sha256.Sum256(s.enc.world(s.w))
 	return hex.EncodeToString(sum[:])
 }
 

@@ -32,11 +32,14 @@ type world struct {
 	Tension  float64 `json:"tension"`
 	Phase    string  `json:"phase"`
 	// PhaseTurns counts turns spent in the current phase.
-	PhaseTurns int          `json:"phase_turns"`
-	Chars      []*charState `json:"chars"`
-	Items      []*itemState `json:"items"`
-	Fired      []bool       `json:"fired"`
-	Flags      []string     `json:"flags,omitempty"`
+	PhaseTurns int `json:"phase_turns"`
+	// Climax is the turn on which the director let the climax in, 0
+	// before.
+	Climax int64        `json:"climax,omitempty"`
+	Chars  []*charState `json:"chars"`
+	Items  []*itemState `json:"items"`
+	Fired  []bool       `json:"fired"`
+	Flags  []string     `json:"flags,omitempty"`
 	// Prose holds the chronicler's recently used template keys.
 	Prose []string `json:"prose,omitempty"`
 }

@@ -1,0 +1,285 @@
+package engine
+
+import (
+	"encoding/json"
+	"math"
+	"slices"
+	"strconv"
+)
+
+// The state hash is the sha256 of the world's canonical encoding. That
+// encoding is byte for byte what encoding/json makes of the world (struct
+// fields in declaration order, empty optional fields left out, map keys
+// sorted, floats in json's shortest form), written by hand because
+// reflection made the hash a fifth of the cost of a turn. A test checks
+// the two agree on many states; a golden test pins the hashes.
+
+type canonEncoder struct {
+	b    []byte
+	keys []string
+}
+
+func (e *canonEncoder) world(w *world) []byte {
+	e.b = e.b[:0]
+	e.b = append(e.b, `{"seq":`...)
+	e.b = strconv.AppendInt(e.b, w.Seq, 10)
+	e.b = append(e.b, `,"finished":`...)
+	e.b = strconv.AppendBool(e.b, w.Finished)
+	if w.Ending != "" {
+		e.b = append(e.b, `,"ending":`...)
+		e.str(w.Ending)
+	}
+	e.b = append(e.b, `,"tension":`...)
+	e.float(w.Tension)
+	e.b = append(e.b, `,"phase":`...)
+	e.str(w.Phase)
+	e.b = append(e.b, `,"phase_turns":`...)
+	e.b = strconv.AppendInt(e.b, int64(w.PhaseTurns), 10)
+	if w.Climax != 0 {
+		e.b = append(e.b, `,"climax":`...)
+		e.b = strconv.AppendInt(e.b, w.Climax, 10)
+	}
+	e.b = append(e.b, `,"chars":`...)
+	if w.Chars == nil {
+		e.b = append(e.b, "null"...)
+	} else {
+		e.b = append(e.b, '[')
+		for k, c := range w.Chars {
+			if k > 0 {
+				e.b = append(e.b, ',')
+			}
+			e.char(c)
+		}
+		e.b = append(e.b, ']')
+	}
+	e.b = append(e.b, `,"items":`...)
+	if w.Items == nil {
+		e.b = append(e.b, "null"...)
+	} else {
+		e.b = append(e.b, '[')
+		for k, it := range w.Items {
+			if k > 0 {
+				e.b = append(e.b, ',')
+			}
+			e.item(it)
+		}
+		e.b = append(e.b, ']')
+	}
+	e.b = append(e.b, `,"fired":`...)
+	if w.Fired == nil {
+		e.b = append(e.b, "null"...)
+	} else {
+		e.b = append(e.b, '[')
+		for k, f := range w.Fired {
+			if k > 0 {
+				e.b = append(e.b, ',')
+			}
+			e.b = strconv.AppendBool(e.b, f)
+		}
+		e.b = append(e.b, ']')
+	}
+	if len(w.Flags) > 0 {
+		e.b = append(e.b, `,"flags":`...)
+		e.strs(w.Flags)
+	}
+	if len(w.Prose) > 0 {
+		e.b = append(e.b, `,"prose":`...)
+		e.strs(w.Prose)
+	}
+	e.b = append(e.b, '}')
+	return e.b
+}
+
+func (e *canonEncoder) char(c *charState) {
+	if c == nil {
+		e.b = append(e.b, "null"...)
+		return
+	}
+	e.b = append(e.b, `{"id":`...)
+	e.str(c.ID)
+	e.b = append(e.b, `,"loc":`...)
+	e.str(c.Loc)
+	e.b = append(e.b, `,"health":`...)
+	e.b = strconv.AppendInt(e.b, int64(c.Health), 10)
+	e.b = append(e.b, `,"alive":`...)
+	e.b = strconv.AppendBool(e.b, c.Alive)
+	e.b = append(e.b, `,"onstage":`...)
+	e.b = strconv.AppendBool(e.b, c.Onstage)
+	if len(c.Inv) > 0 {
+		e.b = append(e.b, `,"inv":`...)
+		e.strs(c.Inv)
+	}
+	if len(c.Knows) > 0 {
+		e.b = append(e.b, `,"knows":`...)
+		e.strs(c.Knows)
+	}
+	if len(c.Rel) > 0 {
+		e.b = append(e.b, `,"rel":{`...)
+		e.keys = e.keys[:0]
+		for k := range c.Rel {
+			e.keys = append(e.keys, k)
+		}
+		slices.Sort(e.keys)
+		for n, k := range e.keys {
+			if n > 0 {
+				e.b = append(e.b, ',')
+			}
+			e.str(k)
+			e.b = append(e.b, ':')
+			e.float(c.Rel[k])
+		}
+		e.b = append(e.b, '}')
+	}
+	if len(c.Goals) > 0 {
+		e.b = append(e.b, `,"goals":[`...)
+		for n, g := range c.Goals {
+			if n > 0 {
+				e.b = append(e.b, ',')
+			}
+			e.b = append(e.b, `{"id":`...)
+			e.str(g.ID)
+			e.b = append(e.b, `,"status":`...)
+			e.str(g.Status)
+			if g.Turn != 0 {
+				e.b = append(e.b, `,"turn":`...)
+				e.b = strconv.AppendInt(e.b, g.Turn, 10)
+			}
+			e.b = append(e.b, '}')
+		}
+		e.b = append(e.b, ']')
+	}
+	if len(c.Memory) > 0 {
+		e.b = append(e.b, `,"memory":[`...)
+		for n, m := range c.Memory {
+			if n > 0 {
+				e.b = append(e.b, ',')
+			}
+			e.b = append(e.b, `{"turn":`...)
+			e.b = strconv.AppendInt(e.b, m.Turn, 10)
+			e.b = append(e.b, `,"kind":`...)
+			e.str(m.Kind)
+			if m.Actor != "" {
+				e.b = append(e.b, `,"actor":`...)
+				e.str(m.Actor)
+			}
+			if m.Target != "" {
+				e.b = append(e.b, `,"target":`...)
+				e.str(m.Target)
+			}
+			if m.Item != "" {
+				e.b = append(e.b, `,"item":`...)
+				e.str(m.Item)
+			}
+			e.b = append(e.b, `,"loc":`...)
+			e.str(m.Loc)
+			e.b = append(e.b, `,"imp":`...)
+			e.float(m.Imp)
+			e.b = append(e.b, '}')
+		}
+		e.b = append(e.b, ']')
+	}
+	if len(c.Seen) > 0 {
+		e.b = append(e.b, `,"seen":`...)
+		e.strMap(c.Seen)
+	}
+	if len(c.Met) > 0 {
+		e.b = append(e.b, `,"met":`...)
+		e.strMap(c.Met)
+	}
+	if len(c.Searched) > 0 {
+		e.b = append(e.b, `,"searched":`...)
+		e.strs(c.Searched)
+	}
+	if len(c.Last) > 0 {
+		e.b = append(e.b, `,"last":`...)
+		e.strs(c.Last)
+	}
+	e.b = append(e.b, '}')
+}
+
+func (e *canonEncoder) item(it *itemState) {
+	if it == nil {
+		e.b = append(e.b, "null"...)
+		return
+	}
+	e.b = append(e.b, `{"id":`...)
+	e.str(it.ID)
+	if it.Loc != "" {
+		e.b = append(e.b, `,"loc":`...)
+		e.str(it.Loc)
+	}
+	if it.Holder != "" {
+		e.b = append(e.b, `,"holder":`...)
+		e.str(it.Holder)
+	}
+	if it.Hidden {
+		e.b = append(e.b, `,"hidden":true`...)
+	}
+	if it.Fixed {
+		e.b = append(e.b, `,"fixed":true`...)
+	}
+	e.b = append(e.b, '}')
+}
+
+func (e *canonEncoder) strMap(m map[string]string) {
+	e.keys = e.keys[:0]
+	for k := range m {
+		e.keys = append(e.keys, k)
+	}
+	slices.Sort(e.keys)
+	e.b = append(e.b, '{')
+	for n, k := range e.keys {
+		if n > 0 {
+			e.b = append(e.b, ',')
+		}
+		e.str(k)
+		e.b = append(e.b, ':')
+		e.str(m[k])
+	}
+	e.b = append(e.b, '}')
+}
+
+func (e *canonEncoder) strs(ss []string) {
+	e.b = append(e.b, '[')
+	for n, s := range ss {
+		if n > 0 {
+			e.b = append(e.b, ',')
+		}
+		e.str(s)
+	}
+	e.b = append(e.b, ']')
+}
+
+// str writes a JSON string. Ids and template keys are plain ASCII; any
+// other string goes through encoding/json so the escaping is the same.
+func (e *canonEncoder) str(s string) {
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c < 0x20 || c >= 0x7f || c == '"' || c == '\\' || c == '<' || c == '>' || c == '&' {
+			q, _ := json.Marshal(s)
+			e.b = append(e.b, q...)
+			return
+		}
+	}
+	e.b = append(e.b, '"')
+	e.b = append(e.b, s...)
+	e.b = append(e.b, '"')
+}
+
+// float writes a float64 as encoding/json does.
+func (e *canonEncoder) float(f float64) {
+	abs := math.Abs(f)
+	format := byte('f')
+	if abs != 0 && (abs < 1e-6 || abs >= 1e21) {
+		format = 'e'
+	}
+	e.b = strconv.AppendFloat(e.b, f, format, -1, 64)
+	if format == 'e' {
+		// e-09 becomes e-9, as encoding/json writes it.
+		n := len(e.b)
+		if n >= 4 && e.b[n-4] == 'e' && e.b[n-3] == '-' && e.b[n-2] == '0' {
+			e.b[n-2] = e.b[n-1]
+			e.b = e.b[:n-1]
+		}
+	}
+}

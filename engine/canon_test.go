@@ -1,0 +1,104 @@
+package engine
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+var update = flag.Bool("update", false, "rewrite golden files")
+
+// TestCanonicalEncodingIsJSON checks the hand-written encoder against
+// encoding/json on every state of many stories, and on odd values.
+func TestCanonicalEncodingIsJSON(t *testing.T) {
+	var e canonEncoder
+	check := func(what string, w *world) {
+		t.Helper()
+		want, err := json.Marshal(w)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := e.world(w); !bytes.Equal(got, want) {
+			t.Fatalf("%s:\n got %s\nwant %s", what, got, want)
+		}
+	}
+	states := 0
+	for _, sc := range Builtins() {
+		for seed := int64(0); seed < 6; seed++ {
+			s := startSim(t, sc, seed, Options{})
+			check(fmt.Sprintf("%s/%d start", sc.ID, seed), s.w)
+			for !s.Finished() && s.Seq() < 120 {
+				play(t, s, 1, nil)
+				check(fmt.Sprintf("%s/%d turn %d", sc.ID, seed, s.Seq()), s.w)
+				states++
+			}
+		}
+	}
+	odd := &world{Ending: "a<b>&\"c\"\n", Phase: "ünïcode", Tension: 1e-9, Climax: 3}
+	odd.Chars = []*charState{{ID: "x", Rel: map[string]float64{"b": -2.5e-7, "a": 1e22, "c": 0.1 + 0.2}, Seen: map[string]string{"z": "\u2028", "y": "@q"}, Goals: []goalState{{ID: "g", Status: GoalWon, Turn: 4}}, Memory: []memory{{Turn: 1, Kind: "k", Loc: "l", Imp: 0.7}}}, nil}
+	odd.Items = []*itemState{{ID: "i", Hidden: true, Fixed: true}, nil}
+	check("odd values", odd)
+	check("empty world", &world{})
+	t.Logf("%d states agree", states)
+}
+
+// TestStateHashGolden pins the state hashes of a few stories: a change
+// of encoding or of the simulation shows up here, and is accepted by
+// running the test with -update.
+func TestStateHashGolden(t *testing.T) {
+	var b strings.Builder
+	for _, sc := range Builtins() {
+		s := startSim(t, sc, 7, Options{})
+		sum := sha256.Sum256(mustJSON(t, s.w))
+		fmt.Fprintf(&b, "%s seed 7 start %s\n", sc.ID, hex.EncodeToString(sum[:]))
+		for _, tr := range play(t, s, 200, someInput) {
+			if tr.Seq%10 == 0 || tr.Finished {
+				fmt.Fprintf(&b, "%s seed 7 turn %d %s\n", sc.ID, tr.Seq, tr.StateHash)
+			}
+		}
+	}
+	golden(t, "state_hashes.golden", b.String())
+}
+
+func mustJSON(tb testing.TB, v any) []byte {
+	tb.Helper()
+	out, err := json.Marshal(v)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return out
+}
+
+func golden(t *testing.T, name, got string) {
+	t.Helper()
+	path := filepath.Join("testdata", name)
+	if *update {
+		if err := os.MkdirAll("testdata", 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return
+	}
+	want, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("%v (run go test -run %s -update to create it)", err, t.Name())
+	}
+	if string(want) != got {
+		gl, wl := strings.Split(got, "\n"), strings.Split(string(want), "\n")
+		for i := range min(len(gl), len(wl)) {
+			if gl[i] != wl[i] {
+				t.Fatalf("%s differs at line %d:\n got %s\nwant %s\n(if the change is deliberate, run with -update)", path, i+1, gl[i], wl[i])
+			}
+		}
+		t.Fatalf("%s differs in length: %d lines, want %d (if deliberate, run with -update)", path, len(gl), len(wl))
+	}
+}
