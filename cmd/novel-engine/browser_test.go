@@ -17,6 +17,7 @@ import (
 	"github.com/chromedp/chromedp"
 	"github.com/coder/websocket"
 
+	"github.com/novel-engine/novel-engine/store/postgres"
 	"github.com/novel-engine/novel-engine/web/webtest"
 )
 
@@ -56,7 +57,7 @@ var lateGoals = []map[string]any{
 	{"id": "g", "kind": "reach", "location": "attic", "after": "h", "text": "see the attic"},
 }
 
-// browserEnv is a node, a WebSocket proxy in front of it that can cut
+// browserEnv is a node, a WebSocket proxy in front of it that can drop
 // every socket with a close code, and a browser.
 type browserEnv struct {
 	node    *node
@@ -324,32 +325,40 @@ func TestBrowserPlaysACharacter(t *testing.T) {
 	}
 }
 
-// TestBrowserResumesAfter1001 cuts every WebSocket with 1001 (as a node
-// that shuts down does) three times while turns come every 100 ms: the
-// page shows the banner, reconnects and shows every paragraph once, and a
-// second browser context watching the same story shows the same text.
+// TestBrowserResumesAfter1001 restarts the node three times while turns
+// come every 100 ms: each time the node drains and closes the pages'
+// sockets with 1001, and a new node on the same database and port takes
+// over. The page shows the banner, reconnects, and shows every paragraph
+// once; a second browser context watching the same story shows the same
+// text.
 func TestBrowserResumesAfter1001(t *testing.T) {
-	e := newBrowserEnv(t)
+	b := webtest.NewBrowser(t)
+	env := map[string]string{
+		"NOVEL_DATABASE_URL": postgres.TestURL(t),
+		"NOVEL_JWT_SECRET":   "browser-test-secret-0123456789",
+	}
+	n := startNode(t, env)
+	env["NOVEL_ADDR"] = strings.TrimPrefix(n.URL, "http://")
+	e := &browserEnv{node: n, browser: b, base: n.URL}
 	tok := e.node.guest(t, "Wren")
 	sim := e.story(t, tok, 100)
 
 	a := e.browser.NewTab(t)
-	b := e.browser.NewContext(t)
-	for _, tab := range []*webtest.Tab{a, b} {
+	c := e.browser.NewContext(t)
+	for _, tab := range []*webtest.Tab{a, c} {
 		tab.Do(20*time.Second, chromedp.Navigate(e.base+"/story/"+sim))
 	}
-	for _, tab := range []*webtest.Tab{a, b} {
+	for _, tab := range []*webtest.Tab{a, c} {
 		tab.WaitJS(15*time.Second, `window.novel.client.isOpen && document.querySelectorAll('#prose article.turn').length >= 3`, jsLastSeq)
 	}
 	recordStates(a)
 
 	for round := 1; round <= 3; round++ {
 		before := webtest.MustEval[int64](a, jsLastSeq)
-		if n := e.proxy.closeAll(websocket.StatusGoingAway); n < 2 {
-			t.Fatalf("round %d: closed %d sockets, want the two pages'", round, n)
-		}
-		for _, tab := range []*webtest.Tab{a, b} {
-			tab.WaitJS(15*time.Second, fmt.Sprintf(`window.novel.client.isOpen && %s >= %d`, jsLastSeq, before+5), jsLastSeq)
+		e.node.stop(t) // drains: every socket closes with 1001
+		e.node = startNode(t, env)
+		for _, tab := range []*webtest.Tab{a, c} {
+			tab.WaitJS(30*time.Second, fmt.Sprintf(`window.novel.client.isOpen && %s >= %d`, jsLastSeq, before+5), jsLastSeq)
 		}
 	}
 	states := webtest.MustEval[[]string](a, `window.__states`)
@@ -363,12 +372,12 @@ func TestBrowserResumesAfter1001(t *testing.T) {
 	// Let both pages reach the same turn, then compare them with each other
 	// and with the store.
 	head := webtest.MustEval[int64](a, jsLastSeq) + 3
-	for _, tab := range []*webtest.Tab{a, b} {
+	for _, tab := range []*webtest.Tab{a, c} {
 		tab.WaitJS(15*time.Second, fmt.Sprintf(`%s >= %d`, jsLastSeq, head), jsLastSeq)
 	}
 	stored := e.storedTurns(t, sim, head+50)
 	shown := map[string][]shownTurn{}
-	for name, tab := range map[string]*webtest.Tab{"first context": a, "second context": b} {
+	for name, tab := range map[string]*webtest.Tab{"first context": a, "second context": c} {
 		turns := webtest.MustEval[[]shownTurn](tab, jsShownTurns)
 		checkShown(t, name, turns)
 		for _, tr := range turns {
@@ -394,7 +403,7 @@ func TestBrowserResumesAfter1001(t *testing.T) {
 	if common < 20 {
 		t.Fatalf("the two contexts share only %d turns", common)
 	}
-	for name, tab := range map[string]*webtest.Tab{"first context": a, "second context": b} {
+	for name, tab := range map[string]*webtest.Tab{"first context": a, "second context": c} {
 		if errs := tab.Errors(); len(errs) > 0 {
 			t.Errorf("%s page errors: %v", name, errs)
 		}
