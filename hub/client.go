@@ -31,7 +31,8 @@ type Client struct {
 
 	mu      sync.Mutex // guards the fields below
 	queue   [][]byte
-	queued  int // bytes in queue and in the batch being written
+	spare   [][]byte // the writer's last batch, reused as the next queue
+	queued  int      // bytes in queue and in the batch being written
 	closing bool
 	flush   bool // write what is queued before closing
 	code    websocket.StatusCode
@@ -132,7 +133,7 @@ func (c *Client) WriteLoop(ctx context.Context, writeTimeout time.Duration) erro
 		}
 		c.mu.Lock()
 		batch := c.queue
-		c.queue = nil
+		c.queue, c.spare = c.spare[:0], nil
 		closing, flush, code, reason := c.closing, c.flush, c.code, c.reason
 		c.mu.Unlock()
 		if closing && flush {
@@ -168,6 +169,12 @@ func (c *Client) WriteLoop(ctx context.Context, writeTimeout time.Duration) erro
 			c.mu.Unlock()
 		}
 		cancel()
+		c.mu.Lock()
+		if c.spare == nil && cap(batch) <= 1024 {
+			clear(batch)
+			c.spare = batch[:0]
+		}
+		c.mu.Unlock()
 	}
 }
 
