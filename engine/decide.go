@@ -71,6 +71,9 @@ type SelfView struct {
 type GoalView struct {
 	Goal
 	Status string `json:"status"`
+	// Waiting: the goal's requirements do not hold yet, so it cannot be
+	// won for now.
+	Waiting bool `json:"waiting,omitempty"`
 }
 
 // PlaceView is the location the persona stands in.
@@ -265,7 +268,10 @@ func decideUtility(p *Perception) Action {
 					continue
 				}
 				if g.Target == "" {
-					moveTowards(1, 0.9*w, g.Location)
+					if !moveTowards(1, 0.9*w, g.Location) && g.Waiting {
+						// There, but the moment has not come: hold on to it.
+						c.add(1, 0.45*w, ActWait, "", "")
+					}
 					continue
 				}
 				if o := p.present(g.Target); o != nil {

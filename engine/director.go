@@ -154,7 +154,7 @@ func (s *Sim) perceive(i int, seq int64) Perception {
 	p.Seed, _ = streamSeed(s.seed, seq, streamPersona+uint64(i))
 	p.Self.Goals = make([]GoalView, len(d.Goals))
 	for j, g := range d.Goals {
-		p.Self.Goals[j] = GoalView{Goal: g, Status: c.Goals[j].Status}
+		p.Self.Goals[j] = GoalView{Goal: g, Status: c.Goals[j].Status, Waiting: len(g.Requires) > 0 && !s.requires(&d.Goals[j], seq)}
 	}
 	for _, it := range s.w.Items {
 		if it.Loc == c.Loc && it.Holder == "" && !it.Hidden {
@@ -844,9 +844,11 @@ func (s *Sim) speak(t *turnState, i, ti int, text string, r *Record, ev *Event) 
 	}
 	s.shift(tc, c.ID, 0.05+0.08*s.trait(ti, "empathy"))
 	s.shift(c, tc.ID, 0.03+0.05*s.trait(i, "empathy"))
-	// Ask for something wanted that the other holds.
+	// Ask for something wanted that the other holds; not of a friend on
+	// the same side, who is keeping it safe already.
+	ally := d.Faction != "" && d.Faction == s.sc.Characters[ti].Faction && c.Rel[tc.ID] >= 0.25
 	for _, it := range tc.Inv {
-		if !s.wants(i, it) {
+		if !s.wants(i, it) || (ally && s.wants(ti, it)) {
 			continue
 		}
 		r.Item = it
@@ -1056,7 +1058,7 @@ func (r Record) withoutCallback() Record {
 // a turn first, otherwise the eligible storylet whose tension brings the
 // story nearest its arc. Threats wait while the story fades or relaxes.
 func (s *Sim) fireScripted(t *turnState) {
-	pick := -1
+	pick, climax := -1, -1
 	best := 0.0
 	target := s.arc(t.seq)
 	for k, e := range s.sc.Events {
@@ -1073,6 +1075,14 @@ func (s *Sim) fireScripted(t *turnState) {
 		if !ok {
 			continue
 		}
+		if e.Trigger.Climax {
+			// The climax is held back until the story has built up to it,
+			// and then comes before anything else.
+			if s.climaxDue(t.seq) && (climax < 0 || e.Effect.Tension > s.sc.Events[climax].Effect.Tension) {
+				climax = k
+			}
+			continue
+		}
 		if len(e.Trigger.When) == 0 {
 			pick = k
 			break
@@ -1084,6 +1094,10 @@ func (s *Sim) fireScripted(t *turnState) {
 		if pick < 0 || dist < best {
 			pick, best = k, dist
 		}
+	}
+	if climax >= 0 {
+		pick = climax
+		s.w.Climax = t.seq
 	}
 	if pick < 0 {
 		return
@@ -1137,6 +1151,24 @@ func (s *Sim) fireScripted(t *turnState) {
 	t.recs = append(t.recs, r)
 }
 
+// climaxDue reports whether the director lets a climax event in on this
+// turn: from 55% of the planned length once tension is near the arc's
+// target, and from 75% in any case.
+func (s *Sim) climaxDue(seq int64) bool {
+	x := float64(seq) / float64(s.length())
+	return x >= 0.75 || (x >= 0.55 && s.w.Tension >= s.arc(seq)-0.25)
+}
+
+// requires reports whether a goal's requirements hold.
+func (s *Sim) requires(g *Goal, seq int64) bool {
+	for _, c := range g.Requires {
+		if !s.holds(c, seq) {
+			return false
+		}
+	}
+	return true
+}
+
 // holds evaluates a condition against the world.
 func (s *Sim) holds(c Condition, seq int64) bool {
 	_, ch := s.char(c.Character)
@@ -1172,6 +1204,8 @@ func (s *Sim) holds(c Condition, seq int64) bool {
 		return false
 	case "flag":
 		return slices.Contains(s.w.Flags, c.Flag)
+	case "climax":
+		return s.w.Climax > 0 && seq-s.w.Climax >= int64(c.Turn)
 	case "goal":
 		ci := s.geo.charIndex[c.Character]
 		for j, g := range s.sc.Characters[ci].Goals {
@@ -1206,6 +1240,9 @@ func (s *Sim) updateGoals(t *turnState) {
 				}
 				g := &s.sc.Characters[ci].Goals[j]
 				st := s.goalStatus(ci, g)
+				if (st == GoalWon || st == GoalReconciled) && !s.requires(g, t.seq) {
+					st = GoalActive
+				}
 				if st == GoalActive {
 					continue
 				}

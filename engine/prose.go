@@ -104,6 +104,37 @@ func (proseChronicler) Narrate(_ context.Context, sc Scene) (Narration, error) {
 	for _, k := range sc.Recent {
 		t.recent[k] = true
 	}
+	keep := chooseRecords(&sc)
+	if sc.PhaseChanged {
+		t.phaseLead()
+	}
+	var outcomes []*Record
+	for k := range sc.Records {
+		r := &sc.Records[k]
+		if !keep[k] {
+			continue
+		}
+		if r.Kind == "outcome" {
+			outcomes = append(outcomes, r)
+			continue
+		}
+		t.tell(r)
+	}
+	text := strings.Join(t.out, " ")
+	if len(outcomes) > 0 {
+		t.named = map[string]bool{}
+		t.out = nil
+		t.lastSubj, t.lastFirst = "", ""
+		t.epilogue(outcomes)
+		text = strings.TrimSpace(text + "\n\n" + strings.Join(t.out, " "))
+	}
+	return Narration{Text: text, Used: t.used}, nil
+}
+
+// chooseRecords decides which of a turn's records are told: everything
+// that matters, then the rest while there is room. A bond that changed
+// both ways at once is marked to be told once, as mutual.
+func chooseRecords(sc *Scene) []bool {
 	// Choose what to tell: everything that matters, then the rest while
 	// there is room, in the order it happened.
 	keep := make([]bool, len(sc.Records))
@@ -116,12 +147,31 @@ func (proseChronicler) Narrate(_ context.Context, sc Scene) (Narration, error) {
 		idx = append(idx, k)
 	}
 	slices.SortStableFunc(idx, func(a, b int) int { return priority(&sc.Records[b]) - priority(&sc.Records[a]) })
-	wander := 0
+	// Routine comings and goings make a turn read like a timetable. When
+	// something that matters happened they are left out, save one meeting
+	// on a quiet turn; otherwise at most two are told, purposeful and
+	// meetings first.
+	substantive := 0
+	for _, k := range idx {
+		if !routine(&sc.Records[k]) && priority(&sc.Records[k]) >= 50 {
+			substantive++
+		}
+	}
+	if substantive == 0 {
+		slices.SortStableFunc(idx, func(a, b int) int { return routineRank(&sc.Records[b]) - routineRank(&sc.Records[a]) })
+	}
+	routines := 0
 	n := 0
 	for _, k := range idx {
 		r := &sc.Records[k]
-		if r.Kind == ActMove && r.Cause == "wander" {
-			if wander++; wander > 1 {
+		if routine(r) {
+			routines++
+			switch {
+			case substantive >= 3:
+				continue
+			case substantive > 0 && (routines > 1 || len(r.With) == 0 || r.Kind != ActMove):
+				continue
+			case routines > 2:
 				continue
 			}
 		}
@@ -148,30 +198,36 @@ func (proseChronicler) Narrate(_ context.Context, sc Scene) (Narration, error) {
 			}
 		}
 	}
-	if sc.PhaseChanged {
-		t.phaseLead()
+	return keep
+}
+
+// routine reports whether a record is an everyday coming, going or
+// poking about, worth telling only on a quiet turn: a move that carries
+// nothing anyone wants and flees nobody, or a search that found nothing.
+func routine(r *Record) bool {
+	switch r.Kind {
+	case ActMove:
+		return r.Outcome == OutcomeSuccess && r.Cause != "fear" && r.Detail != "bearing"
+	case ActSearch:
+		return r.Detail != "item" && r.Detail != "fact"
 	}
-	var outcomes []*Record
-	for k := range sc.Records {
-		r := &sc.Records[k]
-		if !keep[k] {
-			continue
-		}
-		if r.Kind == "outcome" {
-			outcomes = append(outcomes, r)
-			continue
-		}
-		t.tell(r)
+	return false
+}
+
+// routineRank orders routine records on a quiet turn: a meeting first,
+// then a purposeful move, then the rest.
+func routineRank(r *Record) int {
+	if !routine(r) {
+		return 100 + priority(r)
 	}
-	text := strings.Join(t.out, " ")
-	if len(outcomes) > 0 {
-		t.named = map[string]bool{}
-		t.out = nil
-		t.lastSubj, t.lastFirst = "", ""
-		t.epilogue(outcomes)
-		text = strings.TrimSpace(text + "\n\n" + strings.Join(t.out, " "))
+	rank := 0
+	if len(r.With) > 0 {
+		rank += 2
 	}
-	return Narration{Text: text, Used: t.used}, nil
+	if r.Cause == "goal" {
+		rank++
+	}
+	return rank
 }
 
 // pick chooses a template of a family, avoiding recently used ones and

@@ -138,6 +138,10 @@ type Goal struct {
 	// After names another goal of the same character that must be won
 	// before this one can be.
 	After string `json:"after,omitempty" yaml:"after,omitempty"`
+	// Requires holds the goal back: it cannot be won until every
+	// condition holds (a flag a climax event sets, say), though it can
+	// still be lost.
+	Requires []Condition `json:"requires,omitempty" yaml:"requires,omitempty"`
 	// Won and Lost are told when the goal resolves; both optional.
 	Won  string `json:"won,omitempty" yaml:"won,omitempty"`
 	Lost string `json:"lost,omitempty" yaml:"lost,omitempty"`
@@ -156,6 +160,7 @@ var TraitNames = []string{"aggression", "caution", "courage", "cunning", "curios
 //	knows:   Character (or anyone, if empty) knows Fact
 //	flag:    an event has set Flag
 //	goal:    Character's goal Goal has Status (won, lost or resolved)
+//	climax:  a climax event fired at least Turn turns ago (0: at all)
 type Condition struct {
 	Kind      string `json:"kind" yaml:"kind"`
 	Turn      int    `json:"turn,omitempty" yaml:"turn,omitempty"`
@@ -168,13 +173,21 @@ type Condition struct {
 	Status    string `json:"status,omitempty" yaml:"status,omitempty"`
 }
 
-var conditionKinds = []string{"turn", "at", "holds", "item_at", "dead", "knows", "flag", "goal"}
+var conditionKinds = []string{"turn", "at", "holds", "item_at", "dead", "knows", "flag", "goal", "climax"}
 
 // Trigger says when a scripted event fires: on or after Turn, once every
 // condition in When holds. It fires once.
+//
+// A Climax event is held back by the director until the story has built
+// up to it: not before 55% of the planned length, then on the first turn
+// tension is near the arc's target, and by 75% of it at the latest (its
+// Turn and When still apply). Pair it with goal requirements or end
+// conditions on the flag it sets, so that the story cannot be settled
+// before its climax.
 type Trigger struct {
-	Turn int         `json:"turn,omitempty" yaml:"turn,omitempty"`
-	When []Condition `json:"when,omitempty" yaml:"when,omitempty"`
+	Turn   int         `json:"turn,omitempty" yaml:"turn,omitempty"`
+	When   []Condition `json:"when,omitempty" yaml:"when,omitempty"`
+	Climax bool        `json:"climax,omitempty" yaml:"climax,omitempty"`
 }
 
 // Effect kinds.
@@ -630,6 +643,13 @@ func (s *Scenario) Validate() error {
 			if c.Turn < 1 || c.Turn > MaxTriggerTurn {
 				p.add(path+".turn", "%d is outside 1..%d", c.Turn, MaxTriggerTurn)
 			}
+		case "climax":
+			if c.Turn < 0 || c.Turn > MaxTriggerTurn {
+				p.add(path+".turn", "%d is outside 0..%d", c.Turn, MaxTriggerTurn)
+			}
+			if !slices.ContainsFunc(s.Events, func(e ScriptedEvent) bool { return e.Trigger.Climax }) {
+				p.add(path+".kind", "no event is a climax, so the condition cannot hold")
+			}
 		case "at", "holds", "item_at", "dead", "knows", "goal":
 		case "flag":
 			if c.Flag == "" {
@@ -696,7 +716,7 @@ func (s *Scenario) Validate() error {
 		if e.Trigger.Turn < 0 || e.Trigger.Turn > MaxTriggerTurn {
 			p.add(path+".trigger.turn", "%d is outside 0..%d", e.Trigger.Turn, MaxTriggerTurn)
 		}
-		if e.Trigger.Turn == 0 && len(e.Trigger.When) == 0 {
+		if e.Trigger.Turn == 0 && len(e.Trigger.When) == 0 && !e.Trigger.Climax {
 			p.add(path+".trigger", "needs a turn or at least one condition")
 		}
 		for j, c := range e.Trigger.When {
@@ -758,6 +778,14 @@ func (s *Scenario) Validate() error {
 			return e.Effect.Kind == EffectArrival && e.Effect.Character == c.ID
 		}) {
 			p.add(fmt.Sprintf("characters[%d].offstage", i), "no arrival event brings %q on stage", c.ID)
+		}
+	}
+
+	for i, c := range s.Characters {
+		for j, g := range c.Goals {
+			for k, cond := range g.Requires {
+				condition(fmt.Sprintf("characters[%d].goals[%d].requires[%d]", i, j, k), cond)
+			}
 		}
 	}
 

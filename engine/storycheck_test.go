@@ -1,0 +1,383 @@
+package engine
+
+import (
+	"context"
+	"fmt"
+	"math"
+	"slices"
+	"sort"
+	"strings"
+	"testing"
+)
+
+// The checks of STORY.md ("Checks worth automating"), measured over many
+// seeds of every built-in scenario. Each figure is logged; the assertions
+// are the thresholds the built-ins meet, so a change that makes stories
+// worse fails here.
+
+// recorder keeps what the chronicler was given and what it told.
+type recorder struct {
+	turns []toldTurn
+}
+
+type toldTurn struct {
+	scene Scene
+	keep  []bool
+	text  string
+	used  []string
+}
+
+func (r *recorder) Narrate(ctx context.Context, sc Scene) (Narration, error) {
+	cp := sc
+	cp.Records = slices.Clone(sc.Records)
+	keep := chooseRecords(&cp)
+	n, err := defaultChronicler.Narrate(ctx, sc)
+	r.turns = append(r.turns, toldTurn{scene: cp, keep: keep, text: n.Text, used: n.Used})
+	return n, err
+}
+
+// snapshot is what counts as "something changed" between two turns.
+type snapshot struct {
+	items   []string
+	health  []int
+	rel     []float64
+	goals   []string
+	knows   []int
+	onstage []bool
+	flags   int
+	dist    []int // per character and goal: steps to what the goal needs, -1 if none
+}
+
+func takeSnapshot(s *Sim) snapshot {
+	w := s.w
+	n := len(w.Chars)
+	sn := snapshot{flags: len(w.Flags), rel: make([]float64, n*n)}
+	for _, it := range w.Items {
+		sn.items = append(sn.items, it.Holder+"|"+it.Loc+fmt.Sprint(it.Hidden, it.Fixed))
+	}
+	for i, c := range w.Chars {
+		sn.health = append(sn.health, c.Health)
+		sn.knows = append(sn.knows, len(c.Knows))
+		sn.onstage = append(sn.onstage, c.Onstage)
+		for j, o := range w.Chars {
+			sn.rel[i*n+j] = c.Rel[o.ID]
+		}
+		for j, g := range s.sc.Characters[i].Goals {
+			sn.goals = append(sn.goals, c.Goals[j].Status)
+			sn.dist = append(sn.dist, goalDistance(s, i, &g, c.Goals[j].Status))
+		}
+	}
+	return sn
+}
+
+// goalDistance is how many steps character i is from what an active goal
+// needs next: the goal's item (or its destination, once carried), its
+// place, or the person it concerns.
+func goalDistance(s *Sim, i int, g *Goal, status string) int {
+	c := s.w.Chars[i]
+	if status != GoalActive || !c.Onstage || !c.Alive {
+		return -1
+	}
+	to := ""
+	loc := func(id string) string {
+		_, o := s.char(id)
+		if o == nil || !o.Onstage {
+			return ""
+		}
+		return o.Loc
+	}
+	switch g.Kind {
+	case GoalObtain, GoalDeliver:
+		it := s.w.Items[s.geo.itemIndex[g.Item]]
+		switch {
+		case it.Holder == c.ID && g.Kind == GoalDeliver && g.Target != "":
+			to = loc(g.Target)
+		case it.Holder == c.ID && g.Kind == GoalDeliver:
+			to = g.Location
+		case it.Holder != "":
+			to = loc(it.Holder)
+		default:
+			to = it.Loc
+		}
+	case GoalReach, GoalLearn:
+		to = g.Location
+	case GoalDefeat, GoalBefriend, GoalProtect:
+		to = loc(g.Target)
+	}
+	a, ok1 := s.geo.locIndex[c.Loc]
+	b, ok2 := s.geo.locIndex[to]
+	if !ok1 || !ok2 {
+		return -1
+	}
+	return s.geo.dist[a][b]
+}
+
+func changed(a, b *snapshot) bool {
+	if a.flags != b.flags || !slices.Equal(a.items, b.items) || !slices.Equal(a.health, b.health) ||
+		!slices.Equal(a.goals, b.goals) || !slices.Equal(a.knows, b.knows) || !slices.Equal(a.onstage, b.onstage) {
+		return true
+	}
+	for k := range a.rel {
+		if math.Abs(a.rel[k]-b.rel[k]) >= 0.1 || band(a.rel[k]) != band(b.rel[k]) {
+			return true
+		}
+	}
+	return false
+}
+
+func progressed(a, b *snapshot) bool {
+	for k := range a.dist {
+		if a.dist[k] > 0 && b.dist[k] >= 0 && b.dist[k] < a.dist[k] {
+			return true
+		}
+	}
+	return false
+}
+
+// runStats are one story's figures.
+type runStats struct {
+	length       int
+	ending       string
+	peakPos      float64
+	told, stakes int
+	aimless      int // longest run of turns with no change and no goal progress
+	callbacks    int
+	bonds        int
+	bondsTold    int
+	deeds        int
+	caused       int
+	sentences    int
+	moveSents    int
+}
+
+// callbackAge is how old a memory must be to count as a callback.
+const callbackAge = 5
+
+func runStory(tb testing.TB, sc *Scenario, seed int64, maxTurns int) runStats {
+	tb.Helper()
+	rec := &recorder{}
+	s := startSim(tb, sc, seed, Options{Chronicler: rec})
+	var st runStats
+	prev := takeSnapshot(s)
+	run := 0
+	for !s.Finished() && int(s.Seq()) < maxTurns {
+		tr, err := s.Step(context.Background(), nil)
+		if err != nil {
+			tb.Fatal(err)
+		}
+		now := takeSnapshot(s)
+		ch := changed(&prev, &now)
+		if strings.TrimSpace(tr.Narrative) != "" {
+			st.told++
+			if ch {
+				st.stakes++
+			}
+		}
+		if ch || progressed(&prev, &now) {
+			run = 0
+		} else if run++; run > st.aimless {
+			st.aimless = run
+		}
+		prev = now
+	}
+	st.length = int(s.Seq())
+	st.ending = s.w.Ending
+	// The peak is where tension is highest; a plateau at the top (tension
+	// is capped at 1) counts at its middle.
+	peak := 0.0
+	for _, t := range rec.turns {
+		peak = max(peak, t.scene.Tension)
+	}
+	at, tops := 0, 0
+	for k, t := range rec.turns {
+		if t.scene.Tension >= peak-0.02 {
+			at += k + 1
+			tops++
+		}
+		bondKeys := 0
+		for _, u := range t.used {
+			if strings.HasPrefix(u, "bond.") {
+				bondKeys++
+			}
+		}
+		bondsHere := 0
+		for k, r := range t.scene.Records {
+			if r.Kind == "bond" && r.Detail != "mutual-skip" {
+				st.bonds++
+				if t.keep[k] {
+					bondsHere++
+				}
+			}
+			if !t.keep[k] {
+				continue
+			}
+			if r.Callback != nil && t.scene.Seq-r.Callback.Turn >= callbackAge {
+				st.callbacks++
+			}
+			switch r.Source {
+			case SourceAI, SourcePlayer, SourceLLM:
+				if r.Kind == ActWait {
+					continue
+				}
+				st.deeds++
+				if r.Cause != "" && r.Cause != "wander" {
+					st.caused++
+				}
+			}
+		}
+		// A bond counts as told only if its sentence was written.
+		st.bondsTold += min(bondsHere, bondKeys)
+		for _, u := range t.used {
+			if strings.HasPrefix(u, "move.") {
+				st.moveSents++
+			}
+		}
+		st.sentences += len(sentences(t.text))
+	}
+	st.peakPos = float64(at) / float64(max(tops, 1)) / float64(max(st.length, 1))
+	return st
+}
+
+func TestStoryChecks(t *testing.T) {
+	seeds := int64(24)
+	if testing.Short() {
+		seeds = 8
+	}
+	for _, sc := range Builtins() {
+		t.Run(sc.ID, func(t *testing.T) {
+			var all []runStats
+			for seed := range seeds {
+				all = append(all, runStory(t, sc, seed, 200))
+			}
+			var lengths []int
+			resolved, inRange, peakOK := 0, 0, 0
+			told, stakes, worstAimless := 0, 0, 0
+			callbacks, turns, bonds, bondsTold, minBonds := 0, 0, 0, 0, math.MaxInt
+			deeds, caused, sents, moveSents := 0, 0, 0, 0
+			for _, st := range all {
+				lengths = append(lengths, st.length)
+				if st.ending != "cap" && st.ending != "last-standing" {
+					resolved++
+				}
+				if st.length >= 35 && st.length <= 90 {
+					inRange++
+				}
+				if st.peakPos >= 0.55 && st.peakPos <= 0.9 {
+					peakOK++
+				}
+				told += st.told
+				stakes += st.stakes
+				worstAimless = max(worstAimless, st.aimless)
+				callbacks += st.callbacks
+				turns += st.length
+				bonds += st.bonds
+				bondsTold += st.bondsTold
+				minBonds = min(minBonds, st.bonds)
+				deeds += st.deeds
+				caused += st.caused
+				sents += st.sentences
+				moveSents += st.moveSents
+			}
+			sort.Ints(lengths)
+			n := len(all)
+			pct := func(a, b int) float64 { return 100 * float64(a) / float64(max(b, 1)) }
+			aimlessRuns := make([]int, 0, n)
+			for _, st := range all {
+				aimlessRuns = append(aimlessRuns, st.aimless)
+			}
+			sort.Ints(aimlessRuns)
+			t.Logf("lengths: min %d, p10 %d, median %d, p90 %d, max %d; %.0f%% within 35..90 turns",
+				lengths[0], lengths[n/10], lengths[n/2], lengths[n*9/10], lengths[n-1], pct(inRange, n))
+			t.Logf("ending by resolution %.0f%%; peak tension within 55..90%% of the story in %.0f%% of runs",
+				pct(resolved, n), pct(peakOK, n))
+			t.Logf("told turns that changed something %.1f%%; longest aimless run median %d, worst %d turns",
+				pct(stakes, told), aimlessRuns[n/2], worstAimless)
+			t.Logf("callbacks to memories %d+ turns old: %.2f per 10 turns", callbackAge, 10*float64(callbacks)/float64(turns))
+			t.Logf("relationship crossings: %.1f per run (fewest %d), %.0f%% narrated", float64(bonds)/float64(n), minBonds, pct(bondsTold, bonds))
+			t.Logf("told deeds with a recorded cause %.1f%%; movement sentences %.1f%% of %d",
+				pct(caused, deeds), pct(moveSents, sents), sents)
+
+			// The thresholds the built-ins meet today (STORY.md's aims in
+			// brackets where they are not met yet).
+			fail := func(ok bool, format string, args ...any) {
+				if !ok {
+					t.Errorf(format, args...)
+				}
+			}
+			fail(pct(inRange, n) >= 80, "only %.0f%% of stories last 35..90 turns", pct(inRange, n))
+			fail(pct(resolved, n) >= 90, "only %.0f%% end by resolution", pct(resolved, n))
+			fail(pct(peakOK, n) >= 25, "peak tension within 55..90%% of the story in only %.0f%% of runs", pct(peakOK, n))
+			fail(pct(stakes, told) >= 35, "only %.1f%% of told turns changed something (aim 80%%)", pct(stakes, told))
+			fail(worstAimless <= 3, "a run of %d turns with no change and no goal progress", worstAimless)
+			fail(10*float64(callbacks)/float64(turns) >= 0.3, "%.2f callbacks per 10 turns (aim 1)", 10*float64(callbacks)/float64(turns))
+			fail(minBonds >= 2, "a story with %d relationship crossings", minBonds)
+			fail(pct(bondsTold, bonds) >= 95, "only %.0f%% of relationship crossings narrated", pct(bondsTold, bonds))
+			fail(pct(caused, deeds) >= 70, "only %.1f%% of told deeds have a recorded cause", pct(caused, deeds))
+			fail(pct(moveSents, sents) <= 45, "movement is %.1f%% of all sentences", pct(moveSents, sents))
+		})
+	}
+}
+
+// TestCharactersDiffer measures STORY.md's "characters alike" check on
+// the same states: each persona's choice of action, sampled over many
+// seeds, against the choice the same persona would make in the same
+// state with another character's traits. The mean total-variation
+// distance between the two mixes must be clearly above zero.
+func TestCharactersDiffer(t *testing.T) {
+	for _, sc := range Builtins() {
+		total, pairs := 0.0, 0
+		for seed := int64(0); seed < 4; seed++ {
+			s := startSim(t, sc, seed, Options{})
+			for _, at := range []int{3, 12} {
+				play(t, s, at-int(s.Seq()), nil)
+				if s.Finished() {
+					break
+				}
+				for i, c := range s.w.Chars {
+					if !c.Onstage || !c.Alive {
+						continue
+					}
+					base := s.perceive(i, s.Seq()+1)
+					own := actionMix(base)
+					for j := range s.sc.Characters {
+						if j == i {
+							continue
+						}
+						p := base
+						p.Self.Traits = s.sc.Characters[j].Traits
+						total += tvDistance(own, actionMix(p))
+						pairs++
+					}
+				}
+			}
+		}
+		mean := total / float64(max(pairs, 1))
+		t.Logf("%s: mean divergence of action mixes on the same states %.3f over %d pairs", sc.ID, mean, pairs)
+		if mean < 0.05 {
+			t.Errorf("%s: characters choose too alike (divergence %.3f)", sc.ID, mean)
+		}
+	}
+}
+
+func actionMix(p Perception) map[string]float64 {
+	mix := map[string]float64{}
+	const draws = 64
+	for k := range draws {
+		p.Seed = uint64(k)*0x9e3779b97f4a7c15 + 1
+		mix[decideUtility(&p).Kind] += 1.0 / draws
+	}
+	return mix
+}
+
+func tvDistance(a, b map[string]float64) float64 {
+	d := 0.0
+	for k, v := range a {
+		d += math.Abs(v - b[k])
+	}
+	for k, v := range b {
+		if _, ok := a[k]; !ok {
+			d += v
+		}
+	}
+	return d / 2
+}
