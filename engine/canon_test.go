@@ -102,3 +102,13 @@ func golden(t *testing.T, name, got string) {
 		t.Fatalf("%s differs in length: %d lines, want %d (if deliberate, run with -update)", path, len(gl), len(wl))
 	}
 }
+
+// TestStoryGolden pins the told story of each built-in for one seed, so
+// that any change to what happens or how it is told is seen and accepted
+// on purpose (run with -update).
+func TestStoryGolden(t *testing.T) {
+	for _, sc := range Builtins() {
+		turns := play(t, startSim(t, sc, 7, Options{}), 200, nil)
+		golden(t, sc.ID+"_seed7.md", RenderMarkdown(sc.Title, sc.Premise, turns))
+	}
+}

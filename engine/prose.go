@@ -911,7 +911,7 @@ func (t *teller) tellAttack(r *Record, v vars) {
 	if r.Outcome == OutcomeFailure && r.Detail == "gone" {
 		t.say("attack.gone", v, []string{
 			"{A} turned on {T}, but {T} had already gone.",
-			"{A} looked round for {T}, who had slipped away.",
+			"{A} looked round, but {T} had slipped away.",
 		})
 		return
 	}

@@ -100,6 +100,12 @@ func TestValidateErrors(t *testing.T) {
 		{"no premise", func(s *Scenario) { s.Premise = "" }, "premise: is required"},
 		{"no genre", func(s *Scenario) { s.Genre = "" }, "genre: is required"},
 		{"negative length", func(s *Scenario) { s.Length = -1 }, "length: -1 is outside"},
+		{"climax condition without a climax", func(s *Scenario) {
+			s.End = append(s.End, EndCondition{ID: "late", Text: "Late.", When: []Condition{{Kind: "climax", Turn: 2}}})
+		}, `when[0].kind: no event is a climax`},
+		{"bad goal requirement", func(s *Scenario) {
+			s.Characters[0].Goals = append(s.Characters[0].Goals, Goal{ID: "req", Kind: GoalReach, Location: s.Characters[0].Start, Text: "to stay", Requires: []Condition{{Kind: "flag", Flag: "never"}}})
+		}, `characters[0].goals[`},
 		{"no locations", func(s *Scenario) { s.Locations = nil; s.Characters = nil }, "locations: at least one location"},
 		{"too many locations", func(s *Scenario) {
 			for len(s.Locations) <= MaxLocations {
