@@ -81,9 +81,12 @@ func (c *cluster) call(ctx context.Context, sim string, req remoteReq) (remoteRe
 	if err != nil {
 		return remoteReply{}, err
 	}
-	err = c.rdb.XAdd(ctx, &redis.XAddArgs{
+	pipe := c.rdb.Pipeline()
+	pipe.XAdd(ctx, &redis.XAddArgs{
 		Stream: c.actionsKey(sim), MaxLen: 1000, Approx: true, Values: map[string]any{"req": data},
-	}).Err()
+	})
+	pipe.Expire(ctx, c.actionsKey(sim), 24*time.Hour) // gone a day after the last request
+	_, err = pipe.Exec(ctx)
 	if err != nil {
 		c.log.Warn("queue remote request", "sim", sim, "err", err)
 		return remoteReply{}, &Error{Code: CodeUnavailable, Message: "the cluster is unavailable; try again shortly", RetryAfter: 2}

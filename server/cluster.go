@@ -5,6 +5,7 @@ import (
 	"errors"
 	"hash/fnv"
 	"log/slog"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -61,9 +62,11 @@ type cluster struct {
 
 	mu        sync.Mutex
 	live      []string             // nodes alive at the last heartbeat, sorted
+	loads     map[string]int       // simulations each node ran at its last heartbeat
 	leases    map[string]time.Time // simulations leased here → last renewal
 	unowned   map[string]time.Time // simulations seen without a lease → since
 	waiters   map[string]chan remoteReply
+	counted   map[string]int // simulation → this node's watchers as last written to Redis
 	leaving   bool
 	readerSet chan struct{} // capacity 1: the leases changed (actions reader)
 }
@@ -93,6 +96,7 @@ func newCluster(s *Server, cfg ClusterConfig) *cluster {
 		leases:    make(map[string]time.Time),
 		unowned:   make(map[string]time.Time),
 		waiters:   make(map[string]chan remoteReply),
+		counted:   make(map[string]int),
 		readerSet: make(chan struct{}, 1),
 	}
 	c.ctx, c.cancel = context.WithCancel(context.Background())
@@ -101,6 +105,7 @@ func newCluster(s *Server, cfg ClusterConfig) *cluster {
 
 func (c *cluster) leaseKey(sim string) string { return c.cfg.Prefix + "lease:{" + sim + "}" }
 func (c *cluster) nodesKey() string           { return c.cfg.Prefix + "nodes" }
+func (c *cluster) loadsKey() string           { return c.cfg.Prefix + "loads" }
 func (c *cluster) noticeChannel() string      { return c.cfg.Prefix + "cluster" }
 func (c *cluster) replyChannel(node string) string {
 	return c.cfg.Prefix + "reply:" + node
@@ -144,6 +149,7 @@ func (c *cluster) leave(ctx context.Context) {
 	c.mu.Lock()
 	c.leaving = true
 	c.mu.Unlock()
+	c.rdb.HDel(ctx, c.loadsKey(), c.node)
 	if err := c.rdb.ZRem(ctx, c.nodesKey(), c.node).Err(); err != nil {
 		c.log.Warn("leave the cluster", "err", err)
 	}
@@ -163,7 +169,9 @@ func (c *cluster) isLeaving() bool {
 
 func (c *cluster) wakeScan() { signal(c.scan) }
 
-// heartbeat records that this node is alive and reads who else is.
+// heartbeat records that this node is alive and how many simulations it
+// runs, and reads the same of the others. Placement decisions call it
+// first, so they see the loads of now, not of the last beat.
 func (c *cluster) heartbeat(ctx context.Context) {
 	if c.isLeaving() {
 		return
@@ -172,6 +180,8 @@ func (c *cluster) heartbeat(ctx context.Context) {
 	window := 4 * c.cfg.HeartbeatInterval
 	pipe := c.rdb.Pipeline()
 	pipe.ZAdd(ctx, c.nodesKey(), redis.Z{Score: float64(now.UnixMilli()), Member: c.node})
+	pipe.HSet(ctx, c.loadsKey(), c.node, c.s.runner.Count())
+	loads := pipe.HGetAll(ctx, c.loadsKey())
 	pipe.ZRemRangeByScore(ctx, c.nodesKey(), "-inf", strconv.FormatInt(now.Add(-time.Hour).UnixMilli(), 10))
 	live := pipe.ZRangeByScore(ctx, c.nodesKey(), &redis.ZRangeBy{Min: strconv.FormatInt(now.Add(-window).UnixMilli(), 10), Max: "+inf"})
 	if _, err := pipe.Exec(ctx); err != nil {
@@ -179,8 +189,16 @@ func (c *cluster) heartbeat(ctx context.Context) {
 		return
 	}
 	nodes := live.Val()
+	byNode := make(map[string]int, len(nodes))
+	for n, v := range loads.Val() {
+		if slices.Contains(nodes, n) {
+			byNode[n], _ = strconv.Atoi(v)
+		} else {
+			c.rdb.HDel(ctx, c.loadsKey(), n) // a node gone for good
+		}
+	}
 	c.mu.Lock()
-	c.live = nodes
+	c.live, c.loads = nodes, byNode
 	c.mu.Unlock()
 }
 
@@ -197,25 +215,58 @@ func (c *cluster) heartbeatLoop(ctx context.Context) {
 	}
 }
 
-// preferred returns the node that should run sim: the highest rendezvous
-// hash of sim and a live node. New simulations spread evenly, and when a
-// node leaves only its simulations move.
-func (c *cluster) preferred(sim string) string {
+// placement is a view of the live nodes and their loads, taken once per
+// decision (a scan, or a new simulation).
+type placement struct {
+	nodes  []string // live nodes with room: fewer simulations than target
+	target int      // an even share of the simulations that should run
+}
+
+// placement computes where simulations should go when extra more of
+// them need an owner: the live nodes below an even share.
+func (c *cluster) placement(extra int) placement {
 	c.mu.Lock()
-	live := c.live
+	live, loads := c.live, c.loads
 	c.mu.Unlock()
-	best, bestScore := c.node, uint64(0)
+	if len(live) == 0 {
+		return placement{nodes: []string{c.node}, target: c.s.runner.Count() + extra}
+	}
+	total := extra
+	load := func(n string) int {
+		if n == c.node {
+			return c.s.runner.Count()
+		}
+		return loads[n]
+	}
 	for _, n := range live {
+		total += load(n)
+	}
+	p := placement{target: (total + len(live) - 1) / len(live)}
+	for _, n := range live {
+		if load(n) < p.target {
+			p.nodes = append(p.nodes, n)
+		}
+	}
+	if len(p.nodes) == 0 {
+		p.nodes = live
+	}
+	return p
+}
+
+// preferred returns the node that should run sim: among the nodes with
+// room, the highest rendezvous hash of sim and the node. Every node
+// computes the same answer from the same view, so a simulation goes to
+// one node without a race, and simulations spread evenly.
+func (p placement) preferred(sim string) string {
+	best, bestScore := "", uint64(0)
+	for _, n := range p.nodes {
 		h := fnv.New64a()
 		h.Write([]byte(n))
 		h.Write([]byte{0})
 		h.Write([]byte(sim))
-		if s := h.Sum64(); s > bestScore || best == "" {
+		if s := h.Sum64(); best == "" || s > bestScore {
 			best, bestScore = n, s
 		}
-	}
-	if len(live) == 0 {
-		return c.node
 	}
 	return best
 }
@@ -223,7 +274,8 @@ func (c *cluster) preferred(sim string) string {
 // place starts a new simulation's life in the cluster: run it here if
 // this node is its preferred one, else tell the others to look now.
 func (c *cluster) place(ctx context.Context, rec *store.Simulation) {
-	if c.preferred(rec.ID) == c.node {
+	c.heartbeat(ctx)
+	if c.placement(1).preferred(rec.ID) == c.node {
 		if c.acquire(ctx, rec) {
 			return
 		}
@@ -271,6 +323,7 @@ func (c *cluster) acquire(ctx context.Context, rec *store.Simulation) bool {
 		c.release(ctx, rec.ID, false)
 		return false
 	}
+	c.rdb.HSet(ctx, c.loadsKey(), c.node, c.s.runner.Count())
 	c.s.metrics.takeovers.Inc()
 	c.log.Info("running simulation", "sim", rec.ID, "head", rec.Head)
 	signal(c.readerSet)
@@ -402,8 +455,9 @@ func (c *cluster) scanLoop(ctx context.Context) {
 }
 
 // takeOver lists the simulations that should run and acquires those with
-// no lease for which this node is the preferred one, or which stayed
-// without an owner for two scans (their preferred node is not taking them).
+// no lease for which this node is the preferred one (while it runs less
+// than an even share), or which stayed without an owner for two scans
+// (their preferred node is not taking them).
 func (c *cluster) takeOver(ctx context.Context) error {
 	var candidates []*store.Simulation
 	for _, status := range []string{store.StatusRunning, store.StatusPaused, store.StatusCreated} {
@@ -439,9 +493,17 @@ func (c *cluster) takeOver(ctx context.Context) error {
 		}
 		holders = append(holders, vals...)
 	}
+	c.heartbeat(ctx)
 	now := time.Now()
 	grace := 2 * c.cfg.ScanInterval
 	seen := make(map[string]bool, len(candidates))
+	unleased := 0
+	for i := range candidates {
+		if holders[i] == nil {
+			unleased++
+		}
+	}
+	place := c.placement(unleased)
 	for i, rec := range candidates {
 		if holders[i] != nil {
 			continue
@@ -454,7 +516,8 @@ func (c *cluster) takeOver(ctx context.Context) error {
 			c.unowned[rec.ID] = now
 		}
 		c.mu.Unlock()
-		if c.preferred(rec.ID) == c.node || now.Sub(since) >= grace {
+		mine := place.preferred(rec.ID) == c.node && c.s.runner.Count() < place.target
+		if mine || now.Sub(since) >= grace {
 			c.acquire(ctx, rec)
 		}
 	}
@@ -483,9 +546,12 @@ func (c *cluster) listenLoop(ctx context.Context) {
 				return
 			}
 			if m.Channel == c.noticeChannel() {
-				kind, _, _ := strings.Cut(m.Payload, " ")
-				if kind == "released" || kind == "scan" {
+				kind, sim, _ := strings.Cut(m.Payload, " ")
+				switch kind {
+				case "released", "scan":
 					c.wakeScan()
+				case "presence":
+					c.s.presence.mark(sim)
 				}
 				continue
 			}
@@ -497,3 +563,60 @@ func (c *cluster) listenLoop(ctx context.Context) {
 // errNoOwner is returned to a client when no node answered for a
 // simulation in time.
 var errNoOwner = errors.New("no node answered for the simulation")
+
+func (c *cluster) watchersKey(sim string) string { return c.cfg.Prefix + "watchers:{" + sim + "}" }
+
+// watchers records this node's count of sim's watchers (local) and returns
+// the count over every live node. A change of the local count is
+// announced, so the other nodes tell their watchers too.
+func (c *cluster) watchers(ctx context.Context, sim string, local int) (int, error) {
+	c.mu.Lock()
+	prev, had := c.counted[sim]
+	live := c.live
+	c.mu.Unlock()
+	if !had && local == 0 {
+		return 0, nil // nobody here to tell
+	}
+	key := c.watchersKey(sim)
+	if !had || prev != local {
+		pipe := c.rdb.Pipeline()
+		if local > 0 {
+			pipe.HSet(ctx, key, c.node, local)
+			pipe.PExpire(ctx, key, time.Hour)
+		} else {
+			pipe.HDel(ctx, key, c.node)
+		}
+		if _, err := pipe.Exec(ctx); err != nil {
+			return 0, err
+		}
+		c.mu.Lock()
+		if local > 0 {
+			c.counted[sim] = local
+		} else {
+			delete(c.counted, sim)
+		}
+		c.mu.Unlock()
+		if had || local > 0 {
+			c.notify(ctx, "presence", sim)
+		}
+	}
+	counts, err := c.rdb.HGetAll(ctx, key).Result()
+	if err != nil {
+		return 0, err
+	}
+	total := 0
+	for node, v := range counts {
+		n, err := strconv.Atoi(v)
+		if err != nil {
+			continue
+		}
+		// A node that died keeps its field until it is noticed: count
+		// only live nodes, and this one.
+		if node == c.node || slices.Contains(live, node) {
+			total += n
+		} else {
+			c.rdb.HDel(ctx, key, node)
+		}
+	}
+	return total, nil
+}

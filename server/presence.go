@@ -52,6 +52,16 @@ func (p *presence) flush(ctx context.Context) {
 	p.mu.Unlock()
 	for _, sim := range sims {
 		watchers := p.s.hub.Watchers(sim)
+		if c := p.s.cluster; c != nil {
+			// Watchers are counted over every node: this node's count goes
+			// to Redis, the sum comes back.
+			total, err := c.watchers(ctx, sim, watchers)
+			if err != nil {
+				p.s.log.Debug("presence across nodes", "sim", sim, "err", err)
+			} else if watchers > 0 {
+				watchers = total
+			}
+		}
 		if watchers == 0 {
 			continue // nobody to tell
 		}
@@ -66,7 +76,8 @@ func (p *presence) flush(ctx context.Context) {
 			names[char] = seat.UserName
 		}
 		msg := mustJSON(presenceMsg{Type: "presence", Sim: sim, Watchers: watchers, Seats: names})
-		// Presence is per node for now: deliver locally, not through the broker.
+		// Each node tells its own watchers (a node learns of changes on
+		// other nodes through the cluster's notices).
 		p.s.hub.Deliver(ctx, hub.Publication{Sim: sim, Data: msg})
 	}
 }

@@ -240,6 +240,8 @@ type follower struct {
 	seqs       []int64
 	nodes      map[string]bool
 	reconnects int
+	epochs     map[string]bool // epochs named by subscribed
+	watchers   int             // in the last presence message
 	err        error
 
 	cancel context.CancelFunc
@@ -248,7 +250,7 @@ type follower struct {
 
 func follow(t *testing.T, lbURL, sim string) *follower {
 	ctx, cancel := context.WithCancel(context.Background())
-	f := &follower{sim: sim, url: strings.Replace(lbURL, "http://", "ws://", 1) + "/v1/ws", nodes: map[string]bool{}, cancel: cancel, done: make(chan struct{})}
+	f := &follower{sim: sim, url: strings.Replace(lbURL, "http://", "ws://", 1) + "/v1/ws", nodes: map[string]bool{}, epochs: map[string]bool{}, cancel: cancel, done: make(chan struct{})}
 	go f.run(ctx)
 	t.Cleanup(f.stop)
 	return f
@@ -319,6 +321,8 @@ func (f *follower) session(ctx context.Context) {
 			Type      string
 			Node      string
 			Seq       int64
+			Epoch     string
+			Watchers  int
 			Recovered *bool
 			Code      string
 			Message   string
@@ -336,6 +340,13 @@ func (f *follower) session(ctx context.Context) {
 			if m.Recovered == nil || !*m.Recovered {
 				f.fail(fmt.Errorf("resubscription from %d not recovered: %s", since, data))
 			}
+			f.mu.Lock()
+			f.epochs[m.Epoch] = true
+			f.mu.Unlock()
+		case "presence":
+			f.mu.Lock()
+			f.watchers = m.Watchers
+			f.mu.Unlock()
 		case "snapshot":
 			f.fail(fmt.Errorf("snapshot instead of the turns after %d", since))
 		case "error":
@@ -428,8 +439,9 @@ func TestClusterFailover(t *testing.T) {
 	for _, o := range owners {
 		perNode[o]++
 	}
-	if len(perNode) < 2 {
-		t.Fatalf("all %d stories run on one node: %v", stories, owners)
+	t.Logf("stories per node: %v", perNode)
+	if len(perNode) != 3 {
+		t.Fatalf("%d stories on nodes %v, want them spread over all three", stories, perNode)
 	}
 
 	var fs []*follower
@@ -456,6 +468,30 @@ func TestClusterFailover(t *testing.T) {
 	if len(seen) != 3 {
 		t.Fatalf("watchers reached nodes %v, want all three", seen)
 	}
+	// Presence counts the watchers of every node; subscribed names the
+	// history's epoch, the same for every watcher of a story.
+	waitFor(t, 10*time.Second, "presence summed over the nodes", func() bool {
+		for _, f := range fs {
+			f.mu.Lock()
+			n := f.watchers
+			f.mu.Unlock()
+			if n != perStory {
+				return false
+			}
+		}
+		return true
+	})
+	epochOf := map[string]string{}
+	for _, f := range fs {
+		f.mu.Lock()
+		for e := range f.epochs {
+			if e == "" || (epochOf[f.sim] != "" && epochOf[f.sim] != e) {
+				t.Fatalf("story %s: epochs %v and %q", f.sim, f.epochs, epochOf[f.sim])
+			}
+			epochOf[f.sim] = e
+		}
+		f.mu.Unlock()
+	}
 
 	// The first story is paused from a node that does not run it; a
 	// player on such a node claims a character and acts (both reach the
@@ -478,6 +514,11 @@ func TestClusterFailover(t *testing.T) {
 	char := victim.Characters[0].ID
 	if m := player.call(map[string]any{"type": "claim", "sim": victim.ID, "character": char}); m["type"] != "claimed" {
 		t.Fatalf("claim: %v", m)
+	}
+	// The owner validates: a move to nowhere is refused, through Redis.
+	if m := player.call(map[string]any{"type": "act", "sim": victim.ID, "character": char,
+		"action": map[string]any{"kind": "move", "target": "nowhere-at-all"}}); errCode(m) != "bad_request" {
+		t.Fatalf("invalid action from another node: %v", m)
 	}
 	const marker = "The lamps gutter; someone must speak now."
 	acc := player.call(map[string]any{"type": "act", "sim": victim.ID, "character": char,
