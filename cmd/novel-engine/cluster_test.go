@@ -695,3 +695,22 @@ func TestClusterRedisRestart(t *testing.T) {
 		})
 	}
 }
+
+// TestClusterConfigRequired: a cluster needs a shared token key and a
+// shared store; a node refuses to start without them.
+func TestClusterConfigRequired(t *testing.T) {
+	for _, tc := range []struct {
+		env  map[string]string
+		want string
+	}{
+		{map[string]string{"NOVEL_REDIS_URL": "redis://127.0.0.1:1/0", "NOVEL_DATABASE_URL": "postgres://x@127.0.0.1:1/x"}, "NOVEL_JWT_SECRET is required"},
+		{map[string]string{"NOVEL_REDIS_URL": "redis://127.0.0.1:1/0", "NOVEL_JWT_SECRET": "0123456789abcdef0123"}, "NOVEL_DATABASE_URL is required"},
+		{map[string]string{"NOVEL_REDIS_URL": "http://nope", "NOVEL_JWT_SECRET": "0123456789abcdef0123", "NOVEL_DATABASE_URL": "postgres://x@127.0.0.1:1/x"}, "NOVEL_REDIS_URL"},
+	} {
+		var out, errOut syncBuffer
+		err := run(context.Background(), []string{"serve", "--addr", "127.0.0.1:0"}, func(k string) string { return tc.env[k] }, &out, &errOut)
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("env %v: error %v, want one naming %q", tc.env, err, tc.want)
+		}
+	}
+}

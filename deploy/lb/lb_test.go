@@ -1,0 +1,91 @@
+package lb
+
+import (
+	"context"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/coder/websocket"
+)
+
+func backendNamed(t *testing.T, name string) *httptest.Server {
+	t.Helper()
+	s := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch r.URL.Path {
+		case "/ws":
+			c, err := websocket.Accept(w, r, nil)
+			if err != nil {
+				return
+			}
+			c.Write(r.Context(), websocket.MessageText, []byte(name))
+			c.Close(websocket.StatusNormalClosure, "")
+		default:
+			body, _ := io.ReadAll(r.Body)
+			io.WriteString(w, name+":"+string(body))
+		}
+	}))
+	t.Cleanup(s.Close)
+	return s
+}
+
+func get(t *testing.T, url, body string) string {
+	t.Helper()
+	resp, err := http.Post(url, "text/plain", strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return string(b)
+}
+
+// TestRoundRobinSkipsDeadBackends: requests alternate between backends;
+// one that refuses connections is skipped, the request (body included)
+// going to the next.
+func TestRoundRobinSkipsDeadBackends(t *testing.T) {
+	a, b := backendNamed(t, "a"), backendNamed(t, "b")
+	dead := httptest.NewServer(http.NotFoundHandler())
+	deadURL := dead.URL
+	dead.Close()
+	bal, err := New([]string{a.URL, deadURL, b.URL}, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	front := httptest.NewServer(bal)
+	defer front.Close()
+	seen := map[string]int{}
+	for range 6 {
+		got := get(t, front.URL+"/x", "hello")
+		if !strings.HasSuffix(got, ":hello") {
+			t.Fatalf("answer %q", got)
+		}
+		seen[got[:1]]++
+	}
+	if seen["a"] == 0 || seen["b"] == 0 || seen["a"]+seen["b"] != 6 {
+		t.Fatalf("answers by backend: %v", seen)
+	}
+}
+
+// TestWebSocketPassesThrough: an upgrade reaches a backend and its
+// messages come back.
+func TestWebSocketPassesThrough(t *testing.T) {
+	a := backendNamed(t, "a")
+	bal, _ := New([]string{a.URL}, Options{})
+	front := httptest.NewServer(bal)
+	defer front.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	c, _, err := websocket.Dial(ctx, strings.Replace(front.URL, "http", "ws", 1)+"/ws", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.CloseNow()
+	_, msg, err := c.Read(ctx)
+	if err != nil || string(msg) != "a" {
+		t.Fatalf("read %q, %v", msg, err)
+	}
+}
