@@ -131,7 +131,9 @@ func run(base string, nStories, nWatchers, intervalMS int, duration, warmup time
 			continue
 		}
 		conn.SetReadLimit(1 << 22)
-		sim := sims[i%len(sims)]
+		// Consecutive watchers reach different nodes (round robin), so
+		// each story has watchers on every node.
+		sim := sims[(i/3)%len(sims)]
 		conn.Write(ctx, websocket.MessageText, []byte(fmt.Sprintf(`{"type":"subscribe","sim":%q}`, sim)))
 		wg.Add(1)
 		go func() {
@@ -163,7 +165,14 @@ func run(base string, nStories, nWatchers, intervalMS int, duration, warmup time
 		return fmt.Errorf("no turn delivered")
 	}
 	fmt.Printf("stories %d, watchers %d, turn interval %dms, measured %v\n", nStories, nWatchers, intervalMS, duration)
-	fmt.Printf("deliveries %d, gaps or duplicates %d, watchers per node %v\n", len(all), gaps, conns)
+	ended := 0
+	for _, id := range sims {
+		var v struct{ Status string }
+		if api("GET", base+"/v1/simulations/"+id, "", nil, &v) == nil && v.Status != "running" {
+			ended++
+		}
+	}
+	fmt.Printf("deliveries %d, gaps or duplicates %d, watchers per node %v, stories that ended by themselves %d\n", len(all), gaps, conns, ended)
 	fmt.Printf("delivery latency (turn produced → watcher): %s\n", summary(all))
 	nodes := make([]string, 0, len(perNode))
 	for n := range perNode {
