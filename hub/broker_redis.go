@@ -63,6 +63,10 @@ type RedisBroker struct {
 	reconnects atomic.Int64
 	dropped    atomic.Int64
 
+	// subMu serializes Subscribe and Unsubscribe, so the commands reach
+	// Redis in the order the hub made the calls.
+	subMu sync.Mutex
+
 	mu      sync.Mutex
 	handler func(context.Context, Publication)
 	recover func(context.Context, string)
@@ -74,6 +78,7 @@ type RedisBroker struct {
 // worker delivers them.
 type simQueue struct {
 	sim    string
+	refs   int // Subscribe calls not yet undone; guarded by the broker's mu
 	ch     chan Publication
 	wake   chan struct{} // capacity 1
 	stop   chan struct{}
@@ -237,13 +242,20 @@ func (b *RedisBroker) Ping(ctx context.Context) error {
 // Subscribe starts delivery of sim's publications to this node. When
 // Redis is away it still succeeds: the channel is subscribed as the
 // connection comes back, and what was missed is recovered.
+//
+// Calls are counted: the hub may subscribe a simulation again (a new first
+// watcher) before its Unsubscribe of the last one reached the broker, and
+// the channel must stay subscribed then.
 func (b *RedisBroker) Subscribe(ctx context.Context, sim string) error {
+	b.subMu.Lock()
+	defer b.subMu.Unlock()
 	b.mu.Lock()
-	if _, ok := b.sims[sim]; ok {
+	if q, ok := b.sims[sim]; ok {
+		q.refs++
 		b.mu.Unlock()
 		return nil
 	}
-	q := &simQueue{sim: sim, ch: make(chan Publication, b.opts.QueueLen), wake: make(chan struct{}, 1), stop: make(chan struct{})}
+	q := &simQueue{sim: sim, refs: 1, ch: make(chan Publication, b.opts.QueueLen), wake: make(chan struct{}, 1), stop: make(chan struct{})}
 	b.sims[sim] = q
 	b.workers.Add(1)
 	b.mu.Unlock()
@@ -258,16 +270,21 @@ func (b *RedisBroker) Subscribe(ctx context.Context, sim string) error {
 
 // Unsubscribe stops delivery of sim's publications to this node.
 func (b *RedisBroker) Unsubscribe(ctx context.Context, sim string) error {
+	b.subMu.Lock()
+	defer b.subMu.Unlock()
 	b.mu.Lock()
 	q, ok := b.sims[sim]
-	if ok {
-		delete(b.sims, sim)
-		close(q.stop)
-	}
-	b.mu.Unlock()
 	if !ok {
+		b.mu.Unlock()
 		return nil
 	}
+	if q.refs--; q.refs > 0 {
+		b.mu.Unlock()
+		return nil
+	}
+	delete(b.sims, sim)
+	close(q.stop)
+	b.mu.Unlock()
 	if err := b.ps.Unsubscribe(ctx, b.channel(sim)); err != nil {
 		return fmt.Errorf("unsubscribe %q: %w", sim, err)
 	}

@@ -264,3 +264,23 @@ func TestRedisBrokerRestart(t *testing.T) {
 		t.Fatal("no reconnect counted")
 	}
 }
+
+// TestRedisBrokerSubscribeCounts: a simulation subscribed twice stays
+// subscribed until it is unsubscribed twice (the hub's first watcher may
+// arrive before its Unsubscribe of the last one reached the broker).
+func TestRedisBrokerSubscribeCounts(t *testing.T) {
+	rdb, prefix := redistest.Client(t)
+	ctx := context.Background()
+	b := hub.NewRedisBroker(rdb, hub.RedisOptions{Prefix: prefix})
+	t.Cleanup(func() { b.Close() })
+	numsub := func() int64 {
+		m, _ := rdb.PubSubNumSub(ctx, prefix+"turns:c").Result()
+		return m[prefix+"turns:c"]
+	}
+	b.Subscribe(ctx, "c")
+	b.Subscribe(ctx, "c")
+	b.Unsubscribe(ctx, "c")
+	waitUntil(t, 5*time.Second, "subscription", func() bool { return numsub() == 1 })
+	b.Unsubscribe(ctx, "c")
+	waitUntil(t, 5*time.Second, "unsubscription", func() bool { return numsub() == 0 })
+}
