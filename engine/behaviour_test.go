@@ -6,6 +6,8 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+	"unicode"
+	"unicode/utf8"
 )
 
 const arenaYAML = `
@@ -199,4 +201,31 @@ func tenCharacters(tb testing.TB) *Scenario {
 		tb.Fatalf("%d characters", len(sc.Characters))
 	}
 	return &sc
+}
+
+// TestProseClean checks the mechanics of every narrative over many
+// seeds: no doubled space, no space before a full stop or comma, and no
+// sentence that starts in lower case.
+func TestProseClean(t *testing.T) {
+	for _, sc := range Builtins() {
+		for seed := int64(0); seed < 24; seed++ {
+			s := startSim(t, sc, seed, Options{})
+			for _, tr := range play(t, s, 200, nil) {
+				text := tr.Narrative
+				for _, bad := range []string{"  ", " .", " ,"} {
+					if strings.Contains(strings.ReplaceAll(text, "\n\n", " "), bad) {
+						t.Errorf("%s seed %d turn %d: %q in %q", sc.ID, seed, tr.Seq, bad, text)
+					}
+				}
+				for _, para := range strings.Split(text, "\n\n") {
+					for _, sent := range sentences(para) {
+						r, _ := utf8.DecodeRuneInString(strings.TrimLeft(sent, "\"'“*("))
+						if unicode.IsLower(r) {
+							t.Errorf("%s seed %d turn %d: sentence starts in lower case: %q", sc.ID, seed, tr.Seq, sent)
+						}
+					}
+				}
+			}
+		}
+	}
 }

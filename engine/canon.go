@@ -39,6 +39,18 @@ func (e *canonEncoder) world(w *world) []byte {
 		e.b = append(e.b, `,"climax":`...)
 		e.b = strconv.AppendInt(e.b, w.Climax, 10)
 	}
+	if w.Decided != 0 {
+		e.b = append(e.b, `,"decided":`...)
+		e.b = strconv.AppendInt(e.b, w.Decided, 10)
+	}
+	if w.Verdict != "" {
+		e.b = append(e.b, `,"verdict":`...)
+		e.str(w.Verdict)
+	}
+	if w.Tip != 0 {
+		e.b = append(e.b, `,"tip":`...)
+		e.b = strconv.AppendInt(e.b, w.Tip, 10)
+	}
 	e.b = append(e.b, `,"chars":`...)
 	if w.Chars == nil {
 		e.b = append(e.b, "null"...)
@@ -143,6 +155,10 @@ func (e *canonEncoder) char(c *charState) {
 			if g.Turn != 0 {
 				e.b = append(e.b, `,"turn":`...)
 				e.b = strconv.AppendInt(e.b, g.Turn, 10)
+			}
+			if g.Slipped != 0 {
+				e.b = append(e.b, `,"slipped":`...)
+				e.b = strconv.AppendInt(e.b, int64(g.Slipped), 10)
 			}
 			e.b = append(e.b, '}')
 		}

@@ -349,7 +349,7 @@ func decideUtility(p *Perception) Action {
 			if o := p.present(g.Target); o != nil {
 				c.add(1, w*(0.45+0.4*empathy), ActSpeak, o.ID, "")
 				for _, it := range p.Self.Inventory {
-					if !goalItem(p, it) {
+					if ally, _ := p.sideNeeds(it); !goalItem(p, it) && ally == "" {
 						c.add(1, w*(0.2+0.5*empathy), ActGive, o.ID, it)
 						break
 					}
@@ -378,6 +378,33 @@ func decideUtility(p *Perception) Action {
 			}
 			if e := randomExit(); e != "" {
 				c.add(1, w*0.3*(0.5+curiosity), ActMove, e, "")
+			}
+		}
+	}
+
+	// What one's own side needs: bring it to whoever needs it, and tell
+	// them where it went.
+	for _, it := range p.Self.Inventory {
+		if goalItem(p, it) {
+			continue
+		}
+		ally, loc := p.sideNeeds(it)
+		switch {
+		case ally == "":
+		case p.present(ally) != nil:
+			c.add(1, 0.9, ActGive, ally, it)
+		case loc != "" && loc != p.Place.ID:
+			moveTowards(1, 0.7, loc)
+		}
+	}
+	for _, o := range p.Present {
+		if !o.Alive || o.Faction == "" || o.Faction != p.Self.Faction {
+			continue
+		}
+		for it, where := range p.ItemsSeen {
+			if where != "" && where != p.Self.ID && where != o.ID && !strings.HasPrefix(where, "@") && p.wantedBy(o.ID, it) {
+				c.add(1, 0.3+0.4*loyalty, ActSpeak, o.ID, "")
+				break
 			}
 		}
 	}
@@ -435,6 +462,58 @@ func holderHere(p *Perception, item string) *PresentView {
 		}
 	}
 	return nil
+}
+
+// wantedBy reports whether character id's goals are on item.
+func (p *Perception) wantedBy(id, item string) bool {
+	if p.sc == nil {
+		return false
+	}
+	for _, ch := range p.sc.Characters {
+		if ch.ID != id {
+			continue
+		}
+		for _, g := range ch.Goals {
+			if g.Item == item && (g.Kind == GoalObtain || g.Kind == GoalDeliver) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// sideNeeds finds someone of the persona's own side whose goals are on
+// item, and where the persona last saw them: one in the room first, then
+// one who must carry it somewhere, then anyone.
+func (p *Perception) sideNeeds(item string) (string, string) {
+	if p.sc == nil || p.Self.Faction == "" {
+		return "", ""
+	}
+	best, rank := "", -1
+	for _, ch := range p.sc.Characters {
+		if ch.ID == p.Self.ID || ch.Faction != p.Self.Faction {
+			continue
+		}
+		for _, g := range ch.Goals {
+			if g.Item != item || (g.Kind != GoalObtain && g.Kind != GoalDeliver) {
+				continue
+			}
+			r := 0
+			if g.Kind == GoalDeliver {
+				r = 1
+			}
+			if p.PeopleSeen[ch.ID] != "" {
+				r += 2
+			}
+			if p.present(ch.ID) != nil {
+				r += 4
+			}
+			if r > rank {
+				best, rank = ch.ID, r
+			}
+		}
+	}
+	return best, p.PeopleSeen[best]
 }
 
 func goalItem(p *Perception, item string) bool {

@@ -557,6 +557,17 @@ func (s *Sim) motive(i int, a Action, r *Record) {
 		}) {
 			return
 		}
+		for _, it := range c.Inv {
+			for oi, o := range s.w.Chars {
+				if oi == i || !s.friendly(i, o.ID) || !s.wants(oi, it) || !o.Onstage {
+					continue
+				}
+				if loc := c.Met[o.ID]; loc != "" && s.geo.nextHop(s.sc, from, loc) == a.Target {
+					r.Cause, r.CauseRef, r.Item, r.Detail = "side", o.ID, it, "bearing"
+					return
+				}
+			}
+		}
 		for _, o := range s.w.Chars {
 			if o.Alive && o.Onstage && o.Loc == from && o.ID != c.ID && (c.Rel[o.ID] < -0.3) && c.Health < 50 {
 				r.Cause, r.CauseRef = "fear", o.ID
@@ -589,6 +600,10 @@ func (s *Sim) motive(i int, a Action, r *Record) {
 		r.Cause = "kindness"
 	case ActGive:
 		if goalFor(func(g Goal) bool { return g.Kind == GoalBefriend && g.Target == a.Target }) {
+			return
+		}
+		if ti, _ := s.char(a.Target); ti >= 0 && a.Text != "" && s.friendly(i, a.Target) && s.wants(ti, a.Text) {
+			r.Cause, r.CauseRef = "side", a.Target
 			return
 		}
 		r.Cause = "kindness"
@@ -866,6 +881,33 @@ func (s *Sim) speak(t *turnState, i, ti int, text string, r *Record, ev *Event) 
 		r.Text = ev.Text
 		return
 	}
+	// Tell a friend where to find what they are after.
+	if (c.Rel[tc.ID] >= 0.1 || s.friendly(i, tc.ID)) && text == "" {
+		for _, it := range s.w.Items {
+			where := c.Seen[it.ID]
+			if where == "" || where == tc.ID || where == tc.Seen[it.ID] || !s.wants(ti, it.ID) {
+				continue
+			}
+			loc := strings.TrimPrefix(where, "@")
+			holder := ""
+			if !strings.HasPrefix(where, "@") {
+				holder, loc = where, c.Met[where]
+				if where == c.ID {
+					loc = c.Loc
+				}
+				if loc == "" {
+					continue
+				}
+				tc.Met[holder] = loc
+			}
+			tc.Seen[it.ID] = where
+			r.Detail, r.Item, r.CauseRef, r.From = "whereabouts", it.ID, holder, loc
+			ev.Text = ""
+			s.shift(tc, c.ID, 0.06)
+			s.witness(t, c.Loc, "told", c.ID, tc.ID, it.ID, 0.5)
+			return
+		}
+	}
 	// Share what the speaker knows and the listener does not.
 	if c.Rel[tc.ID] >= 0.1 && text == "" {
 		var share string
@@ -1100,6 +1142,7 @@ func (s *Sim) fireScripted(t *turnState) {
 		s.w.Climax = t.seq
 	}
 	if pick < 0 {
+		s.tip(t)
 		return
 	}
 	s.w.Fired[pick] = true
@@ -1148,6 +1191,77 @@ func (s *Sim) fireScripted(t *turnState) {
 	}
 	t.tension += ef.Tension
 	t.events = append(t.events, ev)
+	t.recs = append(t.recs, r)
+}
+
+// contest finds the contested thing: the first item that characters of
+// more than one side have active goals on. It returns the item's index,
+// the index of whoever holds it (-1 if nobody), and the characters still
+// after it who are not on the holder's side.
+func (s *Sim) contest() (int, int, []int) {
+	for ii, it := range s.w.Items {
+		if it.Fixed {
+			continue
+		}
+		var sides []string
+		for ci, c := range s.w.Chars {
+			if c.Onstage && c.Alive && s.wants(ci, it.ID) {
+				f := s.sc.Characters[ci].Faction
+				if f == "" {
+					f = "@" + c.ID
+				}
+				if !slices.Contains(sides, f) {
+					sides = append(sides, f)
+				}
+			}
+		}
+		if len(sides) < 2 {
+			continue
+		}
+		hi := -1
+		if it.Holder != "" {
+			hi = s.geo.charIndex[it.Holder]
+		}
+		var seekers []int
+		for ci, c := range s.w.Chars {
+			if c.Onstage && c.Alive && s.wants(ci, it.ID) && (hi < 0 || !s.friendly(hi, c.ID)) {
+				seekers = append(seekers, ci)
+			}
+		}
+		return ii, hi, seekers
+	}
+	return -1, -1, nil
+}
+
+// tip is the director's hand on the scale: when the side that does not
+// have the contested thing has lost track of it for a while, word of
+// where it is reaches them, so the contest stays open.
+func (s *Sim) tip(t *turnState) {
+	w := s.w
+	if t.seq < 6 || t.seq-w.Tip < 8 || w.Phase == PhaseRelax || w.Decided != 0 {
+		return
+	}
+	ii, hi, seekers := s.contest()
+	if hi < 0 || len(seekers) == 0 {
+		return
+	}
+	it, h := s.w.Items[ii], s.w.Chars[hi]
+	for _, ci := range seekers {
+		c := s.w.Chars[ci]
+		if c.Loc == h.Loc || (c.Seen[it.ID] == h.ID && c.Met[h.ID] == h.Loc) {
+			return
+		}
+	}
+	w.Tip = t.seq
+	r := Record{Kind: "tip", Actor: h.ID, Item: it.ID, Place: h.Loc, Outcome: OutcomeSuccess, Source: SourceScript}
+	for _, ci := range seekers {
+		c := s.w.Chars[ci]
+		c.Seen[it.ID], c.Met[h.ID] = h.ID, h.Loc
+		r.With = append(r.With, c.ID)
+		c.remember(memory{Turn: t.seq, Kind: "tip", Actor: h.ID, Item: it.ID, Loc: h.Loc, Imp: 0.5})
+	}
+	t.tension += 0.06
+	t.events = append(t.events, Event{Actor: h.ID, Kind: "tip", Target: h.Loc, Text: it.ID, Outcome: OutcomeSuccess, Source: SourceScript})
 	t.recs = append(t.recs, r)
 }
 
@@ -1235,10 +1349,13 @@ func (s *Sim) updateGoals(t *turnState) {
 			}
 			for j := range c.Goals {
 				gs := &c.Goals[j]
+				g := &s.sc.Characters[ci].Goals[j]
+				if gs.Status == GoalWon && g.Kind == GoalObtain && pass == 0 && !s.w.Finished {
+					s.recheckObtain(t, ci, j)
+				}
 				if gs.Status != GoalActive {
 					continue
 				}
-				g := &s.sc.Characters[ci].Goals[j]
 				st := s.goalStatus(ci, g)
 				if (st == GoalWon || st == GoalReconciled) && !s.requires(g, t.seq) {
 					st = GoalActive
@@ -1251,7 +1368,11 @@ func (s *Sim) updateGoals(t *turnState) {
 				switch st {
 				case GoalWon, GoalReconciled:
 					t.tension -= 0.1
-					if g.Won != "" {
+					if gs.Slipped > 0 {
+						// Won back: the scripted passage was told the first time.
+						r.Detail, r.Amount = "regained", gs.Slipped
+						r.Target = ""
+					} else if g.Won != "" {
 						r.Text = g.Won
 						r.Cause = "scripted"
 					}
@@ -1278,6 +1399,74 @@ func (s *Sim) updateGoals(t *turnState) {
 	}
 }
 
+// friendly reports whether holder is character ci or one of its side.
+func (s *Sim) friendly(ci int, holder string) bool {
+	if holder == "" {
+		return false
+	}
+	if holder == s.w.Chars[ci].ID {
+		return true
+	}
+	f := s.sc.Characters[ci].Faction
+	hi, ok := s.geo.charIndex[holder]
+	return ok && f != "" && s.sc.Characters[hi].Faction == f
+}
+
+// settledByFriend reports whether a fixed item was put where it is by
+// character ci's side: held by one of them, or delivered by one of them.
+func (s *Sim) settledByFriend(ci int, item string) bool {
+	it := s.w.Items[s.geo.itemIndex[item]]
+	if s.friendly(ci, it.Holder) {
+		return true
+	}
+	for oi, o := range s.w.Chars {
+		if !s.friendly(ci, o.ID) {
+			continue
+		}
+		for j, g := range s.sc.Characters[oi].Goals {
+			if g.Kind == GoalDeliver && g.Item == item && o.Goals[j].Status == GoalWon {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// recheckObtain looks again at a won obtain goal: a thing got is only
+// got while it stays in friendly hands. Taken by the other side, the goal
+// is open again and its character goes after it; settled for good by the
+// other side, it is lost.
+func (s *Sim) recheckObtain(t *turnState, ci, j int) {
+	c := s.w.Chars[ci]
+	g := &s.sc.Characters[ci].Goals[j]
+	gs := &c.Goals[j]
+	if !c.Alive {
+		return
+	}
+	it := s.w.Items[s.geo.itemIndex[g.Item]]
+	if s.friendly(ci, it.Holder) || (it.Fixed && s.settledByFriend(ci, g.Item)) {
+		return
+	}
+	r := Record{Kind: "goal", Actor: c.ID, Target: it.Holder, Item: g.Item, Outcome: OutcomeSuccess, CauseRef: g.ID, Text: g.Text}
+	if it.Fixed {
+		gs.Status, gs.Turn = GoalLost, t.seq
+		r.Detail = GoalLost
+		if g.Lost != "" {
+			r.Text, r.Cause = g.Lost, "scripted"
+		}
+		t.tension += 0.05
+	} else {
+		gs.Status, gs.Turn = GoalActive, 0
+		gs.Slipped++
+		r.Detail = "slipped"
+		if m := recall(c, func(m memory) bool { return m.Item == g.Item && m.Turn < t.seq }); m != nil {
+			r.Callback = m.callback()
+		}
+		t.tension += 0.08
+	}
+	t.recs = append(t.recs, r)
+}
+
 func (s *Sim) goalStatus(ci int, g *Goal) string {
 	c := s.w.Chars[ci]
 	if !c.Alive {
@@ -1302,10 +1491,13 @@ func (s *Sim) goalStatus(ci int, g *Goal) string {
 	}
 	switch g.Kind {
 	case GoalObtain:
-		if c.holds(g.Item) {
+		if c.holds(g.Item) || s.friendly(ci, s.w.Items[s.geo.itemIndex[g.Item]].Holder) {
 			return GoalWon
 		}
 		if itemGone() {
+			if s.settledByFriend(ci, g.Item) {
+				return GoalWon
+			}
 			return GoalLost
 		}
 	case GoalDeliver:

@@ -45,7 +45,7 @@ func priority(r *Record) int {
 		return 100
 	case "death", "goal":
 		return 90
-	case EffectArrival, EffectDiscovery, EffectWeather, EffectMessage:
+	case EffectArrival, EffectDiscovery, EffectWeather, EffectMessage, "tip":
 		return 80
 	case ActAttack:
 		if r.Outcome == OutcomeSuccess {
@@ -63,7 +63,7 @@ func priority(r *Record) int {
 		return 62
 	case ActSpeak:
 		switch r.Detail {
-		case "fact", "persuade":
+		case "fact", "persuade", "whereabouts":
 			return 64
 		case "refuse", "denied":
 			return 52
@@ -120,6 +120,7 @@ func (proseChronicler) Narrate(_ context.Context, sc Scene) (Narration, error) {
 		}
 		t.tell(r)
 	}
+	t.out = slices.DeleteFunc(t.out, func(s string) bool { return strings.TrimSpace(s) == "" })
 	text := strings.Join(t.out, " ")
 	if len(outcomes) > 0 {
 		t.named = map[string]bool{}
@@ -142,6 +143,11 @@ func chooseRecords(sc *Scene) []bool {
 	for k := range sc.Records {
 		r := &sc.Records[k]
 		if r.Kind == ActWait && r.Cause != "wounds" {
+			continue
+		}
+		// Reaching for someone who had already walked off changed
+		// nothing: not worth a sentence.
+		if r.Outcome == OutcomeFailure && r.Detail == "gone" {
 			continue
 		}
 		idx = append(idx, k)
@@ -567,6 +573,8 @@ func (t *teller) causeClause(r *Record) string {
 		opts = []string{", as one of " + pronoun(t.cast.People[r.Actor].Pronoun, "pos") + " own", ", because " + t.cast.People[r.Target].Faction + " look after their own", ""}
 	case "kindness":
 		opts = []string{"", ", unasked", ", gently"}
+	case "side":
+		opts = []string{", because " + t.person(r.CauseRef) + " had more need of it", ", so that it stayed on the right side", ", for safekeeping"}
 	case "curiosity":
 		opts = []string{"", ", curious", ", on a hunch"}
 	}
@@ -668,6 +676,13 @@ func (t *teller) tell(r *Record) {
 		if r.Actor != "" {
 			t.named[r.Actor] = false
 		}
+	case "tip":
+		v.with = t.listNames(r.With)
+		t.say("tip", v, []string{
+			"Word got about, as word does: {with} heard that {A} had {item}, and was at {place}.",
+			"Somebody always talks. Before long {with} knew that {item} was with {A}, at {place}.",
+			"News came sideways, the way it does, and {with} learned that {A} had {item} at {place}.",
+		})
 	case "goal":
 		t.tellGoal(r, v)
 	case "bond":
@@ -701,6 +716,13 @@ func (t *teller) tellMove(r *Record, v vars) {
 			"{A} got out of {from} before {T} could strike again.",
 			"{A} limped out of {from}, afraid for {a.pos} life.",
 			"Not daring to stay near {t}, {A} slipped away to {place}.",
+		})
+	case "side":
+		v.t = r.CauseRef
+		t.say("move.side", v, []string{
+			"{A} took {item} to {place}, looking for {t}.",
+			"{A} carried {item} off to {place}, meaning to put it in {T's} hands.",
+			"With {item} hidden about {a.obj}, {A} went to find {t} at {place}.",
 		})
 	case "goal":
 		v.cause = t.moveCause(r)
@@ -812,6 +834,27 @@ func (t *teller) tellSpeak(r *Record, v vars) {
 		t.recent[quoteKey(r.Text)] = true
 	}
 	switch r.Detail {
+	case "whereabouts":
+		v.place = t.place(r.From)
+		if r.CauseRef == "" {
+			t.say("speak.where.loose", v, []string{
+				"{A} told {T} where to look: {item} lay in {place}.",
+				"From {A}, {T} learned that {item} was lying in {place}.",
+			})
+			return
+		}
+		v.extra = t.person(r.CauseRef)
+		if r.CauseRef == r.Actor {
+			v.extra = pronoun(t.cast.People[r.Actor].Pronoun, "obj") + "self"
+			if v.extra == "themself" {
+				v.extra = "themselves"
+			}
+		}
+		t.say("speak.where", v, []string{
+			"{A} drew {T} aside: {extra} had {item}, last seen at {place}.",
+			"{A} told {T} where {item} had gone: to {extra}, at {place}.",
+			"It was {A} who put {T} on the trail: {item} was with {extra}, at {place}.",
+		})
 	case "fact":
 		t.say("speak.fact", v, []string{
 			"{A} told {T} what {a.sub} knew: {text}.",
@@ -1003,6 +1046,29 @@ func (t *teller) tellGoal(r *Record, v vars) {
 			"{A} had set out {extra}, and now it was done.",
 			"It was done: {A} had managed to {text}.",
 			"{A} got what {a.sub} had come for.",
+		})
+	case "slipped":
+		v.place = ""
+		if r.Callback != nil && r.Callback.Place != "" {
+			v.place = ", for all it had cost at " + t.place(r.Callback.Place)
+		}
+		if r.Target == "" {
+			t.say("goal.slip.loose", v, []string{
+				"{A} no longer had {item}, and went looking for it again.",
+				"{item} had slipped out of {A's} keeping.",
+			})
+			return
+		}
+		t.say("goal.slip", v, []string{
+			"{A} had lost {item} to {T}{place}, and meant to have it back.",
+			"Now {T} had {item}, not {A}, and {A} would not let that stand.",
+			"{item} was in {T's} hands now{place}; {A} set {a.pos} jaw and went after it.",
+		})
+	case "regained":
+		t.say("goal.regain", v, []string{
+			"{item} was back where {A} wanted it.",
+			"{A} had {item} back in friendly hands.",
+			"So {item} changed hands again, and {A} breathed easier.",
 		})
 	case GoalReconciled:
 		t.say("goal.rec", v, []string{

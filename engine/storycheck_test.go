@@ -3,6 +3,7 @@ package engine
 import (
 	"context"
 	"fmt"
+	"maps"
 	"math"
 	"slices"
 	"sort"
@@ -280,6 +281,16 @@ func TestStoryChecks(t *testing.T) {
 			}
 			sort.Ints(lengths)
 			n := len(all)
+			endings := map[string]int{}
+			for _, st := range all {
+				endings[st.ending]++
+			}
+			topEnding := 0
+			var ends []string
+			for _, k := range slices.Sorted(maps.Keys(endings)) {
+				ends = append(ends, fmt.Sprintf("%s %d", k, endings[k]))
+				topEnding = max(topEnding, endings[k])
+			}
 			pct := func(a, b int) float64 { return 100 * float64(a) / float64(max(b, 1)) }
 			aimlessRuns := make([]int, 0, n)
 			for _, st := range all {
@@ -288,6 +299,7 @@ func TestStoryChecks(t *testing.T) {
 			sort.Ints(aimlessRuns)
 			t.Logf("lengths: min %d, p10 %d, median %d, p90 %d, max %d; %.0f%% within 35..90 turns",
 				lengths[0], lengths[n/10], lengths[n/2], lengths[n*9/10], lengths[n-1], pct(inRange, n))
+			t.Logf("endings: %s", strings.Join(ends, ", "))
 			t.Logf("ending by resolution %.0f%%; peak tension within 55..90%% of the story in %.0f%% of runs",
 				pct(resolved, n), pct(peakOK, n))
 			t.Logf("told turns that changed something %.1f%%; longest aimless run median %d, worst %d turns",

@@ -35,11 +35,18 @@ type world struct {
 	PhaseTurns int `json:"phase_turns"`
 	// Climax is the turn on which the director let the climax in, 0
 	// before.
-	Climax int64        `json:"climax,omitempty"`
-	Chars  []*charState `json:"chars"`
-	Items  []*itemState `json:"items"`
-	Fired  []bool       `json:"fired"`
-	Flags  []string     `json:"flags,omitempty"`
+	Climax int64 `json:"climax,omitempty"`
+	// Decided is the turn an end condition first held; the story plays
+	// its aftermath and ends a few turns later. Verdict is that ending.
+	Decided int64  `json:"decided,omitempty"`
+	Verdict string `json:"verdict,omitempty"`
+	// Tip is the last turn the director let word of a contested thing
+	// reach the side that had lost track of it.
+	Tip   int64        `json:"tip,omitempty"`
+	Chars []*charState `json:"chars"`
+	Items []*itemState `json:"items"`
+	Fired []bool       `json:"fired"`
+	Flags []string     `json:"flags,omitempty"`
 	// Prose holds the chronicler's recently used template keys.
 	Prose []string `json:"prose,omitempty"`
 }
@@ -71,6 +78,9 @@ type goalState struct {
 	ID     string `json:"id"`
 	Status string `json:"status"`
 	Turn   int64  `json:"turn,omitempty"` // when it resolved
+	// Slipped counts the times a won obtain goal was opened again
+	// because the thing passed out of friendly hands.
+	Slipped int `json:"slipped,omitempty"`
 }
 
 // itemState: where an item is. Exactly one of Loc and Holder is set, or
