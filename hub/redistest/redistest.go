@@ -164,4 +164,6 @@ func (s *Server) Stop() {
 }
 
 // String describes the server for messages.
-func (s *Server) String() string { return fmt.Sprintf("redis-server %s (pid %s)", s.Addr, strconv.Itoa(s.cmd.Process.Pid)) }
+func (s *Server) String() string {
+	return fmt.Sprintf("redis-server %s (pid %s)", s.Addr, strconv.Itoa(s.cmd.Process.Pid))
+}
