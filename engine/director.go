@@ -1132,6 +1132,9 @@ func (s *Sim) fireScripted(t *turnState) {
 		if e.Effect.Tension > 0.1 && (s.w.Phase == PhaseFade || s.w.Phase == PhaseRelax) {
 			continue
 		}
+		if s.favoursLeader(e, t.seq) {
+			continue
+		}
 		dist := abs(s.w.Tension + e.Effect.Tension - target)
 		if pick < 0 || dist < best {
 			pick, best = k, dist
@@ -1263,6 +1266,36 @@ func (s *Sim) tip(t *turnState) {
 	t.tension += 0.06
 	t.events = append(t.events, Event{Actor: h.ID, Kind: "tip", Target: h.Loc, Text: it.ID, Outcome: OutcomeSuccess, Source: SourceScript})
 	t.recs = append(t.recs, r)
+}
+
+// favoursLeader reports whether the director holds back an event because
+// it would only help the side that already has the contested thing: it
+// sets a flag that side's goals wait for. It is held for a while after
+// the climax, so the side that is behind gets its chance first.
+func (s *Sim) favoursLeader(e ScriptedEvent, seq int64) bool {
+	if e.Effect.Flag == "" || s.w.Climax == 0 || seq-s.w.Climax >= 12 {
+		return false
+	}
+	_, hi, seekers := s.contest()
+	if hi < 0 || len(seekers) == 0 {
+		return false
+	}
+	for ci, c := range s.w.Chars {
+		if !s.friendly(hi, c.ID) {
+			continue
+		}
+		for j, g := range s.sc.Characters[ci].Goals {
+			if c.Goals[j].Status != GoalActive {
+				continue
+			}
+			for _, r := range g.Requires {
+				if r.Kind == "flag" && r.Flag == e.Effect.Flag {
+					return true
+				}
+			}
+		}
+	}
+	return false
 }
 
 // climaxDue reports whether the director lets a climax event in on this
@@ -1750,7 +1783,21 @@ func (s *Sim) checkEnd(t *turnState) {
 			id = "cap"
 		}
 	}
-	if id == "" {
+	switch {
+	case id == "" && w.Decided != 0:
+		// The verdict no longer holds: the story goes on.
+		t.recs = append(t.recs, Record{Kind: "reversal", Detail: w.Verdict, Outcome: OutcomeSuccess, Source: SourceScript})
+		t.tension += 0.15
+		w.Decided, w.Verdict = 0, ""
+		return
+	case id == "":
+		return
+	case id != "last-standing" && id != "cap" && w.Decided == 0:
+		// The decisive moment: the story plays its aftermath first.
+		w.Decided, w.Verdict = t.seq, id
+		return
+	case id != "last-standing" && id != "cap" && t.seq-w.Decided < s.aftermath():
+		s.react(t)
 		return
 	}
 	w.Finished, w.Ending = true, id
@@ -1782,6 +1829,97 @@ func (s *Sim) checkEnd(t *turnState) {
 		for j, g := range s.sc.Characters[ci].Goals {
 			t.recs = append(t.recs, Record{Kind: "outcome", Actor: c.ID, Target: g.Target, Item: g.Item, Place: g.Location, Detail: c.Goals[j].Status, Text: g.Text, Outcome: OutcomeSuccess, CauseRef: g.ID})
 		}
+	}
+}
+
+// aftermath is how many turns the story runs on after its outcome is
+// decided: time for consequences and reactions.
+func (s *Sim) aftermath() int64 {
+	return max(4, s.w.Decided/8)
+}
+
+// victor is who the verdict favours: the character named by the first
+// fitting condition of the ending that holds, or for a resolution the
+// last to win a goal.
+func (s *Sim) victor() int {
+	for _, e := range s.sc.End {
+		if e.ID != s.w.Verdict {
+			continue
+		}
+		for _, c := range e.When {
+			switch c.Kind {
+			case "goal", "at", "holds":
+				if ci, ok := s.geo.charIndex[c.Character]; ok {
+					return ci
+				}
+			case "item_at":
+				if h := s.w.Items[s.geo.itemIndex[c.Item]].Holder; h != "" {
+					return s.geo.charIndex[h]
+				}
+			}
+		}
+	}
+	best, at := -1, int64(-1)
+	for ci, c := range s.w.Chars {
+		for _, g := range c.Goals {
+			if g.Status == GoalWon && g.Turn > at {
+				best, at = ci, g.Turn
+			}
+		}
+	}
+	return best
+}
+
+// react plays one turn of the aftermath: two of those with a stake in
+// the outcome take it well or badly, towards whoever it favoured, and
+// remember why.
+func (s *Sim) react(t *turnState) {
+	wi := s.victor()
+	if wi < 0 {
+		return
+	}
+	win := s.w.Chars[wi]
+	var who []int
+	for ci, c := range s.w.Chars {
+		if ci == wi || !c.Onstage || !c.Alive {
+			continue
+		}
+		stake := s.friendly(wi, c.ID)
+		for j, g := range s.sc.Characters[ci].Goals {
+			if (g.Kind == GoalObtain || g.Kind == GoalDeliver) && c.Goals[j].Status != GoalWon {
+				for _, wg := range s.sc.Characters[wi].Goals {
+					if wg.Item == g.Item {
+						stake = true
+					}
+				}
+			}
+			if g.Target == win.ID {
+				stake = true
+			}
+		}
+		if stake {
+			who = append(who, ci)
+		}
+	}
+	k := int(t.seq-s.w.Decided-1) * 2
+	for n := k; n < k+2 && n < len(who); n++ {
+		ci := who[n]
+		c := s.w.Chars[ci]
+		r := Record{Kind: "reaction", Actor: c.ID, Target: win.ID, Outcome: OutcomeSuccess, Source: SourceScript}
+		if s.friendly(wi, c.ID) {
+			r.Detail, r.Amount = "glad", 1
+			s.shift(c, win.ID, 0.25)
+			s.shift(win, c.ID, 0.1)
+		} else {
+			r.Detail, r.Amount = "bitter", -1
+			s.shift(c, win.ID, -0.3)
+		}
+		if m := recall(c, func(m memory) bool {
+			return m.Turn <= t.seq-3 && (m.Actor == win.ID || m.Target == win.ID) && m.Kind != ActSpeak && m.Kind != "pickup"
+		}); m != nil {
+			r.Callback = m.callback()
+		}
+		t.recs = append(t.recs, r)
 	}
 }
 

@@ -59,6 +59,8 @@ func priority(r *Record) int {
 		return 50
 	case "bond":
 		return 65
+	case "reaction", "reversal":
+		return 85
 	case ActGive:
 		return 62
 	case ActSpeak:
@@ -216,6 +218,9 @@ func routine(r *Record) bool {
 		return r.Outcome == OutcomeSuccess && r.Cause != "fear" && r.Detail != "bearing"
 	case ActSearch:
 		return r.Detail != "item" && r.Detail != "fact"
+	case ActSpeak:
+		// Small talk that changed nothing; a player's words are always told.
+		return (r.Detail == "talk" || r.Detail == "address") && r.Source != SourcePlayer
 	}
 	return false
 }
@@ -227,6 +232,9 @@ func routineRank(r *Record) int {
 		return 100 + priority(r)
 	}
 	rank := 0
+	if r.Kind == ActSpeak {
+		rank += 2
+	}
 	if len(r.With) > 0 {
 		rank += 2
 	}
@@ -676,6 +684,13 @@ func (t *teller) tell(r *Record) {
 		if r.Actor != "" {
 			t.named[r.Actor] = false
 		}
+	case "reaction":
+		t.tellReaction(r, v)
+	case "reversal":
+		t.say("reversal", v, []string{
+			"And just like that, what had seemed settled was not settled at all.",
+			"It was not over after all.",
+		})
 	case "tip":
 		v.with = t.listNames(r.With)
 		t.say("tip", v, []string{
@@ -1082,6 +1097,50 @@ func (t *teller) tellGoal(r *Record, v vars) {
 			"{A} had meant to {text}; that was finished.",
 		})
 	}
+}
+
+// memoryClause calls back an older memory behind a reaction.
+func (t *teller) memoryClause(r *Record) string {
+	cb := r.Callback
+	if cb == nil {
+		return ""
+	}
+	at := " at " + t.place(cb.Place)
+	them := t.person(r.Target)
+	switch {
+	case cb.Kind == ActAttack && cb.Actor == r.Target && cb.Target == r.Actor:
+		return ", remembering the blow " + them + " had dealt " + pronoun(t.cast.People[r.Actor].Pronoun, "obj") + at
+	case cb.Kind == ActAttack && cb.Actor == r.Target && cb.Target != "":
+		return ", remembering what " + them + " had done to " + t.person(cb.Target) + at
+	case cb.Kind == ActAttack && cb.Target == r.Target:
+		return ", remembering " + them + " bleeding" + at
+	case cb.Kind == ActTake && cb.Actor == r.Target:
+		return ", remembering " + them + "'s quick hands" + at
+	case (cb.Kind == ActHelp || cb.Kind == ActGive || cb.Kind == "told") && cb.Actor == r.Target:
+		return ", remembering " + them + "'s kindness" + at
+	case cb.Kind == "death":
+		return ", remembering the dead" + at
+	}
+	return ", thinking back to what had happened" + at
+}
+
+func (t *teller) tellReaction(r *Record, v vars) {
+	v.cause = t.memoryClause(r)
+	if r.Detail == "glad" {
+		t.say("react.glad", v, []string{
+			"{A} found {T} afterwards and gripped {t.pos} hand{cause}.",
+			"When it was over, {A} sat down beside {T}{cause}, and neither of them needed to say much.",
+			"{A} laughed for the first time in days and threw an arm round {T}{cause}.",
+			"Afterwards {A} made a point of thanking {T}{cause}.",
+		})
+		return
+	}
+	t.say("react.bitter", v, []string{
+		"{A} would not look at {T}{cause}.",
+		"Afterwards {A} stood a long while apart from {T}{cause}, and said nothing.",
+		"{A} spat at {T's} feet{cause}.",
+		"{A} told {T} to {t.pos} face that it was not finished{cause}.",
+	})
 }
 
 func (t *teller) tellBond(r *Record, v vars) {
