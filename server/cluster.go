@@ -2,7 +2,6 @@ package server
 
 import (
 	"context"
-	"errors"
 	"hash/fnv"
 	"log/slog"
 	"slices"
@@ -559,10 +558,6 @@ func (c *cluster) listenLoop(ctx context.Context) {
 		}
 	}
 }
-
-// errNoOwner is returned to a client when no node answered for a
-// simulation in time.
-var errNoOwner = errors.New("no node answered for the simulation")
 
 func (c *cluster) watchersKey(sim string) string { return c.cfg.Prefix + "watchers:{" + sim + "}" }
 
