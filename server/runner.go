@@ -317,8 +317,20 @@ func (r *Runner) Act(ctx context.Context, id, character, userID string, a engine
 		return 0, fmt.Errorf("queue action: %w", err)
 	}
 	ru.pending[character] = pa
+	if fn, ok := ctx.Value(acceptedKey{}).(func(int64)); ok {
+		fn(ru.next) // before the turn can be played: simMu is held
+	}
 	signal(ru.wake)
 	return ru.next, nil
+}
+
+type acceptedKey struct{}
+
+// withAccepted returns a context under which Act calls fn with the turn
+// an action was accepted for before that turn can be played, so that a
+// reply queued by fn reaches the client ahead of the turn itself.
+func withAccepted(ctx context.Context, fn func(turn int64)) context.Context {
+	return context.WithValue(ctx, acceptedKey{}, fn)
 }
 
 func signal(ch chan struct{}) {

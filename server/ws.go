@@ -207,10 +207,17 @@ func (c *conn) handle(ctx context.Context, data []byte) {
 	case "release":
 		err = c.release(ctx, m)
 	case "act":
-		var turn int64
-		turn, err = c.s.act(ctx, c.user, m.Sim, m.Character, m.Action)
-		if err == nil {
+		// The reply is queued as soon as the turn is known, so the client
+		// hears "accepted" before the turn that plays the action.
+		replied := false
+		accept := func(turn int64) {
+			replied = true
 			c.send(replyMsg{Type: "accepted", ID: m.ID, Sim: m.Sim, Turn: &turn})
+		}
+		var turn int64
+		turn, err = c.s.act(withAccepted(ctx, accept), c.user, m.Sim, m.Character, m.Action)
+		if err == nil && !replied {
+			accept(turn)
 		}
 	case "":
 		err = Errorf(CodeBadRequest, "message has no type")
