@@ -567,7 +567,6 @@ func (c *cluster) watchersKey(sim string) string { return c.cfg.Prefix + "watche
 func (c *cluster) watchers(ctx context.Context, sim string, local int) (int, error) {
 	c.mu.Lock()
 	prev, had := c.counted[sim]
-	live := c.live
 	c.mu.Unlock()
 	if !had && local == 0 {
 		return 0, nil // nobody here to tell
@@ -595,6 +594,15 @@ func (c *cluster) watchers(ctx context.Context, sim string, local int) (int, err
 			c.notify(ctx, "presence", sim)
 		}
 	}
+	return c.countWatchers(ctx, sim)
+}
+
+// countWatchers sums sim's watchers over the live nodes.
+func (c *cluster) countWatchers(ctx context.Context, sim string) (int, error) {
+	c.mu.Lock()
+	live := c.live
+	c.mu.Unlock()
+	key := c.watchersKey(sim)
 	counts, err := c.rdb.HGetAll(ctx, key).Result()
 	if err != nil {
 		return 0, err

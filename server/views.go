@@ -30,7 +30,7 @@ type SimulationView struct {
 	Characters     []CharacterSeatView   `json:"characters"`
 	Locations      []engine.LocationView `json:"locations"`
 	Actions        []string              `json:"actions"`
-	Watchers       *int                  `json:"watchers,omitempty"` // extension: watchers on this node's count
+	Watchers       *int                  `json:"watchers,omitempty"` // extension: the story's watchers
 }
 
 // CharacterSeatView is a character of a Simulation with its seat.
@@ -109,6 +109,11 @@ func (s *Server) describe(ctx context.Context, rec *store.Simulation, lastTurn [
 		v.Owner = s.cfg.Node
 	}
 	w := s.hub.Watchers(rec.ID)
+	if s.cluster != nil {
+		if total, err := s.cluster.countWatchers(ctx, rec.ID); err == nil {
+			w = max(total, w)
+		}
+	}
 	v.Watchers = &w
 	if rec.Head > 0 && lastTurn == nil {
 		turns, err := s.store.ListTurns(ctx, rec.ID, rec.Head-1, 1)
