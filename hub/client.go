@@ -120,15 +120,32 @@ func (c *Client) Closing() bool {
 
 // WriteLoop writes queued messages until ctx ends or the client is
 // closed; then it closes the connection with the code given to Close.
-// Each wake-up writes everything queued at that moment.
-func (c *Client) WriteLoop(ctx context.Context, writeTimeout time.Duration) error {
+// Each wake-up writes everything queued at that moment. Every
+// pingInterval (if positive) it pings the peer, and gives up on a peer
+// that does not answer within another interval: one goroutine per
+// connection does both jobs.
+func (c *Client) WriteLoop(ctx context.Context, writeTimeout, pingInterval time.Duration) error {
 	if writeTimeout <= 0 {
 		writeTimeout = defaultWriteTimeout
+	}
+	var tick <-chan time.Time
+	if pingInterval > 0 {
+		t := time.NewTicker(pingInterval)
+		defer t.Stop()
+		tick = t.C
 	}
 	for {
 		select {
 		case <-ctx.Done():
 			return ctx.Err()
+		case <-tick:
+			pctx, cancel := context.WithTimeout(ctx, pingInterval)
+			err := c.conn.Ping(pctx)
+			cancel()
+			if err != nil {
+				return err
+			}
+			continue
 		case <-c.wake:
 		}
 		c.mu.Lock()

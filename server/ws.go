@@ -65,19 +65,16 @@ func (s *Server) handleWS(w http.ResponseWriter, r *http.Request) {
 func (c *conn) run(parent context.Context) {
 	ctx, cancel := context.WithCancel(parent)
 	defer cancel()
-	writerDone, pingDone := make(chan struct{}), make(chan struct{})
+	// The writer is the connection's only other goroutine: it also pings.
+	writerDone := make(chan struct{})
 	go func() {
 		defer close(writerDone)
-		err := c.client.WriteLoop(ctx, 10*time.Second)
+		err := c.client.WriteLoop(ctx, 10*time.Second, c.s.cfg.PingInterval)
 		if err != nil && !errors.Is(err, context.Canceled) {
 			c.s.log.Debug("write loop", "session", c.session, "err", err)
 		}
 		cancel() // the writer closed the socket or failed: stop reading
 		c.ws.CloseNow()
-	}()
-	go func() {
-		defer close(pingDone)
-		c.keepalive(ctx)
 	}()
 	if !c.user.ExpiresAt.IsZero() {
 		t := time.AfterFunc(time.Until(c.user.ExpiresAt), func() {
@@ -98,31 +95,11 @@ func (c *conn) run(parent context.Context) {
 	}
 	cancel()
 	<-writerDone
-	<-pingDone
 	c.ws.CloseNow()
 	c.s.hub.UnsubscribeAll(context.WithoutCancel(ctx), c.client)
 	c.s.seats.disconnected(c.client, c.user)
 	for _, sim := range c.client.Subs() {
 		c.s.presence.mark(sim)
-	}
-}
-
-func (c *conn) keepalive(ctx context.Context) {
-	t := time.NewTicker(c.s.cfg.PingInterval)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-			pctx, cancel := context.WithTimeout(ctx, c.s.cfg.PingInterval)
-			err := c.ws.Ping(pctx)
-			cancel()
-			if err != nil {
-				c.ws.CloseNow()
-				return
-			}
-		}
 	}
 }
 

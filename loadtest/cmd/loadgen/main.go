@@ -53,6 +53,7 @@ type config struct {
 	warmup   time.Duration
 	dialRate int
 	target   time.Duration
+	idle     int
 }
 
 func run(ctx context.Context, args []string, out io.Writer) error {
@@ -67,6 +68,7 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 	fs.DurationVar(&c.warmup, "warmup", 3*time.Second, "settling time after each step's connections are open")
 	fs.IntVar(&c.dialRate, "dial-rate", 1000, "new connections per second")
 	fs.DurationVar(&c.target, "p99", 50*time.Millisecond, "the p99 a step must stay under to count as held")
+	fs.IntVar(&c.idle, "idle", 2000, "idle connections to open first, to measure the node's memory per idle connection (0: skip)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -185,6 +187,11 @@ func measure(ctx context.Context, c config, out io.Writer) error {
 		}
 	}
 	fmt.Fprintf(out, "node %s: %d simulations at one turn per %v\n", c.url, c.sims, c.interval)
+	if c.idle > 0 {
+		if err := measureIdle(ctx, c, out); err != nil {
+			return err
+		}
+	}
 	rssBefore := rss(c.url)
 
 	rec := &recorder{}
@@ -241,6 +248,38 @@ func measure(ctx context.Context, c config, out io.Writer) error {
 	}
 	fmt.Fprintf(out, "held with p99 under %v: %d watchers (gaps seen: %d)\n", c.target, held, rec.gaps.Load())
 	cancel()
+	return nil
+}
+
+// measureIdle opens c.idle connections that subscribe to nothing and
+// reports the node's resident memory per connection.
+func measureIdle(ctx context.Context, c config, out io.Writer) error {
+	before := rss(c.url)
+	u := strings.Replace(c.url, "http://", "ws://", 1) + "/v1/ws"
+	conns := make([]*websocket.Conn, 0, c.idle)
+	defer func() {
+		for _, conn := range conns {
+			conn.CloseNow()
+		}
+	}()
+	for len(conns) < c.idle {
+		dctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+		conn, _, err := websocket.Dial(dctx, u, nil)
+		if err == nil {
+			_, _, err = conn.Read(dctx) // welcome
+		}
+		cancel()
+		if err != nil {
+			return fmt.Errorf("idle connection %d: %w", len(conns), err)
+		}
+		conns = append(conns, conn)
+	}
+	// Let the node's heap settle before reading its memory.
+	time.Sleep(2 * time.Second)
+	after := rss(c.url)
+	if before > 0 && after > before {
+		fmt.Fprintf(out, "%d idle connections: %.1f KiB resident memory each\n", c.idle, float64(after-before)/float64(c.idle)/1024)
+	}
 	return nil
 }
 
