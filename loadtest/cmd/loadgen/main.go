@@ -180,11 +180,15 @@ func measure(ctx context.Context, c config, out io.Writer) error {
 	if err != nil {
 		return err
 	}
+	// Stories start spread over one interval, as stories started by
+	// different people at different times are, rather than all ticking
+	// in the same millisecond.
 	sims := make([]string, c.sims)
 	for i := range sims {
 		if sims[i], err = create(c.url, tok, scenarios[i%len(scenarios)], i, c.interval); err != nil {
 			return err
 		}
+		time.Sleep(c.interval / time.Duration(len(sims)))
 	}
 	fmt.Fprintf(out, "node %s: %d simulations at one turn per %v\n", c.url, c.sims, c.interval)
 	if c.idle > 0 {
