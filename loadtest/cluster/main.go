@@ -92,6 +92,8 @@ func run(base string, nStories, nWatchers, intervalMS int, duration, warmup time
 		return err
 	}
 	delete(scenario, "end")
+	scenario["id"] = fmt.Sprint(scenario["id"], "-endless")
+	scenario["length"] = 10000
 	var sims []string
 	for i := range nStories {
 		var v struct{ ID string }
@@ -102,6 +104,9 @@ func run(base string, nStories, nWatchers, intervalMS int, duration, warmup time
 			return err
 		}
 		sims = append(sims, v.ID)
+		// Spread the stories' turns over the interval, as stories started
+		// at different times are.
+		time.Sleep(time.Duration(intervalMS) * time.Millisecond / time.Duration(nStories))
 	}
 	defer func() {
 		for _, id := range sims {
