@@ -46,6 +46,8 @@ type serveConfig struct {
 	playerWait     time.Duration
 	migrate        bool
 	dbMaxConns     int
+	dbConnTimeout  time.Duration
+	dbStmtTimeout  time.Duration
 	shutdownWait   time.Duration
 	denyAnonymous  bool
 	queueBytes     int
@@ -98,6 +100,8 @@ func parseServe(args []string, getenv func(string) string, stderr io.Writer) (*s
 	fs.DurationVar(&c.playerWait, "player-wait", envDur("NOVEL_PLAYER_WAIT", 30*time.Second), "longest wait for players in wait_for_players stories (NOVEL_PLAYER_WAIT)")
 	fs.BoolVar(&c.migrate, "migrate", envBool("NOVEL_MIGRATE", true), "apply database migrations at start (NOVEL_MIGRATE)")
 	fs.IntVar(&c.dbMaxConns, "db-max-conns", envInt("NOVEL_DB_MAX_CONNS", 0), "PostgreSQL pool size; 0: the store's default (NOVEL_DB_MAX_CONNS)")
+	fs.DurationVar(&c.dbConnTimeout, "db-connect-timeout", envDur("NOVEL_DB_CONNECT_TIMEOUT", 0), "longest wait to open one PostgreSQL connection; 0: the store's default (NOVEL_DB_CONNECT_TIMEOUT)")
+	fs.DurationVar(&c.dbStmtTimeout, "db-statement-timeout", envDur("NOVEL_DB_STATEMENT_TIMEOUT", 0), "PostgreSQL's limit on each statement; 0: the store's default (NOVEL_DB_STATEMENT_TIMEOUT)")
 	fs.DurationVar(&c.shutdownWait, "shutdown-timeout", envDur("NOVEL_SHUTDOWN_TIMEOUT", 20*time.Second), "longest drain on SIGTERM (NOVEL_SHUTDOWN_TIMEOUT)")
 	fs.BoolVar(&c.denyAnonymous, "deny-anonymous-read", envBool("NOVEL_DENY_ANONYMOUS_READ", false), "require a token to read (NOVEL_DENY_ANONYMOUS_READ)")
 	fs.IntVar(&c.queueBytes, "ws-queue-bytes", envInt("NOVEL_WS_QUEUE_BYTES", 1<<20), "bytes queued for one WebSocket before it is cut with 4000 (NOVEL_WS_QUEUE_BYTES)")
@@ -207,7 +211,9 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 				log.Info("database migrated", "from", rep.From, "to", rep.To)
 			}
 		}
-		pg, err := postgres.Open(ctx, c.databaseURL, postgres.Options{MaxConns: int32(c.dbMaxConns)})
+		pg, err := postgres.Open(ctx, c.databaseURL, postgres.Options{
+			MaxConns: int32(c.dbMaxConns), ConnectTimeout: c.dbConnTimeout, StatementTimeout: c.dbStmtTimeout,
+		})
 		if err != nil {
 			return fmt.Errorf("open database: %w", err)
 		}
