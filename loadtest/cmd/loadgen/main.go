@@ -63,10 +63,10 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 	fs.StringVar(&c.spawn, "spawn", "", "path of a novel-engine binary to start for the run instead of -url")
 	fs.IntVar(&c.sims, "sims", 100, "simulations to run")
 	fs.DurationVar(&c.interval, "interval", time.Second, "turn interval of each simulation")
-	steps := fs.String("watchers", "1000,2000,4000,8000,12000", "watcher counts to measure, in order")
+	steps := fs.String("watchers", "1000,2000,4000,8000,12000,18000", "watcher counts to measure, in order")
 	fs.DurationVar(&c.hold, "hold", 15*time.Second, "how long to measure each step")
 	fs.DurationVar(&c.warmup, "warmup", 3*time.Second, "settling time after each step's connections are open")
-	fs.IntVar(&c.dialRate, "dial-rate", 1000, "new connections per second")
+	fs.IntVar(&c.dialRate, "dial-rate", 2000, "new connections per second")
 	fs.DurationVar(&c.target, "p99", 50*time.Millisecond, "the p99 a step must stay under to count as held")
 	fs.IntVar(&c.idle, "idle", 2000, "idle connections to open first, to measure the node's memory per idle connection (0: skip)")
 	if err := fs.Parse(args); err != nil {
