@@ -20,6 +20,7 @@ type metrics struct {
 	messagesIn    prometheus.Counter
 	subscriptions prometheus.Counter
 	turns         prometheus.Counter
+	turnDelay     prometheus.Histogram
 	created       prometheus.Counter
 	actions       prometheus.Counter
 	takeovers     prometheus.Counter
@@ -40,13 +41,17 @@ func newMetrics(reg *prometheus.Registry) *metrics {
 		messagesIn:    prometheus.NewCounter(prometheus.CounterOpts{Name: "novel_ws_messages_received_total", Help: "WebSocket messages received."}),
 		subscriptions: prometheus.NewCounter(prometheus.CounterOpts{Name: "novel_ws_subscriptions_total", Help: "Subscriptions made."}),
 		turns:         prometheus.NewCounter(prometheus.CounterOpts{Name: "novel_turns_total", Help: "Turns stored and published by this node."}),
-		created:       prometheus.NewCounter(prometheus.CounterOpts{Name: "novel_simulations_created_total", Help: "Simulations created on this node."}),
-		actions:       prometheus.NewCounter(prometheus.CounterOpts{Name: "novel_actions_total", Help: "Player actions accepted."}),
-		takeovers:     prometheus.NewCounter(prometheus.CounterOpts{Name: "novel_cluster_acquired_total", Help: "Simulations this node took a lease on and started."}),
-		leasesLost:    prometheus.NewCounter(prometheus.CounterOpts{Name: "novel_cluster_leases_lost_total", Help: "Simulations stopped here because their lease was lost or could not be renewed."}),
-		remote:        prometheus.NewCounterVec(prometheus.CounterOpts{Name: "novel_cluster_remote_requests_total", Help: "Actions and controls sent to the node running the simulation."}, []string{"kind"}),
+		turnDelay: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name: "novel_turn_publish_delay_seconds", Help: "From a turn's production to its publication: storing it included.",
+			Buckets: prometheus.ExponentialBuckets(0.0005, 2, 14),
+		}),
+		created:    prometheus.NewCounter(prometheus.CounterOpts{Name: "novel_simulations_created_total", Help: "Simulations created on this node."}),
+		actions:    prometheus.NewCounter(prometheus.CounterOpts{Name: "novel_actions_total", Help: "Player actions accepted."}),
+		takeovers:  prometheus.NewCounter(prometheus.CounterOpts{Name: "novel_cluster_acquired_total", Help: "Simulations this node took a lease on and started."}),
+		leasesLost: prometheus.NewCounter(prometheus.CounterOpts{Name: "novel_cluster_leases_lost_total", Help: "Simulations stopped here because their lease was lost or could not be renewed."}),
+		remote:     prometheus.NewCounterVec(prometheus.CounterOpts{Name: "novel_cluster_remote_requests_total", Help: "Actions and controls sent to the node running the simulation."}, []string{"kind"}),
 	}
-	reg.MustRegister(m.requests, m.httpErrors, m.wsErrors, m.connections, m.messagesIn, m.subscriptions, m.turns, m.created, m.actions, m.takeovers, m.leasesLost, m.remote,
+	reg.MustRegister(m.requests, m.httpErrors, m.wsErrors, m.connections, m.messagesIn, m.subscriptions, m.turns, m.turnDelay, m.created, m.actions, m.takeovers, m.leasesLost, m.remote,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }

@@ -175,6 +175,7 @@ func New(cfg Config) (*Server, error) {
 		Now:         cfg.Now,
 		OnTurn: func(sim string, seq int64, at time.Time) {
 			s.metrics.turns.Inc()
+			s.metrics.turnDelay.Observe(cfg.Now().Sub(at).Seconds())
 		},
 		OnEnd: func(sim string) { s.presence.mark(sim) },
 		OnStop: func(sim string, lost bool) {
