@@ -2,7 +2,6 @@ package hub
 
 import (
 	"context"
-	"errors"
 	"slices"
 	"sync"
 	"time"
@@ -217,6 +216,3 @@ func (c *Client) Subs() []string {
 	defer c.mu.Unlock()
 	return slices.Clone(c.subs)
 }
-
-// ErrClosed is returned by operations on a closed hub.
-var ErrClosed = errors.New("hub closed")

@@ -1,11 +1,9 @@
 package main
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -387,15 +385,3 @@ func checkContiguous(t testing.TB, seqs []int64, from int64) {
 		}
 	}
 }
-
-// lines of a scanner; used to read markdown.
-func lines(s string) []string {
-	var out []string
-	sc := bufio.NewScanner(strings.NewReader(s))
-	for sc.Scan() {
-		out = append(out, sc.Text())
-	}
-	return out
-}
-
-var errTimeout = errors.New("timeout")
