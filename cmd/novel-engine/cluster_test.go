@@ -46,8 +46,9 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
-// clusterBinary builds the binary once for every test that needs it.
-func clusterBinary(t *testing.T) string {
+// nodeBinary builds the binary once for every test that runs it as a
+// separate process.
+func nodeBinary(t *testing.T) string {
 	t.Helper()
 	buildOnce.Do(func() {
 		builtBin = filepath.Join(binDir, "novel-engine")
@@ -81,7 +82,7 @@ type clusterNode struct {
 // startCluster starts n nodes on dbURL and redisURL behind a balancer.
 func startCluster(t *testing.T, n int, dbURL, redisURL string) *testCluster {
 	t.Helper()
-	c := &testCluster{t: t, bin: clusterBinary(t)}
+	c := &testCluster{t: t, bin: nodeBinary(t)}
 	c.env = []string{
 		"PATH=" + os.Getenv("PATH"),
 		"NOVEL_DATABASE_URL=" + dbURL,

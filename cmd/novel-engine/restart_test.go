@@ -10,7 +10,6 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"strconv"
 	"sync"
 	"syscall"
@@ -31,7 +30,7 @@ func TestRestartDurability(t *testing.T) {
 		t.Skip("builds and runs the binary")
 	}
 	dbURL := postgres.TestURL(t)
-	bin := rsBuild(t)
+	bin := nodeBinary(t)
 	addr := rsFreeAddr(t)
 	base := "http://" + addr
 	env := append(os.Environ(),
@@ -106,20 +105,6 @@ func TestRestartDurability(t *testing.T) {
 			t.Fatalf("turn %d as watched:\n%s\nas stored:\n%s", s.Seq, s.Turn, stored[s.Seq-1].Turn)
 		}
 	}
-}
-
-func rsBuild(t *testing.T) string {
-	t.Helper()
-	goBin, err := exec.LookPath("go")
-	if err != nil {
-		t.Skipf("no go command to build the binary: %v", err)
-	}
-	bin := filepath.Join(t.TempDir(), "novel-engine")
-	cmd := exec.Command(goBin, "build", "-o", bin, ".")
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
-	return bin
 }
 
 func rsFreeAddr(t *testing.T) string {
