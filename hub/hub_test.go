@@ -185,18 +185,28 @@ func TestSlowClientIsCut(t *testing.T) {
 	}
 }
 
-func TestUnsubscribeStopsBroker(t *testing.T) {
+func TestUnsubscribeAll(t *testing.T) {
 	h, b := newTestHub(t, nil, Options{})
 	ctx := context.Background()
 	c := h.NewClient(nil)
-	h.Subscribe(ctx, c, "a")
-	h.Subscribe(ctx, c, "b")
-	if len(c.Subs()) != 2 || !b.subs["a"] {
-		t.Fatalf("subs %v broker %v", c.Subs(), b.subs)
+	for _, sim := range []string{"a", "b"} {
+		s, _ := h.Subscribe(ctx, c, sim)
+		h.Activate(ctx, s, 0)
+	}
+	if len(c.Subs()) != 2 || len(h.Sims()) != 2 {
+		t.Fatalf("subs %v sims %v", c.Subs(), h.Sims())
 	}
 	h.UnsubscribeAll(ctx, c)
-	if len(c.Subs()) != 0 || len(b.subs) != 0 || len(h.Sims()) != 0 {
-		t.Fatalf("after UnsubscribeAll: %v %v %v", c.Subs(), b.subs, h.Sims())
+	if len(c.Subs()) != 0 || len(h.Sims()) != 0 {
+		t.Fatalf("after UnsubscribeAll: %v %v", c.Subs(), h.Sims())
+	}
+	// A watcher arriving after the last one left is served again.
+	d := h.NewClient(nil)
+	s, _ := h.Subscribe(ctx, d, "a")
+	h.Activate(ctx, s, 0)
+	b.Publish(ctx, turn("a", 1))
+	if got := drain(d); len(got) != 1 {
+		t.Fatalf("resubscribed watcher got %v", got)
 	}
 }
 
