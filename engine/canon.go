@@ -51,6 +51,14 @@ func (e *canonEncoder) world(w *world) []byte {
 		e.b = append(e.b, `,"tip":`...)
 		e.b = strconv.AppendInt(e.b, w.Tip, 10)
 	}
+	if w.HeldBy != "" {
+		e.b = append(e.b, `,"held_by":`...)
+		e.str(w.HeldBy)
+	}
+	if w.Held != 0 {
+		e.b = append(e.b, `,"held":`...)
+		e.b = strconv.AppendInt(e.b, w.Held, 10)
+	}
 	e.b = append(e.b, `,"chars":`...)
 	if w.Chars == nil {
 		e.b = append(e.b, "null"...)

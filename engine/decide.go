@@ -248,10 +248,18 @@ func decideUtility(p *Perception) Action {
 
 	// Goals.
 	for gi, g := range p.Self.Goals {
-		if g.Status != GoalActive || !p.ready(g) {
+		if g.Status != GoalActive {
 			continue
 		}
 		w := 1.0 - 0.15*float64(gi)
+		if !p.ready(g) {
+			// Not yet: but a thing to be delivered later is worth
+			// getting hold of now, before the other side does.
+			if g.Kind != GoalDeliver || slices.Contains(p.Self.Inventory, g.Item) {
+				continue
+			}
+			w *= 0.75
+		}
 		switch g.Kind {
 		case GoalObtain, GoalDeliver:
 			if slices.Contains(p.Self.Inventory, g.Item) {
@@ -299,8 +307,14 @@ func decideUtility(p *Perception) Action {
 					c.add(1, 0.2*w*(0.5+loyalty), ActSpeak, holder.ID, "")
 					continue
 				}
-				c.add(1, w*(0.1+0.8*aggr)*(0.4+0.6*courage)*(1-max(0, a))*(0.5+0.5*hp), ActAttack, holder.ID, "")
-				c.add(1, w*(0.1+0.8*cunning)*(0.5+0.5*(1-empathy))*(1-0.5*max(0, a)), ActTake, g.Item, "")
+				// A guardian whose charge is in the other side's hands
+				// goes after it with all the loyalty it has.
+				zeal := 1.0
+				if g.Kind == GoalObtain {
+					zeal += 0.8 * loyalty
+				}
+				c.add(1, zeal*w*(0.1+0.8*aggr)*(0.4+0.6*courage)*(1-max(0, a))*(0.5+0.5*hp), ActAttack, holder.ID, "")
+				c.add(1, zeal*w*(0.1+0.8*cunning)*(0.5+0.5*(1-empathy))*(1-0.5*max(0, a)), ActTake, g.Item, "")
 				c.add(1, w*(0.1+0.6*empathy)*(0.6+0.4*a), ActSpeak, holder.ID, "")
 				continue
 			}
@@ -313,7 +327,8 @@ func decideUtility(p *Perception) Action {
 				moveTowards(1, 0.75*w, where[1:])
 			case where != "" && !strings.HasPrefix(where, "@"):
 				if loc := p.PeopleSeen[where]; loc != "" && loc != p.Place.ID {
-					moveTowards(1, 0.7*w, loc)
+					// The other side has it: go after it, once fit to.
+					moveTowards(1, 0.9*w*min(1, 0.2+1.6*hp*hp), loc)
 				} else {
 					explore(0.45 * w)
 				}
@@ -343,7 +358,21 @@ func decideUtility(p *Perception) Action {
 				}
 				c.add(1, 0.15*w, ActWait, "", "")
 			} else if loc := p.PeopleSeen[g.Target]; loc != "" {
-				moveTowards(1, w*(0.3+0.4*loyalty), loc)
+				// Go to them when they are in danger: last seen where
+				// an enemy was, or lately attacked. Otherwise the
+				// protector has better things to do than follow them.
+				danger := 0.6
+				for id, l := range p.PeopleSeen {
+					if l == loc && id != g.Target && (rel(id) < -0.2 || p.grudge(id) > 0) {
+						danger = 1
+					}
+				}
+				for _, m := range p.Memories {
+					if m.Target == g.Target && m.Kind == ActAttack && p.Turn-m.Turn <= 4 {
+						danger = 1
+					}
+				}
+				moveTowards(1, danger*w*(0.3+0.4*loyalty), loc)
 			}
 		case GoalBefriend:
 			if o := p.present(g.Target); o != nil {

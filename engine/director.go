@@ -364,6 +364,7 @@ func (s *Sim) step(ctx context.Context, player map[string]Action) (Turn, error) 
 
 	s.fireScripted(t)
 	s.updateGoals(t)
+	s.trackHold(t)
 	s.observe()
 	s.noteBonds(t, bands)
 	s.pace(t)
@@ -796,7 +797,7 @@ func (s *Sim) take(t *turnState, i int, item string, r *Record, ev *Event) {
 			return
 		}
 		r.Target = h.ID
-		chance := 0.3 + 0.45*s.trait(i, "cunning") - 0.25*s.trait(hi, "caution")
+		chance := 0.3 + 0.45*s.trait(i, "cunning") - 0.25*s.trait(hi, "caution") + s.opening(i, hi, item, t.seq)
 		if !h.Alive {
 			chance = 1
 		}
@@ -1021,7 +1022,11 @@ func (s *Sim) search(t *turnState, i int, r *Record) {
 
 func (s *Sim) attack(t *turnState, i, ti int, r *Record, ev *Event) {
 	c, tc := s.w.Chars[i], s.w.Chars[ti]
-	chance := 0.55 + 0.25*s.trait(i, "aggression") + 0.1*s.trait(i, "courage") - 0.25*s.trait(ti, "caution")
+	open := 0.0
+	for _, it := range tc.Inv {
+		open = max(open, s.opening(i, ti, it, t.seq))
+	}
+	chance := 0.55 + 0.25*s.trait(i, "aggression") + 0.1*s.trait(i, "courage") - 0.25*s.trait(ti, "caution") + open
 	if t.plot.Float64() >= chance {
 		ev.Outcome, r.Outcome, r.Detail = OutcomeFailure, OutcomeFailure, "miss"
 		s.shift(tc, c.ID, -0.15)
@@ -1078,7 +1083,7 @@ func (s *Sim) attack(t *turnState, i, ti int, r *Record, ev *Event) {
 		return
 	}
 	// A heavy blow can knock loose what the attacker came for.
-	if dmg >= 18 || tc.Health < 30 {
+	if dmg >= 18-int(40*open) || tc.Health < 30 {
 		for _, it := range tc.Inv {
 			if s.wants(i, it) {
 				tc.drop(it)
@@ -1241,23 +1246,43 @@ func (s *Sim) contest() (int, int, []int) {
 // where it is reaches them, so the contest stays open.
 func (s *Sim) tip(t *turnState) {
 	w := s.w
-	if t.seq < 6 || t.seq-w.Tip < 8 || w.Phase == PhaseRelax || w.Decided != 0 {
+	gap := int64(7)
+	if w.Climax != 0 {
+		gap = 4
+	}
+	if t.seq < 6 || t.seq-w.Tip < gap || w.Phase == PhaseRelax || w.Decided != 0 {
 		return
 	}
 	ii, hi, seekers := s.contest()
+	if ii < 0 {
+		// No contest left: those of one side who must still carry the
+		// thing somewhere should learn who has it.
+		ii, hi, seekers = s.wanted()
+	} else if hi >= 0 {
+		for ci, c := range w.Chars {
+			if ci != hi && c.Onstage && c.Alive && s.wants(ci, s.w.Items[ii].ID) && s.friendly(hi, c.ID) && !slices.Contains(seekers, ci) {
+				seekers = append(seekers, ci)
+			}
+		}
+	}
 	if hi < 0 || len(seekers) == 0 {
 		return
 	}
 	it, h := s.w.Items[ii], s.w.Chars[hi]
+	lost := seekers[:0:0]
 	for _, ci := range seekers {
 		c := s.w.Chars[ci]
 		if c.Loc == h.Loc || (c.Seen[it.ID] == h.ID && c.Met[h.ID] == h.Loc) {
-			return
+			continue
 		}
+		lost = append(lost, ci)
+	}
+	if len(lost) == 0 {
+		return
 	}
 	w.Tip = t.seq
 	r := Record{Kind: "tip", Actor: h.ID, Item: it.ID, Place: h.Loc, Outcome: OutcomeSuccess, Source: SourceScript}
-	for _, ci := range seekers {
+	for _, ci := range lost {
 		c := s.w.Chars[ci]
 		c.Seen[it.ID], c.Met[h.ID] = h.ID, h.Loc
 		r.With = append(r.With, c.ID)
@@ -1266,6 +1291,65 @@ func (s *Sim) tip(t *turnState) {
 	t.tension += 0.06
 	t.events = append(t.events, Event{Actor: h.ID, Kind: "tip", Target: h.Loc, Text: it.ID, Outcome: OutcomeSuccess, Source: SourceScript})
 	t.recs = append(t.recs, r)
+}
+
+// side names character ci's side: its faction, or itself if it has none.
+func (s *Sim) side(ci int) string {
+	if f := s.sc.Characters[ci].Faction; f != "" {
+		return f
+	}
+	return "@" + s.w.Chars[ci].ID
+}
+
+// trackHold notes which side holds the contested thing, and since when.
+func (s *Sim) trackHold(t *turnState) {
+	_, hi, _ := s.contest()
+	by := ""
+	if hi >= 0 {
+		by = s.side(hi)
+	}
+	if by != s.w.HeldBy {
+		s.w.HeldBy, s.w.Held = by, t.seq
+		if by == "" {
+			s.w.Held = 0
+		}
+	}
+}
+
+// opening is the chance the side that is behind gets: the longer one side
+// has sat on the contested thing, the more its guard slackens against
+// those who come for it, most of all once the climax has come.
+func (s *Sim) opening(i, hi int, item string, seq int64) float64 {
+	w := s.w
+	if w.HeldBy == "" || w.Decided != 0 || s.friendly(hi, s.w.Chars[i].ID) || !s.wants(i, item) || s.side(hi) != w.HeldBy {
+		return 0
+	}
+	held := float64(seq - w.Held)
+	if w.Climax != 0 {
+		held += 6
+	}
+	return clamp(0.025*(held-6), 0, 0.3)
+}
+
+// wanted finds the first held item that others still have goals on,
+// with its holder and those others.
+func (s *Sim) wanted() (int, int, []int) {
+	for ii, it := range s.w.Items {
+		if it.Fixed || it.Holder == "" {
+			continue
+		}
+		hi := s.geo.charIndex[it.Holder]
+		var who []int
+		for ci, c := range s.w.Chars {
+			if ci != hi && c.Onstage && c.Alive && s.wants(ci, it.ID) {
+				who = append(who, ci)
+			}
+		}
+		if len(who) > 0 {
+			return ii, hi, who
+		}
+	}
+	return -1, -1, nil
 }
 
 // favoursLeader reports whether the director holds back an event because

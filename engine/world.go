@@ -42,11 +42,15 @@ type world struct {
 	Verdict string `json:"verdict,omitempty"`
 	// Tip is the last turn the director let word of a contested thing
 	// reach the side that had lost track of it.
-	Tip   int64        `json:"tip,omitempty"`
-	Chars []*charState `json:"chars"`
-	Items []*itemState `json:"items"`
-	Fired []bool       `json:"fired"`
-	Flags []string     `json:"flags,omitempty"`
+	Tip int64 `json:"tip,omitempty"`
+	// HeldBy is the side (a faction, or "@" and a character id) that has
+	// held the contested thing since turn Held; empty while nobody holds it.
+	HeldBy string       `json:"held_by,omitempty"`
+	Held   int64        `json:"held,omitempty"`
+	Chars  []*charState `json:"chars"`
+	Items  []*itemState `json:"items"`
+	Fired  []bool       `json:"fired"`
+	Flags  []string     `json:"flags,omitempty"`
 	// Prose holds the chronicler's recently used template keys.
 	Prose []string `json:"prose,omitempty"`
 }
