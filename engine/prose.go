@@ -975,9 +975,14 @@ func (t *teller) tellAttack(r *Record, v vars) {
 	}
 	v.cause = t.causeClause(r)
 	if r.Outcome == OutcomeFailure {
+		missed := "{A} went for {T} and missed."
+		if v.cause != "" {
+			// The cause is a parenthesis: close it before going on.
+			missed = "{A} went for {T}{cause}, and missed."
+		}
 		t.say("attack.miss", v, []string{
 			"{A} swung at {T}{cause}, but {T} twisted clear.",
-			"{A} went for {T}{cause} and missed.",
+			missed,
 			"{A} lunged at {T}{cause}; the blow found only air.",
 			"{T} saw {A} coming and stepped aside.",
 		})
