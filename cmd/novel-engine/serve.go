@@ -17,6 +17,8 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/novel-engine/novel-engine/engine"
+	"github.com/novel-engine/novel-engine/engine/llm"
 	"github.com/novel-engine/novel-engine/hub"
 	"github.com/novel-engine/novel-engine/server"
 	"github.com/novel-engine/novel-engine/store"
@@ -40,6 +42,10 @@ type serveConfig struct {
 	guestAuth      string
 	allowedOrigins string
 	llmURL         string
+	llmModel       string
+	llmAPIKey      string
+	llmTimeout     time.Duration
+	llmBudget      int64
 	logLevel       string
 	minIntervalMS  int
 	seatGrace      time.Duration
@@ -62,6 +68,12 @@ func parseServe(args []string, getenv func(string) string, stderr io.Writer) (*s
 	}
 	envInt := func(k string, def int) int {
 		if v, err := strconv.Atoi(getenv(k)); err == nil {
+			return v
+		}
+		return def
+	}
+	envInt64 := func(k string, def int64) int64 {
+		if v, err := strconv.ParseInt(getenv(k), 10, 64); err == nil {
 			return v
 		}
 		return def
@@ -93,7 +105,12 @@ func parseServe(args []string, getenv func(string) string, stderr io.Writer) (*s
 	fs.StringVar(&c.jwtAudience, "jwt-audience", env("NOVEL_JWT_AUDIENCE", "novel-engine"), "required aud claim (NOVEL_JWT_AUDIENCE)")
 	fs.StringVar(&c.guestAuth, "guest-auth", env("NOVEL_GUEST_AUTH", ""), "enable guest sign-in; empty: on for a single node (NOVEL_GUEST_AUTH)")
 	fs.StringVar(&c.allowedOrigins, "allowed-origins", env("NOVEL_ALLOWED_ORIGINS", ""), "comma-separated extra WebSocket origins (NOVEL_ALLOWED_ORIGINS)")
-	fs.StringVar(&c.llmURL, "llm-url", env("NOVEL_LLM_URL", ""), "OpenAI-compatible endpoint for deciders (NOVEL_LLM_URL)")
+	fs.StringVar(&c.llmURL, "llm-url", env("NOVEL_LLM_URL", ""), "OpenAI-compatible chat completions endpoint that plays the characters, e.g. http://localhost:11434/v1; empty: built-in deciders (NOVEL_LLM_URL)")
+	fs.StringVar(&c.llmModel, "llm-model", env("NOVEL_LLM_MODEL", ""), "model name sent with each request (NOVEL_LLM_MODEL)")
+	// No default from the environment here: flag help prints defaults.
+	fs.StringVar(&c.llmAPIKey, "llm-api-key", "", "bearer key for the endpoint; prefer the variable, flags show in process lists (NOVEL_LLM_API_KEY)")
+	fs.DurationVar(&c.llmTimeout, "llm-timeout", envDur("NOVEL_LLM_TIMEOUT", 20*time.Second), "longest wait for one decision; a turn waits for its slowest (NOVEL_LLM_TIMEOUT)")
+	fs.Int64Var(&c.llmBudget, "llm-token-budget", envInt64("NOVEL_LLM_TOKEN_BUDGET", 0), "tokens the node may spend on the model, then built-in deciders take over; 0: unlimited (NOVEL_LLM_TOKEN_BUDGET)")
 	fs.StringVar(&c.logLevel, "log-level", env("NOVEL_LOG_LEVEL", "info"), "debug, info, warn or error (NOVEL_LOG_LEVEL)")
 	fs.IntVar(&c.minIntervalMS, "min-turn-interval-ms", envInt("NOVEL_MIN_TURN_INTERVAL_MS", 10), "shortest turn_interval_ms allowed (NOVEL_MIN_TURN_INTERVAL_MS)")
 	fs.DurationVar(&c.seatGrace, "seat-grace", envDur("NOVEL_SEAT_GRACE", 30*time.Second), "how long a seat outlives its holder's last connection (NOVEL_SEAT_GRACE)")
@@ -110,6 +127,9 @@ func parseServe(args []string, getenv func(string) string, stderr io.Writer) (*s
 	}
 	if fs.NArg() > 0 {
 		return nil, fmt.Errorf("serve: unexpected arguments %q", fs.Args())
+	}
+	if c.llmAPIKey == "" {
+		c.llmAPIKey = getenv("NOVEL_LLM_API_KEY")
 	}
 	return c, nil
 }
@@ -161,8 +181,9 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 			return errors.New("NOVEL_LEASE_TTL: use at least 300ms")
 		}
 	}
-	if c.llmURL != "" {
-		return errors.New("NOVEL_LLM_URL: model-backed deciders are not supported by this build yet; unset it to use the built-in deciders")
+	engineOpts, err := llmEngine(c, log)
+	if err != nil {
+		return err
 	}
 	secret := []byte(c.jwtSecret)
 	if len(secret) == 0 {
@@ -256,6 +277,7 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 		PlayerWait:        c.playerWait,
 		SeatGrace:         c.seatGrace,
 		MaxQueueBytes:     c.queueBytes,
+		Engine:            engineOpts,
 		Web:               web.Handler(),
 		Logger:            log,
 	})
@@ -273,7 +295,7 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- hs.Serve(ln) }()
 	fmt.Fprintf(stdout, "novel-engine node %s listening on http://%s\n", c.nodeID, ln.Addr())
-	log.Info("serving", "addr", ln.Addr().String(), "node", c.nodeID, "store", storeKind(c), "cluster", c.redisURL != "", "guest_auth", guest)
+	log.Info("serving", "addr", ln.Addr().String(), "node", c.nodeID, "store", storeKind(c), "cluster", c.redisURL != "", "guest_auth", guest, "decider", deciderKind(c))
 
 	select {
 	case err := <-serveErr:
@@ -294,6 +316,42 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	}
 	log.Info("stopped")
 	return nil
+}
+
+// llmEngine configures the simulations to ask the model at NOVEL_LLM_URL,
+// if one is set, for the characters' decisions.
+func llmEngine(c *serveConfig, log *slog.Logger) (engine.Options, error) {
+	if c.llmURL == "" {
+		return engine.Options{}, nil
+	}
+	if c.llmTimeout <= 0 {
+		return engine.Options{}, errors.New("NOVEL_LLM_TIMEOUT: must be more than 0")
+	}
+	if c.llmBudget < 0 {
+		return engine.Options{}, errors.New("NOVEL_LLM_TOKEN_BUDGET: must be 0 (unlimited) or more")
+	}
+	d, err := llm.New(llm.Options{
+		URL:     c.llmURL,
+		Model:   c.llmModel,
+		APIKey:  c.llmAPIKey,
+		Timeout: c.llmTimeout,
+		Budget:  c.llmBudget,
+		Logger:  log.With("component", "llm"),
+	})
+	if err != nil {
+		return engine.Options{}, fmt.Errorf("NOVEL_LLM_URL: %w", err)
+	}
+	log.Info("characters decided by a model", "url", d.Endpoint(), "model", c.llmModel, "timeout", c.llmTimeout.String(), "token_budget", c.llmBudget)
+	// A turn waits for the slowest of its decisions: give each the
+	// request's time before the built-in decider stands in.
+	return engine.Options{Decider: d, DecisionTimeout: c.llmTimeout}, nil
+}
+
+func deciderKind(c *serveConfig) string {
+	if c.llmURL != "" {
+		return "llm"
+	}
+	return "builtin"
 }
 
 func storeKind(c *serveConfig) string {
