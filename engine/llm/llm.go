@@ -55,8 +55,9 @@ type Options struct {
 	// CacheSize is how many answers are kept, keyed by the request. Defaults
 	// to 4096; a negative size keeps none.
 	CacheSize int
-	// HTTPClient sends the requests. Defaults to a client of its own with
-	// no overall timeout (Timeout bounds each request).
+	// HTTPClient sends the requests. Defaults to a client of its own that
+	// keeps up to 64 idle connections to the endpoint, with no overall
+	// timeout (Timeout bounds each request).
 	HTTPClient *http.Client
 	// Logger receives failures and, at debug level, every decision.
 	// Defaults to discarding.
@@ -115,7 +116,10 @@ func New(opts Options) (*Decider, error) {
 	}
 	d := &Decider{opts: opts, endpoint: u.String(), safeURL: safe.String(), client: opts.HTTPClient, log: opts.Logger}
 	if d.client == nil {
-		d.client = &http.Client{}
+		// Every persona of a turn asks at once: keep their connections.
+		tr := http.DefaultTransport.(*http.Transport).Clone()
+		tr.MaxIdleConnsPerHost = 64
+		d.client = &http.Client{Transport: tr}
 	}
 	if d.log == nil {
 		d.log = slog.New(slog.DiscardHandler)

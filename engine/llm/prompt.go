@@ -35,7 +35,7 @@ type menu struct {
 	targets map[string][]string // kind → valid target ids
 	optTgt  map[string]bool     // kinds whose target may be empty
 	gifts   []string            // item ids the persona may give
-	names   map[string]string   // lower-case name → id, for answers that use names
+	names   map[string]string   // lower-case name → id of the characters here, for answers that use names
 }
 
 func newMenu(p *engine.Perception) *menu {
@@ -53,9 +53,6 @@ func newMenu(p *engine.Perception) *menu {
 				holding = append(holding, it)
 			}
 		}
-	}
-	if p.Place.Name != "" {
-		m.names[strings.ToLower(p.Place.Name)] = p.Place.ID
 	}
 	offer := func(kind string, targets []string, optional bool) {
 		if !optional && len(targets) == 0 {
