@@ -551,3 +551,21 @@ func TestWaitForPlayers(t *testing.T) {
 		t.Fatalf("ona's seat after the rounds: %+v", v.Characters[0])
 	}
 }
+
+// TestHelpPrintsNoSecret: -h shows flag defaults, which must not be the
+// credentials the environment holds.
+func TestHelpPrintsNoSecret(t *testing.T) {
+	env := map[string]string{
+		"NOVEL_JWT_SECRET":   "zq7k-jwt-0123456789",
+		"NOVEL_DATABASE_URL": "postgres://u:zq7k-db@127.0.0.1/x",
+		"NOVEL_REDIS_URL":    "redis://:zq7k-redis@127.0.0.1:6379",
+		"NOVEL_LLM_API_KEY":  "zq7k-llm",
+	}
+	for _, cmd := range []string{"serve", "token", "migrate"} {
+		var out strings.Builder
+		run(context.Background(), []string{cmd, "-h"}, func(k string) string { return env[k] }, &out, &out)
+		if strings.Contains(out.String(), "zq7k") {
+			t.Errorf("%s -h prints a secret:\n%s", cmd, out.String())
+		}
+	}
+}

@@ -23,13 +23,16 @@ func runMigrate(ctx context.Context, args []string, getenv func(string) string, 
 			"Applies the database migrations built into this binary.\n\n")
 		fs.PrintDefaults()
 	}
-	dbURL := fs.String("database-url", getenv("NOVEL_DATABASE_URL"), "PostgreSQL URL (env NOVEL_DATABASE_URL)")
+	dbURL := fs.String("database-url", "", "PostgreSQL URL (env NOVEL_DATABASE_URL)")
 	timeout := fs.Duration("timeout", 5*time.Minute, "give up after this long, waiting for another node's migration included")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
 	if fs.NArg() > 0 {
 		return fmt.Errorf("migrate: unexpected arguments %q", fs.Args())
+	}
+	if *dbURL == "" {
+		*dbURL = getenv("NOVEL_DATABASE_URL") // not the flag's default: -h must not print it
 	}
 	if *dbURL == "" {
 		return errors.New("migrate: no database: set NOVEL_DATABASE_URL or pass --database-url")

@@ -94,12 +94,15 @@ func parseServe(args []string, getenv func(string) string, stderr io.Writer) (*s
 	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.StringVar(&c.addr, "addr", env("NOVEL_ADDR", ":8080"), "listen address (NOVEL_ADDR)")
-	fs.StringVar(&c.databaseURL, "database-url", env("NOVEL_DATABASE_URL", ""), "PostgreSQL URL; empty: memory store (NOVEL_DATABASE_URL)")
-	fs.StringVar(&c.redisURL, "redis-url", env("NOVEL_REDIS_URL", ""), "Redis URL; empty: single node (NOVEL_REDIS_URL)")
+	// Settings that may hold credentials take no default from the
+	// environment, so that -h never prints them; the variables are read
+	// after parsing instead.
+	fs.StringVar(&c.databaseURL, "database-url", "", "PostgreSQL URL; empty: memory store (NOVEL_DATABASE_URL)")
+	fs.StringVar(&c.redisURL, "redis-url", "", "Redis URL; empty: single node (NOVEL_REDIS_URL)")
 	fs.StringVar(&c.redisPrefix, "redis-prefix", env("NOVEL_REDIS_PREFIX", "novel:"), "prefix of every Redis key and channel; nodes of one cluster share it (NOVEL_REDIS_PREFIX)")
 	fs.DurationVar(&c.leaseTTL, "lease-ttl", envDur("NOVEL_LEASE_TTL", 3*time.Second), "how long a dead node's simulations wait for another owner; renewed every third of it (NOVEL_LEASE_TTL)")
 	fs.StringVar(&c.nodeID, "node-id", env("NOVEL_NODE_ID", ""), "this node's name; empty: hostname plus a random suffix (NOVEL_NODE_ID)")
-	fs.StringVar(&c.jwtSecret, "jwt-secret", env("NOVEL_JWT_SECRET", ""), "HS256 key; empty: random per process (NOVEL_JWT_SECRET)")
+	fs.StringVar(&c.jwtSecret, "jwt-secret", "", "HS256 key; empty: random per process; prefer the variable, flags show in process lists (NOVEL_JWT_SECRET)")
 	fs.StringVar(&c.jwtPublicKey, "jwt-public-key", env("NOVEL_JWT_PUBLIC_KEY", ""), "PEM public key (RS256 or EdDSA) of an external issuer, or a path to one (NOVEL_JWT_PUBLIC_KEY)")
 	fs.StringVar(&c.jwtIssuer, "jwt-issuer", env("NOVEL_JWT_ISSUER", "novel-engine"), "required iss claim (NOVEL_JWT_ISSUER)")
 	fs.StringVar(&c.jwtAudience, "jwt-audience", env("NOVEL_JWT_AUDIENCE", "novel-engine"), "required aud claim (NOVEL_JWT_AUDIENCE)")
@@ -128,8 +131,18 @@ func parseServe(args []string, getenv func(string) string, stderr io.Writer) (*s
 	if fs.NArg() > 0 {
 		return nil, fmt.Errorf("serve: unexpected arguments %q", fs.Args())
 	}
-	if c.llmAPIKey == "" {
-		c.llmAPIKey = getenv("NOVEL_LLM_API_KEY")
+	for _, v := range []struct {
+		dst *string
+		env string
+	}{
+		{&c.databaseURL, "NOVEL_DATABASE_URL"},
+		{&c.redisURL, "NOVEL_REDIS_URL"},
+		{&c.jwtSecret, "NOVEL_JWT_SECRET"},
+		{&c.llmAPIKey, "NOVEL_LLM_API_KEY"},
+	} {
+		if *v.dst == "" {
+			*v.dst = getenv(v.env)
+		}
 	}
 	return c, nil
 }

@@ -19,11 +19,14 @@ func runToken(ctx context.Context, args []string, getenv func(string) string, st
 	name := fs.String("name", "", "the user's display name; defaults to the id")
 	role := fs.String("role", server.RolePlayer, "viewer, player or admin")
 	ttl := fs.Duration("ttl", 24*time.Hour, "how long the token is valid")
-	secret := fs.String("jwt-secret", getenv("NOVEL_JWT_SECRET"), "HS256 key shared with the servers (NOVEL_JWT_SECRET)")
+	secret := fs.String("jwt-secret", "", "HS256 key shared with the servers; prefer the variable (NOVEL_JWT_SECRET)")
 	issuer := fs.String("jwt-issuer", envOr(getenv, "NOVEL_JWT_ISSUER", "novel-engine"), "iss claim (NOVEL_JWT_ISSUER)")
 	audience := fs.String("jwt-audience", envOr(getenv, "NOVEL_JWT_AUDIENCE", "novel-engine"), "aud claim (NOVEL_JWT_AUDIENCE)")
 	if err := fs.Parse(args); err != nil {
 		return err
+	}
+	if *secret == "" {
+		*secret = getenv("NOVEL_JWT_SECRET") // not the flag's default: -h must not print it
 	}
 	switch {
 	case *sub == "":
