@@ -72,11 +72,17 @@ type run struct {
 	stopOnce    sync.Once
 	lost        atomic.Bool // stopped because another node may own it now
 
+	sc   *engine.Scenario
+	seed int64
+
 	// simMu guards the engine and the fields below it: the loop holds it
 	// while it takes the pending actions and steps, so an action is
-	// validated against the state it will be played on.
+	// validated against the state it will be played on. With a custom
+	// decider the loop steps without it, and actions are validated
+	// against view, the state after the last played turn, instead.
 	simMu   sync.Mutex
 	sim     *engine.Sim
+	view    *engine.Sim
 	status  string
 	next    int64 // the seq of the turn new actions are accepted for
 	pending map[string]store.PendingAction
@@ -142,7 +148,19 @@ func (r *Runner) Start(ctx context.Context, rec *store.Simulation) error {
 	if err != nil {
 		return fmt.Errorf("pending actions of %q: %w", rec.ID, err)
 	}
+	var view *engine.Sim
+	if r.cfg.Engine.Decider != nil {
+		// A custom decider (a model) may take seconds per turn: actions
+		// are then validated against a copy of the last turn's state, so
+		// players are not kept waiting while the next turn is decided.
+		if view, err = engine.RestoreSim(sc, rec.Seed, state, engine.Options{}); err != nil {
+			return fmt.Errorf("restore %q for validation: %w", rec.ID, err)
+		}
+	}
 	ru := &run{
+		sc:          sc,
+		seed:        rec.Seed,
+		view:        view,
 		id:          rec.ID,
 		interval:    max(time.Duration(rec.TurnIntervalMS)*time.Millisecond, r.cfg.MinInterval),
 		maxTurns:    int64(rec.MaxTurns),
@@ -309,7 +327,11 @@ func (r *Runner) Act(ctx context.Context, id, character, userID string, a engine
 	if ru.status == store.StatusFinished || ru.status == store.StatusFailed {
 		return 0, Errorf(CodeConflict, "simulation %q has ended", id)
 	}
-	if err := ru.sim.ValidateAction(character, a); err != nil {
+	validator := ru.sim
+	if ru.view != nil {
+		validator = ru.view
+	}
+	if err := validator.ValidateAction(character, a); err != nil {
 		return 0, Errorf(CodeBadRequest, "%s", err.Error())
 	}
 	pa := store.PendingAction{Character: character, UserID: userID, Action: a, Turn: ru.next, At: r.cfg.Now().UTC()}
@@ -464,12 +486,27 @@ func (r *Runner) playTurn(ru *run, log *slog.Logger) bool {
 		}
 	}
 	ru.next++
+	slow := ru.view != nil
+	if slow {
+		ru.simMu.Unlock() // only this goroutine touches ru.sim; Act uses the view
+	}
 	turn, err := ru.sim.Step(ctx, actions)
 	var state []byte
 	if err == nil {
 		state, err = ru.sim.State()
 	}
-	ru.simMu.Unlock()
+	if slow {
+		if err == nil {
+			var view *engine.Sim
+			if view, err = engine.RestoreSim(ru.sc, ru.seed, state, engine.Options{}); err == nil {
+				ru.simMu.Lock()
+				ru.view = view
+				ru.simMu.Unlock()
+			}
+		}
+	} else {
+		ru.simMu.Unlock()
+	}
 	if err != nil {
 		log.Error("step failed", "seq", seq, "err", err)
 		r.fail(ru, seq-1)
