@@ -36,6 +36,9 @@ type teller struct {
 	lastFirst   string
 	out         []string
 	companyTold bool
+	// told describes each sentence written, para the paragraph it is in.
+	told []toldSentence
+	para int
 }
 
 // Priorities decide what to keep when a turn is crowded.
@@ -97,6 +100,12 @@ func priority(r *Record) int {
 const maxSentences = 7
 
 func (proseChronicler) Narrate(_ context.Context, sc Scene) (Narration, error) {
+	n, _ := narrate(sc)
+	return n, nil
+}
+
+// narrate writes a turn and says what it knows of each sentence.
+func narrate(sc Scene) (Narration, []toldSentence) {
 	t := &teller{
 		sc: &sc, cast: sc.Cast,
 		r:      rand.New(rand.NewPCG(sc.Seed, 0x70726f7365)),
@@ -128,10 +137,11 @@ func (proseChronicler) Narrate(_ context.Context, sc Scene) (Narration, error) {
 		t.named = map[string]bool{}
 		t.out = nil
 		t.lastSubj, t.lastFirst = "", ""
+		t.para++
 		t.epilogue(outcomes)
 		text = strings.TrimSpace(text + "\n\n" + strings.Join(t.out, " "))
 	}
-	return Narration{Text: text, Used: t.used}, nil
+	return Narration{Text: text, Used: t.used}, t.told
 }
 
 // chooseRecords decides which of a turn's records are told: everything
@@ -244,7 +254,7 @@ func routineRank(r *Record) int {
 	return rank
 }
 
-// pick chooses a template of a family, avoiding recently used ones and
+// say chooses a template of a family, avoiding recently used ones and
 // the opening word of the previous sentence, renders and emits it.
 func (t *teller) say(family string, v vars, templates []string) {
 	if len(templates) == 0 {
@@ -260,7 +270,7 @@ func (t *teller) say(family string, v vars, templates []string) {
 		if t.recent[key] {
 			score = 0
 		}
-		sentence := t.render(templates[k], v, true)
+		sentence, _ := t.render(templates[k], v, true)
 		if firstWord(sentence) == t.lastFirst {
 			score--
 		}
@@ -271,25 +281,41 @@ func (t *teller) say(family string, v vars, templates []string) {
 			break
 		}
 	}
-	sentence := t.render(best, v, false)
+	sentence, info := t.render(best, v, false)
 	t.used = append(t.used, bestKey)
 	t.recent[bestKey] = true
-	t.lastFirst = firstWord(sentence)
-	t.out = append(t.out, sentence)
+	t.emit(sentence, info)
 }
 
-// clauseStart reports whether what follows text begins a clause, so a
-// pronoun there is a subject.
-func clauseStart(text string) bool {
-	if strings.HasSuffix(text, ",") || strings.HasSuffix(text, ":") || strings.HasSuffix(text, ";") || strings.HasSuffix(text, "\"") {
-		return true
+// emit writes a sentence and remembers who it was about.
+func (t *teller) emit(sentence string, info toldSentence) {
+	if strings.TrimSpace(sentence) == "" {
+		return
 	}
-	i := strings.LastIndexByte(text, ' ')
-	switch text[i+1:] {
-	case "and", "but", "as", "when", "while", "before", "because", "so", "until":
-		return true
-	}
-	return false
+	t.lastFirst = firstWord(sentence)
+	t.lastSubj = info.subject
+	info.text = sentence
+	info.para = t.para
+	t.out = append(t.out, sentence)
+	t.told = append(t.told, info)
+}
+
+// verbatim emits a scenario's own text. Its grammar is unknown, so it
+// leaves nobody as the subject a following pronoun could stand for.
+func (t *teller) verbatim(text string, people ...string) {
+	people = slices.DeleteFunc(people, func(id string) bool { return id == "" })
+	t.emit(capitalize(strings.TrimSpace(text)), toldSentence{people: people})
+}
+
+// toldSentence is what the chronicler knows about a sentence it wrote:
+// who its grammatical subject is ("" for none, or for several people),
+// whom an opening pronoun stands for, and everyone it mentions.
+type toldSentence struct {
+	text    string
+	para    int
+	subject string
+	opener  string
+	people  []string
 }
 
 func firstWord(s string) string {
@@ -307,35 +333,45 @@ type vars struct {
 	from, text     string
 	cause, with    string
 	extra, company string
+	group          []string // the people {with} or {company} names
 }
 
-// render fills a template. Slots: {A} {T} the actor and target as
-// subject (name, description or pronoun), {a} {t} as object, {A's} {T's}
-// possessive, {a.pos} {t.pos} possessive pronoun, {a.obj} {t.obj}
-// object pronoun, {a.sub} {t.sub} subject pronoun, and {item} {place}
-// {from} {text} {cause} {with} {extra} {company}. With dry set, it does
-// not change who counts as named.
-func (t *teller) render(tpl string, v vars, dry bool) string {
+// render fills a template. The case of a slot is the template's to say:
+// {A} {T} the actor and target as a subject (name, description or
+// "he"/"she"/"they"), {a} {t} as an object ("him"/"her"/"them"), {A's}
+// {T's} possessive; {a.pos} {t.pos} possessive pronoun, {a.obj} {t.obj}
+// object pronoun, {a.sub} {t.sub} subject pronoun; {With} {Company} the
+// group as a subject, {with} {company} elsewhere; and {item} {place}
+// {from} {text} {qtext} {cause} {extra}. A verb right after a subject
+// "they" agrees with it. The sentence's subject is its first
+// subject-case slot, or a possessive that opens it. With dry set, it
+// changes nothing.
+func (t *teller) render(tpl string, v vars, dry bool) (string, toldSentence) {
 	var b strings.Builder
 	named := t.named
 	lastSubj := t.lastSubj
-	var markName func(string)
+	var added []string
 	if dry {
 		// Undo, on return, the names this trial rendering introduced.
-		var added []string
 		defer func() {
 			for _, id := range added {
 				delete(named, id)
 			}
 		}()
-		mark := func(id string) {
-			if !named[id] {
-				added = append(added, id)
-			}
-		}
-		markName = mark
 	}
-	subject := ""
+	var info toldSentence
+	hasSubject := false
+	mention := func(id string) {
+		if !slices.Contains(info.people, id) {
+			info.people = append(info.people, id)
+		}
+	}
+	setSubject := func(id string) {
+		if !hasSubject {
+			hasSubject = true
+			info.subject = id
+		}
+	}
 	for len(tpl) > 0 {
 		i := strings.IndexByte(tpl, '{')
 		if i < 0 {
@@ -354,38 +390,48 @@ func (t *teller) render(tpl string, v vars, dry bool) string {
 		if slot != "" && (slot[0] == 'T' || slot[0] == 't') {
 			id = v.t
 		}
+		opening := strings.TrimLeft(b.String(), "\"“ ") == ""
 		switch slot {
 		case "A", "T", "a", "t", "A's", "T's":
-			ref := t.refer(id, named, lastSubj, v)
-			// A pronoun is a subject at the start of a clause, an object
-			// anywhere else.
-			if slot == "A" || slot == "T" {
-				sofar := strings.TrimRight(b.String(), " ")
-				if sofar != "" && !clauseStart(sofar) {
-					slot = strings.ToLower(slot)
+			ref, isPronoun := t.refer(id, named, lastSubj, v)
+			pr := t.cast.People[id].Pronoun
+			switch slot {
+			case "a", "t":
+				if isPronoun {
+					ref = pronoun(pr, "obj")
 				}
-			}
-			if strings.HasSuffix(slot, "'s") {
-				ref = possessive(ref, t.cast.People[id].Pronoun, ref == pronoun(t.cast.People[id].Pronoun, "sub"))
-			} else if slot == "a" || slot == "t" {
-				if ref == pronoun(t.cast.People[id].Pronoun, "sub") {
-					ref = pronoun(t.cast.People[id].Pronoun, "obj")
+			case "A's", "T's":
+				ref = possessive(ref, pr, isPronoun)
+				if opening {
+					setSubject(id)
 				}
+			default:
+				if isPronoun {
+					tpl = agree(ref, tpl)
+				}
+				setSubject(id)
 			}
-			if subject == "" && (slot == "A" || slot == "T" || slot == "A's" || slot == "T's") {
-				subject = id
+			if isPronoun && opening {
+				info.opener = id
 			}
-			if markName != nil {
-				markName(id)
+			if !named[id] {
+				added = append(added, id)
 			}
 			named[id] = true
+			mention(id)
 			b.WriteString(ref)
 		case "a.pos", "t.pos":
+			mention(id)
 			b.WriteString(pronoun(t.cast.People[id].Pronoun, "pos"))
 		case "a.obj", "t.obj":
+			mention(id)
 			b.WriteString(pronoun(t.cast.People[id].Pronoun, "obj"))
 		case "a.sub", "t.sub":
-			b.WriteString(pronoun(t.cast.People[id].Pronoun, "sub"))
+			ref := pronoun(t.cast.People[id].Pronoun, "sub")
+			tpl = agree(ref, tpl)
+			setSubject(id)
+			mention(id)
+			b.WriteString(ref)
 		case "item":
 			b.WriteString(v.item)
 		case "place":
@@ -403,42 +449,79 @@ func (t *teller) render(tpl string, v vars, dry bool) string {
 			b.WriteString(q)
 		case "cause":
 			b.WriteString(v.cause)
-		case "with":
-			b.WriteString(v.with)
+		case "With", "with", "Company", "company":
+			if slot[0] == 'W' || slot[0] == 'C' {
+				// A group is nobody a pronoun could stand for; one
+				// person is.
+				group := ""
+				if len(v.group) == 1 {
+					group = v.group[0]
+				}
+				setSubject(group)
+			}
+			for _, id := range v.group {
+				mention(id)
+			}
+			if slot == "With" || slot == "with" {
+				b.WriteString(v.with)
+			} else {
+				b.WriteString(v.company)
+			}
 		case "extra":
 			b.WriteString(v.extra)
-		case "company":
-			b.WriteString(v.company)
 		}
 	}
-	if !dry && subject != "" {
-		t.lastSubj = subject
+	return capitalize(strings.TrimSpace(b.String())), info
+}
+
+// agree makes the verb that follows a subject "they" plural.
+func agree(subject, rest string) string {
+	if subject != "they" {
+		return rest
 	}
-	return capitalize(strings.TrimSpace(b.String()))
+	for _, p := range [][2]string{{" was", " were"}, {" has", " have"}, {" is", " are"}, {" does", " do"}} {
+		if after, ok := strings.CutPrefix(rest, p[0]); ok {
+			if r, _ := utf8.DecodeRuneInString(after); !unicode.IsLetter(r) {
+				return p[1] + after
+			}
+		}
+	}
+	return rest
 }
 
 // refer names a character: in full at first mention, by pronoun when
-// they were the last subject and nobody else in the sentence shares the
-// pronoun, otherwise by their role.
-func (t *teller) refer(id string, named map[string]bool, lastSubj string, v vars) string {
+// they were the subject of the last sentence and nobody else in this one
+// shares the pronoun, otherwise by their role. It reports whether it
+// chose the (subject) pronoun.
+func (t *teller) refer(id string, named map[string]bool, lastSubj string, v vars) (string, bool) {
 	p, ok := t.cast.People[id]
 	if !ok {
-		return "someone"
+		return "someone", false
 	}
 	if !named[id] {
-		return p.Name
+		return p.Name, false
 	}
-	other := v.t
-	if id == v.t {
-		other = v.a
-	}
-	if id == lastSubj && (other == "" || other == id || t.cast.People[other].Pronoun != p.Pronoun) {
-		return pronoun(p.Pronoun, "sub")
+	if id == lastSubj && !t.sharesPronoun(id, v) {
+		return pronoun(p.Pronoun, "sub"), true
 	}
 	if t.uniqueRole(id) {
-		return "the " + p.Role
+		return "the " + p.Role, false
 	}
-	return p.Name
+	return p.Name, false
+}
+
+// sharesPronoun reports whether anyone else in the sentence goes by id's
+// pronoun.
+func (t *teller) sharesPronoun(id string, v vars) bool {
+	pr := t.cast.People[id].Pronoun
+	for _, o := range append([]string{v.a, v.t}, v.group...) {
+		if o != "" && o != id {
+			if q, ok := t.cast.People[o]; ok && q.Pronoun == pr {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 func (t *teller) uniqueRole(id string) bool {
@@ -503,7 +586,8 @@ func (t *teller) item(id string) string {
 func (t *teller) listNames(ids []string) string {
 	names := make([]string, 0, len(ids))
 	for _, id := range ids {
-		names = append(names, t.refer(id, t.named, "", vars{}))
+		n, _ := t.refer(id, t.named, "", vars{})
+		names = append(names, n)
 		t.named[id] = true
 	}
 	switch len(names) {
@@ -640,10 +724,10 @@ func (t *teller) tell(r *Record) {
 			return
 		}
 		if r.Kind == ActSpeak && r.Text != "" {
-			t.say("gone.call", v, []string{"\"{qtext}\" {A} called, but {T} had already gone to {place}.", "{A} turned to speak to {T} and found {t.obj} gone."})
+			t.say("gone.call", v, []string{"\"{qtext}\" {A} called, but {T} had already gone to {place}.", "{A} turned to speak to {t} and found {t.obj} gone."})
 			return
 		}
-		t.say("gone", v, []string{"{A} looked for {T}, who had slipped away to {place}.", "{A} turned to {T}, but {T} had already gone.", "By the time {A} turned round, {T} was gone."})
+		t.say("gone", v, []string{"{A} looked for {t}, who had slipped away to {place}.", "{A} turned to {t}, but {T} had already gone.", "By the time {A} turned round, {T} was gone."})
 		return
 	}
 	switch r.Kind {
@@ -658,10 +742,10 @@ func (t *teller) tell(r *Record) {
 			v.extra = ", exactly what " + pronoun(t.cast.People[r.Target].Pronoun, "sub") + " needed"
 		}
 		t.say("give", v, []string{
-			"{A} gave {item} to {T}{extra}.",
+			"{A} gave {item} to {t}{extra}.",
 			"{A} pressed {item} into {T's} hands{extra}.",
-			"Without a word, {A} handed {item} to {T}{extra}.",
-			"{A} made {T} a gift of {item}{extra}.",
+			"Without a word, {A} handed {item} to {t}{extra}.",
+			"{A} made {t} a gift of {item}{extra}.",
 		})
 	case ActSearch:
 		t.tellSearch(r, v)
@@ -679,8 +763,7 @@ func (t *teller) tell(r *Record) {
 			"Hurt, {A} stayed where {a.sub} was.",
 		})
 	case EffectArrival, EffectDiscovery, EffectWeather, EffectMessage:
-		t.out = append(t.out, capitalize(strings.TrimSpace(r.Text)))
-		t.lastFirst = firstWord(r.Text)
+		t.verbatim(r.Text, r.Actor)
 		if r.Actor != "" {
 			t.named[r.Actor] = false
 		}
@@ -692,11 +775,11 @@ func (t *teller) tell(r *Record) {
 			"It was not over after all.",
 		})
 	case "tip":
-		v.with = t.listNames(r.With)
+		v.with, v.group = t.listNames(r.With), r.With
 		t.say("tip", v, []string{
-			"Word got about, as word does: {with} heard that {A} had {item}, and was at {place}.",
-			"Somebody always talks. Before long {with} knew that {item} was with {A}, at {place}.",
-			"News came sideways, the way it does, and {with} learned that {A} had {item} at {place}.",
+			"Word got about, as word does: {With} heard that {A} had {item}, and was at {place}.",
+			"Somebody always talks. Before long {With} knew that {item} was with {a}, at {place}.",
+			"News came sideways, the way it does, and {With} learned that {A} had {item} at {place}.",
 		})
 	case "goal":
 		t.tellGoal(r, v)
@@ -707,8 +790,7 @@ func (t *teller) tell(r *Record) {
 		t.tellBond(r, v)
 	case "ending":
 		if r.Text != "" {
-			t.out = append(t.out, strings.TrimSpace(r.Text))
-			t.lastFirst = firstWord(r.Text)
+			t.verbatim(r.Text)
 			return
 		}
 		switch r.Detail {
@@ -785,10 +867,10 @@ func (t *teller) tellMove(r *Record, v vars) {
 		if len(r.With) > 1 {
 			verb = "were"
 		}
-		t.say("move.company", vars{a: r.Actor, company: company, extra: verb}, []string{
-			"{company} {extra} already there.",
+		t.say("move.company", vars{a: r.Actor, company: company, group: r.With, extra: verb}, []string{
+			"{Company} {extra} already there.",
 			"There {a.sub} found {company}.",
-			"{company} looked up as {a.sub} came in.",
+			"{Company} looked up as {a.sub} came in.",
 			"{A} was not alone there: {company} {extra} waiting.",
 		})
 	}
@@ -806,7 +888,7 @@ func (t *teller) tellTake(r *Record, v vars) {
 	case r.Outcome == OutcomeSuccess && r.Detail == "strip":
 		t.say("take.strip", v, []string{
 			"{A} took {item} from {T's} body.",
-			"{A} knelt by {T} and took {item} from the still hands.",
+			"{A} knelt by {t} and took {item} from the still hands.",
 		})
 	case r.Outcome == OutcomeSuccess:
 		v.cause = t.causeClause(r)
@@ -821,7 +903,7 @@ func (t *teller) tellTake(r *Record, v vars) {
 		t.say("take.caught", v, []string{
 			"{A} reached for {item}, but {T} caught {a.obj} by the wrist.",
 			"{T} felt {A's} hand at {t.pos} coat and knocked it away.",
-			"{A} tried to lift {item} from {T}, and got caught at it.",
+			"{A} tried to lift {item} from {t}, and got caught at it.",
 			"{A} went for {item}; {T} was quicker.",
 		})
 	default:
@@ -853,8 +935,8 @@ func (t *teller) tellSpeak(r *Record, v vars) {
 		v.place = t.place(r.From)
 		if r.CauseRef == "" {
 			t.say("speak.where.loose", v, []string{
-				"{A} told {T} where to look: {item} lay in {place}.",
-				"From {A}, {T} learned that {item} was lying in {place}.",
+				"{A} told {t} where to look: {item} lay in {place}.",
+				"From {a}, {T} learned that {item} was lying in {place}.",
 			})
 			return
 		}
@@ -866,39 +948,39 @@ func (t *teller) tellSpeak(r *Record, v vars) {
 			}
 		}
 		t.say("speak.where", v, []string{
-			"{A} drew {T} aside: {extra} had {item}, last seen at {place}.",
-			"{A} told {T} where {item} had gone: to {extra}, at {place}.",
-			"It was {A} who put {T} on the trail: {item} was with {extra}, at {place}.",
+			"{A} drew {t} aside: {extra} had {item}, last seen at {place}.",
+			"{A} told {t} where {item} had gone: to {extra}, at {place}.",
+			"It was {A} who put {t} on the trail: {item} was with {extra}, at {place}.",
 		})
 	case "fact":
 		t.say("speak.fact", v, []string{
-			"{A} told {T} what {a.sub} knew: {text}.",
-			"{A} drew {T} aside and told {t.obj} that {text}.",
-			"From {A}, {T} learned that {text}.",
-			"{A} let it slip to {T} that {text}.",
-			"It was {A} who told {T} that {text}.",
+			"{A} told {t} what {a.sub} knew: {text}.",
+			"{A} drew {t} aside and told {t.obj} that {text}.",
+			"From {a}, {T} learned that {text}.",
+			"{A} let it slip to {t} that {text}.",
+			"It was {A} who told {t} that {text}.",
 		})
 	case "refuse":
 		if r.Callback != nil {
 			v.extra = ", not forgetting " + t.place(r.Callback.Place)
 		}
 		t.say("speak.refuse", v, []string{
-			"{A} tried to speak to {T}, but {T} turned away{extra}.",
-			"{T} would not hear a word from {A}{extra}.",
+			"{A} tried to speak to {t}, but {T} turned away{extra}.",
+			"{T} would not hear a word from {a}{extra}.",
 			"{A} opened {a.pos} mouth; {T} walked off before the first word.",
-			"{A} called after {T}, and got only a cold back{extra}.",
+			"{A} called after {t}, and got only a cold back{extra}.",
 		})
 	case "persuade":
 		t.say("speak.persuade", v, []string{
-			"{A} talked {T} round, and {T} handed over {item}.",
-			"{T} listened to {A}, sighed, and gave up {item}.",
+			"{A} talked {t} round, and {T} handed over {item}.",
+			"{T} listened to {a}, sighed, and gave up {item}.",
 			"{A} asked for {item}, and {T}, to everyone's surprise, let {a.obj} have it.",
 		})
 	case "denied":
 		t.say("speak.denied", v, []string{
-			"{A} asked {T} for {item}; {T} only shook {t.pos} head.",
-			"{A} tried to talk {T} out of {item} and got nowhere.",
-			"{T} heard {A} out and kept a tight hold on {item}.",
+			"{A} asked {t} for {item}; {T} only shook {t.pos} head.",
+			"{A} tried to talk {t} out of {item} and got nowhere.",
+			"{T} heard {a} out and kept a tight hold on {item}.",
 		})
 	case "address":
 		if !quoted {
@@ -917,20 +999,20 @@ func (t *teller) tellSpeak(r *Record, v vars) {
 		if !quoted {
 			t.say("speak.talk.q", v, []string{
 				"{A} and {T} talked in low voices.",
-				"{A} passed the time with {T}.",
-				"{A} kept {T} company for a while.",
-				"{A} traded a few words with {T}.",
-				"{A} sat with {T} and talked of small things.",
-				"{T} let {A} talk, and listened.",
+				"{A} passed the time with {t}.",
+				"{A} kept {t} company for a while.",
+				"{A} traded a few words with {t}.",
+				"{A} sat with {t} and talked of small things.",
+				"{T} let {a} talk, and listened.",
 			})
 			return
 		}
 		t.say("speak.talk", v, []string{
-			"\"{qtext}\" {A} said to {T}.",
-			"{A} turned to {T}. \"{text}\"",
-			"\"{qtext}\" {A} told {T}.",
-			"{A} leaned close to {T}: \"{text}\"",
-			"To {T}, {A} said only: \"{text}\"",
+			"\"{qtext}\" {A} said to {t}.",
+			"{A} turned to {t}. \"{text}\"",
+			"\"{qtext}\" {A} told {t}.",
+			"{A} leaned close to {t}: \"{text}\"",
+			"To {t}, {A} said only: \"{text}\"",
 		})
 	}
 }
@@ -968,23 +1050,23 @@ func (t *teller) tellSearch(r *Record, v vars) {
 func (t *teller) tellAttack(r *Record, v vars) {
 	if r.Outcome == OutcomeFailure && r.Detail == "gone" {
 		t.say("attack.gone", v, []string{
-			"{A} turned on {T}, but {T} had already gone.",
+			"{A} turned on {t}, but {T} had already gone.",
 			"{A} looked round, but {T} had slipped away.",
 		})
 		return
 	}
 	v.cause = t.causeClause(r)
 	if r.Outcome == OutcomeFailure {
-		missed := "{A} went for {T} and missed."
+		missed := "{A} went for {t} and missed."
 		if v.cause != "" {
 			// The cause is a parenthesis: close it before going on.
-			missed = "{A} went for {T}{cause}, and missed."
+			missed = "{A} went for {t}{cause}, and missed."
 		}
 		t.say("attack.miss", v, []string{
-			"{A} swung at {T}{cause}, but {T} twisted clear.",
+			"{A} swung at {t}{cause}, but {T} twisted clear.",
 			missed,
-			"{A} lunged at {T}{cause}; the blow found only air.",
-			"{T} saw {A} coming and stepped aside.",
+			"{A} lunged at {t}{cause}; the blow found only air.",
+			"{T} saw {a} coming and stepped aside.",
 		})
 		return
 	}
@@ -993,19 +1075,19 @@ func (t *teller) tellAttack(r *Record, v vars) {
 	}
 	if r.Detail == "wrest" {
 		t.say("attack.wrest", v, []string{
-			"{A} struck {T} and tore {item} from {t.pos} grip.",
+			"{A} struck {t} and tore {item} from {t.pos} grip.",
 			"{A's} blow sent {item} flying from {T's} hands, and {A} snatched it up.",
-			"{A} hit {T} hard enough to loosen {t.pos} hold, and came away with {item}.",
+			"{A} hit {t} hard enough to loosen {t.pos} hold, and came away with {item}.",
 		})
 		return
 	}
 	t.say("attack.hit", v, []string{
-		"{A} struck {T}{with}{cause}.",
-		"{A} went for {T}{with}{cause}, and drew blood.",
-		"{A} hit {T} hard{with}{cause}.",
-		"{A} lashed out at {T}{with}{cause}.",
-		"{A} caught {T} with a blow{with}{cause}.",
-		"{T} took a blow from {A}{with}{cause}.",
+		"{A} struck {t}{with}{cause}.",
+		"{A} went for {t}{with}{cause}, and drew blood.",
+		"{A} hit {t} hard{with}{cause}.",
+		"{A} lashed out at {t}{with}{cause}.",
+		"{A} caught {t} with a blow{with}{cause}.",
+		"{T} took a blow from {a}{with}{cause}.",
 	})
 }
 
@@ -1027,35 +1109,34 @@ func (t *teller) tellDeath(r *Record, v vars) {
 func (t *teller) tellHelp(r *Record, v vars) {
 	if r.Outcome == OutcomeFailure {
 		t.say("help.gone", v, []string{
-			"{A} looked for {T} to help, but {T} had gone.",
-			"{A} came to help {T}, too late to find {t.obj}.",
+			"{A} looked for {t} to help, but {T} had gone.",
+			"{A} came to help {t}, too late to find {t.obj}.",
 		})
 		return
 	}
 	if r.Detail == "unhurt" {
-		t.say("help.unhurt", v, []string{"{A} fussed over {T}, who needed no tending.", "{A} checked {T} for hurts and found none."})
+		t.say("help.unhurt", v, []string{"{A} fussed over {t}, who needed no tending.", "{A} checked {t} for hurts and found none."})
 		return
 	}
 	v.cause = t.causeClause(r)
 	if r.Detail == "remedy" {
 		t.say("help.remedy", v, []string{
-			"{A} gave {T} {item}{cause}, and the colour came back into {t.pos} face.",
-			"{A} made {T} drink {item}{cause}.",
+			"{A} gave {t} {item}{cause}, and the colour came back into {t.pos} face.",
+			"{A} made {t} drink {item}{cause}.",
 		})
 		return
 	}
 	t.say("help", v, []string{
 		"{A} bound {T's} wounds{cause}.",
-		"{A} tended to {T}{cause}.",
-		"{A} knelt by {T} and saw to {t.pos} hurts{cause}.",
-		"{A} patched {T} up as well as {a.sub} could{cause}.",
+		"{A} tended to {t}{cause}.",
+		"{A} knelt by {t} and saw to {t.pos} hurts{cause}.",
+		"{A} patched {t} up as well as {a.sub} could{cause}.",
 	})
 }
 
 func (t *teller) tellGoal(r *Record, v vars) {
 	if r.Cause == "scripted" {
-		t.out = append(t.out, capitalize(strings.TrimSpace(r.Text)))
-		t.lastFirst = firstWord(r.Text)
+		t.verbatim(r.Text, r.Actor)
 		t.named[r.Actor] = true
 		return
 	}
@@ -1080,8 +1161,8 @@ func (t *teller) tellGoal(r *Record, v vars) {
 			return
 		}
 		t.say("goal.slip", v, []string{
-			"{A} had lost {item} to {T}{place}, and meant to have it back.",
-			"Now {T} had {item}, not {A}, and {A} would not let that stand.",
+			"{A} had lost {item} to {t}{place}, and meant to have it back.",
+			"Now {T} had {item}, not {a}, and {A} would not let that stand.",
 			"{item} was in {T's} hands now{place}; {A} set {a.pos} jaw and went after it.",
 		})
 	case "regained":
@@ -1092,13 +1173,13 @@ func (t *teller) tellGoal(r *Record, v vars) {
 		})
 	case GoalReconciled:
 		t.say("goal.rec", v, []string{
-			"{A} found {a.sub} had no anger left for {T}.",
-			"Whatever {A} had meant to do to {T}, {a.sub} let it go.",
+			"{A} found {a.sub} had no anger left for {t}.",
+			"Whatever {A} had meant to do to {t}, {a.sub} let it go.",
 		})
 	default:
 		t.say("goal.lost", v, []string{
 			"{A} would never {text} now.",
-			"For {A}, the hope to {text} was gone.",
+			"For {a}, the hope to {text} was gone.",
 			"{A} had meant to {text}; that was finished.",
 		})
 	}
@@ -1133,18 +1214,18 @@ func (t *teller) tellReaction(r *Record, v vars) {
 	v.cause = t.memoryClause(r)
 	if r.Detail == "glad" {
 		t.say("react.glad", v, []string{
-			"{A} found {T} afterwards and gripped {t.pos} hand{cause}.",
-			"When it was over, {A} sat down beside {T}{cause}, and neither of them needed to say much.",
-			"{A} laughed for the first time in days and threw an arm round {T}{cause}.",
-			"Afterwards {A} made a point of thanking {T}{cause}.",
+			"{A} found {t} afterwards and gripped {t.pos} hand{cause}.",
+			"When it was over, {A} sat down beside {t}{cause}, and neither of them needed to say much.",
+			"{A} laughed for the first time in days and threw an arm round {t}{cause}.",
+			"Afterwards {A} made a point of thanking {t}{cause}.",
 		})
 		return
 	}
 	t.say("react.bitter", v, []string{
-		"{A} would not look at {T}{cause}.",
-		"Afterwards {A} stood a long while apart from {T}{cause}, and said nothing.",
+		"{A} would not look at {t}{cause}.",
+		"Afterwards {A} stood a long while apart from {t}{cause}, and said nothing.",
 		"{A} spat at {T's} feet{cause}.",
-		"{A} told {T} to {t.pos} face that it was not finished{cause}.",
+		"{A} told {t} to {t.pos} face that it was not finished{cause}.",
 	})
 }
 
@@ -1155,41 +1236,41 @@ func (t *teller) tellBond(r *Record, v vars) {
 	switch {
 	case mutual && now > 0:
 		t.say("bond.mutual.warm", v, []string{
-			"Something had changed between {A} and {T}, and both of them knew it.",
+			"Something had changed between {a} and {t}, and both of them knew it.",
 			"{A} and {T} were friends now, whatever came next.",
 			"By then {A} and {T} trusted each other.",
 		})
 	case mutual && now < 0:
 		t.say("bond.mutual.cold", v, []string{
 			"{A} and {T} could no longer stand the sight of each other.",
-			"There was bad blood now between {A} and {T}.",
+			"There was bad blood now between {a} and {t}.",
 		})
 	case now == 2:
 		t.say("bond.devoted", v, []string{
-			"{A} would have followed {T} anywhere by now.",
+			"{A} would have followed {t} anywhere by now.",
 			"Whatever else happened, {A} was {T's} to the end.",
 		})
 	case now == 1 && was < 1:
 		t.say("bond.warm", v, []string{
-			"Something warmed between {A} and {T}.",
-			"{A} began, against all sense, to trust {T}.",
-			"{A} looked at {T} differently after that.",
+			"Something warmed between {a} and {t}.",
+			"{A} began, against all sense, to trust {t}.",
+			"{A} looked at {t} differently after that.",
 		})
 	case now == -2:
 		t.say("bond.enemy", v, []string{
-			"From then on {A} counted {T} an enemy.",
-			"{A} would not forgive {T}.",
-			"Whatever had been between {A} and {T}, it was hate now.",
+			"From then on {A} counted {t} an enemy.",
+			"{A} would not forgive {t}.",
+			"Whatever had been between {a} and {t}, it was hate now.",
 		})
 	case now < was:
 		t.say("bond.cool", v, []string{
-			"{A's} trust in {T} cooled.",
-			"{A} no longer looked at {T} the way {a.sub} had.",
+			"{A's} trust in {t} cooled.",
+			"{A} no longer looked at {t} the way {a.sub} had.",
 		})
 	default:
 		t.say("bond.thaw", v, []string{
-			"{A's} hatred of {T} began to soften.",
-			"{A} found it harder to hate {T} than before.",
+			"{A's} hatred of {t} began to soften.",
+			"{A} found it harder to hate {t} than before.",
 		})
 	}
 }
@@ -1203,14 +1284,14 @@ func (t *teller) epilogue(rs []*Record) {
 			t.say("epi.won", v, []string{
 				"{A} had set out {extra}, and did.",
 				"{A} had managed {a.pos} part, which was {extra}.",
-				"As for {A}, {a.sub} had wanted {extra}, and got it.",
+				"As for {a}, {a.sub} had wanted {extra}, and got it.",
 				"{A} could say {a.sub} had done what {a.sub} came for: {extra}.",
 			})
 		default:
 			t.say("epi.lost", v, []string{
 				"{A} had wanted {extra}, and never did.",
 				"{A} never managed {extra}.",
-				"As for {A}, the wish {extra} came to nothing.",
+				"As for {a}, the wish {extra} came to nothing.",
 				"{A} had set out {extra}, and failed.",
 			})
 		}
