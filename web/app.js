@@ -449,6 +449,7 @@ function storyView(main, simId) {
   let queue = [];
   let scheduled = false;
   let following = true;
+  let loadingEarlier = false; // "show earlier" is fetching: trim nothing
   let unseen = 0;
   /** My action waiting to be played: the turn it goes in. @type {{turn: number, character: string, label: string}|null} */
   let pending = null;
@@ -612,7 +613,7 @@ function storyView(main, simId) {
     if (!alive) return;
     let turns = queue;
     queue = [];
-    const cap = following ? MAX_TURNS_FOLLOWING : MAX_TURNS_READING;
+    const cap = following && !loadingEarlier ? MAX_TURNS_FOLLOWING : MAX_TURNS_READING;
     for (const t of turns) {
       if (t.gapMarker) continue;
       head = Math.max(head, t.seq);
@@ -675,14 +676,18 @@ function storyView(main, simId) {
   }
 
   async function showEarlier() {
-    if (firstShown <= 1) return;
+    if (firstShown <= 1 || loadingEarlier) return;
+    // Reading back: stop following, and trim nothing while the older
+    // turns load, or turns trimmed meanwhile would leave a hole between
+    // the two.
+    following = false;
+    loadingEarlier = true;
     const since = Math.max(0, firstShown - 1 - EARLIER_PAGE);
     earlier.setAttribute('aria-busy', 'true');
     try {
       const r = await api(`/v1/simulations/${encodeURIComponent(simId)}/turns`, { query: { since, limit: firstShown - 1 - since } });
       const older = (r.turns || []).filter((/** @type {any} */ t) => t.seq < firstShown);
       if (!older.length || !alive) return;
-      following = false;
       const frag = document.createDocumentFragment();
       for (const t of older) frag.append(renderTurn(t));
       const before = prose.scrollHeight;
@@ -694,6 +699,7 @@ function storyView(main, simId) {
     } catch (err) {
       toast(`Could not load earlier turns: ${errText(err)}`, 'error');
     } finally {
+      loadingEarlier = false;
       earlier.removeAttribute('aria-busy');
     }
   }

@@ -248,8 +248,9 @@ func TestBrowserPlaysACharacter(t *testing.T) {
 	)
 	tab.WaitJS(10*time.Second, `!!document.querySelector('#cast button[aria-label^="Play"]') && window.novel.client.isOpen`, `document.querySelector('#cast').innerText`)
 
-	// Claim the first free character: Mara Quill.
-	tab.Do(10*time.Second, chromedp.Click(chromedp.CSS(`#cast li[data-id="mara"] button`)))
+	// Claim the first free character: Mara Quill. The cast is redrawn on
+	// every turn, so find and press the button in one step.
+	webtest.MustEval[bool](tab, `(() => { const b = document.querySelector('#cast li[data-id="mara"] button'); b.focus(); b.click(); return true })()`)
 	tab.WaitJS(10*time.Second, `!!document.querySelector('#play button.move')`, `document.querySelector('#play').innerText`)
 	var seat simView
 	e.node.api(t, "GET", "/v1/simulations/"+sim, "", nil, &seat)
@@ -324,7 +325,7 @@ func TestBrowserPlaysACharacter(t *testing.T) {
 	tab.Do(10*time.Second, chromedp.EmulateReset())
 
 	// Release the seat.
-	tab.Do(10*time.Second, chromedp.Click(chromedp.CSS(`#play button[data-key="release"]`)))
+	webtest.MustEval[bool](tab, `(() => { document.querySelector('#play button[data-key="release"]').click(); return true })()`) // the panel is redrawn on turns
 	tab.WaitJS(10*time.Second, `!document.querySelector('#play button.move') && !!document.querySelector('#cast li[data-id="mara"] button[aria-label^="Play"]')`, `document.querySelector('#play').innerText`)
 	waitFor(t, 10*time.Second, "the server to free the seat", func() bool {
 		var v simView
@@ -472,7 +473,7 @@ func TestBrowserKeepsUp(t *testing.T) {
 
 	// "Show earlier turns" brings back the trimmed ones, in order.
 	first := webtest.MustEval[int64](tab, `Number(document.querySelector('#prose article.turn').dataset.seq)`)
-	tab.Do(10*time.Second, chromedp.Click(chromedp.CSS("#prose .earlier")))
+	webtest.MustEval[bool](tab, `(() => { document.querySelector('#prose .earlier').click(); return true })()`)
 	tab.WaitJS(10*time.Second, fmt.Sprintf(`Number(document.querySelector('#prose article.turn').dataset.seq) < %d`, first), `document.querySelector('#prose article.turn').dataset.seq`)
 	checkShown(t, "the page after showing earlier turns", webtest.MustEval[[]shownTurn](tab, jsShownTurns))
 }
