@@ -246,11 +246,12 @@ func TestBrowserPlaysACharacter(t *testing.T) {
 		chromedp.SendKeys(chromedp.CSS("#guest-name"), "Ada"),
 		chromedp.Click(chromedp.CSS(".signin button")),
 	)
-	tab.WaitJS(10*time.Second, `!!document.querySelector('#cast button[aria-label^="Play"]') && window.novel.client.isOpen`, `document.querySelector('#cast').innerText`)
-
 	// Claim the first free character: Mara Quill. The cast is redrawn on
-	// every turn, so find and press the button in one step.
-	webtest.MustEval[bool](tab, `(() => { const b = document.querySelector('#cast li[data-id="mara"] button'); b.focus(); b.click(); return true })()`)
+	// every turn, and its buttons are enabled only once the connection is
+	// open, so wait for an enabled button, then find and press it in one
+	// step.
+	tab.WaitJS(10*time.Second, `!!document.querySelector('#cast li[data-id="mara"] button[aria-label^="Play"]:not([disabled])') && window.novel.client.isOpen`, `document.querySelector('#cast').innerText`)
+	webtest.MustEval[bool](tab, `(() => { const b = document.querySelector('#cast li[data-id="mara"] button[aria-label^="Play"]:not([disabled])'); b.focus(); b.click(); return true })()`)
 	tab.WaitJS(10*time.Second, `!!document.querySelector('#play button.move')`, `document.querySelector('#play').innerText`)
 	var seat simView
 	e.node.api(t, "GET", "/v1/simulations/"+sim, "", nil, &seat)
