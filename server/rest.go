@@ -343,6 +343,11 @@ func (s *Server) handleGetSimulation(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
+	s.writeSimulation(w, r, rec)
+}
+
+// writeSimulation answers with rec's Simulation.
+func (s *Server) writeSimulation(w http.ResponseWriter, r *http.Request, rec *store.Simulation) {
 	v, err := s.describe(r.Context(), rec, nil)
 	if err != nil {
 		s.writeError(w, r, err)
@@ -376,12 +381,7 @@ func (s *Server) handleControl(op string) http.HandlerFunc {
 			s.writeError(w, r, err)
 			return
 		}
-		v, err := s.describe(r.Context(), rec, nil)
-		if err != nil {
-			s.writeError(w, r, err)
-			return
-		}
-		writeJSON(w, http.StatusOK, v)
+		s.writeSimulation(w, r, rec)
 	}
 }
 

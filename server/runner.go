@@ -402,26 +402,18 @@ func (r *Runner) loop(ru *run) {
 		default:
 		}
 		if status != store.StatusRunning {
-			select {
-			case <-ru.wake:
-				continue
-			case <-r.draining:
-				return
-			case <-ru.stop:
+			if r.wait(ru, timer, -1) == waitStopped {
 				return
 			}
+			continue
 		}
 		// Pace: one turn per interval, counted from the previous turn's start.
-		if wait := time.Until(lastStart.Add(ru.interval)); wait > 0 {
-			timer.Reset(wait)
-			select {
-			case <-timer.C:
-			case <-ru.wake:
+		if d := time.Until(lastStart.Add(ru.interval)); d > 0 {
+			switch r.wait(ru, timer, d) {
+			case waitStopped:
+				return
+			case waitWoken:
 				continue
-			case <-r.draining:
-				return
-			case <-ru.stop:
-				return
 			}
 		}
 		if ru.waitPlayers {
@@ -434,15 +426,11 @@ func (r *Runner) loop(ru *run) {
 					waitSince = time.Now()
 				}
 				if rest := time.Until(waitSince.Add(r.cfg.PlayerWait)); rest > 0 {
-					timer.Reset(rest)
-					select {
-					case <-timer.C:
-					case <-ru.wake:
+					switch r.wait(ru, timer, rest) {
+					case waitStopped:
+						return
+					case waitWoken:
 						continue
-					case <-r.draining:
-						return
-					case <-ru.stop:
-						return
 					}
 				}
 			}
@@ -452,6 +440,34 @@ func (r *Runner) loop(ru *run) {
 		if !r.playTurn(ru, log) {
 			return
 		}
+	}
+}
+
+type waitEnd int
+
+const (
+	waitElapsed waitEnd = iota
+	waitWoken           // a control change or an action arrived
+	waitStopped         // the runner drains or the simulation must stop
+)
+
+// wait blocks until d has passed (never, when d < 0), the run is woken,
+// or it must stop.
+func (r *Runner) wait(ru *run, timer *time.Timer, d time.Duration) waitEnd {
+	var elapsed <-chan time.Time
+	if d >= 0 {
+		timer.Reset(d)
+		elapsed = timer.C
+	}
+	select {
+	case <-elapsed:
+		return waitElapsed
+	case <-ru.wake:
+		return waitWoken
+	case <-r.draining:
+		return waitStopped
+	case <-ru.stop:
+		return waitStopped
 	}
 }
 
