@@ -316,6 +316,9 @@ type toldSentence struct {
 	subject string
 	opener  string
 	people  []string
+	// company is, for a sentence telling whom a mover found, the place
+	// where they were found.
+	company string
 }
 
 func firstWord(s string) string {
@@ -576,11 +579,16 @@ func (t *teller) place(id string) string {
 	return "somewhere"
 }
 
+// item names an item: by the scenario's name, or else by its id made
+// readable ("brass_key" is "the brass key").
 func (t *teller) item(id string) string {
 	if n, ok := t.cast.Items[id]; ok {
 		return n
 	}
-	return "something"
+	if id == "" {
+		return ""
+	}
+	return "the " + strings.Join(strings.FieldsFunc(id, func(r rune) bool { return r == '_' || r == '-' || unicode.IsSpace(r) }), " ")
 }
 
 func (t *teller) listNames(ids []string) string {
@@ -738,6 +746,15 @@ func (t *teller) tell(r *Record) {
 	case ActSpeak:
 		t.tellSpeak(r, v)
 	case ActGive:
+		if r.Outcome == OutcomeFailure {
+			// Nothing changed hands: the giver had nothing left to give,
+			// having lost it or given it already.
+			t.say("give.empty", v, []string{
+				"{A} turned to give {t} what {a.sub} carried, and found {a.pos} hands empty.",
+				"{A} had nothing left to give {t}.",
+			})
+			return
+		}
 		if r.Detail == "wanted" {
 			v.extra = ", exactly what " + pronoun(t.cast.People[r.Target].Pronoun, "sub") + " needed"
 		}
@@ -867,12 +884,26 @@ func (t *teller) tellMove(r *Record, v vars) {
 		if len(r.With) > 1 {
 			verb = "were"
 		}
-		t.say("move.company", vars{a: r.Actor, company: company, group: r.With, extra: verb}, []string{
-			"{Company} {extra} already there.",
-			"There {a.sub} found {company}.",
-			"{Company} looked up as {a.sub} came in.",
-			"{A} was not alone there: {company} {extra} waiting.",
-		})
+		cv := vars{a: r.Actor, company: company, group: r.With, extra: verb, place: v.place}
+		// "There" is where the sentence before took the mover, if it
+		// said; one that told only what was left names the place.
+		if n := len(t.told); n > 0 && t.told[n-1].subject == r.Actor && strings.Contains(t.told[n-1].text, v.place) {
+			t.say("move.company", cv, []string{
+				"{Company} {extra} already there.",
+				"There {a.sub} found {company}.",
+				"{Company} looked up as {a.sub} came in.",
+				"{A} was not alone there: {company} {extra} waiting.",
+			})
+		} else {
+			t.say("move.company.at", cv, []string{
+				"{Company} {extra} already at {place}.",
+				"At {place} {a.sub} found {company}.",
+				"{A} was not alone at {place}: {company} {extra} waiting.",
+			})
+		}
+		if n := len(t.told); n > 0 {
+			t.told[n-1].company = r.Place
+		}
 	}
 }
 
@@ -902,7 +933,7 @@ func (t *teller) tellTake(r *Record, v vars) {
 	case r.Detail == "caught":
 		t.say("take.caught", v, []string{
 			"{A} reached for {item}, but {T} caught {a.obj} by the wrist.",
-			"{T} felt {A's} hand at {t.pos} coat and knocked it away.",
+			"{T} felt {A's} hand reach for {item} and knocked it away.",
 			"{A} tried to lift {item} from {t}, and got caught at it.",
 			"{A} went for {item}; {T} was quicker.",
 		})

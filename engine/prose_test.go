@@ -3,6 +3,7 @@ package engine
 import (
 	"context"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -11,9 +12,11 @@ import (
 // of each sentence.
 type tracer struct {
 	told [][]toldSentence
+	kept [][]Record
 }
 
 func (tr *tracer) Narrate(_ context.Context, sc Scene) (Narration, error) {
+	tr.kept = append(tr.kept, kept(sc))
 	n, told := narrate(sc)
 	tr.told = append(tr.told, told)
 	return n, nil
@@ -137,6 +140,115 @@ func TestPronouns(t *testing.T) {
 		t.Logf("%s: %d of %d sentences open with a pronoun", sc.ID, openers, sents)
 		if openers == 0 {
 			t.Errorf("%s: no sentence opens with a pronoun; the check checked nothing", sc.ID)
+		}
+	}
+}
+
+// kept is what the built-in chronicler chose to tell of a turn.
+func kept(sc Scene) []Record {
+	recs := slices.Clone(sc.Records)
+	keep := chooseRecords(&Scene{Records: recs})
+	var out []Record
+	for k, r := range recs {
+		if keep[k] {
+			out = append(out, r)
+		}
+	}
+	return out
+}
+
+// TestItemsNamed checks over many seeds of every built-in that every
+// item the prose mentions is named: each given or taken item that is
+// told appears by its name, and nothing is a gift of "something".
+func TestItemsNamed(t *testing.T) {
+	seeds := int64(24)
+	if testing.Short() {
+		seeds = 8
+	}
+	for _, sc := range Builtins() {
+		checked := 0
+		for seed := range seeds {
+			tr := &tracer{}
+			s := startSim(t, sc, seed, Options{Chronicler: tr})
+			cast := s.cast()
+			turns := play(t, s, 200, nil)
+			for k, turn := range turns {
+				low := strings.ToLower(turn.Narrative)
+				if strings.Contains(low, "of something") {
+					t.Errorf("%s seed %d turn %d: an unnamed item in %q", sc.ID, seed, turn.Seq, turn.Narrative)
+				}
+				for _, r := range tr.kept[k] {
+					if (r.Kind != ActGive && r.Kind != ActTake) || r.Item == "" {
+						continue
+					}
+					checked++
+					name, ok := cast.Items[r.Item]
+					if !ok || !strings.Contains(low, strings.ToLower(name)) {
+						t.Errorf("%s seed %d turn %d: %s of %s (%q) not named in %q", sc.ID, seed, turn.Seq, r.Kind, r.Item, name, turn.Narrative)
+					}
+				}
+			}
+		}
+		if checked == 0 {
+			t.Errorf("%s: no give or take told; the check checked nothing", sc.ID)
+		}
+	}
+}
+
+// An item the scenario does not name is called by its id, made
+// readable, never "something".
+func TestItemFallbackName(t *testing.T) {
+	tl := &teller{cast: &Cast{Items: map[string]string{"lamp": "the lamp"}}}
+	for id, want := range map[string]string{"lamp": "the lamp", "brass_key": "the brass key", "old-map": "the old map"} {
+		if got := tl.item(id); got != want {
+			t.Errorf("item(%q) = %q, want %q", id, got, want)
+		}
+	}
+}
+
+// TestCompanyThere checks over many seeds of every built-in that a line
+// telling whom a mover found "there" (or as they "came in") follows a sentence about the mover
+// that names the place where they were found; a line that does not say
+// "there" names the place itself.
+func TestCompanyThere(t *testing.T) {
+	seeds := int64(24)
+	if testing.Short() {
+		seeds = 8
+	}
+	// Words that stand for the place the sentence before named.
+	there := regexp.MustCompile(`(?i)\bthere\b|\bcame in\b`)
+	for _, sc := range Builtins() {
+		checked := 0
+		for seed := range seeds {
+			tr := &tracer{}
+			s := startSim(t, sc, seed, Options{Chronicler: tr})
+			cast := s.cast()
+			play(t, s, 200, nil)
+			for k, told := range tr.told {
+				for i, st := range told {
+					if st.company == "" {
+						continue
+					}
+					checked++
+					place := strings.ToLower(cast.Places[st.company])
+					if !there.MatchString(st.text) {
+						if !strings.Contains(strings.ToLower(st.text), place) {
+							t.Errorf("%s seed %d turn %d: %q does not say where", sc.ID, seed, k+1, st.text)
+						}
+						continue
+					}
+					if i == 0 || told[i-1].para != st.para || !strings.Contains(strings.ToLower(told[i-1].text), place) {
+						prev := ""
+						if i > 0 {
+							prev = told[i-1].text
+						}
+						t.Errorf("%s seed %d turn %d: %q follows %q, which does not bring anyone to %s", sc.ID, seed, k+1, st.text, prev, place)
+					}
+				}
+			}
+		}
+		if checked == 0 {
+			t.Errorf("%s: nobody found company; the check checked nothing", sc.ID)
 		}
 	}
 }
