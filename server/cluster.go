@@ -202,16 +202,7 @@ func (c *cluster) heartbeat(ctx context.Context) {
 }
 
 func (c *cluster) heartbeatLoop(ctx context.Context) {
-	t := time.NewTicker(c.cfg.HeartbeatInterval)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-			c.heartbeat(ctx)
-		}
-	}
+	every(ctx, c.cfg.HeartbeatInterval, c.heartbeat)
 }
 
 // placement is a view of the live nodes and their loads, taken once per
@@ -367,16 +358,7 @@ func (c *cluster) onStop(sim string, lost bool) {
 // renewed for a whole TTL (Redis unreachable from here) stops it too,
 // since another node may have taken it.
 func (c *cluster) renewLoop(ctx context.Context) {
-	t := time.NewTicker(c.cfg.RenewInterval)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-			c.renew(ctx)
-		}
-	}
+	every(ctx, c.cfg.RenewInterval, c.renew)
 }
 
 func (c *cluster) renew(ctx context.Context) {

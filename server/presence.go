@@ -29,15 +29,20 @@ func (p *presence) mark(sim string) {
 	p.mu.Unlock()
 }
 
-func (p *presence) loop(ctx context.Context, every time.Duration) {
-	t := time.NewTicker(every)
+func (p *presence) loop(ctx context.Context, interval time.Duration) {
+	every(ctx, interval, p.flush)
+}
+
+// every calls fn once per interval until ctx ends.
+func every(ctx context.Context, interval time.Duration, fn func(context.Context)) {
+	t := time.NewTicker(interval)
 	defer t.Stop()
 	for {
 		select {
 		case <-ctx.Done():
 			return
 		case <-t.C:
-			p.flush(ctx)
+			fn(ctx)
 		}
 	}
 }
