@@ -238,14 +238,7 @@ export class NovelClient extends EventTarget {
 
   /** Closes the connection for good: no reconnect. Pending requests reject with `closed`. */
   close() {
-    clearTimeout(this.retryTimer);
-    this._stopKeepalive();
-    const ws = this.ws;
-    this.ws = null;
-    if (ws) {
-      detach(ws);
-      try { ws.close(1000, 'bye'); } catch { /* already closed */ }
-    }
+    this._drop('bye');
     this._failPending('closed', 'the client was closed');
     this._setState('closed', {});
   }
@@ -255,17 +248,22 @@ export class NovelClient extends EventTarget {
    * the token changed. Subscriptions resume with `since`.
    */
   reconnect() {
+    this._drop('reconnect');
+    this._failPending('disconnected', 'reconnecting');
+    this.attempt = 0;
+    this._open(true);
+  }
+
+  /** Stops retrying and pinging, and closes the current socket, if any. @param {string} reason */
+  _drop(reason) {
     clearTimeout(this.retryTimer);
     this._stopKeepalive();
     const ws = this.ws;
     this.ws = null;
     if (ws) {
       detach(ws);
-      try { ws.close(1000, 'reconnect'); } catch { /* already closed */ }
+      try { ws.close(1000, reason); } catch { /* already closed */ }
     }
-    this._failPending('disconnected', 'reconnecting');
-    this.attempt = 0;
-    this._open(true);
   }
 
   /** True when the socket is open and the server said welcome. */
