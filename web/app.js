@@ -923,65 +923,65 @@ function storyView(main, simId) {
     }
   }
 
-  /** Builds the panel with the actions that are valid now. */
+  /**
+   * The Play panel. Its controls are built once per seat and then updated
+   * in place, so a turn that moves the character or brings someone in never
+   * touches what the user is typing, where the caret is, or what has focus.
+   * @type {{mode: string, update?: () => void}}
+   */
+  let panel = { mode: '' };
+
   function renderPlay() {
     const c = [...mine][0];
     const me = c ? chars.get(c) : null;
-    // Keep what the user is typing: do not rebuild the panel under them.
-    const sig = JSON.stringify([c, me?.location, me?.alive, st(), session.user?.id, client.isOpen,
-      me ? [...chars.values()].filter((x) => x.location === me.location && x.id !== c && x.alive !== false).map((x) => x.id) : null]);
-    if (playBox.dataset.sig === sig) return;
-    playBox.dataset.sig = sig;
-    const active = document.activeElement;
-    const keep = active && playBox.contains(active) ? /** @type {HTMLElement} */ (active).dataset.key : null;
-    const textNow = /** @type {HTMLInputElement|null} */ (playBox.querySelector('#say-text'))?.value || '';
+    const mode = !session.user ? 'signin'
+      : !session.canPlay ? 'watch'
+      : !me ? (['finished', 'failed'].includes(st()) ? 'ended' : 'choose')
+      : `play:${c}`;
+    if (panel.mode !== mode) panel = buildPlay(mode, c);
+    panel.update?.();
+  }
 
+  /** @param {string} mode @param {string|undefined} c */
+  function buildPlay(mode, c) {
     const head = h('h2', { id: 'play-h' }, 'Play');
-    if (!session.user) {
-      playBox.replaceChildren(head, h('p.muted', null, 'Sign in as a guest (top right) to take a seat and steer a character.'));
-      return;
+    const say = {
+      signin: 'Sign in as a guest (top right) to take a seat and steer a character.',
+      watch: 'Your account can watch but not play.',
+      ended: 'This story has ended.',
+      choose: 'Choose a free character in the cast below and press Play.',
+    }[mode];
+    if (say || !c) {
+      playBox.replaceChildren(head, h('p.muted', null, say || ''));
+      return { mode };
     }
-    if (!session.canPlay) {
-      playBox.replaceChildren(head, h('p.muted', null, 'Your account can watch but not play.'));
-      return;
-    }
-    if (!me) {
-      playBox.replaceChildren(head, h('p.muted', null,
-        ['finished', 'failed'].includes(st()) ? 'This story has ended.' : 'Choose a free character in the cast below and press Play.'));
-      return;
-    }
-    const loc = places.get(me.location);
-    const exits = (loc?.exits || []).filter((/** @type {string} */ e) => places.has(e));
-    const present = [...chars.values()].filter((x) => x.location === me.location && x.id !== c && x.alive !== false);
-    const ended = ['finished', 'failed'].includes(st());
-    const dead = me.alive === false;
-    // While the connection is down, actions could not be sent.
-    const off = ended || dead || !client.isOpen;
-    const kinds = (sim?.actions || ['move', 'speak', 'wait']).filter((/** @type {string} */ k) => !['move', 'speak', 'wait'].includes(k));
-
-    const sayText = /** @type {HTMLInputElement} */ (h('input', { id: 'say-text', dataset: { key: 'say-text' }, maxlength: 500, placeholder: 'What do you say?', 'aria-label': 'What to say', disabled: off, value: textNow }));
-    sayText.value = textNow;
-    const sayTo = /** @type {HTMLSelectElement} */ (h('select', { id: 'say-to', dataset: { key: 'say-to' }, 'aria-label': 'Say to', disabled: off },
-      h('option', { value: '' }, 'Everyone here'), ...present.map((x) => h('option', { value: x.id }, x.name))));
-
-    const kindSel = /** @type {HTMLSelectElement} */ (h('select', { id: 'other-kind', dataset: { key: 'other-kind' }, 'aria-label': 'Action', disabled: off }, ...kinds.map((/** @type {string} */ k) => h('option', { value: k }, k))));
-    const otherTarget = /** @type {HTMLSelectElement} */ (h('select', { id: 'other-target', dataset: { key: 'other-target' }, 'aria-label': 'Target', disabled: off },
-      h('option', { value: '' }, 'No target'),
-      present.length ? h('optgroup', { label: 'People here' }, ...present.map((x, i) => h('option', { value: x.id, selected: i === 0 }, x.name))) : null,
-      exits.length ? h('optgroup', { label: 'Places' }, ...exits.map((/** @type {string} */ e) => h('option', { value: e }, placeName(e)))) : null));
+    const youPlay = h('span');
+    const avatar = h('span.avatar', { 'aria-hidden': 'true' });
+    const moves = h('div.act-buttons');
+    const sayText = /** @type {HTMLInputElement} */ (h('input', { id: 'say-text', dataset: { key: 'say-text' }, maxlength: 500, placeholder: 'What do you say?', 'aria-label': 'What to say' }));
+    const sayTo = /** @type {HTMLSelectElement} */ (h('select', { id: 'say-to', dataset: { key: 'say-to' }, 'aria-label': 'Say to' }));
+    const sayBtn = /** @type {HTMLButtonElement} */ (h('button', { type: 'submit', dataset: { key: 'say' } }, 'Say'));
+    const kindSel = /** @type {HTMLSelectElement} */ (h('select', { id: 'other-kind', dataset: { key: 'other-kind' }, 'aria-label': 'Action' }));
+    const otherTarget = /** @type {HTMLSelectElement} */ (h('select', { id: 'other-target', dataset: { key: 'other-target' }, 'aria-label': 'Target' }));
+    const otherBtn = /** @type {HTMLButtonElement} */ (h('button', { type: 'submit', dataset: { key: 'other' } }, 'Do it'));
+    const other = h('form.act-group.other', { 'aria-labelledby': 'other-l', onsubmit: (/** @type {Event} */ e) => {
+      e.preventDefault();
+      /** @type {any} */ const a = { kind: kindSel.value };
+      if (otherTarget.value) a.target = otherTarget.value;
+      act(a, `${kindSel.value}${otherTarget.value ? ` ${targetName(otherTarget.value)}` : ''}`);
+    } },
+      h('span.act-label', { id: 'other-l' }, 'Other action'),
+      h('div.say-row', null, kindSel, otherTarget, otherBtn));
+    const waitBtn = /** @type {HTMLButtonElement} */ (h('button.ghost', { type: 'button', dataset: { key: 'wait' }, onclick: () => act({ kind: 'wait' }, 'wait') }, 'Wait a turn'));
+    const releaseBtn = h('button.ghost', { type: 'button', dataset: { key: 'release' }, onclick: () => release(c) });
 
     playBox.replaceChildren(
       head,
-      h('p.you-play', null,
-        h('span.avatar', { 'aria-hidden': 'true', style: `background:${factionColor(me.faction || '')}` }, initials(me.name)),
-        h('span', null, 'You play ', h('strong', null, me.name), ` at ${placeName(me.location)}`, dead ? ' (fallen)' : `, health ${me.health}.`)),
-      h('div.act-group', { role: 'group', 'aria-labelledby': 'move-l' },
-        h('span.act-label', { id: 'move-l' }, 'Go to'),
-        h('div.act-buttons', null,
-          ...(exits.length ? exits.map((/** @type {string} */ e) => h('button.move', { type: 'button', dataset: { key: `move-${e}`, target: e }, disabled: off,
-            onclick: () => act({ kind: 'move', target: e }, `go to ${placeName(e)}`) }, placeName(e))) : [h('span.muted', null, 'No way out.')]))),
+      h('p.you-play', null, avatar, youPlay),
+      h('div.act-group', { role: 'group', 'aria-labelledby': 'move-l' }, h('span.act-label', { id: 'move-l' }, 'Go to'), moves),
       h('form.act-group.say', { 'aria-labelledby': 'say-l', onsubmit: (/** @type {Event} */ e) => {
         e.preventDefault();
+        if (sayBtn.disabled) return;
         const text = sayText.value.trim();
         if (!text) { sayText.focus(); return; }
         /** @type {any} */ const a = { kind: 'speak', text };
@@ -990,22 +990,69 @@ function storyView(main, simId) {
         sayText.value = '';
       } },
         h('span.act-label', { id: 'say-l' }, 'Say'),
-        h('div.say-row', null, sayText, sayTo, h('button', { type: 'submit', dataset: { key: 'say' }, disabled: off }, 'Say'))),
-      kinds.length ? h('form.act-group.other', { 'aria-labelledby': 'other-l', onsubmit: (/** @type {Event} */ e) => {
-        e.preventDefault();
-        /** @type {any} */ const a = { kind: kindSel.value };
-        if (otherTarget.value) a.target = otherTarget.value;
-        act(a, `${kindSel.value}${otherTarget.value ? ` ${targetName(otherTarget.value)}` : ''}`);
-      } },
-        h('span.act-label', { id: 'other-l' }, 'Other action'),
-        h('div.say-row', null, kindSel, otherTarget, h('button', { type: 'submit', dataset: { key: 'other' }, disabled: off }, 'Do it'))) : null,
-      h('div.act-row', null,
-        h('button.ghost', { type: 'button', dataset: { key: 'wait' }, disabled: off, onclick: () => act({ kind: 'wait' }, 'wait') }, 'Wait a turn'),
-        h('button.ghost', { type: 'button', dataset: { key: 'release' }, onclick: () => release(c) }, `Release ${me.name}`)),
+        h('div.say-row', null, sayText, sayTo, sayBtn)),
+      other,
+      h('div.act-row', null, waitBtn, releaseBtn),
       h('p.play-status', { role: 'status', 'aria-live': 'polite' }),
     );
     fillStatus(/** @type {HTMLElement} */ (playBox.querySelector('.play-status')));
-    if (keep) /** @type {HTMLElement|null} */ (playBox.querySelector(`[data-key="${CSS.escape(keep)}"]`))?.focus();
+
+    let last = '';
+    return {
+      mode,
+      update() {
+        const me = chars.get(c);
+        if (!me) return;
+        const exits = (places.get(me.location)?.exits || []).filter((/** @type {string} */ e) => places.has(e));
+        const present = [...chars.values()].filter((x) => x.location === me.location && x.id !== c && x.alive !== false);
+        const kinds = (sim?.actions || ['move', 'speak', 'wait']).filter((/** @type {string} */ k) => !['move', 'speak', 'wait'].includes(k));
+        const ended = ['finished', 'failed'].includes(st());
+        const dead = me.alive === false;
+        // While the connection is down actions cannot be sent, but the
+        // user may go on typing: only the buttons are disabled.
+        const off = ended || dead || !client.isOpen;
+        const sig = JSON.stringify([me.name, me.faction, me.location, me.health, dead, off, ended, exits, present.map((x) => [x.id, x.name]), kinds]);
+        if (sig === last) return;
+        last = sig;
+
+        avatar.textContent = initials(me.name);
+        avatar.style.setProperty('background', factionColor(me.faction || ''));
+        youPlay.replaceChildren('You play ', h('strong', null, me.name), ` at ${placeName(me.location)}`, dead ? ' (fallen)' : `, health ${me.health}.`);
+        releaseBtn.textContent = `Release ${me.name}`;
+
+        // Exits: keep focus on the same place's button when it is still there.
+        const focusedMove = moves.contains(document.activeElement) ? /** @type {HTMLElement} */ (document.activeElement).dataset.target : null;
+        moves.replaceChildren(...(exits.length ? exits.map((/** @type {string} */ e) => h('button.move', { type: 'button', dataset: { key: `move-${e}`, target: e }, disabled: off,
+          onclick: () => act({ kind: 'move', target: e }, `go to ${placeName(e)}`) }, placeName(e))) : [h('span.muted', null, 'No way out.')]));
+        if (focusedMove) /** @type {HTMLElement|null} */ (moves.querySelector(`[data-target="${CSS.escape(focusedMove)}"]`))?.focus();
+
+        setOptions(sayTo, [h('option', { value: '' }, 'Everyone here'), ...present.map((x) => h('option', { value: x.id }, x.name))]);
+        other.hidden = kinds.length === 0;
+        setOptions(kindSel, kinds.map((/** @type {string} */ k) => h('option', { value: k }, k)));
+        setOptions(otherTarget, [
+          h('option', { value: '' }, 'No target'),
+          present.length ? h('optgroup', { label: 'People here' }, ...present.map((x) => h('option', { value: x.id }, x.name))) : null,
+          exits.length ? h('optgroup', { label: 'Places' }, ...exits.map((/** @type {string} */ e) => h('option', { value: e }, placeName(e)))) : null,
+        ], present[0]?.id);
+
+        sayText.disabled = ended || dead;
+        for (const b of [sayBtn, otherBtn, waitBtn]) b.disabled = off;
+        for (const s of [sayTo, kindSel, otherTarget]) s.disabled = off;
+      },
+    };
+  }
+
+  /**
+   * Replaces a select's options only when they differ, keeping the choice
+   * the user made while it is still offered.
+   * @param {HTMLSelectElement} sel @param {(Node|null)[]} opts @param {string} [fallback]
+   */
+  function setOptions(sel, opts, fallback) {
+    const next = h('select', null, ...opts);
+    if (next.innerHTML === sel.innerHTML) return;
+    const was = sel.options.length ? sel.value : fallback ?? '';
+    sel.replaceChildren(...next.childNodes);
+    if ([...sel.options].some((o) => o.value === was)) sel.value = was;
   }
 
   const onVis = () => { if (!document.hidden) schedule(); };

@@ -343,6 +343,69 @@ func TestBrowserPlaysACharacter(t *testing.T) {
 	}
 }
 
+// TestBrowserSayBoxKeepsTyping types into the Say box, key by key, while
+// turns arrive every 40 ms and keep changing the Play panel (the character
+// moves, others come and go): the text, the caret and the focus must be
+// exactly as the user left them.
+func TestBrowserSayBoxKeepsTyping(t *testing.T) {
+	e := newBrowserEnv(t)
+	tok := e.node.guest(t, "Wren")
+	sim := e.story(t, tok, 40)
+
+	tab := e.browser.NewTab(t)
+	tab.Do(20*time.Second, chromedp.Navigate(e.base+"/story/"+sim))
+	tab.WaitJS(10*time.Second, `document.querySelectorAll('#prose article.turn').length >= 1`, `document.querySelector('main').innerText`)
+	tab.Do(10*time.Second,
+		chromedp.SendKeys(chromedp.CSS("#guest-name"), "Ada"),
+		chromedp.Click(chromedp.CSS(".signin button")),
+	)
+	tab.WaitJS(10*time.Second, `!!document.querySelector('#cast li[data-id="mara"] button[aria-label^="Play"]:not([disabled])') && window.novel.client.isOpen`, `document.querySelector('#cast').innerText`)
+	webtest.MustEval[bool](tab, `(() => { document.querySelector('#cast li[data-id="mara"] button[aria-label^="Play"]:not([disabled])').click(); return true })()`)
+	tab.WaitJS(10*time.Second, `!!document.querySelector('#say-text')`, `document.querySelector('#play').innerText`)
+
+	// Count the panel's updates while typing, so the test knows the page
+	// was really changing under the user's fingers.
+	webtest.MustEval[bool](tab, `(() => {
+		window.__playUpdates = 0;
+		new MutationObserver(() => { window.__playUpdates++ }).observe(document.querySelector('#play'), {childList: true, subtree: true, characterData: true});
+		document.querySelector('#say-text').focus();
+		return true
+	})()`)
+	// Keys go to whatever has focus, as a user's would: if an update took
+	// the focus away, the text would be incomplete.
+	const phrase = "The ledger is not yours to burn. "
+	typed := ""
+	for round := 0; round < 4; round++ {
+		for _, r := range phrase {
+			tab.Do(5*time.Second, chromedp.KeyEvent(string(r)))
+			typed += string(r)
+			time.Sleep(25 * time.Millisecond) // a fast typist's pace, so turns land between keys
+		}
+		if webtest.MustEval[int](tab, `window.__playUpdates`) >= 5 {
+			break
+		}
+	}
+	if n := webtest.MustEval[int](tab, `window.__playUpdates`); n < 5 {
+		t.Fatalf("the panel changed only %d times while typing; the test needs the page to change under the user", n)
+	}
+	got := webtest.MustEval[map[string]any](tab, `(() => {
+		const i = document.querySelector('#say-text');
+		return {value: i.value, focused: document.activeElement === i, start: i.selectionStart, end: i.selectionEnd};
+	})()`)
+	if got["value"] != typed {
+		t.Errorf("the Say box holds %q, want %q", got["value"], typed)
+	}
+	if got["focused"] != true {
+		t.Errorf("the Say box lost the focus while turns arrived")
+	}
+	if n := float64(len(typed)); got["start"] != n || got["end"] != n {
+		t.Errorf("the caret is at %v..%v, want at the end (%v)", got["start"], got["end"], n)
+	}
+	if errs := tab.Errors(); len(errs) > 0 {
+		t.Errorf("page errors: %v", errs)
+	}
+}
+
 // TestBrowserResumesAfter1001 restarts the node three times while turns
 // come every 100 ms: each time the node drains and closes the pages'
 // sockets with 1001, and a new node on the same database and port takes
