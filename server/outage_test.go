@@ -12,6 +12,7 @@ import (
 	"github.com/coder/websocket"
 
 	"github.com/novel-engine/novel-engine/store/postgres"
+	"github.com/novel-engine/novel-engine/store/postgres/pgtest"
 )
 
 // endlessScenario has no goals and no end, so a story runs as long as a
@@ -25,7 +26,7 @@ const endlessScenario = `{"id":"endless-test","title":"The Long Night","genre":"
 // the node reports 503, publishes no turn it could not store, and carries
 // on by itself when the database returns.
 func TestDatabaseOutage(t *testing.T) {
-	pg := postgres.StartTestServer(t)
+	pg := pgtest.StartServer(t)
 	ctx := context.Background()
 	if _, err := postgres.Migrate(ctx, pg.URL()); err != nil {
 		t.Fatal(err)

@@ -334,10 +334,12 @@ func (r *Runner) Act(ctx context.Context, id, character, userID string, a engine
 	if err := validator.ValidateAction(character, a); err != nil {
 		return 0, Errorf(CodeBadRequest, "%s", err.Error())
 	}
-	pa := store.PendingAction{Character: character, UserID: userID, Action: a, Turn: ru.next, At: r.cfg.Now().UTC()}
-	if err := r.cfg.Store.PutAction(ctx, id, pa); err != nil {
+	pa := store.PendingAction{ID: randomID(8), Character: character, UserID: userID, Action: a, Turn: ru.next, At: r.cfg.Now().UTC()}
+	turn, err := r.cfg.Store.PutAction(ctx, id, pa)
+	if err != nil {
 		return 0, fmt.Errorf("queue action: %w", err)
 	}
+	pa.Turn = turn
 	ru.pending[character] = pa
 	if fn, ok := ctx.Value(acceptedKey{}).(func(int64)); ok {
 		fn(ru.next) // before the turn can be played: simMu is held
@@ -495,9 +497,11 @@ func (r *Runner) playTurn(ru *run, log *slog.Logger) bool {
 	ru.simMu.Lock()
 	seq := ru.next
 	actions := make(map[string]engine.Action, len(ru.pending))
+	var played []string
 	for c, a := range ru.pending {
 		if a.Turn <= seq {
 			actions[c] = a.Action
+			played = append(played, a.ID)
 			delete(ru.pending, c)
 		}
 	}
@@ -545,9 +549,13 @@ func (r *Runner) playTurn(ru *run, log *slog.Logger) bool {
 	// Store first; a turn that is not stored is never published. While the
 	// store is away, keep trying the same turn: the simulation waits.
 	for {
-		err = r.cfg.Store.AppendTurn(ctx, ru.id, store.Turn{Seq: turn.Seq, At: at, Body: body}, state, status)
+		err = r.cfg.Store.AppendTurn(ctx, ru.id, store.Turn{Seq: turn.Seq, At: at, Body: body}, state, status, played)
 		if err == nil {
 			break
+		}
+		if errors.Is(err, store.ErrActionsPending) {
+			log.Warn("turn refused by the store: an action accepted elsewhere is due; stopping", "seq", turn.Seq)
+			return false
 		}
 		if errors.Is(err, store.ErrConflict) {
 			// An earlier attempt that reported failure may have been

@@ -193,7 +193,7 @@ func (m *Memory) SetOwner(ctx context.Context, id, owner string) error {
 	return nil
 }
 
-func (m *Memory) AppendTurn(ctx context.Context, simID string, t Turn, state []byte, status string) error {
+func (m *Memory) AppendTurn(ctx context.Context, simID string, t Turn, state []byte, status string, played []string) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	s, err := m.getLocked(simID)
@@ -202,6 +202,11 @@ func (m *Memory) AppendTurn(ctx context.Context, simID string, t Turn, state []b
 	}
 	if t.Seq != s.rec.Head+1 {
 		return fmt.Errorf("append turn %d to %q at head %d: %w", t.Seq, simID, s.rec.Head, ErrConflict)
+	}
+	for _, a := range s.pending {
+		if a.Turn <= t.Seq && !slices.Contains(played, a.ID) {
+			return fmt.Errorf("append turn %d to %q: action %s of %q: %w", t.Seq, simID, a.ID, a.Character, ErrActionsPending)
+		}
 	}
 	t.Body = slices.Clone(t.Body)
 	s.turns = append(s.turns, t)
@@ -212,7 +217,7 @@ func (m *Memory) AppendTurn(ctx context.Context, simID string, t Turn, state []b
 	}
 	s.rec.UpdatedAt = m.now()
 	for c, a := range s.pending {
-		if a.Turn <= t.Seq {
+		if slices.Contains(played, a.ID) {
 			delete(s.pending, c)
 		}
 	}
@@ -301,15 +306,16 @@ func (m *Memory) ReleaseAllSeats(ctx context.Context, simID string) error {
 	return nil
 }
 
-func (m *Memory) PutAction(ctx context.Context, simID string, a PendingAction) error {
+func (m *Memory) PutAction(ctx context.Context, simID string, a PendingAction) (int64, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	s, err := m.getLocked(simID)
 	if err != nil {
-		return err
+		return 0, err
 	}
+	a.Turn = max(a.Turn, s.rec.Head+1)
 	s.pending[a.Character] = a
-	return nil
+	return a.Turn, nil
 }
 
 func (m *Memory) PendingActions(ctx context.Context, simID string) ([]PendingAction, error) {

@@ -18,6 +18,10 @@ var (
 	ErrNotFound    = errors.New("not found")
 	ErrConflict    = errors.New("conflict")
 	ErrUnavailable = errors.New("store unavailable")
+	// ErrActionsPending is AppendTurn's refusal of a turn that did not
+	// play every pending action due by it: the writer reads the pending
+	// actions again and plays the turn again with them.
+	ErrActionsPending = errors.New("pending actions due by this turn were not played")
 )
 
 // Simulation statuses.
@@ -65,6 +69,7 @@ type Seat struct {
 
 // PendingAction is a player's action accepted for a turn not yet stored.
 type PendingAction struct {
+	ID        string // names this action: AppendTurn removes the actions it played by id
 	Character string
 	UserID    string
 	Action    engine.Action
@@ -94,11 +99,14 @@ type Store interface {
 	SetOwner(ctx context.Context, id, owner string) error
 
 	// AppendTurn stores turn t as the new head, with the world state after
-	// it and the simulation's status, atomically; pending actions accepted
-	// for turns up to t.Seq are removed with it. It is the fence between
-	// writers: unless t.Seq is exactly head+1 it stores nothing and returns
-	// ErrConflict.
-	AppendTurn(ctx context.Context, simID string, t Turn, state []byte, status string) error
+	// it and the simulation's status, atomically; the pending actions it
+	// played (their ids) are removed with it, and no other. It is the
+	// fence between writers: unless t.Seq is exactly head+1 it stores
+	// nothing and returns ErrConflict; while a pending action due by t.Seq
+	// (its Turn at most t.Seq) is not among those played, it stores
+	// nothing and returns ErrActionsPending. So an action accepted is
+	// played or still pending, whoever wrote the turn.
+	AppendTurn(ctx context.Context, simID string, t Turn, state []byte, status string, played []string) error
 	// ListTurns returns up to limit turns with seq > since, in seq order.
 	ListTurns(ctx context.Context, simID string, since int64, limit int) ([]Turn, error)
 	// LoadState returns the head seq and the world state after it.
@@ -115,8 +123,11 @@ type Store interface {
 	ReleaseAllSeats(ctx context.Context, simID string) error
 
 	// PutAction records a player's action, replacing an earlier one for the
-	// same character not yet played.
-	PutAction(ctx context.Context, simID string, a PendingAction) error
+	// same character not yet played, and returns the turn it is due in:
+	// a.Turn, or head+1 when a.Turn is already stored (a writer that did
+	// not know of the newer turns). It is atomic with AppendTurn, so the
+	// turn returned is one no turn stored so far has skipped.
+	PutAction(ctx context.Context, simID string, a PendingAction) (int64, error)
 	// PendingActions lists the actions not yet played, by character.
 	PendingActions(ctx context.Context, simID string) ([]PendingAction, error)
 

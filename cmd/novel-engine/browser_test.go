@@ -17,7 +17,7 @@ import (
 	"github.com/chromedp/chromedp"
 	"github.com/coder/websocket"
 
-	"github.com/novel-engine/novel-engine/store/postgres"
+	"github.com/novel-engine/novel-engine/store/postgres/pgtest"
 	"github.com/novel-engine/novel-engine/web/webtest"
 )
 
@@ -415,7 +415,7 @@ func TestBrowserSayBoxKeepsTyping(t *testing.T) {
 func TestBrowserResumesAfter1001(t *testing.T) {
 	b := webtest.NewBrowser(t)
 	env := map[string]string{
-		"NOVEL_DATABASE_URL": postgres.TestURL(t),
+		"NOVEL_DATABASE_URL": pgtest.URL(t),
 		"NOVEL_JWT_SECRET":   "browser-test-secret-0123456789",
 	}
 	n := startNode(t, env)

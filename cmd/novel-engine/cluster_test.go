@@ -20,7 +20,7 @@ import (
 
 	"github.com/novel-engine/novel-engine/deploy/lb"
 	"github.com/novel-engine/novel-engine/hub/redistest"
-	"github.com/novel-engine/novel-engine/store/postgres"
+	"github.com/novel-engine/novel-engine/store/postgres/pgtest"
 )
 
 // The cluster tests run three processes of the real binary on 127.0.0.1,
@@ -413,7 +413,7 @@ func TestClusterFailover(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs a cluster of real processes")
 	}
-	dbURL := postgres.TestURL(t)
+	dbURL := pgtest.URL(t)
 	redisURL := redistest.URL(t)
 	c := startCluster(t, 3, dbURL, redisURL)
 	l := c.lb()
@@ -645,7 +645,7 @@ func TestClusterRedisRestart(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs a cluster of real processes")
 	}
-	dbURL := postgres.TestURL(t)
+	dbURL := pgtest.URL(t)
 	rs := redistest.StartServer(t)
 	c := startCluster(t, 3, dbURL, rs.URL())
 	l := c.lb()

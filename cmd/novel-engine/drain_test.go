@@ -10,7 +10,7 @@ import (
 
 	"github.com/coder/websocket"
 
-	"github.com/novel-engine/novel-engine/store/postgres"
+	"github.com/novel-engine/novel-engine/store/postgres/pgtest"
 )
 
 // TestDrainRestartKeepsHistory restarts a node on PostgreSQL three times
@@ -19,7 +19,7 @@ import (
 // is the stored one, byte for byte, with no gap and no duplicate.
 func TestDrainRestartKeepsHistory(t *testing.T) {
 	env := map[string]string{
-		"NOVEL_DATABASE_URL": postgres.TestURL(t),
+		"NOVEL_DATABASE_URL": pgtest.URL(t),
 		"NOVEL_JWT_SECRET":   "drain-test-secret-0123456789",
 	}
 	n := startNode(t, env)

@@ -6,11 +6,11 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/novel-engine/novel-engine/store/postgres"
+	"github.com/novel-engine/novel-engine/store/postgres/pgtest"
 )
 
 func TestRunMigrate(t *testing.T) {
-	url := postgres.TestURL(t)
+	url := pgtest.URL(t)
 	env := map[string]string{"NOVEL_DATABASE_URL": url}
 	migrate := func(args ...string) (string, error) {
 		var stdout, stderr bytes.Buffer

@@ -18,7 +18,7 @@ import (
 
 	"github.com/coder/websocket"
 
-	"github.com/novel-engine/novel-engine/store/postgres"
+	"github.com/novel-engine/novel-engine/store/postgres/pgtest"
 )
 
 // TestRestartDurability runs the real binary on PostgreSQL with a story
@@ -29,7 +29,7 @@ func TestRestartDurability(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds and runs the binary")
 	}
-	dbURL := postgres.TestURL(t)
+	dbURL := pgtest.URL(t)
 	bin := nodeBinary(t)
 	addr := rsFreeAddr(t)
 	base := "http://" + addr

@@ -13,24 +13,36 @@ import (
 	"github.com/novel-engine/novel-engine/store"
 )
 
-// appendSQL stores one turn if and only if it is the head's successor, in
-// one statement, so atomically: the simulation's head, state and status,
-// the turn, and the removal of the actions it played. It always returns one
-// row: whether the turn was stored, and the head it found (NULL when there
-// is no such simulation).
-const appendSQL = `with upd as (
+// lockSQL takes the simulation's row before appendSQL reads the pending
+// actions: a PutAction in progress (it holds a share lock) is committed
+// first, and appendSQL, a statement of its own with a snapshot taken
+// after the lock, sees its action.
+const lockSQL = `select 1 from simulations where id = $1 for no key update`
+
+// appendSQL stores one turn if and only if it is the head's successor and
+// played every pending action due by it, in one statement, so atomically:
+// the simulation's head, state and status, the turn, and the removal of
+// the actions it played (by id). It always returns one row: whether the
+// turn was stored, the head it found (NULL when there is no such
+// simulation), and whether an action due was not played.
+const appendSQL = `with due as (
+	select exists (
+		select 1 from pending_actions
+		 where sim_id = $1 and turn <= $2::bigint and id <> all($8::text[])
+	) as unplayed
+), upd as (
 	update simulations
 	   set head = $2::bigint, state = $4, status = coalesce(nullif($5::text, ''), status), updated_at = $6
-	 where id = $1 and head = $2::bigint - 1
+	 where id = $1 and head = $2::bigint - 1 and not (select unplayed from due)
 	returning id
 ), ins as (
 	insert into turns (sim_id, seq, at, body)
 	select id, $2::bigint, $3, $7 from upd
 ), del as (
 	delete from pending_actions p using upd
-	 where p.sim_id = upd.id and p.turn <= $2::bigint
+	 where p.sim_id = upd.id and p.id = any($8::text[])
 )
-select exists (select 1 from upd), (select head from simulations where id = $1)`
+select exists (select 1 from upd), (select head from simulations where id = $1), (select unplayed from due)`
 
 // appendReq is one AppendTurn call waiting for a flusher.
 type appendReq struct {
@@ -39,6 +51,7 @@ type appendReq struct {
 	turn   store.Turn
 	state  []byte
 	status string
+	played []string
 	done   chan error // buffered: the flusher never blocks on it
 }
 
@@ -47,7 +60,11 @@ func (r *appendReq) args(now any) []any {
 	if body == nil {
 		body = []byte{}
 	}
-	return []any{r.simID, r.turn.Seq, micro(r.turn.At), r.state, r.status, now, body}
+	played := r.played
+	if played == nil {
+		played = []string{} // never NULL: "<> all(NULL)" is not true
+	}
+	return []any{r.simID, r.turn.Seq, micro(r.turn.At), r.state, r.status, now, body, played}
 }
 
 // AppendTurn stores t as the simulation's new head with the state after it
@@ -58,8 +75,8 @@ func (r *appendReq) args(now any) []any {
 // If ctx ends or the database fails after the turn was sent, the answer is
 // an error though the turn may be stored: LoadState tells, and the fence
 // refuses a second copy.
-func (s *Store) AppendTurn(ctx context.Context, simID string, t store.Turn, state []byte, status string) error {
-	req := &appendReq{ctx: ctx, simID: simID, turn: t, state: state, status: status, done: make(chan error, 1)}
+func (s *Store) AppendTurn(ctx context.Context, simID string, t store.Turn, state []byte, status string, played []string) error {
+	req := &appendReq{ctx: ctx, simID: simID, turn: t, state: state, status: status, played: played, done: make(chan error, 1)}
 	select {
 	case <-s.closing:
 		return fmt.Errorf("append turn %d to %q: %w: %w", t.Seq, simID, store.ErrUnavailable, errClosed)
@@ -195,6 +212,7 @@ func (s *Store) writeBatch(ctx context.Context, reqs []*appendReq) ([]error, err
 	now := s.now()
 	b := &pgx.Batch{}
 	for _, r := range reqs {
+		b.Queue(lockSQL, r.simID)
 		b.Queue(appendSQL, r.args(now)...)
 	}
 	br := s.pool.SendBatch(ctx, b)
@@ -202,10 +220,14 @@ func (s *Store) writeBatch(ctx context.Context, reqs []*appendReq) ([]error, err
 	var firstErr error
 	for i, r := range reqs {
 		var (
-			applied bool
-			head    *int64
+			applied, unplayed bool
+			head              *int64
 		)
-		if err := br.QueryRow().Scan(&applied, &head); err != nil {
+		if _, err := br.Exec(); err != nil {
+			firstErr = err
+			break
+		}
+		if err := br.QueryRow().Scan(&applied, &head, &unplayed); err != nil {
 			firstErr = err
 			break
 		}
@@ -213,6 +235,8 @@ func (s *Store) writeBatch(ctx context.Context, reqs []*appendReq) ([]error, err
 		case applied:
 		case head == nil:
 			results[i] = fmt.Errorf("append turn %d to %q: simulation: %w", r.turn.Seq, r.simID, store.ErrNotFound)
+		case *head == r.turn.Seq-1 && unplayed:
+			results[i] = fmt.Errorf("append turn %d to %q: %w", r.turn.Seq, r.simID, store.ErrActionsPending)
 		default:
 			results[i] = fmt.Errorf("append turn %d to %q at head %d: %w", r.turn.Seq, r.simID, *head, store.ErrConflict)
 		}

@@ -418,24 +418,35 @@ func (s *Store) ReleaseAllSeats(ctx context.Context, simID string) error {
 	return nil
 }
 
-func (s *Store) PutAction(ctx context.Context, simID string, a store.PendingAction) error {
+// putActionSQL stores an action for the turn asked or, when that turn is
+// stored already, for the head's successor. It reads the head under a
+// share lock on the simulation's row, which AppendTurn's lock excludes: a
+// turn being appended is committed first, and its head is the one read.
+// No row: no such simulation.
+const putActionSQL = `with s as (
+	select head from simulations where id = $1 for share
+)
+insert into pending_actions (sim_id, character, user_id, action, turn, at, id)
+select $1, $2, $3, $4, greatest($5::bigint, s.head + 1), $6, $7 from s
+on conflict (sim_id, character) do update
+set user_id = excluded.user_id, action = excluded.action, turn = excluded.turn, at = excluded.at, id = excluded.id
+returning turn`
+
+func (s *Store) PutAction(ctx context.Context, simID string, a store.PendingAction) (int64, error) {
 	action, err := json.Marshal(a.Action)
 	if err != nil {
-		return fmt.Errorf("put action of %q in %q: %w", a.Character, simID, err)
+		return 0, fmt.Errorf("put action of %q in %q: %w", a.Character, simID, err)
 	}
-	_, err = s.pool.Exec(ctx, `insert into pending_actions (sim_id, character, user_id, action, turn, at)
-		values ($1, $2, $3, $4, $5, $6)
-		on conflict (sim_id, character) do update
-		set user_id = excluded.user_id, action = excluded.action, turn = excluded.turn, at = excluded.at`,
-		simID, a.Character, a.UserID, action, a.Turn, micro(a.At))
+	var turn int64
+	err = s.pool.QueryRow(ctx, putActionSQL, simID, a.Character, a.UserID, action, a.Turn, micro(a.At), a.ID).Scan(&turn)
 	if err != nil {
-		return fmt.Errorf("put action of %q in %q: %w", a.Character, simID, translate(err))
+		return 0, fmt.Errorf("put action of %q in %q: %w", a.Character, simID, translate(err))
 	}
-	return nil
+	return turn, nil
 }
 
 func (s *Store) PendingActions(ctx context.Context, simID string) ([]store.PendingAction, error) {
-	rows, err := s.pool.Query(ctx, `select p.character, p.user_id, p.action, p.turn, p.at from simulations s
+	rows, err := s.pool.Query(ctx, `select p.id, p.character, p.user_id, p.action, p.turn, p.at from simulations s
 		left join pending_actions p on p.sim_id = s.id where s.id = $1
 		order by p.character`, simID)
 	if err != nil {
@@ -447,18 +458,18 @@ func (s *Store) PendingActions(ctx context.Context, simID string) ([]store.Pendi
 	for rows.Next() {
 		found = true
 		var (
-			character, userID *string
-			action            []byte
-			turn              *int64
-			at                *time.Time
+			id, character, userID *string
+			action                []byte
+			turn                  *int64
+			at                    *time.Time
 		)
-		if err := rows.Scan(&character, &userID, &action, &turn, &at); err != nil {
+		if err := rows.Scan(&id, &character, &userID, &action, &turn, &at); err != nil {
 			return nil, fmt.Errorf("pending actions of %q: %w", simID, translate(err))
 		}
 		if character == nil {
 			continue
 		}
-		a := store.PendingAction{Character: *character, UserID: *userID, Turn: *turn, At: utc(*at)}
+		a := store.PendingAction{ID: *id, Character: *character, UserID: *userID, Turn: *turn, At: utc(*at)}
 		if err := json.Unmarshal(action, &a.Action); err != nil {
 			return nil, fmt.Errorf("pending action of %q in %q: %w", *character, simID, err)
 		}

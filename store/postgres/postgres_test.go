@@ -13,6 +13,7 @@ import (
 
 	"github.com/novel-engine/novel-engine/store"
 	"github.com/novel-engine/novel-engine/store/postgres"
+	"github.com/novel-engine/novel-engine/store/postgres/pgtest"
 	"github.com/novel-engine/novel-engine/store/storetest"
 )
 
@@ -23,13 +24,13 @@ func ctx(t testing.TB) context.Context {
 }
 
 func TestConformance(t *testing.T) {
-	storetest.Run(t, func(t testing.TB) store.Store { return postgres.TestStore(t, postgres.Options{}) })
+	storetest.Run(t, func(t testing.TB) store.Store { return pgtest.Store(t, postgres.Options{}) })
 }
 
 // TestMigrateConcurrently has several nodes migrate one fresh schema at
 // once: all succeed, and the migrations are applied once.
 func TestMigrateConcurrently(t *testing.T) {
-	url := postgres.TestURL(t)
+	url := pgtest.URL(t)
 	const nodes = 8
 	reports := make([]postgres.MigrationReport, nodes)
 	errs := make([]error, nodes)
@@ -71,7 +72,7 @@ func TestMigrateConcurrently(t *testing.T) {
 // several simulations: each seq of each simulation is won exactly once,
 // the stored turn is the winner's, and the state is the head's.
 func TestFencingTwoNodes(t *testing.T) {
-	url := postgres.TestURL(t)
+	url := pgtest.URL(t)
 	if _, err := postgres.Migrate(ctx(t), url); err != nil {
 		t.Fatal(err)
 	}
@@ -116,7 +117,7 @@ func TestFencingTwoNodes(t *testing.T) {
 						}
 						seq := head + 1
 						body := fmt.Appendf(nil, `{"seq":%d,"by":%q}`, seq, who)
-						err = s.AppendTurn(ctx(t), sim, store.Turn{Seq: seq, At: time.Now(), Body: body}, body, "")
+						err = s.AppendTurn(ctx(t), sim, store.Turn{Seq: seq, At: time.Now(), Body: body}, body, "", nil)
 						switch {
 						case err == nil:
 							mu.Lock()
@@ -161,7 +162,7 @@ func TestFencingTwoNodes(t *testing.T) {
 // TestBatchIsolation checks that in one batch a refused turn (conflict,
 // unknown simulation) does not fail the others.
 func TestBatchIsolation(t *testing.T) {
-	s := postgres.TestStore(t, postgres.Options{Flushers: 1})
+	s := pgtest.Store(t, postgres.Options{Flushers: 1})
 	const n = 50
 	for i := range n {
 		if err := s.CreateSimulation(ctx(t), storetest.NewSim(fmt.Sprintf("b%02d", i)), nil); err != nil {
@@ -173,13 +174,13 @@ func TestBatchIsolation(t *testing.T) {
 	for i := range n {
 		sim := fmt.Sprintf("b%02d", i)
 		wg.Go(func() { // good
-			errs[3*i] = s.AppendTurn(ctx(t), sim, store.Turn{Seq: 1, At: time.Now(), Body: []byte("{}")}, nil, store.StatusRunning)
+			errs[3*i] = s.AppendTurn(ctx(t), sim, store.Turn{Seq: 1, At: time.Now(), Body: []byte("{}")}, nil, store.StatusRunning, nil)
 		})
 		wg.Go(func() { // never head+1
-			errs[3*i+1] = s.AppendTurn(ctx(t), sim, store.Turn{Seq: 5, At: time.Now(), Body: []byte("{}")}, nil, "")
+			errs[3*i+1] = s.AppendTurn(ctx(t), sim, store.Turn{Seq: 5, At: time.Now(), Body: []byte("{}")}, nil, "", nil)
 		})
 		wg.Go(func() { // no such simulation
-			errs[3*i+2] = s.AppendTurn(ctx(t), sim+"-missing", store.Turn{Seq: 1, At: time.Now(), Body: []byte("{}")}, nil, "")
+			errs[3*i+2] = s.AppendTurn(ctx(t), sim+"-missing", store.Turn{Seq: 1, At: time.Now(), Body: []byte("{}")}, nil, "", nil)
 		})
 	}
 	wg.Wait()
@@ -202,13 +203,13 @@ func TestBatchIsolation(t *testing.T) {
 
 // TestAppendContext checks that a caller that gave up is answered at once.
 func TestAppendContext(t *testing.T) {
-	s := postgres.TestStore(t, postgres.Options{})
+	s := pgtest.Store(t, postgres.Options{})
 	if err := s.CreateSimulation(ctx(t), storetest.NewSim("c"), nil); err != nil {
 		t.Fatal(err)
 	}
 	c, cancel := context.WithCancel(context.Background())
 	cancel()
-	err := s.AppendTurn(c, "c", store.Turn{Seq: 1, At: time.Now(), Body: []byte("{}")}, nil, "")
+	err := s.AppendTurn(c, "c", store.Turn{Seq: 1, At: time.Now(), Body: []byte("{}")}, nil, "", nil)
 	if !errors.Is(err, context.Canceled) {
 		t.Fatalf("append with a cancelled context: %v", err)
 	}
@@ -216,12 +217,12 @@ func TestAppendContext(t *testing.T) {
 
 // TestClose checks that calls after Close fail as unavailable.
 func TestClose(t *testing.T) {
-	s := postgres.TestStore(t, postgres.Options{})
+	s := pgtest.Store(t, postgres.Options{})
 	if err := s.CreateSimulation(ctx(t), storetest.NewSim("x"), nil); err != nil {
 		t.Fatal(err)
 	}
 	s.Close()
-	if err := s.AppendTurn(ctx(t), "x", store.Turn{Seq: 1, At: time.Now(), Body: []byte("{}")}, nil, ""); !errors.Is(err, store.ErrUnavailable) {
+	if err := s.AppendTurn(ctx(t), "x", store.Turn{Seq: 1, At: time.Now(), Body: []byte("{}")}, nil, "", nil); !errors.Is(err, store.ErrUnavailable) {
 		t.Fatalf("append after close: %v", err)
 	}
 	if err := s.Ping(ctx(t)); !errors.Is(err, store.ErrUnavailable) {
@@ -233,7 +234,7 @@ func TestClose(t *testing.T) {
 // TestOutage stops a throwaway server under a Store: its calls fail as
 // unavailable; once the server is back the same Store serves again.
 func TestOutage(t *testing.T) {
-	srv := postgres.StartTestServer(t)
+	srv := pgtest.StartServer(t)
 	if _, err := postgres.Migrate(ctx(t), srv.URL()); err != nil {
 		t.Fatal(err)
 	}
@@ -248,7 +249,7 @@ func TestOutage(t *testing.T) {
 	appendTurn := func(seq int64) error {
 		c, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
-		return s.AppendTurn(c, "o", store.Turn{Seq: seq, At: time.Now(), Body: storetest.TurnBody("o", seq)}, fmt.Appendf(nil, "s%d", seq), "")
+		return s.AppendTurn(c, "o", store.Turn{Seq: seq, At: time.Now(), Body: storetest.TurnBody("o", seq)}, fmt.Appendf(nil, "s%d", seq), "", nil)
 	}
 	if err := appendTurn(1); err != nil {
 		t.Fatal(err)
@@ -303,7 +304,7 @@ func BenchmarkAppendTurnOneByOne(b *testing.B) {
 
 func benchmarkAppend(b *testing.B, opts postgres.Options) {
 	const sims = 1000
-	s := postgres.TestStore(b, opts)
+	s := pgtest.Store(b, opts)
 	for i := range sims {
 		if err := s.CreateSimulation(ctx(b), storetest.NewSim(fmt.Sprintf("bench-%04d", i)), nil); err != nil {
 			b.Fatal(err)
@@ -318,7 +319,7 @@ func benchmarkAppend(b *testing.B, opts postgres.Options) {
 		var seq int64
 		for pb.Next() {
 			seq++
-			err := s.AppendTurn(context.Background(), sim, store.Turn{Seq: seq, At: time.Now(), Body: storetest.TurnBody(sim, seq)}, state, "")
+			err := s.AppendTurn(context.Background(), sim, store.Turn{Seq: seq, At: time.Now(), Body: storetest.TurnBody(sim, seq)}, state, "", nil)
 			if err != nil {
 				b.Errorf("%s seq %d: %v", sim, seq, err)
 				return
@@ -331,7 +332,7 @@ func benchmarkAppend(b *testing.B, opts postgres.Options) {
 // TestOpenNeedsMigration checks that Open refuses a database that was not
 // migrated, saying what to do.
 func TestOpenNeedsMigration(t *testing.T) {
-	_, err := postgres.Open(ctx(t), postgres.TestURL(t), postgres.Options{})
+	_, err := postgres.Open(ctx(t), pgtest.URL(t), postgres.Options{})
 	if err == nil || !strings.Contains(err.Error(), "migrate") {
 		t.Fatalf("open of an empty schema: %v", err)
 	}

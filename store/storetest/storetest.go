@@ -31,6 +31,9 @@ func Run(t *testing.T, newStore func(t testing.TB) store.Store) {
 		{"ConcurrentWriters", testConcurrentWriters},
 		{"Seats", testSeats},
 		{"PendingActions", testPendingActions},
+		{"ActionTurns", testActionTurns},
+		{"UnplayedActions", testUnplayedActions},
+		{"ActionFence", testActionFence},
 		{"Scenarios", testScenarios},
 		{"Ping", testPing},
 	}
@@ -106,12 +109,12 @@ func testNotFound(t *testing.T, s store.Store) {
 	_, checks["GetSimulation"] = s.GetSimulation(c, "nope")
 	_, checks["SetStatus"] = s.SetStatus(c, "nope", store.StatusRunning)
 	checks["SetOwner"] = s.SetOwner(c, "nope", "n1")
-	checks["AppendTurn"] = s.AppendTurn(c, "nope", store.Turn{Seq: 1, At: time.Now(), Body: []byte("{}")}, nil, "")
+	checks["AppendTurn"] = s.AppendTurn(c, "nope", store.Turn{Seq: 1, At: time.Now(), Body: []byte("{}")}, nil, "", nil)
 	_, checks["ListTurns"] = s.ListTurns(c, "nope", 0, 10)
 	_, _, checks["LoadState"] = s.LoadState(c, "nope")
 	checks["ClaimSeat"] = s.ClaimSeat(c, "nope", "ada", store.Seat{UserID: "u"})
 	_, checks["Seats"] = s.Seats(c, "nope")
-	checks["PutAction"] = s.PutAction(c, "nope", store.PendingAction{Character: "ada"})
+	_, checks["PutAction"] = s.PutAction(c, "nope", store.PendingAction{ID: "a1", Character: "ada"})
 	_, checks["GetScenario"] = s.GetScenario(c, "nope")
 	for name, err := range checks {
 		if !errors.Is(err, store.ErrNotFound) {
@@ -199,7 +202,7 @@ func testAppendAndList(t *testing.T, s store.Store) {
 		if seq == 25 {
 			status = store.StatusFinished
 		}
-		err := s.AppendTurn(ctx(t), "ap", store.Turn{Seq: seq, At: at, Body: TurnBody("ap", seq)}, []byte(fmt.Sprintf("state-%d", seq)), status)
+		err := s.AppendTurn(ctx(t), "ap", store.Turn{Seq: seq, At: at, Body: TurnBody("ap", seq)}, []byte(fmt.Sprintf("state-%d", seq)), status, nil)
 		if err != nil {
 			t.Fatalf("append %d: %v", seq, err)
 		}
@@ -235,11 +238,11 @@ func testAppendAndList(t *testing.T, s store.Store) {
 func testFencing(t *testing.T, s store.Store) {
 	mustCreate(t, s, "fe")
 	body := TurnBody("fe", 1)
-	if err := s.AppendTurn(ctx(t), "fe", store.Turn{Seq: 1, At: time.Now(), Body: body}, []byte("s1"), ""); err != nil {
+	if err := s.AppendTurn(ctx(t), "fe", store.Turn{Seq: 1, At: time.Now(), Body: body}, []byte("s1"), "", nil); err != nil {
 		t.Fatal(err)
 	}
 	for _, seq := range []int64{1, 3, 0} {
-		err := s.AppendTurn(ctx(t), "fe", store.Turn{Seq: seq, At: time.Now(), Body: []byte(`{"fork":true}`)}, []byte("bad"), "")
+		err := s.AppendTurn(ctx(t), "fe", store.Turn{Seq: seq, At: time.Now(), Body: []byte(`{"fork":true}`)}, []byte("bad"), "", nil)
 		if !errors.Is(err, store.ErrConflict) {
 			t.Fatalf("append seq %d at head 1: %v, want ErrConflict", seq, err)
 		}
@@ -263,7 +266,7 @@ func testConcurrentWriters(t *testing.T, s store.Store) {
 			defer wg.Done()
 			for seq := int64(1); seq <= turns; seq++ {
 				body := []byte(fmt.Sprintf(`{"writer":%d,"seq":%d}`, w, seq))
-				err := s.AppendTurn(context.Background(), "cw", store.Turn{Seq: seq, At: time.Now(), Body: body}, body, "")
+				err := s.AppendTurn(context.Background(), "cw", store.Turn{Seq: seq, At: time.Now(), Body: body}, body, "", nil)
 				switch {
 				case err == nil:
 					wins[w]++
@@ -338,29 +341,194 @@ func testSeats(t *testing.T, s store.Store) {
 func testPendingActions(t *testing.T, s store.Store) {
 	mustCreate(t, s, "pa")
 	c := ctx(t)
-	put := func(char string, turn int64, kind string) {
+	put := func(id, char string, turn int64, kind string) {
 		t.Helper()
-		a := store.PendingAction{Character: char, UserID: "u1", Action: engine.Action{Kind: kind, Target: "dock", Text: "hello"}, Turn: turn, At: time.Now().UTC()}
-		if err := s.PutAction(c, "pa", a); err != nil {
-			t.Fatal(err)
+		a := store.PendingAction{ID: id, Character: char, UserID: "u1", Action: engine.Action{Kind: kind, Target: "dock", Text: "hello"}, Turn: turn, At: time.Now().UTC()}
+		got, err := s.PutAction(c, "pa", a)
+		if err != nil || got != turn {
+			t.Fatalf("PutAction %s for turn %d = %d, %v", id, turn, got, err)
 		}
 	}
-	put("ada", 1, "speak")
-	put("ada", 1, "move") // replaces
-	put("bo", 2, "wait")
+	put("a1", "ada", 1, "speak")
+	put("a2", "ada", 1, "move") // replaces
+	put("b1", "bo", 2, "wait")
 	got, err := s.PendingActions(c, "pa")
 	if err != nil || len(got) != 2 {
 		t.Fatalf("PendingActions = %v %v", got, err)
 	}
-	if got[0].Character != "ada" || got[0].Action.Kind != "move" || got[0].Action.Target != "dock" || got[0].Action.Text != "hello" || got[0].Turn != 1 || got[0].UserID != "u1" {
+	if got[0].ID != "a2" || got[0].Character != "ada" || got[0].Action.Kind != "move" || got[0].Action.Target != "dock" || got[0].Action.Text != "hello" || got[0].Turn != 1 || got[0].UserID != "u1" {
 		t.Fatalf("first action %+v", got[0])
 	}
-	if err := s.AppendTurn(c, "pa", store.Turn{Seq: 1, At: time.Now(), Body: []byte("{}")}, nil, ""); err != nil {
+	if err := s.AppendTurn(c, "pa", store.Turn{Seq: 1, At: time.Now(), Body: []byte("{}")}, nil, "", []string{"a2"}); err != nil {
 		t.Fatal(err)
 	}
 	got, _ = s.PendingActions(c, "pa")
-	if len(got) != 1 || got[0].Character != "bo" {
+	if len(got) != 1 || got[0].ID != "b1" {
 		t.Fatalf("after turn 1: %+v, want only bo's", got)
+	}
+}
+
+// testActionTurns: an action asked for a turn already stored (a writer
+// that has not seen the newer turns) is due in the head's successor, and
+// PutAction says so.
+func testActionTurns(t *testing.T, s store.Store) {
+	mustCreate(t, s, "at")
+	c := ctx(t)
+	for seq := int64(1); seq <= 3; seq++ {
+		if err := s.AppendTurn(c, "at", store.Turn{Seq: seq, At: time.Now(), Body: []byte("{}")}, nil, "", nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, tc := range []struct {
+		id        string
+		ask, want int64
+	}{{"old", 2, 4}, {"head", 3, 4}, {"next", 4, 4}, {"later", 6, 6}} {
+		got, err := s.PutAction(c, "at", store.PendingAction{ID: tc.id, Character: tc.id, UserID: "u1", Action: engine.Action{Kind: "wait"}, Turn: tc.ask, At: time.Now()})
+		if err != nil || got != tc.want {
+			t.Errorf("PutAction asking turn %d at head 3 = %d, %v; want %d", tc.ask, got, err, tc.want)
+		}
+	}
+	pending, err := s.PendingActions(c, "at")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, a := range pending {
+		if want := map[string]int64{"old": 4, "head": 4, "next": 4, "later": 6}[a.ID]; a.Turn != want {
+			t.Errorf("stored %s for turn %d, want %d", a.ID, a.Turn, want)
+		}
+	}
+}
+
+// testUnplayedActions: a turn that does not play every action due by it
+// is refused and stores nothing; a turn removes the actions it played and
+// no other.
+func testUnplayedActions(t *testing.T, s store.Store) {
+	mustCreate(t, s, "up")
+	c := ctx(t)
+	put := func(id, char string, turn int64) {
+		t.Helper()
+		if _, err := s.PutAction(c, "up", store.PendingAction{ID: id, Character: char, UserID: "u1", Action: engine.Action{Kind: "wait"}, Turn: turn, At: time.Now()}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	appendTurn := func(seq int64, played ...string) error {
+		return s.AppendTurn(c, "up", store.Turn{Seq: seq, At: time.Now(), Body: fmt.Appendf(nil, `{"seq":%d}`, seq)}, fmt.Appendf(nil, "state-%d", seq), "", played)
+	}
+	put("a1", "ada", 1)
+	put("b2", "bo", 2)
+	if err := appendTurn(1); !errors.Is(err, store.ErrActionsPending) {
+		t.Fatalf("turn 1 without ada's action: %v, want ErrActionsPending", err)
+	}
+	if err := appendTurn(1, "b2"); !errors.Is(err, store.ErrActionsPending) {
+		t.Fatalf("turn 1 with another action only: %v, want ErrActionsPending", err)
+	}
+	if head, state, _ := s.LoadState(c, "up"); head != 0 || string(state) != "state-0" {
+		t.Fatalf("a refused turn changed the store: head %d state %q", head, state)
+	}
+	// Ada's action is replaced by one for the same turn after the writer
+	// read it: the turn that played the first is refused.
+	put("a1b", "ada", 1)
+	if err := appendTurn(1, "a1"); !errors.Is(err, store.ErrActionsPending) {
+		t.Fatalf("turn 1 playing a replaced action: %v, want ErrActionsPending", err)
+	}
+	if err := appendTurn(1, "a1b"); err != nil {
+		t.Fatal(err)
+	}
+	got, _ := s.PendingActions(c, "up")
+	if len(got) != 1 || got[0].ID != "b2" {
+		t.Fatalf("after turn 1: %+v, want only b2", got)
+	}
+	// A turn that played an action replaced after it was read removes
+	// neither: the replacement stays for its own turn.
+	put("b3", "bo", 3)
+	if err := appendTurn(2, "b2"); err != nil {
+		t.Fatal(err)
+	}
+	got, _ = s.PendingActions(c, "up")
+	if len(got) != 1 || got[0].ID != "b3" || got[0].Turn != 3 {
+		t.Fatalf("after turn 2: %+v, want b3 for turn 3", got)
+	}
+	// The fence on the head comes first.
+	if err := appendTurn(4); !errors.Is(err, store.ErrConflict) {
+		t.Fatalf("turn 4 at head 2: %v, want ErrConflict", err)
+	}
+}
+
+// testActionFence races writers of actions, each believing the head is
+// still 0 (old owners), against a writer of turns that plays the pending
+// actions it reads and reads them again when the store refuses a turn:
+// every action is played, in the turn PutAction named.
+func testActionFence(t *testing.T, s store.Store) {
+	mustCreate(t, s, "af")
+	const putters, perPutter, turns = 4, 10, 40
+	var (
+		wg      sync.WaitGroup
+		mu      sync.Mutex
+		promise = map[string]int64{} // action id → turn PutAction named
+	)
+	for p := range putters {
+		wg.Go(func() {
+			for i := range perPutter {
+				id := fmt.Sprintf("p%d-%d", p, i)
+				turn, err := s.PutAction(context.Background(), "af", store.PendingAction{ID: id, Character: id, UserID: "u", Action: engine.Action{Kind: "wait"}, Turn: 1, At: time.Now()})
+				if err != nil {
+					t.Errorf("put %s: %v", id, err)
+					return
+				}
+				mu.Lock()
+				promise[id] = turn
+				mu.Unlock()
+			}
+		})
+	}
+	played := map[string]int64{}
+	for seq := int64(1); seq <= turns; seq++ {
+		for attempt := 0; ; attempt++ {
+			if attempt > 1000 {
+				t.Fatalf("turn %d refused %d times", seq, attempt)
+			}
+			pending, err := s.PendingActions(context.Background(), "af")
+			if err != nil {
+				t.Fatal(err)
+			}
+			var ids []string
+			for _, a := range pending {
+				if a.Turn <= seq {
+					ids = append(ids, a.ID)
+				}
+			}
+			err = s.AppendTurn(context.Background(), "af", store.Turn{Seq: seq, At: time.Now(), Body: []byte("{}")}, nil, "", ids)
+			if errors.Is(err, store.ErrActionsPending) {
+				continue
+			}
+			if err != nil {
+				t.Fatalf("turn %d: %v", seq, err)
+			}
+			for _, id := range ids {
+				played[id] = seq
+			}
+			break
+		}
+	}
+	wg.Wait()
+	// Actions put after the last turn are still pending, for the next.
+	pending, err := s.PendingActions(ctx(t), "af")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, a := range pending {
+		if a.Turn != turns+1 {
+			t.Errorf("action %s pending for turn %d after turn %d", a.ID, a.Turn, turns)
+		}
+		played[a.ID] = a.Turn
+	}
+	if len(promise) != putters*perPutter {
+		t.Fatalf("%d actions put, want %d", len(promise), putters*perPutter)
+	}
+	for id, turn := range promise {
+		if played[id] != turn {
+			t.Errorf("action %s promised for turn %d, played in %d (0: never)", id, turn, played[id])
+		}
 	}
 }
 

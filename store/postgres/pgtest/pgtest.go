@@ -1,4 +1,8 @@
-package postgres
+// Package pgtest gives tests a PostgreSQL: a fresh schema of the shared
+// test database (NOVEL_TEST_DATABASE_URL), or a throwaway server they may
+// stop and start. Only tests import it, so the testing package stays out
+// of the binary.
+package pgtest
 
 import (
 	"context"
@@ -19,11 +23,13 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+
+	"github.com/novel-engine/novel-engine/store/postgres"
 )
 
-// DefaultTestURL is the test database used when NOVEL_TEST_DATABASE_URL is
+// DefaultURL is the test database used when NOVEL_TEST_DATABASE_URL is
 // not set.
-const DefaultTestURL = "postgres://postgres@127.0.0.1:5432/test?sslmode=disable"
+const DefaultURL = "postgres://postgres@127.0.0.1:5432/test?sslmode=disable"
 
 // skipOrFail skips the test, except in CI (CI=true), where what the test
 // needs must be there.
@@ -35,15 +41,16 @@ func skipOrFail(t testing.TB, format string, args ...any) {
 	t.Skipf(format, args...)
 }
 
-// TestURL returns a URL of the test database (NOVEL_TEST_DATABASE_URL, else
-// DefaultTestURL) whose search_path is a fresh schema of its own, dropped
-// when the test ends. The schema is empty: call Migrate, or use TestStore.
+// URL returns a URL of the test database (NOVEL_TEST_DATABASE_URL, else
+// DefaultURL) whose search_path is a fresh schema of its own, dropped
+// when the test ends. The schema is empty: call postgres.Migrate, or use
+// Store.
 // When the database cannot be reached the test is skipped, or fails in CI.
-func TestURL(t testing.TB) string {
+func URL(t testing.TB) string {
 	t.Helper()
 	base := os.Getenv("NOVEL_TEST_DATABASE_URL")
 	if base == "" {
-		base = DefaultTestURL
+		base = DefaultURL
 	}
 	u, err := url.Parse(base)
 	if err != nil || (u.Scheme != "postgres" && u.Scheme != "postgresql") {
@@ -97,17 +104,17 @@ func connectQuick(ctx context.Context, url string) (*pgx.Conn, error) {
 	return pgx.ConnectConfig(ctx, cfg)
 }
 
-// TestStore returns a Store on a fresh, migrated schema of the test
-// database (see TestURL), closed when the test ends.
-func TestStore(t testing.TB, opts Options) *Store {
+// Store returns a store on a fresh, migrated schema of the test database
+// (see URL), closed when the test ends.
+func Store(t testing.TB, opts postgres.Options) *postgres.Store {
 	t.Helper()
-	url := TestURL(t)
+	url := URL(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	if _, err := Migrate(ctx, url); err != nil {
+	if _, err := postgres.Migrate(ctx, url); err != nil {
 		t.Fatalf("migrate test schema: %v", err)
 	}
-	s, err := Open(ctx, url, opts)
+	s, err := postgres.Open(ctx, url, opts)
 	if err != nil {
 		t.Fatalf("open test store: %v", err)
 	}
@@ -115,11 +122,11 @@ func TestStore(t testing.TB, opts Options) *Store {
 	return s
 }
 
-// TestServer is a throwaway PostgreSQL server of a test's own, in a
+// Server is a throwaway PostgreSQL server of a test's own, in a
 // temporary directory on a free port, for tests that stop and start the
 // database (outages). Running as root, it runs the server as the
 // "postgres" user, since PostgreSQL refuses to run as root.
-type TestServer struct {
+type Server struct {
 	t     testing.TB
 	bin   string // directory of initdb, pg_ctl
 	dir   string // holds data/, the socket and the log
@@ -128,16 +135,16 @@ type TestServer struct {
 	owner [2]int              // uid, gid for files we create
 }
 
-// StartTestServer initializes and starts a server, stopped and removed
+// StartServer initializes and starts a server, stopped and removed
 // when the test ends. Without PostgreSQL's server binaries the test is
 // skipped, or fails in CI.
-func StartTestServer(t testing.TB) *TestServer {
+func StartServer(t testing.TB) *Server {
 	t.Helper()
 	bin := findPostgresBin()
 	if bin == "" {
 		skipOrFail(t, "no PostgreSQL server binaries (initdb, pg_ctl) under /usr/lib/postgresql/*/bin or in PATH")
 	}
-	s := &TestServer{t: t, bin: bin, owner: [2]int{os.Getuid(), os.Getgid()}}
+	s := &Server{t: t, bin: bin, owner: [2]int{os.Getuid(), os.Getgid()}}
 	if os.Geteuid() == 0 {
 		u, err := user.Lookup("postgres")
 		if err != nil {
@@ -193,9 +200,9 @@ func findPostgresBin() string {
 	return ""
 }
 
-func (s *TestServer) data() string { return filepath.Join(s.dir, "data") }
+func (s *Server) data() string { return filepath.Join(s.dir, "data") }
 
-func (s *TestServer) run(name string, args ...string) ([]byte, error) {
+func (s *Server) run(name string, args ...string) ([]byte, error) {
 	cmd := exec.Command(filepath.Join(s.bin, name), args...)
 	cmd.Dir = s.dir
 	if s.cred != nil {
@@ -206,13 +213,13 @@ func (s *TestServer) run(name string, args ...string) ([]byte, error) {
 
 // URL is the server's URL, with the superuser postgres and its database
 // postgres.
-func (s *TestServer) URL() string {
+func (s *Server) URL() string {
 	return fmt.Sprintf("postgres://postgres@127.0.0.1:%d/postgres?sslmode=disable", s.port)
 }
 
 // Start starts the server (again) on its port and waits until it accepts
 // connections.
-func (s *TestServer) Start() {
+func (s *Server) Start() {
 	s.t.Helper()
 	opts := fmt.Sprintf("-p %d -k %s -c listen_addresses=127.0.0.1 -c fsync=off -c full_page_writes=off", s.port, s.dir)
 	out, err := s.run("pg_ctl", "-D", s.data(), "-l", filepath.Join(s.dir, "log"), "-o", opts, "-w", "-t", "60", "start")
@@ -224,7 +231,7 @@ func (s *TestServer) Start() {
 
 // Stop stops the server (fast shutdown: sessions are cut) and waits until
 // it is down.
-func (s *TestServer) Stop() {
+func (s *Server) Stop() {
 	s.t.Helper()
 	if out, err := s.run("pg_ctl", "-D", s.data(), "-m", "fast", "-w", "-t", "60", "stop"); err != nil {
 		s.t.Fatalf("stop test server: %v\n%s", err, out)
