@@ -10,33 +10,40 @@ import (
 // publications (made by its one runner) arrive in order. It keeps no
 // subscription list: the hub already drops publications nobody watches,
 // and a second list could only disagree with the hub's when a watcher
-// arrives just as the last one leaves.
+// arrives just as the last one leaves. It keeps no history either: the
+// store has every turn, and nothing is lost on the way.
 type MemoryBroker struct {
-	mu      sync.RWMutex
-	deliver func(context.Context, Publication)
+	mu   sync.RWMutex
+	recv Receiver
 }
 
 var _ Broker = (*MemoryBroker)(nil)
 
-// NewMemoryBroker returns a broker for one node. Call SetHandler before use.
+// NewMemoryBroker returns a broker for one node.
 func NewMemoryBroker() *MemoryBroker { return &MemoryBroker{} }
 
-// SetHandler sets where publications go (normally Hub.Deliver).
-func (b *MemoryBroker) SetHandler(fn func(context.Context, Publication)) {
+func (b *MemoryBroker) Bind(r Receiver) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	b.deliver = fn
+	b.recv = r
 }
 
 func (b *MemoryBroker) Publish(ctx context.Context, pub Publication) error {
 	b.mu.RLock()
-	fn := b.deliver
+	r := b.recv
 	b.mu.RUnlock()
-	if fn != nil {
-		fn(ctx, pub)
+	if r != nil {
+		r.Deliver(ctx, pub)
 	}
 	return nil
 }
 
 func (b *MemoryBroker) Subscribe(ctx context.Context, sim string) error   { return nil }
 func (b *MemoryBroker) Unsubscribe(ctx context.Context, sim string) error { return nil }
+
+func (b *MemoryBroker) History(ctx context.Context, sim string, since int64, limit int) ([]Publication, error) {
+	return nil, nil
+}
+
+func (b *MemoryBroker) Epoch(ctx context.Context, sim string) (string, error) { return "", nil }
+func (b *MemoryBroker) Ping(ctx context.Context) error                        { return ctx.Err() }

@@ -39,10 +39,15 @@ type Client struct {
 	subs    []string // simulations subscribed to
 }
 
-// NewClient returns the outbound side of conn. conn may be nil in
-// benchmarks that only measure queueing.
+// NewClient returns the outbound side of conn, counted among the node's
+// connections until Disconnect. conn may be nil in tests that only
+// look at what is queued.
 func (h *Hub) NewClient(conn *websocket.Conn) *Client {
-	return &Client{hub: h, conn: conn, maxBytes: h.opts.MaxQueueBytes, wake: make(chan struct{}, 1)}
+	c := &Client{hub: h, conn: conn, maxBytes: h.opts.MaxQueueBytes, wake: make(chan struct{}, 1)}
+	h.clientsMu.Lock()
+	h.clients[c] = struct{}{}
+	h.clientsMu.Unlock()
+	return c
 }
 
 // Enqueue queues one message without blocking. A client whose queue would

@@ -1,14 +1,18 @@
 // Package hub fans publications out to the WebSocket connections of one
 // node: subscriptions per simulation, a bounded queue and one writer per
-// connection, and the broker that carries publications between nodes.
+// connection, and the broker interface that carries publications between
+// nodes, with its in-process implementation.
 package hub
 
 import (
 	"context"
 	"fmt"
 	"log/slog"
+	"math"
 	"sync"
 	"sync/atomic"
+
+	"github.com/coder/websocket"
 )
 
 // Publication is one message for the watchers of a simulation. Data is the
@@ -18,18 +22,6 @@ type Publication struct {
 	Sim  string
 	Seq  int64 // the turn's seq; 0 for messages that are not turns
 	Data []byte
-}
-
-// Broker carries publications to every node that has watchers of a
-// simulation. Implementations deliver a simulation's publications to the
-// handler in publish order, one at a time.
-type Broker interface {
-	Publish(ctx context.Context, pub Publication) error
-	// Subscribe starts delivery of sim's publications to this node;
-	// Unsubscribe stops it. The hub calls them as its first watcher of a
-	// simulation arrives and its last one leaves.
-	Subscribe(ctx context.Context, sim string) error
-	Unsubscribe(ctx context.Context, sim string) error
 }
 
 // FillFunc returns the turn publications of sim with seq > since, in order,
@@ -43,27 +35,33 @@ type Options struct {
 	// MaxBuffered bounds the publications held for a subscription while it
 	// recovers history. Defaults to 1024.
 	MaxBuffered int
-	Logger      *slog.Logger
+	// FillLimit is the most turns asked of history at once. Defaults to 500.
+	FillLimit int
+	Logger    *slog.Logger
 }
 
-// Hub is the per-node fan-out.
+// Hub is the per-node fan-out, and the registry of the node's connections.
 type Hub struct {
 	// set at construction
 	opts   Options
 	broker Broker
-	fill   FillFunc
+	store  FillFunc // history beyond the broker's; nil: none
 	log    *slog.Logger
 
 	slowClosed atomic.Int64 // connections cut for being slow
 
 	mu    sync.RWMutex
 	chans map[string]*channel
+
+	clientsMu sync.Mutex
+	clients   map[*Client]struct{}
 }
 
 type channel struct {
 	mu   sync.Mutex
 	subs map[*Client]*Sub
-	last int64 // newest turn seq delivered on this node
+	live int   // live subscriptions
+	low  int64 // newest turn seq every live subscription has: a later turn past low+1 is a gap for one of them
 }
 
 // Sub is one connection's subscription to one simulation.
@@ -79,24 +77,46 @@ type Sub struct {
 	overflow bool
 }
 
-// New returns a hub that publishes through broker. The broker's deliveries
-// must be passed to Deliver. fill closes gaps in turn seqs (nil: none).
-func New(broker Broker, fill FillFunc, opts Options) *Hub {
+// New returns a hub that publishes through broker and binds itself to
+// the broker as its receiver. Gaps in turn seqs are closed from the
+// broker's history, then from store (nil: nothing more).
+func New(broker Broker, store FillFunc, opts Options) *Hub {
 	if opts.MaxQueueBytes <= 0 {
 		opts.MaxQueueBytes = 1 << 20
 	}
 	if opts.MaxBuffered <= 0 {
 		opts.MaxBuffered = 1024
 	}
+	if opts.FillLimit <= 0 {
+		opts.FillLimit = 500
+	}
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
-	return &Hub{opts: opts, broker: broker, fill: fill, log: opts.Logger, chans: make(map[string]*channel)}
+	h := &Hub{
+		opts: opts, broker: broker, store: store, log: opts.Logger,
+		chans: make(map[string]*channel), clients: make(map[*Client]struct{}),
+	}
+	broker.Bind(h)
+	return h
 }
 
 // Publish sends pub to every node's watchers of pub.Sim.
 func (h *Hub) Publish(ctx context.Context, pub Publication) error {
 	return h.broker.Publish(ctx, pub)
+}
+
+// fill returns the turns of sim after since: from the broker's history
+// when it has them from since+1 on, else from the store.
+func (h *Hub) fill(ctx context.Context, sim string, since int64) ([]Publication, error) {
+	pubs, err := h.broker.History(ctx, sim, since, h.opts.FillLimit)
+	if err == nil && len(pubs) > 0 && pubs[0].Seq == since+1 {
+		return pubs, nil
+	}
+	if h.store == nil {
+		return pubs, err
+	}
+	return h.store(ctx, sim, since)
 }
 
 // SlowClosed counts connections cut because they did not keep up.
@@ -138,7 +158,10 @@ func (h *Hub) Unsubscribe(ctx context.Context, c *Client, sim string) bool {
 		return false
 	}
 	ch.mu.Lock()
-	_, had := ch.subs[c]
+	s, had := ch.subs[c]
+	if had && s.live {
+		ch.live--
+	}
 	delete(ch.subs, c)
 	empty := len(ch.subs) == 0
 	ch.mu.Unlock()
@@ -155,7 +178,7 @@ func (h *Hub) Unsubscribe(ctx context.Context, c *Client, sim string) bool {
 	return had
 }
 
-// UnsubscribeAll removes every subscription of c (when it disconnects).
+// UnsubscribeAll removes every subscription of c.
 func (h *Hub) UnsubscribeAll(ctx context.Context, c *Client) {
 	for _, sim := range c.Subs() {
 		h.Unsubscribe(ctx, c, sim)
@@ -189,19 +212,18 @@ func (h *Hub) Sims() []string {
 // Deliver fans pub out to this node's watchers of pub.Sim. Brokers call it
 // for every publication, in order per simulation. It never blocks on a
 // connection: a watcher that cannot keep up is cut. A turn whose seq skips
-// ahead of the last one seen (a broker lost something) is preceded by the
-// missing turns from history, so no watcher sees a gap.
+// ahead of what a watcher has (a broker lost something, or an owner died
+// between storing a turn and publishing it) is preceded by the missing
+// turns from history, so no watcher sees a gap.
 func (h *Hub) Deliver(ctx context.Context, pub Publication) {
-	h.mu.RLock()
-	ch, ok := h.chans[pub.Sim]
-	h.mu.RUnlock()
-	if !ok {
+	ch := h.channel(pub.Sim)
+	if ch == nil {
 		return
 	}
 	ch.mu.Lock()
 	defer ch.mu.Unlock()
-	if pub.Seq > 0 && ch.last > 0 && pub.Seq > ch.last+1 && h.fill != nil {
-		from := ch.last
+	if pub.Seq > 0 && ch.live > 0 && pub.Seq > ch.low+1 {
+		from := ch.low
 		ch.mu.Unlock()
 		missing, err := h.fill(ctx, pub.Sim, from)
 		ch.mu.Lock()
@@ -209,7 +231,7 @@ func (h *Hub) Deliver(ctx context.Context, pub Publication) {
 			h.log.Warn("fill gap", "sim", pub.Sim, "after", from, "err", err)
 		}
 		for _, m := range missing {
-			if m.Seq > ch.last && m.Seq < pub.Seq {
+			if m.Seq < pub.Seq {
 				ch.deliverLocked(m, h.opts.MaxBuffered)
 			}
 		}
@@ -217,10 +239,16 @@ func (h *Hub) Deliver(ctx context.Context, pub Publication) {
 	ch.deliverLocked(pub, h.opts.MaxBuffered)
 }
 
+func (h *Hub) channel(sim string) *channel {
+	h.mu.RLock()
+	defer h.mu.RUnlock()
+	return h.chans[sim]
+}
+
+// deliverLocked queues pub to every live subscription that lacks it and
+// holds it for the others, and notes the newest turn all live ones have.
 func (ch *channel) deliverLocked(pub Publication, maxBuffered int) {
-	if pub.Seq > ch.last {
-		ch.last = pub.Seq
-	}
+	low := int64(math.MaxInt64)
 	for _, s := range ch.subs {
 		if !s.live {
 			if len(s.buf) >= maxBuffered {
@@ -231,12 +259,17 @@ func (ch *channel) deliverLocked(pub Publication, maxBuffered int) {
 			continue
 		}
 		if pub.Seq > 0 {
-			if pub.Seq <= s.last {
-				continue // the client has it already
+			if pub.Seq > s.last {
+				s.last = pub.Seq
+				s.client.Enqueue(pub.Data)
 			}
-			s.last = pub.Seq
+			low = min(low, s.last)
+			continue
 		}
 		s.client.Enqueue(pub.Data)
+	}
+	if pub.Seq > 0 && ch.live > 0 {
+		ch.low = low
 	}
 }
 
@@ -245,10 +278,8 @@ func (ch *channel) deliverLocked(pub Publication, maxBuffered int) {
 // the client has skipped and gaps filled from history; from then on
 // publications go straight to the client.
 func (h *Hub) Activate(ctx context.Context, s *Sub, last int64) error {
-	h.mu.RLock()
-	ch, ok := h.chans[s.sim]
-	h.mu.RUnlock()
-	if !ok {
+	ch := h.channel(s.sim)
+	if ch == nil {
 		return nil // unsubscribed meanwhile
 	}
 	for {
@@ -257,42 +288,25 @@ func (h *Hub) Activate(ctx context.Context, s *Sub, last int64) error {
 			ch.mu.Unlock()
 			return nil
 		}
-		gap := s.overflow
-		if gap {
-			s.buf, s.overflow = nil, false
-		}
-		i := 0
-		for ; !gap && i < len(s.buf); i++ {
-			p := s.buf[i]
-			switch {
-			case p.Seq == 0:
-				s.client.Enqueue(p.Data)
-			case p.Seq == last+1:
-				s.client.Enqueue(p.Data)
-				last = p.Seq
-			case p.Seq > last+1:
-				gap = true
-			}
-			if gap {
-				break
-			}
-		}
+		var gap bool
+		last, gap = s.drainLocked(last)
 		if !gap {
 			s.buf, s.live, s.last = nil, true, last
-			// The node has now seen up to last: a later skip is a gap.
-			ch.last = max(ch.last, last)
+			// Its watcher may have turns the others lack (read from the
+			// store): the lowest seq any live one has is what gaps are
+			// measured from.
+			if ch.live == 0 || last < ch.low {
+				ch.low = last
+			}
+			ch.live++
 			ch.mu.Unlock()
 			return nil
 		}
-		s.buf = s.buf[i:]
 		ch.mu.Unlock()
 
 		// Turns are missing between what was queued and what is held:
 		// fetch them without the lock (the subscription is not live, so
 		// nothing else queues to the client for it), then look again.
-		if h.fill == nil {
-			return fmt.Errorf("gap after seq %d of %q and no history to fill it", last, s.sim)
-		}
 		pubs, err := h.fill(ctx, s.sim, last)
 		if err != nil {
 			return fmt.Errorf("fill %q after %d: %w", s.sim, last, err)
@@ -311,25 +325,78 @@ func (h *Hub) Activate(ctx context.Context, s *Sub, last int64) error {
 	}
 }
 
+// drainLocked queues the held publications that follow last, in order,
+// and returns the newest turn queued; gap tells that a held turn skips
+// ahead (the publications from it on stay held, or all are dropped after
+// an overflow).
+func (s *Sub) drainLocked(last int64) (int64, bool) {
+	if s.overflow {
+		s.buf, s.overflow = nil, false
+		return last, true
+	}
+	for i, p := range s.buf {
+		switch {
+		case p.Seq == 0:
+			s.client.Enqueue(p.Data)
+		case p.Seq == last+1:
+			s.client.Enqueue(p.Data)
+			last = p.Seq
+		case p.Seq > last+1:
+			s.buf = s.buf[i:]
+			return last, true
+		}
+	}
+	s.buf = nil
+	return last, false
+}
+
+// Hold holds the publications of sim for c until release is called, so
+// that a reply queued meanwhile reaches the client before them: an
+// action's "accepted" before the turn that plays it, whichever node runs
+// the simulation and whatever order the answer and the turn arrive in.
+// It does nothing when c does not watch sim. If the held publications
+// cannot be put in order at release (history lost), the client is cut
+// with 4000 so that it resumes.
+func (h *Hub) Hold(c *Client, sim string) (release func(context.Context)) {
+	ch := h.channel(sim)
+	if ch == nil {
+		return func(context.Context) {}
+	}
+	ch.mu.Lock()
+	s := ch.subs[c]
+	if s == nil || !s.live {
+		ch.mu.Unlock()
+		return func(context.Context) {}
+	}
+	s.live = false
+	ch.live--
+	last := s.last
+	ch.mu.Unlock()
+	return func(ctx context.Context) {
+		if err := h.Activate(ctx, s, last); err != nil {
+			h.log.Warn("release held turns", "sim", sim, "err", err)
+			c.Close(StatusTooSlow, defaultCloseReasonSlow)
+		}
+	}
+}
+
 // Recover delivers the turns of sim that this node's watchers may have
 // missed while the broker was away: every turn in history after the
-// newest one delivered. Brokers that can lose publications (a dropped
+// newest one they all have. Brokers that can lose publications (a dropped
 // connection) call it once they are back; a turn missed with no later
 // turn to reveal the gap is recovered this way.
 func (h *Hub) Recover(ctx context.Context, sim string) {
-	if h.fill == nil {
-		return
-	}
-	h.mu.RLock()
-	ch, ok := h.chans[sim]
-	h.mu.RUnlock()
-	if !ok {
+	ch := h.channel(sim)
+	if ch == nil {
 		return
 	}
 	for {
 		ch.mu.Lock()
-		from := ch.last
+		from, live := ch.low, ch.live
 		ch.mu.Unlock()
+		if live == 0 {
+			return // held subscriptions recover as they activate
+		}
 		pubs, err := h.fill(ctx, sim, from)
 		if err != nil {
 			h.log.Warn("recover after reconnect", "sim", sim, "after", from, "err", err)
@@ -338,7 +405,7 @@ func (h *Hub) Recover(ctx context.Context, sim string) {
 		progressed := false
 		ch.mu.Lock()
 		for _, p := range pubs {
-			if p.Seq == ch.last+1 {
+			if p.Seq == ch.low+1 {
 				ch.deliverLocked(p, h.opts.MaxBuffered)
 				progressed = true
 			}
@@ -347,5 +414,34 @@ func (h *Hub) Recover(ctx context.Context, sim string) {
 		if !progressed {
 			return
 		}
+	}
+}
+
+// Disconnect removes every subscription of c and forgets it, when its
+// connection has ended.
+func (h *Hub) Disconnect(ctx context.Context, c *Client) {
+	h.UnsubscribeAll(ctx, c)
+	h.clientsMu.Lock()
+	delete(h.clients, c)
+	h.clientsMu.Unlock()
+}
+
+// Connections counts the clients made by NewClient and not disconnected.
+func (h *Hub) Connections() int {
+	h.clientsMu.Lock()
+	defer h.clientsMu.Unlock()
+	return len(h.clients)
+}
+
+// CloseAll closes every connection of this node with code.
+func (h *Hub) CloseAll(code websocket.StatusCode, reason string) {
+	h.clientsMu.Lock()
+	clients := make([]*Client, 0, len(h.clients))
+	for c := range h.clients {
+		clients = append(clients, c)
+	}
+	h.clientsMu.Unlock()
+	for _, c := range clients {
+		c.Close(code, reason)
 	}
 }

@@ -3,6 +3,7 @@ package hub
 import (
 	"context"
 	"fmt"
+	"runtime"
 	"strconv"
 	"sync"
 	"testing"
@@ -11,9 +12,7 @@ import (
 func newTestHub(t testing.TB, fill FillFunc, opts Options) (*Hub, *MemoryBroker) {
 	t.Helper()
 	b := NewMemoryBroker()
-	h := New(b, fill, opts)
-	b.SetHandler(h.Deliver)
-	return h, b
+	return New(b, fill, opts), b
 }
 
 func turn(sim string, seq int64) Publication {
@@ -210,27 +209,210 @@ func TestUnsubscribeAll(t *testing.T) {
 	}
 }
 
+// history is a simulation's stored turns, written before they are
+// published, as the runner does.
+type history struct {
+	mu    sync.Mutex
+	turns []Publication // turns[i].Seq == i+1
+}
+
+func (h *history) store(p Publication) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.turns = append(h.turns, p)
+}
+
+func (h *history) head() int64 {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return int64(len(h.turns))
+}
+
+func (h *history) fill(ctx context.Context, sim string, since int64) ([]Publication, error) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if since >= int64(len(h.turns)) {
+		return nil, nil
+	}
+	return append([]Publication(nil), h.turns[since:]...), nil
+}
+
+// seqs returns the turn seqs queued for c (the test's turns carry their
+// seq as data; other messages are skipped).
+func seqs(c *Client) []int64 {
+	var out []int64
+	for _, m := range drain(c) {
+		if n, err := strconv.ParseInt(m, 10, 64); err == nil {
+			out = append(out, n)
+		}
+	}
+	return out
+}
+
+func contiguous(got []int64, from int64) error {
+	for i, seq := range got {
+		if seq != from+int64(i) {
+			return fmt.Errorf("seq %d at position %d, want %d: %v", seq, i, from+int64(i), got)
+		}
+	}
+	return nil
+}
+
+// TestConcurrentDeliverSubscribe: watchers arrive and leave while turns
+// are stored and published, some of them stored but never published (an
+// owner killed between the two); each watcher, having read history up to
+// the head, receives every later turn once and in order.
 func TestConcurrentDeliverSubscribe(t *testing.T) {
-	h, b := newTestHub(t, nil, Options{MaxQueueBytes: 1 << 30})
+	hist := &history{}
+	h, b := newTestHub(t, hist.fill, Options{MaxQueueBytes: 1 << 30})
 	ctx := context.Background()
+	const turns, watchers = 2000, 200
 	var wg sync.WaitGroup
-	wg.Add(2)
-	go func() {
-		defer wg.Done()
-		for i := int64(1); i <= 2000; i++ {
+	wg.Go(func() {
+		for i := int64(1); i <= turns; i++ {
+			p := turn("sim", i)
+			hist.store(p)
+			if i%97 != 0 {
+				b.Publish(ctx, p)
+			}
+		}
+	})
+	errs := make(chan error, watchers)
+	for range 2 {
+		wg.Go(func() {
+			for range watchers / 2 {
+				c := h.NewClient(nil)
+				s, err := h.Subscribe(ctx, c, "sim")
+				if err != nil {
+					errs <- err
+					return
+				}
+				since := hist.head() // what the caller read from the store and queued
+				if err := h.Activate(ctx, s, since); err != nil {
+					errs <- err
+					return
+				}
+				runtime.Gosched()
+				h.Disconnect(ctx, c)
+				if err := contiguous(seqs(c), since+1); err != nil {
+					errs <- fmt.Errorf("watcher from %d: %w", since, err)
+				}
+			}
+		})
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Error(err)
+	}
+	if h.Connections() != 0 {
+		t.Fatalf("%d connections left after every watcher left", h.Connections())
+	}
+}
+
+// TestGapAfterNewerWatcher: a turn stored but never published (its owner
+// died) is filled for a watcher that lacks it even when another watcher,
+// arriving later, read it from the store: each watcher's gaps are its own.
+func TestGapAfterNewerWatcher(t *testing.T) {
+	hist := &history{}
+	h, b := newTestHub(t, hist.fill, Options{})
+	ctx := context.Background()
+	old := h.NewClient(nil)
+	s, _ := h.Subscribe(ctx, old, "sim")
+	h.Activate(ctx, s, 0)
+	for i := int64(1); i <= 17; i++ {
+		hist.store(turn("sim", i))
+		b.Publish(ctx, turn("sim", i))
+	}
+	hist.store(turn("sim", 18)) // stored, never published
+	late := h.NewClient(nil)
+	s, _ = h.Subscribe(ctx, late, "sim")
+	h.Activate(ctx, s, 18) // it read 1-18 from the store
+	hist.store(turn("sim", 19))
+	b.Publish(ctx, turn("sim", 19)) // the new owner's first turn
+	if err := contiguous(seqs(old), 1); err != nil {
+		t.Fatalf("older watcher: %v", err)
+	}
+	if got := seqs(late); len(got) != 1 || got[0] != 19 {
+		t.Fatalf("newer watcher got %v, want [19]", got)
+	}
+}
+
+// TestHold: publications for a held watcher wait until release, behind
+// what was queued meanwhile, in order, with nothing lost or repeated;
+// other watchers are not held.
+func TestHold(t *testing.T) {
+	hist := &history{}
+	h, b := newTestHub(t, hist.fill, Options{})
+	ctx := context.Background()
+	held, other := h.NewClient(nil), h.NewClient(nil)
+	for _, c := range []*Client{held, other} {
+		s, _ := h.Subscribe(ctx, c, "sim")
+		h.Activate(ctx, s, 0)
+	}
+	publish := func(from, to int64) {
+		for i := from; i <= to; i++ {
+			hist.store(turn("sim", i))
 			b.Publish(ctx, turn("sim", i))
 		}
-	}()
-	go func() {
-		defer wg.Done()
-		for i := 0; i < 200; i++ {
-			c := h.NewClient(nil)
-			s, _ := h.Subscribe(ctx, c, "sim")
-			h.Activate(ctx, s, 0)
-			h.UnsubscribeAll(ctx, c)
-		}
-	}()
-	wg.Wait()
+	}
+	publish(1, 2)
+	release := h.Hold(held, "sim")
+	publish(3, 4)
+	held.Enqueue([]byte("accepted"))
+	if got := fmt.Sprint(drain(held)); got != "[1 2 accepted]" {
+		t.Fatalf("held watcher's queue %s", got)
+	}
+	release(ctx)
+	publish(5, 5)
+	if got := fmt.Sprint(drain(held)); got != "[3 4 5]" {
+		t.Fatalf("after release %s, want [3 4 5]", got)
+	}
+	if got := fmt.Sprint(drain(other)); got != "[1 2 3 4 5]" {
+		t.Fatalf("other watcher %s", got)
+	}
+	// Holding a simulation not watched is harmless.
+	h.Hold(held, "elsewhere")(ctx)
+}
+
+// TestRecoverFromLowest: after a broker outage, recovery fills from the
+// oldest turn any watcher lacks.
+func TestRecoverFromLowest(t *testing.T) {
+	hist := &history{}
+	h, b := newTestHub(t, hist.fill, Options{})
+	ctx := context.Background()
+	a := h.NewClient(nil)
+	s, _ := h.Subscribe(ctx, a, "sim")
+	h.Activate(ctx, s, 0)
+	hist.store(turn("sim", 1))
+	b.Publish(ctx, turn("sim", 1))
+	for i := int64(2); i <= 4; i++ {
+		hist.store(turn("sim", i)) // published while the broker was away
+	}
+	c := h.NewClient(nil)
+	s, _ = h.Subscribe(ctx, c, "sim")
+	h.Activate(ctx, s, 3)
+	h.Recover(ctx, "sim")
+	if got := fmt.Sprint(seqs(a)); got != "[1 2 3 4]" {
+		t.Fatalf("first watcher %s", got)
+	}
+	if got := fmt.Sprint(seqs(c)); got != "[4]" {
+		t.Fatalf("second watcher %s", got)
+	}
+}
+
+// TestCloseAll: the hub knows the node's connections until they leave.
+func TestCloseAll(t *testing.T) {
+	h, _ := newTestHub(t, nil, Options{})
+	a, c := h.NewClient(nil), h.NewClient(nil)
+	h.Disconnect(context.Background(), c)
+	if h.Connections() != 1 {
+		t.Fatalf("%d connections, want 1", h.Connections())
+	}
+	h.CloseAll(1001, "bye")
+	if !a.Closing() || c.Closing() {
+		t.Fatalf("closing: connected %v, disconnected %v", a.Closing(), c.Closing())
+	}
 }
 
 // BenchmarkFanout1000 measures one turn reaching 1,000 local watchers:

@@ -23,11 +23,6 @@ func (s *Server) handleHealthz(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 }
 
-// pinger is what /readyz asks of a broker that can fail.
-type pinger interface {
-	Ping(ctx context.Context) error
-}
-
 func (s *Server) handleReadyz(w http.ResponseWriter, r *http.Request) {
 	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
 	defer cancel()
@@ -36,10 +31,8 @@ func (s *Server) handleReadyz(w http.ResponseWriter, r *http.Request) {
 	if err := s.store.Ping(ctx); err != nil {
 		deps["store"], ok = "unavailable", false
 	}
-	if p, isPinger := s.broker.(pinger); isPinger {
-		if err := p.Ping(ctx); err != nil {
-			deps["broker"], ok = "unavailable", false
-		}
+	if err := s.broker.Ping(ctx); err != nil {
+		deps["broker"], ok = "unavailable", false
 	}
 	status, code := "ready", http.StatusOK
 	if s.Draining() {

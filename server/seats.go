@@ -4,37 +4,32 @@ import (
 	"context"
 	"sync"
 	"time"
-
-	"github.com/novel-engine/novel-engine/hub"
 )
 
-// seatKeeper tracks this node's connections per user and the seats they
+// seatKeeper counts this node's connections per user and the seats they
 // claimed here, so a seat is freed when its holder's last connection has
 // been gone for longer than the grace period.
 type seatKeeper struct {
 	s *Server
 
-	mu      sync.Mutex
-	clients map[*hub.Client]struct{}
-	conns   map[string]int                // user id → open connections
-	seats   map[string]map[[2]string]bool // user id → (sim, character) claimed here
-	timers  map[string]*time.Timer        // user id → pending release
+	mu     sync.Mutex
+	conns  map[string]int                // user id → open connections
+	seats  map[string]map[[2]string]bool // user id → (sim, character) claimed here
+	timers map[string]*time.Timer        // user id → pending release
 }
 
 func newSeatKeeper(s *Server) *seatKeeper {
 	return &seatKeeper{
-		s:       s,
-		clients: make(map[*hub.Client]struct{}),
-		conns:   make(map[string]int),
-		seats:   make(map[string]map[[2]string]bool),
-		timers:  make(map[string]*time.Timer),
+		s:      s,
+		conns:  make(map[string]int),
+		seats:  make(map[string]map[[2]string]bool),
+		timers: make(map[string]*time.Timer),
 	}
 }
 
-func (k *seatKeeper) connected(c *hub.Client, u User) {
+func (k *seatKeeper) connected(u User) {
 	k.mu.Lock()
 	defer k.mu.Unlock()
-	k.clients[c] = struct{}{}
 	if u.Role == RoleAnonymous {
 		return
 	}
@@ -45,10 +40,9 @@ func (k *seatKeeper) connected(c *hub.Client, u User) {
 	}
 }
 
-func (k *seatKeeper) disconnected(c *hub.Client, u User) {
+func (k *seatKeeper) disconnected(u User) {
 	k.mu.Lock()
 	defer k.mu.Unlock()
-	delete(k.clients, c)
 	if u.Role == RoleAnonymous {
 		return
 	}
@@ -99,24 +93,6 @@ func (k *seatKeeper) released(userID, sim, character string) {
 	k.mu.Lock()
 	defer k.mu.Unlock()
 	delete(k.seats[userID], [2]string{sim, character})
-}
-
-func (k *seatKeeper) forEachClient(fn func(*hub.Client)) {
-	k.mu.Lock()
-	clients := make([]*hub.Client, 0, len(k.clients))
-	for c := range k.clients {
-		clients = append(clients, c)
-	}
-	k.mu.Unlock()
-	for _, c := range clients {
-		fn(c)
-	}
-}
-
-func (k *seatKeeper) count() int {
-	k.mu.Lock()
-	defer k.mu.Unlock()
-	return len(k.clients)
 }
 
 func (k *seatKeeper) stop() {

@@ -26,9 +26,6 @@ type Config struct {
 	// Broker carries publications between nodes. Defaults to the
 	// in-process broker of a single node.
 	Broker hub.Broker
-	// BrokerHandler is set by the server to receive the broker's
-	// deliveries; a broker built outside calls it. Ignored when Broker is nil.
-	SetBrokerHandler func(func(context.Context, hub.Publication))
 	// Node names this node in welcome messages and ownership.
 	Node string
 	// Cluster, when set, makes this node one of several sharing Redis and
@@ -147,18 +144,10 @@ func New(cfg Config) (*Server, error) {
 	s.metrics = newMetrics(cfg.Registry)
 
 	s.broker = cfg.Broker
-	setHandler := cfg.SetBrokerHandler
 	if s.broker == nil {
-		mb := hub.NewMemoryBroker()
-		s.broker, setHandler = mb, mb.SetHandler
+		s.broker = hub.NewMemoryBroker()
 	}
-	s.hub = hub.New(s.broker, s.fill, hub.Options{MaxQueueBytes: cfg.MaxQueueBytes, Logger: cfg.Logger})
-	if setHandler != nil {
-		setHandler(s.hub.Deliver)
-	}
-	if r, ok := s.broker.(recoverer); ok {
-		r.SetRecoverHandler(s.hub.Recover)
-	}
+	s.hub = hub.New(s.broker, s.fillFromStore, hub.Options{MaxQueueBytes: cfg.MaxQueueBytes, FillLimit: turnsPageLimit, Logger: cfg.Logger})
 	s.views = newViewCache()
 	s.presence = newPresence(s)
 	s.seats = newSeatKeeper(s)
@@ -267,13 +256,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	return err
 }
 
-// recoverer is a broker that can lose publications while disconnected
-// and asks the hub to recover them when it is back.
-type recoverer interface {
-	SetRecoverHandler(func(context.Context, string))
-}
-
 // CloseAll closes every WebSocket connection of this node with code.
 func (s *Server) CloseAll(code websocket.StatusCode, reason string) {
-	s.seats.forEachClient(func(c *hub.Client) { c.Close(code, reason) })
+	s.hub.CloseAll(code, reason)
 }

@@ -153,23 +153,6 @@ func (s *Server) describe(ctx context.Context, rec *store.Simulation, lastTurn [
 	return v, nil
 }
 
-// historian is a broker that keeps recent turns (Redis history).
-type historian interface {
-	History(ctx context.Context, sim string, since int64, limit int) ([]hub.Publication, error)
-}
-
-// fill gives the hub the turns after since, to close gaps: from the
-// broker's history when it has them from since+1 on, else from the store.
-func (s *Server) fill(ctx context.Context, sim string, since int64) ([]hub.Publication, error) {
-	if h, ok := s.broker.(historian); ok {
-		pubs, err := h.History(ctx, sim, since, turnsPageLimit)
-		if err == nil && len(pubs) > 0 && pubs[0].Seq == since+1 {
-			return pubs, nil
-		}
-	}
-	return s.fillFromStore(ctx, sim, since)
-}
-
 // fillFromStore gives the hub the stored turns after since, to close gaps.
 func (s *Server) fillFromStore(ctx context.Context, sim string, since int64) ([]hub.Publication, error) {
 	turns, err := s.store.ListTurns(ctx, sim, since, turnsPageLimit)

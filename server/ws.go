@@ -52,7 +52,7 @@ func (s *Server) handleWS(w http.ResponseWriter, r *http.Request) {
 	}
 	s.metrics.connections.Inc()
 	defer s.metrics.connections.Dec()
-	s.seats.connected(c.client, u)
+	s.seats.connected(u)
 	// A drain that began while this connection was being accepted must
 	// still close it.
 	if s.Draining() {
@@ -96,8 +96,8 @@ func (c *conn) run(parent context.Context) {
 	cancel()
 	<-writerDone
 	c.ws.CloseNow()
-	c.s.hub.UnsubscribeAll(context.WithoutCancel(ctx), c.client)
-	c.s.seats.disconnected(c.client, c.user)
+	c.s.hub.Disconnect(context.WithoutCancel(ctx), c.client)
+	c.s.seats.disconnected(c.user)
 	for _, sim := range c.client.Subs() {
 		c.s.presence.mark(sim)
 	}
@@ -184,18 +184,7 @@ func (c *conn) handle(ctx context.Context, data []byte) {
 	case "release":
 		err = c.release(ctx, m)
 	case "act":
-		// The reply is queued as soon as the turn is known, so the client
-		// hears "accepted" before the turn that plays the action.
-		replied := false
-		accept := func(turn int64) {
-			replied = true
-			c.send(replyMsg{Type: "accepted", ID: m.ID, Sim: m.Sim, Turn: &turn})
-		}
-		var turn int64
-		turn, err = c.s.act(withAccepted(ctx, accept), c.user, m.Sim, m.Character, m.Action)
-		if err == nil && !replied {
-			accept(turn)
-		}
+		err = c.act(ctx, m)
 	case "":
 		err = Errorf(CodeBadRequest, "message has no type")
 	default:
@@ -280,6 +269,21 @@ func (c *conn) sendHistory(ctx context.Context, m clientMsg) (int64, error) {
 	return head, nil
 }
 
+// act queues an action with the node that runs the simulation. The
+// client's turns of that simulation are held until the answer is queued,
+// so that "accepted" reaches it before the turn that plays the action,
+// whichever node runs it and whichever arrives here first.
+func (c *conn) act(ctx context.Context, m clientMsg) error {
+	release := c.s.hub.Hold(c.client, m.Sim)
+	defer release(context.WithoutCancel(ctx))
+	turn, err := c.s.act(ctx, c.user, m.Sim, m.Character, m.Action)
+	if err != nil {
+		return err
+	}
+	c.send(replyMsg{Type: "accepted", ID: m.ID, Sim: m.Sim, Turn: &turn})
+	return nil
+}
+
 func (c *conn) claim(ctx context.Context, m clientMsg) error {
 	s := c.s
 	switch c.user.Role {
@@ -356,13 +360,7 @@ func (c *conn) release(ctx context.Context, m clientMsg) error {
 // epoch returns the broker's epoch of sim's history, or "" when the
 // broker has none (a single node) or cannot say.
 func (s *Server) epoch(ctx context.Context, sim string) string {
-	e, ok := s.broker.(interface {
-		Epoch(ctx context.Context, sim string) (string, error)
-	})
-	if !ok {
-		return ""
-	}
-	v, err := e.Epoch(ctx, sim)
+	v, err := s.broker.Epoch(ctx, sim)
 	if err != nil {
 		s.log.Debug("history epoch", "sim", sim, "err", err)
 		return ""

@@ -18,8 +18,8 @@ import (
 
 	"github.com/coder/websocket"
 
+	"github.com/novel-engine/novel-engine/cluster/redistest"
 	"github.com/novel-engine/novel-engine/deploy/lb"
-	"github.com/novel-engine/novel-engine/hub/redistest"
 	"github.com/novel-engine/novel-engine/store/postgres/pgtest"
 )
 

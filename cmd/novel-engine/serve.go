@@ -17,6 +17,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/novel-engine/novel-engine/cluster"
 	"github.com/novel-engine/novel-engine/engine"
 	"github.com/novel-engine/novel-engine/engine/llm"
 	"github.com/novel-engine/novel-engine/hub"
@@ -257,7 +258,6 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 
 	var (
 		broker      hub.Broker
-		setHandler  func(func(context.Context, hub.Publication))
 		clusterConf *server.ClusterConfig
 	)
 	if redisOpts != nil {
@@ -270,15 +270,14 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 			log.Warn("redis unreachable at start", "err", err)
 		}
 		cancel()
-		rb := hub.NewRedisBroker(rdb, hub.RedisOptions{Prefix: c.redisPrefix, Logger: log})
+		rb := cluster.NewBroker(rdb, c.redisPrefix, cluster.BrokerOptions{Logger: log})
 		defer rb.Close()
-		broker, setHandler = rb, rb.SetHandler
+		broker = rb
 		clusterConf = &server.ClusterConfig{Redis: rdb, Prefix: c.redisPrefix, LeaseTTL: c.leaseTTL}
 	}
 
 	srv, err := server.New(server.Config{
 		Broker:            broker,
-		SetBrokerHandler:  setHandler,
 		Cluster:           clusterConf,
 		Store:             st,
 		Auth:              auth,

@@ -1,4 +1,4 @@
-package hub
+package cluster
 
 import (
 	"context"
@@ -15,13 +15,12 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
+
+	"github.com/novel-engine/novel-engine/hub"
 )
 
-// RedisOptions configure a RedisBroker. The zero value works.
-type RedisOptions struct {
-	// Prefix starts every key and channel the broker uses, so several
-	// deployments (or tests) can share one Redis. Defaults to "novel:".
-	Prefix string
+// BrokerOptions configure a Broker. The zero value works.
+type BrokerOptions struct {
 	// HistoryLen caps each simulation's history stream (approximately,
 	// MAXLEN ~). Defaults to 1000 turns.
 	HistoryLen int
@@ -38,7 +37,7 @@ type RedisOptions struct {
 	Logger      *slog.Logger
 }
 
-// RedisBroker carries publications between nodes through Redis pub/sub.
+// Broker carries publications between nodes through Redis pub/sub.
 // Each turn is also appended to a capped per-simulation history stream,
 // atomically with its publication (one script), so a node that missed a
 // turn can fill the gap from Redis before going to the store.
@@ -49,10 +48,11 @@ type RedisOptions struct {
 // order Redis sent them. When the connection drops, go-redis reconnects
 // and resubscribes; the broker then asks the hub to recover, from history,
 // each subscribed simulation's turns it may have missed meanwhile.
-type RedisBroker struct {
+type Broker struct {
 	// set at construction
 	rdb     redis.UniversalClient
-	opts    RedisOptions
+	keys    keys
+	opts    BrokerOptions
 	log     *slog.Logger
 	ps      *redis.PubSub
 	ctx     context.Context
@@ -68,8 +68,7 @@ type RedisBroker struct {
 	subMu sync.Mutex
 
 	mu      sync.Mutex
-	handler func(context.Context, Publication)
-	recover func(context.Context, string)
+	recv    hub.Receiver
 	sims    map[string]*simQueue
 	workers sync.WaitGroup
 }
@@ -79,13 +78,13 @@ type RedisBroker struct {
 type simQueue struct {
 	sim    string
 	refs   int // Subscribe calls not yet undone; guarded by the broker's mu
-	ch     chan Publication
+	ch     chan hub.Publication
 	wake   chan struct{} // capacity 1
 	stop   chan struct{}
 	resync atomic.Bool // recover from history before the next delivery
 }
 
-var _ Broker = (*RedisBroker)(nil)
+var _ hub.Broker = (*Broker)(nil)
 
 // publishScript appends a turn to the simulation's history and publishes
 // it, in one step. The history's epoch is created with the history: when
@@ -121,14 +120,11 @@ redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
 return ARGV[1]
 `)
 
-// NewRedisBroker returns a broker on rdb. Call SetHandler (and
-// SetRecoverHandler) before the first Subscribe, and Close when done.
-// It does not fail when Redis is unreachable: it connects when Redis
-// comes back.
-func NewRedisBroker(rdb redis.UniversalClient, opts RedisOptions) *RedisBroker {
-	if opts.Prefix == "" {
-		opts.Prefix = "novel:"
-	}
+// NewBroker returns a broker on rdb, its keys and channels under prefix
+// (empty: "novel:"). The hub binds itself to it; Close it when done. It
+// does not fail when Redis is unreachable: it connects when Redis comes
+// back.
+func NewBroker(rdb redis.UniversalClient, prefix string, opts BrokerOptions) *Broker {
 	if opts.HistoryLen <= 0 {
 		opts.HistoryLen = 1000
 	}
@@ -144,9 +140,10 @@ func NewRedisBroker(rdb redis.UniversalClient, opts RedisOptions) *RedisBroker {
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
-	b := &RedisBroker{
-		rdb: rdb, opts: opts, log: opts.Logger, done: make(chan struct{}),
-		control: opts.Prefix + "broker",
+	k := newKeys(prefix)
+	b := &Broker{
+		rdb: rdb, keys: k, opts: opts, log: opts.Logger, done: make(chan struct{}),
+		control: k.brokerControl(),
 		sims:    make(map[string]*simQueue),
 	}
 	b.ctx, b.cancel = context.WithCancel(context.Background())
@@ -161,39 +158,30 @@ func NewRedisBroker(rdb redis.UniversalClient, opts RedisOptions) *RedisBroker {
 	return b
 }
 
-// SetHandler sets where publications go (normally Hub.Deliver).
-func (b *RedisBroker) SetHandler(fn func(context.Context, Publication)) {
+// Bind sets where publications go, and which simulations are recovered
+// after the broker reconnected to Redis: the hub.
+func (b *Broker) Bind(r hub.Receiver) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	b.handler = fn
+	b.recv = r
 }
 
-// SetRecoverHandler sets what is called for each subscribed simulation
-// after the broker reconnected to Redis (normally Hub.Recover), so turns
-// published while it was away reach the watchers.
-func (b *RedisBroker) SetRecoverHandler(fn func(context.Context, string)) {
+func (b *Broker) receiver() hub.Receiver {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	b.recover = fn
+	return b.recv
 }
-
-func (b *RedisBroker) channel(sim string) string { return b.opts.Prefix + "turns:" + sim }
-
-// The history and the epoch of a simulation share a hash tag, so the
-// publish script's keys live in one slot of a Redis Cluster.
-func (b *RedisBroker) history(sim string) string  { return b.opts.Prefix + "history:{" + sim + "}" }
-func (b *RedisBroker) epochKey(sim string) string { return b.opts.Prefix + "epoch:{" + sim + "}" }
 
 // Publish appends a turn to history and publishes it, atomically; other
 // publications (seq 0) are only published.
-func (b *RedisBroker) Publish(ctx context.Context, pub Publication) error {
+func (b *Broker) Publish(ctx context.Context, pub hub.Publication) error {
 	msg := make([]byte, 0, len(pub.Data)+24)
 	msg = strconv.AppendInt(msg, pub.Seq, 10)
 	msg = append(msg, ' ')
 	msg = append(msg, pub.Data...)
 	err := publishScript.Run(ctx, b.rdb,
-		[]string{b.history(pub.Sim), b.epochKey(pub.Sim)},
-		b.channel(pub.Sim), pub.Seq, msg, b.opts.HistoryLen, newEpoch(), b.opts.HistoryTTL.Milliseconds(), pub.Data,
+		[]string{b.keys.history(pub.Sim), b.keys.epoch(pub.Sim)},
+		b.keys.turns(pub.Sim), pub.Seq, msg, b.opts.HistoryLen, newEpoch(), b.opts.HistoryTTL.Milliseconds(), pub.Data,
 	).Err()
 	if err != nil {
 		return fmt.Errorf("publish %q seq %d: %w", pub.Sim, pub.Seq, err)
@@ -204,8 +192,8 @@ func (b *RedisBroker) Publish(ctx context.Context, pub Publication) error {
 // Epoch returns the identifier of sim's history in Redis. It changes when
 // that history was lost, so a client can tell that what it holds may not
 // line up with what the server now has.
-func (b *RedisBroker) Epoch(ctx context.Context, sim string) (string, error) {
-	e, err := epochScript.Run(ctx, b.rdb, []string{b.epochKey(sim)},
+func (b *Broker) Epoch(ctx context.Context, sim string) (string, error) {
+	e, err := epochScript.Run(ctx, b.rdb, []string{b.keys.epoch(sim)},
 		newEpoch(), b.opts.HistoryTTL.Milliseconds()).Text()
 	if err != nil {
 		return "", fmt.Errorf("epoch of %q: %w", sim, err)
@@ -216,12 +204,12 @@ func (b *RedisBroker) Epoch(ctx context.Context, sim string) (string, error) {
 // History returns up to limit of sim's turns with seq > since, in order,
 // as far as Redis still has them. The first may come after since+1 when
 // older turns were trimmed or lost: the caller checks.
-func (b *RedisBroker) History(ctx context.Context, sim string, since int64, limit int) ([]Publication, error) {
-	msgs, err := b.rdb.XRangeN(ctx, b.history(sim), strconv.FormatInt(since+1, 10)+"-0", "+", int64(limit)).Result()
+func (b *Broker) History(ctx context.Context, sim string, since int64, limit int) ([]hub.Publication, error) {
+	msgs, err := b.rdb.XRangeN(ctx, b.keys.history(sim), strconv.FormatInt(since+1, 10)+"-0", "+", int64(limit)).Result()
 	if err != nil {
 		return nil, fmt.Errorf("history of %q after %d: %w", sim, since, err)
 	}
-	out := make([]Publication, 0, len(msgs))
+	out := make([]hub.Publication, 0, len(msgs))
 	for _, m := range msgs {
 		seqStr, _, _ := strings.Cut(m.ID, "-")
 		seq, err := strconv.ParseInt(seqStr, 10, 64)
@@ -229,13 +217,13 @@ func (b *RedisBroker) History(ctx context.Context, sim string, since int64, limi
 			return nil, fmt.Errorf("history of %q: entry id %q", sim, m.ID)
 		}
 		data, _ := m.Values["d"].(string)
-		out = append(out, Publication{Sim: sim, Seq: seq, Data: []byte(data)})
+		out = append(out, hub.Publication{Sim: sim, Seq: seq, Data: []byte(data)})
 	}
 	return out, nil
 }
 
 // Ping reports whether Redis answers (for /readyz).
-func (b *RedisBroker) Ping(ctx context.Context) error {
+func (b *Broker) Ping(ctx context.Context) error {
 	return b.rdb.Ping(ctx).Err()
 }
 
@@ -246,7 +234,7 @@ func (b *RedisBroker) Ping(ctx context.Context) error {
 // Calls are counted: the hub may subscribe a simulation again (a new first
 // watcher) before its Unsubscribe of the last one reached the broker, and
 // the channel must stay subscribed then.
-func (b *RedisBroker) Subscribe(ctx context.Context, sim string) error {
+func (b *Broker) Subscribe(ctx context.Context, sim string) error {
 	b.subMu.Lock()
 	defer b.subMu.Unlock()
 	b.mu.Lock()
@@ -255,12 +243,12 @@ func (b *RedisBroker) Subscribe(ctx context.Context, sim string) error {
 		b.mu.Unlock()
 		return nil
 	}
-	q := &simQueue{sim: sim, refs: 1, ch: make(chan Publication, b.opts.QueueLen), wake: make(chan struct{}, 1), stop: make(chan struct{})}
+	q := &simQueue{sim: sim, refs: 1, ch: make(chan hub.Publication, b.opts.QueueLen), wake: make(chan struct{}, 1), stop: make(chan struct{})}
 	b.sims[sim] = q
 	b.workers.Add(1)
 	b.mu.Unlock()
 	go b.work(q)
-	if err := b.ps.Subscribe(ctx, b.channel(sim)); err != nil {
+	if err := b.ps.Subscribe(ctx, b.keys.turns(sim)); err != nil {
 		// go-redis keeps the channel and subscribes it on reconnect.
 		b.log.Warn("redis broker: subscribe (will retry on reconnect)", "sim", sim, "err", err)
 		q.resync.Store(true)
@@ -269,7 +257,7 @@ func (b *RedisBroker) Subscribe(ctx context.Context, sim string) error {
 }
 
 // Unsubscribe stops delivery of sim's publications to this node.
-func (b *RedisBroker) Unsubscribe(ctx context.Context, sim string) error {
+func (b *Broker) Unsubscribe(ctx context.Context, sim string) error {
 	b.subMu.Lock()
 	defer b.subMu.Unlock()
 	b.mu.Lock()
@@ -285,7 +273,7 @@ func (b *RedisBroker) Unsubscribe(ctx context.Context, sim string) error {
 	delete(b.sims, sim)
 	close(q.stop)
 	b.mu.Unlock()
-	if err := b.ps.Unsubscribe(ctx, b.channel(sim)); err != nil {
+	if err := b.ps.Unsubscribe(ctx, b.keys.turns(sim)); err != nil {
 		return fmt.Errorf("unsubscribe %q: %w", sim, err)
 	}
 	return nil
@@ -293,14 +281,14 @@ func (b *RedisBroker) Unsubscribe(ctx context.Context, sim string) error {
 
 // Reconnects counts how often the subscription connection came back
 // after losing Redis.
-func (b *RedisBroker) Reconnects() int64 { return b.reconnects.Load() }
+func (b *Broker) Reconnects() int64 { return b.reconnects.Load() }
 
 // Dropped counts publications dropped because a simulation's delivery
 // queue was full (each recovered from history).
-func (b *RedisBroker) Dropped() int64 { return b.dropped.Load() }
+func (b *Broker) Dropped() int64 { return b.dropped.Load() }
 
 // Close stops receiving and delivering. It does not close rdb.
-func (b *RedisBroker) Close() error {
+func (b *Broker) Close() error {
 	b.cancel()
 	err := b.ps.Close()
 	<-b.done
@@ -318,7 +306,7 @@ func (b *RedisBroker) Close() error {
 // reconnects and resubscribes when a read fails; the loop backs off
 // between attempts and, once messages flow again, marks every subscribed
 // simulation for recovery.
-func (b *RedisBroker) receive() {
+func (b *Broker) receive() {
 	defer close(b.done)
 	const minBackoff, maxBackoff = 50 * time.Millisecond, 2 * time.Second
 	backoff := minBackoff
@@ -369,8 +357,8 @@ func (b *RedisBroker) receive() {
 }
 
 // route queues a message for its simulation's worker.
-func (b *RedisBroker) route(m *redis.Message) {
-	sim, ok := strings.CutPrefix(m.Channel, b.opts.Prefix+"turns:")
+func (b *Broker) route(m *redis.Message) {
+	sim, ok := b.keys.turnsSim(m.Channel)
 	if !ok {
 		return
 	}
@@ -391,7 +379,7 @@ func (b *RedisBroker) route(m *redis.Message) {
 		return // unsubscribed meanwhile
 	}
 	select {
-	case q.ch <- Publication{Sim: sim, Seq: seq, Data: []byte(data)}:
+	case q.ch <- hub.Publication{Sim: sim, Seq: seq, Data: []byte(data)}:
 	default:
 		// The hub is not keeping up with this simulation: drop, and let
 		// recovery fetch it from history.
@@ -401,7 +389,7 @@ func (b *RedisBroker) route(m *redis.Message) {
 	}
 }
 
-func (b *RedisBroker) resyncAll() {
+func (b *Broker) resyncAll() {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	for _, q := range b.sims {
@@ -419,27 +407,21 @@ func signalQueue(ch chan struct{}) {
 
 // work delivers one simulation's publications in order until it is
 // unsubscribed.
-func (b *RedisBroker) work(q *simQueue) {
+func (b *Broker) work(q *simQueue) {
 	defer b.workers.Done()
 	for {
 		select {
 		case <-q.stop:
 			return
 		case p := <-q.ch:
-			b.mu.Lock()
-			fn := b.handler
-			b.mu.Unlock()
-			if fn != nil {
-				fn(b.ctx, p)
+			if r := b.receiver(); r != nil {
+				r.Deliver(b.ctx, p)
 			}
 		case <-q.wake:
 		}
 		if q.resync.Swap(false) {
-			b.mu.Lock()
-			fn := b.recover
-			b.mu.Unlock()
-			if fn != nil {
-				fn(b.ctx, q.sim)
+			if r := b.receiver(); r != nil {
+				r.Recover(b.ctx, q.sim)
 			}
 		}
 	}

@@ -1,34 +1,70 @@
-package hub_test
+package cluster_test
 
 import (
 	"context"
 	"fmt"
 	"slices"
 	"strconv"
-	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/novel-engine/novel-engine/cluster"
+	"github.com/novel-engine/novel-engine/cluster/redistest"
 	"github.com/novel-engine/novel-engine/hub"
-	"github.com/novel-engine/novel-engine/hub/redistest"
+	"github.com/novel-engine/novel-engine/internal/poll"
 )
 
-// redisNode is one node's broker and hub on Redis, with one watcher
-// recording what reaches it.
+// redisNode is one node's broker, delivering to a recorder that stands
+// in for the hub.
 type redisNode struct {
-	b   *hub.RedisBroker
-	h   *hub.Hub
+	b   *cluster.Broker
 	rec *recorder
 }
 
-// recorder is a hub handler wrapper that records the data delivered for
-// a simulation, in order.
+func newRedisNode(t *testing.T, rdb redis.UniversalClient, prefix string) *redisNode {
+	t.Helper()
+	b := cluster.NewBroker(rdb, prefix, cluster.BrokerOptions{HealthCheck: 500 * time.Millisecond})
+	t.Cleanup(func() { b.Close() })
+	rec := &recorder{b: b, seqs: map[string][]int64{}}
+	b.Bind(rec)
+	return &redisNode{b: b, rec: rec}
+}
+
+// recorder is a hub.Receiver that records the turn seqs delivered per
+// simulation, in order; asked to recover, it reads the broker's history
+// after the last seq it has, as the hub does.
 type recorder struct {
-	mu   sync.Mutex
-	seqs map[string][]int64
+	b *cluster.Broker
+
+	mu        sync.Mutex
+	seqs      map[string][]int64
+	recovered int
+}
+
+func (r *recorder) Deliver(ctx context.Context, p hub.Publication) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.seqs[p.Sim] = append(r.seqs[p.Sim], p.Seq)
+}
+
+func (r *recorder) Recover(ctx context.Context, sim string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.recovered++
+	last := int64(0)
+	if n := len(r.seqs[sim]); n > 0 {
+		last = r.seqs[sim][n-1]
+	}
+	pubs, err := r.b.History(ctx, sim, last, 100)
+	if err != nil {
+		return
+	}
+	for _, p := range pubs {
+		r.seqs[sim] = append(r.seqs[sim], p.Seq)
+	}
 }
 
 func (r *recorder) got(sim string) []int64 {
@@ -37,67 +73,16 @@ func (r *recorder) got(sim string) []int64 {
 	return slices.Clone(r.seqs[sim])
 }
 
-func newRedisNode(t *testing.T, rdb redis.UniversalClient, prefix string) *redisNode {
+// watch subscribes the node to sim.
+func (n *redisNode) watch(t *testing.T, sim string) {
 	t.Helper()
-	b := hub.NewRedisBroker(rdb, hub.RedisOptions{Prefix: prefix, HealthCheck: 500 * time.Millisecond})
-	fill := func(ctx context.Context, sim string, since int64) ([]hub.Publication, error) {
-		return b.History(ctx, sim, since, 500)
-	}
-	n := &redisNode{b: b, rec: &recorder{seqs: map[string][]int64{}}}
-	n.h = hub.New(b, fill, hub.Options{})
-	b.SetHandler(func(ctx context.Context, p hub.Publication) {
-		n.h.Deliver(ctx, p)
-	})
-	b.SetRecoverHandler(n.h.Recover)
-	t.Cleanup(func() { b.Close() })
-	return n
-}
-
-// watch subscribes a client that records turn seqs as the hub queues
-// them (the hub's queue is read by a goroutine standing in for the
-// connection's writer).
-func (n *redisNode) watch(t *testing.T, sim string, since int64) *watcher {
-	t.Helper()
-	ctx := context.Background()
-	c := n.h.NewClient(nil)
-	s, err := n.h.Subscribe(ctx, c, sim)
-	if err != nil {
+	if err := n.b.Subscribe(context.Background(), sim); err != nil {
 		t.Fatal(err)
 	}
-	if err := n.h.Activate(ctx, s, since); err != nil {
-		t.Fatal(err)
-	}
-	return &watcher{c: c}
-}
-
-type watcher struct{ c *hub.Client }
-
-// seqs returns the turn seqs queued so far (the test's turns carry their
-// seq as data).
-func (w *watcher) seqs() []int64 {
-	var out []int64
-	for _, m := range hub.QueuedForTest(w.c) {
-		n, err := strconv.ParseInt(strings.TrimPrefix(string(m), "turn "), 10, 64)
-		if err == nil {
-			out = append(out, n)
-		}
-	}
-	return out
 }
 
 func tpub(sim string, seq int64) hub.Publication {
 	return hub.Publication{Sim: sim, Seq: seq, Data: []byte("turn " + strconv.FormatInt(seq, 10))}
-}
-
-func waitUntil(t *testing.T, timeout time.Duration, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
 }
 
 func seqRange(from, to int64) []int64 {
@@ -115,11 +100,11 @@ func TestRedisBrokerFanOut(t *testing.T) {
 	ctx := context.Background()
 	a, b := newRedisNode(t, rdb, prefix), newRedisNode(t, rdb, prefix)
 	sims := []string{"s1", "s2", "s3"}
-	var ws []*watcher
 	for _, sim := range sims {
-		ws = append(ws, a.watch(t, sim, 0), b.watch(t, sim, 0))
+		a.watch(t, sim)
+		b.watch(t, sim)
 	}
-	waitUntil(t, 5*time.Second, "subscriptions", func() bool {
+	poll.Until(t, 5*time.Second, "subscriptions", func() bool {
 		for _, sim := range sims {
 			n, _ := rdb.PubSubNumSub(ctx, prefix+"turns:"+sim).Result()
 			if n[prefix+"turns:"+sim] != 2 {
@@ -143,10 +128,12 @@ func TestRedisBrokerFanOut(t *testing.T) {
 		}()
 	}
 	wg.Wait()
-	for i, w := range ws {
-		waitUntil(t, 10*time.Second, fmt.Sprintf("watcher %d", i), func() bool { return len(w.seqs()) >= turns })
-		if got := w.seqs(); !slices.Equal(got, seqRange(1, turns)) {
-			t.Fatalf("watcher %d got %v", i, got)
+	for i, n := range []*redisNode{a, b} {
+		for _, sim := range sims {
+			poll.Until(t, 10*time.Second, fmt.Sprintf("node %d: turns of %s", i, sim), func() bool { return len(n.rec.got(sim)) >= turns })
+			if got := n.rec.got(sim); !slices.Equal(got, seqRange(1, turns)) {
+				t.Fatalf("node %d: %s got %v", i, sim, got)
+			}
 		}
 	}
 	hist, err := b.b.History(ctx, "s2", 150, 100)
@@ -164,33 +151,6 @@ func TestRedisBrokerFanOut(t *testing.T) {
 	if len(hist) != 1 || string(hist[0].Data) != "turn 200" {
 		t.Fatalf("history after a repeat: %+v", hist)
 	}
-}
-
-// TestRedisBrokerSubscribesWhileWatched: a node listens to a simulation's
-// channel only while it has watchers of it.
-func TestRedisBrokerSubscribesWhileWatched(t *testing.T) {
-	rdb, prefix := redistest.Client(t)
-	ctx := context.Background()
-	n := newRedisNode(t, rdb, prefix)
-	numsub := func() int64 {
-		m, err := rdb.PubSubNumSub(ctx, prefix+"turns:x").Result()
-		if err != nil {
-			t.Fatal(err)
-		}
-		return m[prefix+"turns:x"]
-	}
-	if numsub() != 0 {
-		t.Fatal("subscribed before any watcher")
-	}
-	c := n.h.NewClient(nil)
-	s, err := n.h.Subscribe(ctx, c, "x")
-	if err != nil {
-		t.Fatal(err)
-	}
-	n.h.Activate(ctx, s, 0)
-	waitUntil(t, 5*time.Second, "subscribe", func() bool { return numsub() == 1 })
-	n.h.Unsubscribe(ctx, c, "x")
-	waitUntil(t, 5*time.Second, "unsubscribe", func() bool { return numsub() == 0 })
 }
 
 // TestRedisBrokerEpoch: the epoch lasts as long as the history and
@@ -224,11 +184,11 @@ func TestRedisBrokerRestart(t *testing.T) {
 	pubRDB := redis.NewClient(&redis.Options{Addr: srv.Addr})
 	t.Cleanup(func() { watchRDB.Close(); pubRDB.Close() })
 	watching := newRedisNode(t, watchRDB, "r:")
-	publisher := hub.NewRedisBroker(pubRDB, hub.RedisOptions{Prefix: "r:"})
+	publisher := cluster.NewBroker(pubRDB, "r:", cluster.BrokerOptions{})
 	t.Cleanup(func() { publisher.Close() })
 
-	w := watching.watch(t, "sim", 0)
-	waitUntil(t, 5*time.Second, "subscription", func() bool {
+	watching.watch(t, "sim")
+	poll.Until(t, 5*time.Second, "subscription", func() bool {
 		m, _ := pubRDB.PubSubNumSub(ctx, "r:turns:sim").Result()
 		return m["r:turns:sim"] == 1
 	})
@@ -237,7 +197,7 @@ func TestRedisBrokerRestart(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	waitUntil(t, 5*time.Second, "turns 1-3", func() bool { return len(w.seqs()) == 3 })
+	poll.Until(t, 5*time.Second, "turns 1-3", func() bool { return len(watching.rec.got("sim")) == 3 })
 
 	srv.Stop()
 	srv.Start()
@@ -246,8 +206,8 @@ func TestRedisBrokerRestart(t *testing.T) {
 	if err := publisher.Publish(ctx, tpub("sim", 4)); err != nil {
 		t.Fatal(err)
 	}
-	waitUntil(t, 10*time.Second, "turn 4 recovered", func() bool { return len(w.seqs()) == 4 })
-	waitUntil(t, 5*time.Second, "resubscription", func() bool {
+	poll.Until(t, 10*time.Second, "turn 4 recovered", func() bool { return len(watching.rec.got("sim")) == 4 })
+	poll.Until(t, 5*time.Second, "resubscription", func() bool {
 		m, _ := pubRDB.PubSubNumSub(ctx, "r:turns:sim").Result()
 		return m["r:turns:sim"] == 1
 	})
@@ -256,8 +216,8 @@ func TestRedisBrokerRestart(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	waitUntil(t, 5*time.Second, "turns 5-6", func() bool { return len(w.seqs()) == 6 })
-	if got := w.seqs(); !slices.Equal(got, seqRange(1, 6)) {
+	poll.Until(t, 5*time.Second, "turns 5-6", func() bool { return len(watching.rec.got("sim")) == 6 })
+	if got := watching.rec.got("sim"); !slices.Equal(got, seqRange(1, 6)) {
 		t.Fatalf("watcher got %v", got)
 	}
 	if watching.b.Reconnects() < 1 {
@@ -271,7 +231,7 @@ func TestRedisBrokerRestart(t *testing.T) {
 func TestRedisBrokerSubscribeCounts(t *testing.T) {
 	rdb, prefix := redistest.Client(t)
 	ctx := context.Background()
-	b := hub.NewRedisBroker(rdb, hub.RedisOptions{Prefix: prefix})
+	b := cluster.NewBroker(rdb, prefix, cluster.BrokerOptions{})
 	t.Cleanup(func() { b.Close() })
 	numsub := func() int64 {
 		m, _ := rdb.PubSubNumSub(ctx, prefix+"turns:c").Result()
@@ -280,7 +240,7 @@ func TestRedisBrokerSubscribeCounts(t *testing.T) {
 	b.Subscribe(ctx, "c")
 	b.Subscribe(ctx, "c")
 	b.Unsubscribe(ctx, "c")
-	waitUntil(t, 5*time.Second, "subscription", func() bool { return numsub() == 1 })
+	poll.Until(t, 5*time.Second, "subscription", func() bool { return numsub() == 1 })
 	b.Unsubscribe(ctx, "c")
-	waitUntil(t, 5*time.Second, "unsubscription", func() bool { return numsub() == 0 })
+	poll.Until(t, 5*time.Second, "unsubscription", func() bool { return numsub() == 0 })
 }
