@@ -10,6 +10,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/novel-engine/novel-engine/engine"
+	"github.com/novel-engine/novel-engine/runner"
 )
 
 // Actions and controls sent from a node that does not run the
@@ -274,7 +275,7 @@ func (c *cluster) handleRequest(ctx context.Context, sim string, m redis.XMessag
 	default:
 		err = Errorf(CodeBadRequest, "unknown request %q", req.Kind)
 	}
-	if errors.Is(err, errNotRunningHere) {
+	if errors.Is(err, runner.ErrNotRunning) {
 		return // not acknowledged: the next owner claims it
 	}
 	// Acknowledge before answering: the store holds the action now, so a

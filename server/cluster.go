@@ -605,3 +605,10 @@ func (c *cluster) countWatchers(ctx context.Context, sim string) (int, error) {
 	}
 	return total, nil
 }
+
+func signal(ch chan struct{}) {
+	select {
+	case ch <- struct{}{}:
+	default:
+	}
+}

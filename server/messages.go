@@ -1,9 +1,9 @@
 package server
 
 import (
+	"context"
 	"encoding/json"
 	"strconv"
-	"time"
 
 	"github.com/novel-engine/novel-engine/engine"
 	"github.com/novel-engine/novel-engine/hub"
@@ -21,14 +21,6 @@ const (
 	turnsPageLimit  = 500
 	defaultPageSize = 100
 )
-
-// wireTurn is PROTOCOL.md's Turn: the engine's turn plus the simulation
-// and the time it was produced.
-type wireTurn struct {
-	Sim string    `json:"sim"`
-	At  time.Time `json:"at"`
-	engine.Turn
-}
 
 // clientMsg is any message a client sends.
 type clientMsg struct {
@@ -109,6 +101,18 @@ func turnMessage(sim string, seq int64, body []byte) []byte {
 
 func turnPublication(sim string, seq int64, body []byte) hub.Publication {
 	return hub.Publication{Sim: sim, Seq: seq, Data: turnMessage(sim, seq, body)}
+}
+
+// publisher is the runner's way to the watchers: each message is encoded
+// once here and published through the hub's broker to every node.
+type publisher struct{ hub *hub.Hub }
+
+func (p publisher) PublishTurn(ctx context.Context, sim string, seq int64, body []byte) error {
+	return p.hub.Publish(ctx, turnPublication(sim, seq, body))
+}
+
+func (p publisher) PublishStatus(ctx context.Context, sim, status string, seq int64) error {
+	return p.hub.Publish(ctx, hub.Publication{Sim: sim, Data: mustJSON(statusMsg{Type: "status", Sim: sim, Status: status, Seq: seq})})
 }
 
 func mustJSON(v any) []byte {

@@ -36,8 +36,7 @@ func TestDatabaseOutage(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer st.Close()
-	s, hs := newTestServer(t, st, 100)
-	s.runner.cfg.RetryInterval = 50 * time.Millisecond
+	s, hs := newTestServer(t, st, Config{RetryInterval: 50 * time.Millisecond})
 
 	tok, _, err := s.auth.Issue(User{ID: "u1", Name: "Ada", Role: RolePlayer}, time.Hour)
 	if err != nil {

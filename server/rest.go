@@ -16,6 +16,7 @@ import (
 	"github.com/go-chi/chi/v5"
 
 	"github.com/novel-engine/novel-engine/engine"
+	"github.com/novel-engine/novel-engine/runner"
 	"github.com/novel-engine/novel-engine/store"
 )
 
@@ -246,7 +247,7 @@ func (s *Server) create(ctx context.Context, u User, req createRequest) (*Simula
 	if req.TurnIntervalMS != nil {
 		interval = *req.TurnIntervalMS
 	}
-	minMS := int(s.runner.cfg.MinInterval / time.Millisecond)
+	minMS := int(s.runner.MinInterval() / time.Millisecond)
 	if interval < minMS || interval > maxIntervalMS {
 		return nil, Errorf(CodeBadRequest, "turn_interval_ms must be %d to %d", minMS, maxIntervalMS)
 	}
@@ -381,13 +382,13 @@ func (s *Server) handleControl(op string) http.HandlerFunc {
 // control applies op on the node that runs the simulation.
 func (s *Server) control(ctx context.Context, rec *store.Simulation, op string) (*store.Simulation, error) {
 	out, err := s.runner.Control(ctx, rec.ID, op)
-	if errors.Is(err, errNotRunningHere) && s.cluster != nil {
+	if errors.Is(err, runner.ErrNotRunning) && s.cluster != nil {
 		if err := s.cluster.control(ctx, rec.ID, op); err != nil {
 			return nil, err
 		}
 		return s.store.GetSimulation(ctx, rec.ID)
 	}
-	if errors.Is(err, errNotRunningHere) {
+	if errors.Is(err, runner.ErrNotRunning) {
 		return nil, Errorf(CodeUnavailable, "simulation %q is not running on any node; try again shortly", rec.ID)
 	}
 	return out, err
@@ -525,12 +526,12 @@ func (s *Server) act(ctx context.Context, u User, simID, character string, a *en
 		return 0, Errorf(CodeForbidden, "you do not hold the seat of %q; claim it first", character)
 	}
 	turn, err := s.runner.Act(ctx, rec.ID, character, u.ID, *a)
-	if errors.Is(err, errNotRunningHere) && s.cluster != nil {
+	if errors.Is(err, runner.ErrNotRunning) && s.cluster != nil {
 		// Validated and queued by the node running it, which answers with
 		// the turn it will be played in.
 		turn, err = s.cluster.act(ctx, rec.ID, character, u.ID, *a)
 	}
-	if errors.Is(err, errNotRunningHere) {
+	if errors.Is(err, runner.ErrNotRunning) {
 		return 0, Errorf(CodeUnavailable, "simulation %q is not running on any node; try again shortly", rec.ID)
 	}
 	if err == nil {

@@ -16,6 +16,7 @@ import (
 
 	"github.com/novel-engine/novel-engine/engine"
 	"github.com/novel-engine/novel-engine/hub"
+	"github.com/novel-engine/novel-engine/runner"
 	"github.com/novel-engine/novel-engine/store"
 )
 
@@ -45,6 +46,9 @@ type Config struct {
 	MinTurnInterval time.Duration
 	// PlayerWait bounds a wait_for_players turn's wait. Defaults to 30s.
 	PlayerWait time.Duration
+	// RetryInterval is the pause between attempts to store a turn while
+	// the store is away. Defaults to 500ms.
+	RetryInterval time.Duration
 	// SeatGrace is how long a seat outlives its holder's last connection.
 	// Defaults to 30s.
 	SeatGrace time.Duration
@@ -82,7 +86,7 @@ type Server struct {
 	auth     *Auth
 	hub      *hub.Hub
 	broker   hub.Broker
-	runner   *Runner
+	runner   *runner.Runner
 	metrics  *metrics
 	views    *viewCache
 	presence *presence
@@ -153,15 +157,16 @@ func New(cfg Config) (*Server, error) {
 	s.seats = newSeatKeeper(s)
 	s.limits = newIPLimiter(cfg.RequestRate, cfg.RequestBurst)
 	s.accept = &websocket.AcceptOptions{Subprotocols: []string{"novel.v1"}, OriginPatterns: cfg.AllowedOrigins}
-	s.runner = NewRunner(RunnerConfig{
-		Store:       cfg.Store,
-		Publish:     s.hub.Publish,
-		Node:        cfg.Node,
-		MinInterval: cfg.MinTurnInterval,
-		PlayerWait:  cfg.PlayerWait,
-		Engine:      cfg.Engine,
-		Logger:      cfg.Logger,
-		Now:         cfg.Now,
+	s.runner = runner.New(runner.Config{
+		Store:         cfg.Store,
+		Publisher:     publisher{s.hub},
+		Node:          cfg.Node,
+		MinInterval:   cfg.MinTurnInterval,
+		PlayerWait:    cfg.PlayerWait,
+		RetryInterval: cfg.RetryInterval,
+		Engine:        cfg.Engine,
+		Logger:        cfg.Logger,
+		Now:           cfg.Now,
 		OnTurn: func(sim string, seq int64, at time.Time) {
 			s.metrics.turns.Inc()
 			s.metrics.turnDelay.Observe(cfg.Now().Sub(at).Seconds())

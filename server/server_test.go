@@ -47,13 +47,19 @@ func (f *faultyStore) Ping(ctx context.Context) error {
 	return f.Memory.Ping(ctx)
 }
 
-func newTestServer(t *testing.T, st store.Store, burst int) (*Server, *httptest.Server) {
+// newTestServer starts a server on st with cfg (its store, auth and node
+// set here), closed when the test ends.
+func newTestServer(t *testing.T, st store.Store, cfg Config) (*Server, *httptest.Server) {
 	t.Helper()
 	auth, err := NewAuth([]byte("0123456789abcdef"), nil, "novel-engine", "novel-engine", time.Now)
 	if err != nil {
 		t.Fatal(err)
 	}
-	s, err := New(Config{Store: st, Auth: auth, Node: "n1", GuestAuth: true, RequestRate: 1, RequestBurst: burst})
+	cfg.Store, cfg.Auth, cfg.Node, cfg.GuestAuth = st, auth, "n1", true
+	if cfg.RequestRate == 0 {
+		cfg.RequestRate, cfg.RequestBurst = 1, 100
+	}
+	s, err := New(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -84,7 +90,7 @@ func getJSON(t *testing.T, url string) (int, http.Header, map[string]any) {
 
 func TestStoreFailuresReachUsers(t *testing.T) {
 	fs := &faultyStore{Memory: store.NewMemory()}
-	_, hs := newTestServer(t, fs, 100)
+	_, hs := newTestServer(t, fs, Config{})
 
 	unavailable := fmt.Errorf("dial: %w", store.ErrUnavailable)
 	fs.fail.Store(&unavailable)
@@ -126,7 +132,7 @@ func TestStoreFailuresReachUsers(t *testing.T) {
 }
 
 func TestRESTErrors(t *testing.T) {
-	_, hs := newTestServer(t, store.NewMemory(), 1000)
+	_, hs := newTestServer(t, store.NewMemory(), Config{RequestRate: 1, RequestBurst: 1000})
 	post := func(path, token, body string) (int, http.Header, map[string]any) {
 		req, _ := http.NewRequest("POST", hs.URL+path, strings.NewReader(body))
 		if token != "" {
@@ -203,7 +209,7 @@ func TestRESTErrors(t *testing.T) {
 	}
 
 	// The write limiter: a burst of 3, then 429 with Retry-After.
-	_, hs = newTestServer(t, store.NewMemory(), 3)
+	_, hs = newTestServer(t, store.NewMemory(), Config{RequestRate: 1, RequestBurst: 3})
 	var last int
 	var hdr http.Header
 	for i := 0; i < 10; i++ {

@@ -1,0 +1,356 @@
+// Package runner runs the simulations a node owns. Each is an actor: one
+// goroutine owns its engine, its pending actions, its view of the seats
+// and its status, and is fed through a bounded inbox (actions, controls)
+// and its own timer. Store calls are made by short jobs the actor starts,
+// never by the actor itself, so a slow database delays no request that
+// is only waiting for the actor; their outcomes come back to the actor,
+// which alone changes the story's state.
+package runner
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/novel-engine/novel-engine/engine"
+	"github.com/novel-engine/novel-engine/store"
+)
+
+// Publisher carries what the runner produces to the watchers: each turn
+// once it is stored, and changes of status.
+type Publisher interface {
+	PublishTurn(ctx context.Context, sim string, seq int64, body []byte) error
+	PublishStatus(ctx context.Context, sim, status string, seq int64) error
+}
+
+// Config configures a Runner. Store and Publisher are required.
+type Config struct {
+	Store     store.Store
+	Publisher Publisher
+	Node      string
+	// MinInterval is the shortest turn interval allowed. Defaults to 10ms.
+	MinInterval time.Duration
+	// PlayerWait bounds how long a wait_for_players turn waits for seated
+	// players. Defaults to 30s.
+	PlayerWait time.Duration
+	// RetryInterval is the pause between attempts to store a turn while
+	// the store is unavailable. Defaults to 500ms.
+	RetryInterval time.Duration
+	// Inbox bounds the requests waiting for one story's actor; more are
+	// refused as busy. Defaults to 64.
+	Inbox  int
+	Engine engine.Options
+	Logger *slog.Logger
+	Now    func() time.Time
+	// OnTurn, if set, is called after each stored and published turn.
+	OnTurn func(sim string, seq int64, produced time.Time)
+	// OnEnd, if set, is called when a simulation ends (finished or failed).
+	OnEnd func(sim string)
+	// OnStop, if set, is called when a simulation stops running on this
+	// node for any reason (ended, stopped, drained, refused by the store),
+	// after its last turn is stored. lost tells that it was stopped
+	// because this node no longer holds it (Stop with lost).
+	OnStop func(sim string, lost bool)
+}
+
+// Refusals, for callers to map to their own codes. Errors of the runner
+// wrap one of them; their text is meant for people.
+var (
+	ErrNotRunning = errors.New("simulation is not running on this node")
+	ErrEnded      = errors.New("simulation has ended")
+	ErrInvalid    = errors.New("action is not valid")
+	ErrBusy       = errors.New("simulation is busy")
+	ErrDraining   = errors.New("node is shutting down")
+)
+
+// refusal is one of the errors above with a message for people.
+type refusal struct {
+	kind error
+	msg  string
+}
+
+func (e *refusal) Error() string { return e.msg }
+func (e *refusal) Unwrap() error { return e.kind }
+
+func refuse(kind error, format string, args ...any) error {
+	return &refusal{kind: kind, msg: fmt.Sprintf(format, args...)}
+}
+
+// Runner owns the simulations this node runs.
+type Runner struct {
+	// set at construction
+	cfg      Config
+	log      *slog.Logger
+	ctx      context.Context // ends when the runner is stopped hard
+	cancel   context.CancelFunc
+	draining chan struct{} // closed by Shutdown: finish the turn in progress and stop
+
+	wg sync.WaitGroup // actors and their jobs
+
+	mu      sync.Mutex
+	stories map[string]*story
+}
+
+// New returns a runner. Stop it with Shutdown.
+func New(cfg Config) *Runner {
+	if cfg.MinInterval <= 0 {
+		cfg.MinInterval = 10 * time.Millisecond
+	}
+	if cfg.PlayerWait <= 0 {
+		cfg.PlayerWait = 30 * time.Second
+	}
+	if cfg.RetryInterval <= 0 {
+		cfg.RetryInterval = 500 * time.Millisecond
+	}
+	if cfg.Inbox <= 0 {
+		cfg.Inbox = 64
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	return &Runner{cfg: cfg, log: cfg.Logger, ctx: ctx, cancel: cancel, draining: make(chan struct{}), stories: make(map[string]*story)}
+}
+
+func (r *Runner) isDraining() bool {
+	select {
+	case <-r.draining:
+		return true
+	default:
+		return false
+	}
+}
+
+// Start runs a stored simulation on this node from its stored head: the
+// world state after the head turn and the actions not yet played. It is a
+// no-op when the simulation already runs here.
+func (r *Runner) Start(ctx context.Context, rec *store.Simulation) error {
+	if r.isDraining() {
+		return refuse(ErrDraining, "node is shutting down")
+	}
+	if r.Running(rec.ID) {
+		return nil
+	}
+	st, err := r.load(ctx, rec)
+	if err != nil {
+		return err
+	}
+	r.mu.Lock()
+	if _, ok := r.stories[rec.ID]; ok {
+		r.mu.Unlock()
+		return nil
+	}
+	if r.isDraining() {
+		r.mu.Unlock()
+		return refuse(ErrDraining, "node is shutting down")
+	}
+	r.stories[rec.ID] = st
+	r.wg.Add(1)
+	r.mu.Unlock()
+	if err := r.cfg.Store.SetOwner(ctx, rec.ID, r.cfg.Node); err != nil {
+		r.log.Warn("record owner", "sim", rec.ID, "err", err)
+	}
+	go func() {
+		defer r.wg.Done()
+		st.run()
+	}()
+	return nil
+}
+
+// load reads what a story needs to run from the store.
+func (r *Runner) load(ctx context.Context, rec *store.Simulation) (*story, error) {
+	sc, err := engine.ParseScenario(rec.Scenario)
+	if err != nil {
+		return nil, fmt.Errorf("scenario of %q: %w", rec.ID, err)
+	}
+	head, state, err := r.cfg.Store.LoadState(ctx, rec.ID)
+	if err != nil {
+		return nil, fmt.Errorf("load state of %q: %w", rec.ID, err)
+	}
+	sim, err := engine.RestoreSim(sc, rec.Seed, state, r.cfg.Engine)
+	if err != nil {
+		return nil, fmt.Errorf("restore %q at %d: %w", rec.ID, head, err)
+	}
+	if sim.Seq() != head {
+		return nil, fmt.Errorf("restore %q: state is at turn %d, head is %d", rec.ID, sim.Seq(), head)
+	}
+	acts, err := r.cfg.Store.PendingActions(ctx, rec.ID)
+	if err != nil {
+		return nil, fmt.Errorf("pending actions of %q: %w", rec.ID, err)
+	}
+	st := newStory(r, rec, sc, sim, head, state)
+	if r.cfg.Engine.Decider != nil {
+		// A custom decider (a model) may take seconds per turn: turns are
+		// then stepped outside the actor, and actions validated against
+		// a copy of the last turn's state, so players are not kept
+		// waiting while the next turn is decided.
+		if st.view, err = engine.RestoreSim(sc, rec.Seed, state, engine.Options{}); err != nil {
+			return nil, fmt.Errorf("restore %q for validation: %w", rec.ID, err)
+		}
+	}
+	for _, a := range acts {
+		st.pending[a.Character] = a
+	}
+	return st, nil
+}
+
+// Stop makes a simulation running here finish the turn in progress and
+// stop, without changing its status: another node may take it over. lost
+// tells that this node no longer holds it, so it leaves the stored owner
+// alone and gives up a turn it cannot store. It returns at once.
+func (r *Runner) Stop(id string, lost bool) {
+	if st := r.get(id); st != nil {
+		st.halt(lost)
+	}
+}
+
+// Sims lists the simulations running on this node.
+func (r *Runner) Sims() []string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	out := make([]string, 0, len(r.stories))
+	for id := range r.stories {
+		out = append(out, id)
+	}
+	return out
+}
+
+func (r *Runner) get(id string) *story {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.stories[id]
+}
+
+func (r *Runner) forget(id string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	delete(r.stories, id)
+}
+
+// Running reports whether this node runs the simulation.
+func (r *Runner) Running(id string) bool { return r.get(id) != nil }
+
+// Count returns how many simulations run on this node.
+func (r *Runner) Count() int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return len(r.stories)
+}
+
+// MinInterval is the shortest turn interval a story may ask for.
+func (r *Runner) MinInterval() time.Duration { return r.cfg.MinInterval }
+
+// Act validates an action for a character and queues it with the story
+// that runs here; it returns the turn the action will be played in. The
+// caller checks that the user holds the character's seat.
+func (r *Runner) Act(ctx context.Context, id, character, userID string, a engine.Action) (int64, error) {
+	type answer struct {
+		turn int64
+		err  error
+	}
+	ch := make(chan answer, 1)
+	deadline, _ := ctx.Deadline()
+	r.ActAsync(id, character, userID, a, deadline, func(turn int64, err error) { ch <- answer{turn, err} })
+	select {
+	case v := <-ch:
+		return v.turn, v.err
+	case <-ctx.Done():
+		return 0, ctx.Err()
+	}
+}
+
+// ActAsync is Act for callers that cannot wait (requests from other
+// nodes): done is called once with the outcome, from the story's actor or
+// at once, and must not block. A zero deadline means none.
+func (r *Runner) ActAsync(id, character, userID string, a engine.Action, deadline time.Time, done func(turn int64, err error)) {
+	st := r.get(id)
+	if st == nil {
+		done(0, refuse(ErrNotRunning, "simulation %q is not running on this node", id))
+		return
+	}
+	pa := store.PendingAction{ID: newID(), Character: character, UserID: userID, Action: a}
+	if err := st.send(&actReq{action: pa, deadline: deadline, done: done}); err != nil {
+		done(0, err)
+	}
+}
+
+// Control pauses, resumes or stops a simulation running here and returns
+// its stored record.
+func (r *Runner) Control(ctx context.Context, id, op string) (*store.Simulation, error) {
+	type answer struct {
+		rec *store.Simulation
+		err error
+	}
+	ch := make(chan answer, 1)
+	deadline, _ := ctx.Deadline()
+	r.ControlAsync(id, op, deadline, func(rec *store.Simulation, err error) { ch <- answer{rec, err} })
+	var v answer
+	select {
+	case v = <-ch:
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+	if v.err != nil || v.rec != nil {
+		return v.rec, v.err
+	}
+	return r.cfg.Store.GetSimulation(ctx, id) // nothing changed
+}
+
+// ControlAsync is Control for callers that cannot wait: done is called
+// once, with the new record, or nil when the status did not change.
+func (r *Runner) ControlAsync(id, op string, deadline time.Time, done func(*store.Simulation, error)) {
+	st := r.get(id)
+	if st == nil {
+		done(nil, refuse(ErrNotRunning, "simulation %q is not running on this node", id))
+		return
+	}
+	if err := st.send(&controlReq{op: op, deadline: deadline, done: done}); err != nil {
+		done(nil, err)
+	}
+}
+
+// SeatsChanged tells a story running here that its seats changed, so a
+// story waiting for its players looks again.
+func (r *Runner) SeatsChanged(id string) {
+	if st := r.get(id); st != nil {
+		st.send(seatsChanged{})
+	}
+}
+
+// Shutdown lets every simulation finish the turn in progress and stops
+// them, waiting until ctx ends at most; then it stops them hard.
+func (r *Runner) Shutdown(ctx context.Context) error {
+	r.mu.Lock()
+	if !r.isDraining() {
+		close(r.draining)
+	}
+	r.mu.Unlock()
+	done := make(chan struct{})
+	go func() {
+		r.wg.Wait()
+		close(done)
+	}()
+	select {
+	case <-done:
+		r.cancel()
+		return nil
+	case <-ctx.Done():
+		r.cancel()
+		<-done
+		return ctx.Err()
+	}
+}
+
+func newID() string {
+	var b [8]byte
+	rand.Read(b[:])
+	return hex.EncodeToString(b[:])
+}

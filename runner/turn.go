@@ -1,0 +1,281 @@
+package runner
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"maps"
+	"slices"
+	"time"
+
+	"github.com/novel-engine/novel-engine/engine"
+	"github.com/novel-engine/novel-engine/store"
+)
+
+// storedTurn is PROTOCOL.md's Turn, as stored and sent: the engine's turn
+// plus the simulation and the time it was produced.
+type storedTurn struct {
+	Sim string    `json:"sim"`
+	At  time.Time `json:"at"`
+	engine.Turn
+}
+
+// turnJob is what a turn's job gets from the actor.
+type turnJob struct {
+	seq     int64
+	actions map[string]engine.Action
+	played  []string // ids of the pending actions in actions
+	prev    []byte   // the world state the turn is played from
+	slow    bool     // a custom decider: the job steps, and makes the next view
+	sim     *engine.Sim
+	turn    engine.Turn // stepped already by the actor (built-in decider)
+	state   []byte
+	failed  bool // the actor's step failed: record the failure
+}
+
+type turnOutcome int
+
+const (
+	turnStored  turnOutcome = iota
+	turnGivenUp             // not stored: another node owns the story, or it must stop
+	turnFailed              // the engine failed; the story is marked failed
+)
+
+// turnResult is what the job gives back to the actor.
+type turnResult struct {
+	outcome  turnOutcome
+	seq      int64
+	sim      *engine.Sim // the engine after the turn, when the job stepped it
+	view     *engine.Sim
+	state    []byte
+	finished bool
+}
+
+// startTurn takes the actions due and has a job store and publish the
+// next turn. With the built-in decider the actor steps it itself (it is
+// quick), so actions arriving meanwhile are validated against the state
+// the following turn starts from; a slow decider steps in the job.
+func (st *story) startTurn(now time.Time) {
+	j := turnJob{seq: st.next, prev: st.state, slow: st.view != nil}
+	j.actions, j.played = due(slices.Collect(maps.Values(st.pending)), j.seq)
+	st.next++
+	st.last = now
+	st.turning = true
+	if j.slow {
+		j.sim, st.sim = st.sim, nil
+	} else {
+		var err error
+		if j.turn, j.state, err = st.step(st.sim, j.actions); err != nil {
+			st.log.Error("step failed", "seq", j.seq, "err", err)
+			j.failed = true
+		}
+	}
+	st.spawn(func() func() {
+		res := st.play(j)
+		return func() { st.turnDone(res) }
+	})
+}
+
+// due picks the actions due by turn seq.
+func due(pending []store.PendingAction, seq int64) (map[string]engine.Action, []string) {
+	actions := make(map[string]engine.Action, len(pending))
+	var ids []string
+	for _, a := range pending {
+		if a.Turn <= seq {
+			actions[a.Character] = a.Action
+			ids = append(ids, a.ID)
+		}
+	}
+	return actions, ids
+}
+
+func (st *story) step(sim *engine.Sim, actions map[string]engine.Action) (engine.Turn, []byte, error) {
+	turn, err := sim.Step(st.r.ctx, actions)
+	if err != nil {
+		return turn, nil, err
+	}
+	state, err := sim.State()
+	return turn, state, err
+}
+
+// play is a turn's job: step (slow decider), store, publish. A turn the
+// store refuses because an action due by it was accepted meanwhile (on
+// this node after the turn began, or by a node that held the story
+// before and did not know it had lost it) is played again from its start
+// with the actions the store holds, so every accepted action is played in
+// the turn its answer named.
+func (st *story) play(j turnJob) turnResult {
+	res := turnResult{outcome: turnFailed, seq: j.seq}
+	if j.failed {
+		st.fail(j.seq - 1)
+		return res
+	}
+	sim, turn, state, played := j.sim, j.turn, j.state, j.played
+	var err error
+	if j.slow {
+		if turn, state, err = st.step(sim, j.actions); err != nil {
+			st.log.Error("step failed", "seq", j.seq, "err", err)
+			st.fail(j.seq - 1)
+			return res
+		}
+		res.sim = sim
+	}
+	var at time.Time
+	var body []byte
+	for {
+		if st.maxTurns > 0 && turn.Seq >= st.maxTurns {
+			turn.Finished = true
+		}
+		at = st.r.cfg.Now().UTC()
+		if body, err = json.Marshal(storedTurn{Sim: st.id, At: at, Turn: turn}); err != nil {
+			st.log.Error("encode turn", "seq", j.seq, "err", err)
+			st.fail(j.seq - 1)
+			return res
+		}
+		err = st.store(j.seq, at, body, state, turn.Finished, played)
+		if !errors.Is(err, store.ErrActionsPending) {
+			break
+		}
+		st.log.Info("an action accepted for this turn is pending: playing it again with it", "seq", j.seq)
+		var actions map[string]engine.Action
+		if actions, played, err = st.dueFromStore(j.seq); err != nil {
+			break
+		}
+		if sim, err = engine.RestoreSim(st.sc, st.seed, j.prev, st.r.cfg.Engine); err == nil {
+			turn, state, err = st.step(sim, actions)
+		}
+		if err != nil {
+			st.log.Error("play the turn again", "seq", j.seq, "err", err)
+			st.fail(j.seq - 1)
+			return res
+		}
+		res.sim = sim
+	}
+	if err != nil {
+		res.outcome = turnGivenUp
+		return res
+	}
+	st.publish(j.seq, body, at, turn.Finished)
+	res.outcome, res.state, res.finished = turnStored, state, turn.Finished
+	if j.slow {
+		if res.view, err = engine.RestoreSim(st.sc, st.seed, state, engine.Options{}); err != nil {
+			st.log.Error("restore the state for validation", "seq", j.seq, "err", err)
+		}
+	}
+	return res
+}
+
+// store appends the turn. Stored first, published after: a turn that is
+// not stored is never published. While the store is away it tries the
+// same turn again: the story waits. It gives up when the store says
+// another node owns the story, or when the story must stop.
+func (st *story) store(seq int64, at time.Time, body, state []byte, finished bool, played []string) error {
+	status := ""
+	if finished {
+		status = store.StatusFinished
+	}
+	for {
+		err := st.r.cfg.Store.AppendTurn(st.r.ctx, st.id, store.Turn{Seq: seq, At: at, Body: body}, state, status, played)
+		switch {
+		case err == nil, errors.Is(err, store.ErrActionsPending):
+			return err
+		case errors.Is(err, store.ErrConflict):
+			// An earlier attempt that reported failure may have been
+			// stored after all; then this turn is ours and is done.
+			if st.storedAlready(seq, body) {
+				return nil
+			}
+			st.log.Warn("turn refused by the store: another node owns the simulation", "seq", seq, "err", err)
+			return err
+		}
+		st.log.Warn("store turn failed; retrying", "seq", seq, "err", err)
+		if !st.pause() {
+			return err
+		}
+	}
+}
+
+// pause waits before another attempt; false when the story must give up.
+func (st *story) pause() bool {
+	t := time.NewTimer(st.r.cfg.RetryInterval)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return true
+	case <-st.r.ctx.Done():
+		return false
+	case <-st.stop:
+		// Another node may own it now; it resumes from the stored head.
+		return false
+	}
+}
+
+// dueFromStore reads the actions due by turn seq from the store.
+func (st *story) dueFromStore(seq int64) (map[string]engine.Action, []string, error) {
+	for {
+		pending, err := st.r.cfg.Store.PendingActions(st.r.ctx, st.id)
+		if err == nil {
+			actions, ids := due(pending, seq)
+			return actions, ids, nil
+		}
+		st.log.Warn("read pending actions; retrying", "seq", seq, "err", err)
+		if !st.pause() {
+			return nil, nil, err
+		}
+	}
+}
+
+// storedAlready reports whether the store holds exactly this turn.
+func (st *story) storedAlready(seq int64, body []byte) bool {
+	turns, err := st.r.cfg.Store.ListTurns(st.r.ctx, st.id, seq-1, 1)
+	return err == nil && len(turns) == 1 && turns[0].Seq == seq && bytes.Equal(turns[0].Body, body)
+}
+
+func (st *story) publish(seq int64, body []byte, at time.Time, finished bool) {
+	if err := st.r.cfg.Publisher.PublishTurn(st.r.ctx, st.id, seq, body); err != nil {
+		st.log.Warn("publish turn", "seq", seq, "err", err)
+	}
+	if st.r.cfg.OnTurn != nil {
+		st.r.cfg.OnTurn(st.id, seq, at)
+	}
+	if finished {
+		st.publishStatus(store.StatusFinished, seq)
+	}
+}
+
+// fail records that the engine failed; head is the last stored turn.
+func (st *story) fail(head int64) {
+	if _, err := st.r.cfg.Store.SetStatus(st.r.ctx, st.id, store.StatusFailed); err != nil {
+		st.log.Warn("record failure", "err", err)
+	}
+	st.publishStatus(store.StatusFailed, head)
+}
+
+// turnDone takes a turn's outcome in.
+func (st *story) turnDone(res turnResult) {
+	st.turning = false
+	if res.sim != nil {
+		st.sim = res.sim
+	}
+	switch res.outcome {
+	case turnStored:
+		st.head, st.state = res.seq, res.state
+		if res.view != nil {
+			st.view = res.view
+		}
+		// The store took the turn, so no action due by it is pending
+		// unplayed: the turn played each, or a newer one replaced it.
+		for c, a := range st.pending {
+			if a.Turn <= res.seq {
+				delete(st.pending, c)
+			}
+		}
+		if res.finished {
+			st.status, st.ended = store.StatusFinished, true
+		}
+	case turnFailed:
+		st.status, st.ended = store.StatusFailed, true
+	case turnGivenUp:
+		st.stopping = true
+	}
+}
