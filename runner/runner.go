@@ -273,7 +273,7 @@ func (r *Runner) Act(ctx context.Context, id, character, userID string, a engine
 func (r *Runner) ActAsync(id, character, userID string, a engine.Action, deadline time.Time, done func(turn int64, err error)) {
 	st := r.get(id)
 	if st == nil {
-		done(0, refuse(ErrNotRunning, "simulation %q is not running on this node", id))
+		done(0, refuse(ErrNotRunning, "simulation %q is not running here", id))
 		return
 	}
 	pa := store.PendingAction{ID: newID(), Character: character, UserID: userID, Action: a}
@@ -309,7 +309,7 @@ func (r *Runner) Control(ctx context.Context, id, op string) (*store.Simulation,
 func (r *Runner) ControlAsync(id, op string, deadline time.Time, done func(*store.Simulation, error)) {
 	st := r.get(id)
 	if st == nil {
-		done(nil, refuse(ErrNotRunning, "simulation %q is not running on this node", id))
+		done(nil, refuse(ErrNotRunning, "simulation %q is not running here", id))
 		return
 	}
 	if err := st.send(&controlReq{op: op, deadline: deadline, done: done}); err != nil {

@@ -75,7 +75,7 @@ type story struct {
 	applying bool // a control being applied
 	controls []*controlReq
 	stopping bool
-	ended    bool // finished or failed during this run
+	ended    bool      // finished or failed during this run
 	last     time.Time // when the last turn started
 	since    time.Time // when this turn started waiting for players
 	timer    *time.Timer
@@ -106,7 +106,7 @@ func (st *story) send(req any) error {
 	st.mu.Lock()
 	defer st.mu.Unlock()
 	if st.closed {
-		return refuse(ErrNotRunning, "simulation %q is not running on this node", st.id)
+		return refuse(ErrNotRunning, "simulation %q is not running here", st.id)
 	}
 	select {
 	case st.inbox <- req:
@@ -160,13 +160,13 @@ func (st *story) exit() {
 	for drained := false; !drained; {
 		select {
 		case req := <-st.inbox:
-			st.refuse(req, refuse(ErrNotRunning, "simulation %q is not running on this node", st.id))
+			st.refuse(req, refuse(ErrNotRunning, "simulation %q is not running here", st.id))
 		default:
 			drained = true
 		}
 	}
 	for _, c := range st.controls {
-		c.done(nil, refuse(ErrNotRunning, "simulation %q is not running on this node", st.id))
+		c.done(nil, refuse(ErrNotRunning, "simulation %q is not running here", st.id))
 	}
 	st.timer.Stop()
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(st.r.ctx), 10*time.Second)
@@ -211,7 +211,7 @@ func (st *story) refuse(req any, err error) {
 
 func (st *story) handle(req any) {
 	if st.stopping {
-		st.refuse(req, refuse(ErrNotRunning, "simulation %q is not running on this node", st.id))
+		st.refuse(req, refuse(ErrNotRunning, "simulation %q is not running here", st.id))
 		return
 	}
 	switch req := req.(type) {

@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"strconv"
 
+	"github.com/novel-engine/novel-engine/cluster"
 	"github.com/novel-engine/novel-engine/runner"
 	"github.com/novel-engine/novel-engine/store"
 )
@@ -66,9 +67,11 @@ func toError(log *slog.Logger, err error) *Error {
 	case errors.Is(err, runner.ErrEnded):
 		return &Error{Code: CodeConflict, Message: err.Error()}
 	case errors.Is(err, runner.ErrNotRunning):
-		return &Error{Code: CodeUnavailable, Message: err.Error() + "; try again shortly", RetryAfter: 2}
+		return &Error{Code: CodeUnavailable, Message: err.Error() + " or on any node now; try again shortly", RetryAfter: 2}
 	case errors.Is(err, runner.ErrBusy), errors.Is(err, runner.ErrDraining):
 		return &Error{Code: CodeUnavailable, Message: err.Error(), RetryAfter: 1}
+	case errors.Is(err, cluster.ErrUnavailable):
+		return &Error{Code: CodeUnavailable, Message: err.Error(), RetryAfter: 2}
 	case errors.Is(err, store.ErrNotFound):
 		return &Error{Code: CodeNotFound, Message: trimStoreErr(err)}
 	case errors.Is(err, store.ErrConflict):

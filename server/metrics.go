@@ -9,6 +9,8 @@ import (
 	"github.com/go-chi/chi/v5/middleware"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
+
+	"github.com/novel-engine/novel-engine/cluster"
 )
 
 type metrics struct {
@@ -23,9 +25,6 @@ type metrics struct {
 	turnDelay     prometheus.Histogram
 	created       prometheus.Counter
 	actions       prometheus.Counter
-	takeovers     prometheus.Counter
-	leasesLost    prometheus.Counter
-	remote        *prometheus.CounterVec
 }
 
 func newMetrics(reg *prometheus.Registry) *metrics {
@@ -45,27 +44,45 @@ func newMetrics(reg *prometheus.Registry) *metrics {
 			Name: "novel_turn_publish_delay_seconds", Help: "From a turn's production to its publication: storing it included.",
 			Buckets: prometheus.ExponentialBuckets(0.0005, 2, 14),
 		}),
-		created:    prometheus.NewCounter(prometheus.CounterOpts{Name: "novel_simulations_created_total", Help: "Simulations created on this node."}),
-		actions:    prometheus.NewCounter(prometheus.CounterOpts{Name: "novel_actions_total", Help: "Player actions accepted."}),
-		takeovers:  prometheus.NewCounter(prometheus.CounterOpts{Name: "novel_cluster_acquired_total", Help: "Simulations this node took a lease on and started."}),
-		leasesLost: prometheus.NewCounter(prometheus.CounterOpts{Name: "novel_cluster_leases_lost_total", Help: "Simulations stopped here because their lease was lost or could not be renewed."}),
-		remote:     prometheus.NewCounterVec(prometheus.CounterOpts{Name: "novel_cluster_remote_requests_total", Help: "Actions and controls sent to the node running the simulation."}, []string{"kind"}),
+		created: prometheus.NewCounter(prometheus.CounterOpts{Name: "novel_simulations_created_total", Help: "Simulations created on this node."}),
+		actions: prometheus.NewCounter(prometheus.CounterOpts{Name: "novel_actions_total", Help: "Player actions accepted."}),
 	}
-	reg.MustRegister(m.requests, m.httpErrors, m.wsErrors, m.connections, m.messagesIn, m.subscriptions, m.turns, m.turnDelay, m.created, m.actions, m.takeovers, m.leasesLost, m.remote,
+	reg.MustRegister(m.requests, m.httpErrors, m.wsErrors, m.connections, m.messagesIn, m.subscriptions, m.turns, m.turnDelay, m.created, m.actions,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }
 
 func (m *metrics) registerGauges(s *Server) {
+	counter := func(name, help string, labels prometheus.Labels, fn func() int64) prometheus.Collector {
+		return prometheus.NewCounterFunc(prometheus.CounterOpts{Name: name, Help: help, ConstLabels: labels}, func() float64 { return float64(fn()) })
+	}
+	// The cluster's counters read 0 on a single node.
+	c := s.cluster
+	fromCluster := func(fn func(*cluster.Cluster) int64) func() int64 {
+		return func() int64 {
+			if c == nil {
+				return 0
+			}
+			return fn(c)
+		}
+	}
+	const remoteHelp = "Actions and controls sent to the node running the simulation."
 	m.reg.MustRegister(
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "novel_simulations_running", Help: "Simulations this node runs."},
 			func() float64 { return float64(s.runner.Count()) }),
-		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "novel_ws_slow_closed_total", Help: "Connections cut with 4000 for not keeping up."},
-			func() float64 { return float64(s.hub.SlowClosed()) }),
+		counter("novel_ws_slow_closed_total", "Connections cut with 4000 for not keeping up.", nil, s.hub.SlowClosed),
+		counter("novel_cluster_acquired_total", "Simulations this node took a lease on and started.", nil,
+			fromCluster((*cluster.Cluster).Acquired)),
+		counter("novel_cluster_leases_lost_total", "Simulations stopped here because their lease was lost or could not be renewed.", nil,
+			fromCluster((*cluster.Cluster).LeasesLost)),
+		counter("novel_cluster_remote_requests_total", remoteHelp, prometheus.Labels{"kind": "act"},
+			fromCluster(func(c *cluster.Cluster) int64 { acts, _ := c.RemoteRequests(); return acts })),
+		counter("novel_cluster_remote_requests_total", remoteHelp, prometheus.Labels{"kind": "control"},
+			fromCluster(func(c *cluster.Cluster) int64 { _, controls := c.RemoteRequests(); return controls })),
 	)
-	if b, ok := s.broker.(interface{ Reconnects() int64 }); ok {
-		m.reg.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "novel_broker_reconnects_total", Help: "Times the broker's subscription connection came back after losing Redis."},
-			func() float64 { return float64(b.Reconnects()) }))
+	if c != nil {
+		m.reg.MustRegister(counter("novel_broker_reconnects_total", "Times the broker's subscription connection came back after losing Redis.", nil,
+			c.Broker().Reconnects))
 	}
 }
 

@@ -22,6 +22,14 @@ func newPresence(s *Server) *presence {
 	return &presence{s: s, dirty: make(map[string]struct{})}
 }
 
+// seatsChanged tells who needs to know that sim's seats changed: the
+// watchers (presence) and the story, if it runs here and waits for its
+// players.
+func (s *Server) seatsChanged(sim string) {
+	s.presence.mark(sim)
+	s.runner.SeatsChanged(sim)
+}
+
 // mark notes that sim's presence changed.
 func (p *presence) mark(sim string) {
 	p.mu.Lock()
@@ -60,7 +68,7 @@ func (p *presence) flush(ctx context.Context) {
 		if c := p.s.cluster; c != nil {
 			// Watchers are counted over every node: this node's count goes
 			// to Redis, the sum comes back.
-			total, err := c.watchers(ctx, sim, watchers)
+			total, err := c.Watchers(ctx, sim, watchers)
 			if err != nil {
 				p.s.log.Debug("presence across nodes", "sim", sim, "err", err)
 			} else if watchers > 0 {

@@ -16,7 +16,6 @@ import (
 	"github.com/go-chi/chi/v5"
 
 	"github.com/novel-engine/novel-engine/engine"
-	"github.com/novel-engine/novel-engine/runner"
 	"github.com/novel-engine/novel-engine/store"
 )
 
@@ -272,7 +271,7 @@ func (s *Server) create(ctx context.Context, u User, req createRequest) (*Simula
 		return nil, err
 	}
 	if s.cluster != nil {
-		s.cluster.place(ctx, rec)
+		s.cluster.Place(ctx, rec)
 		if got, err := s.store.GetSimulation(ctx, rec.ID); err == nil {
 			rec = got
 		}
@@ -370,28 +369,13 @@ func (s *Server) handleControl(op string) http.HandlerFunc {
 			s.writeError(w, r, Errorf(CodeConflict, "simulation %q has ended", rec.ID))
 			return
 		}
-		rec, err = s.control(r.Context(), rec, op)
+		rec, err = s.controlHere(r.Context(), rec.ID, op)
 		if err != nil {
 			s.writeError(w, r, err)
 			return
 		}
 		s.writeSimulation(w, r, rec)
 	}
-}
-
-// control applies op on the node that runs the simulation.
-func (s *Server) control(ctx context.Context, rec *store.Simulation, op string) (*store.Simulation, error) {
-	out, err := s.runner.Control(ctx, rec.ID, op)
-	if errors.Is(err, runner.ErrNotRunning) && s.cluster != nil {
-		if err := s.cluster.control(ctx, rec.ID, op); err != nil {
-			return nil, err
-		}
-		return s.store.GetSimulation(ctx, rec.ID)
-	}
-	if errors.Is(err, runner.ErrNotRunning) {
-		return nil, Errorf(CodeUnavailable, "simulation %q is not running on any node; try again shortly", rec.ID)
-	}
-	return out, err
 }
 
 func (s *Server) handleListTurns(w http.ResponseWriter, r *http.Request) {
@@ -525,15 +509,7 @@ func (s *Server) act(ctx context.Context, u User, simID, character string, a *en
 	if seat, ok := seats[character]; !ok || seat.UserID != u.ID {
 		return 0, Errorf(CodeForbidden, "you do not hold the seat of %q; claim it first", character)
 	}
-	turn, err := s.runner.Act(ctx, rec.ID, character, u.ID, *a)
-	if errors.Is(err, runner.ErrNotRunning) && s.cluster != nil {
-		// Validated and queued by the node running it, which answers with
-		// the turn it will be played in.
-		turn, err = s.cluster.act(ctx, rec.ID, character, u.ID, *a)
-	}
-	if errors.Is(err, runner.ErrNotRunning) {
-		return 0, Errorf(CodeUnavailable, "simulation %q is not running on any node; try again shortly", rec.ID)
-	}
+	turn, err := s.actHere(ctx, rec.ID, character, u.ID, *a)
 	if err == nil {
 		s.metrics.actions.Inc()
 	}

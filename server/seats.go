@@ -10,21 +10,51 @@ import (
 // claimed here, so a seat is freed when its holder's last connection has
 // been gone for longer than the grace period.
 type seatKeeper struct {
-	s *Server
+	// set at construction
+	grace time.Duration
+	clock clock
+	free  func(sim, character, userID string) // frees a seat whose holder did not come back
 
 	mu     sync.Mutex
 	conns  map[string]int                // user id → open connections
 	seats  map[string]map[[2]string]bool // user id → (sim, character) claimed here
-	timers map[string]*time.Timer        // user id → pending release
+	timers map[string]*release           // user id → pending release
 }
 
-func newSeatKeeper(s *Server) *seatKeeper {
+// release is a pending release of a user's seats.
+type release struct{ timer stopper }
+
+// clock starts timers: the real one, or a test's.
+type clock interface {
+	AfterFunc(d time.Duration, f func()) stopper
+}
+
+type stopper interface{ Stop() bool }
+
+type realClock struct{}
+
+func (realClock) AfterFunc(d time.Duration, f func()) stopper { return time.AfterFunc(d, f) }
+
+func newSeatKeeper(grace time.Duration, c clock, free func(sim, character, userID string)) *seatKeeper {
 	return &seatKeeper{
-		s:      s,
+		grace:  grace,
+		clock:  c,
+		free:   free,
 		conns:  make(map[string]int),
 		seats:  make(map[string]map[[2]string]bool),
-		timers: make(map[string]*time.Timer),
+		timers: make(map[string]*release),
 	}
+}
+
+// freeSeat is the server's way to free a seat after the grace period.
+func (s *Server) freeSeat(sim, character, userID string) {
+	ctx, cancel := context.WithTimeout(s.ctx, 10*time.Second)
+	defer cancel()
+	if err := s.store.ReleaseSeat(ctx, sim, character, userID); err != nil {
+		s.log.Debug("release seat after grace", "sim", sim, "character", character, "err", err)
+		return
+	}
+	s.seatsChanged(sim)
 }
 
 func (k *seatKeeper) connected(u User) {
@@ -34,8 +64,8 @@ func (k *seatKeeper) connected(u User) {
 		return
 	}
 	k.conns[u.ID]++
-	if t, ok := k.timers[u.ID]; ok {
-		t.Stop()
+	if r, ok := k.timers[u.ID]; ok {
+		r.timer.Stop()
 		delete(k.timers, u.ID)
 	}
 }
@@ -54,29 +84,25 @@ func (k *seatKeeper) disconnected(u User) {
 	if len(k.seats[u.ID]) == 0 {
 		return
 	}
-	id := u.ID
-	k.timers[id] = time.AfterFunc(k.s.cfg.SeatGrace, func() { k.expire(id) })
+	id, r := u.ID, &release{}
+	k.timers[id] = r
+	r.timer = k.clock.AfterFunc(k.grace, func() { k.expire(id, r) })
 }
 
-// expire frees the seats of a user who did not come back in time.
-func (k *seatKeeper) expire(userID string) {
+// expire frees the seats of a user who did not come back in time, unless
+// the release r was called off (the user came back, maybe to leave again).
+func (k *seatKeeper) expire(userID string, r *release) {
 	k.mu.Lock()
-	delete(k.timers, userID)
-	if k.conns[userID] > 0 {
+	if k.timers[userID] != r {
 		k.mu.Unlock()
 		return
 	}
+	delete(k.timers, userID)
 	held := k.seats[userID]
 	delete(k.seats, userID)
 	k.mu.Unlock()
-	ctx, cancel := context.WithTimeout(k.s.ctx, 10*time.Second)
-	defer cancel()
 	for key := range held {
-		if err := k.s.store.ReleaseSeat(ctx, key[0], key[1], userID); err != nil {
-			k.s.log.Debug("release seat after grace", "sim", key[0], "character", key[1], "err", err)
-			continue
-		}
-		k.s.presence.mark(key[0])
+		k.free(key[0], key[1], userID)
 	}
 }
 
@@ -98,8 +124,8 @@ func (k *seatKeeper) released(userID, sim, character string) {
 func (k *seatKeeper) stop() {
 	k.mu.Lock()
 	defer k.mu.Unlock()
-	for id, t := range k.timers {
-		t.Stop()
+	for id, r := range k.timers {
+		r.timer.Stop()
 		delete(k.timers, id)
 	}
 }

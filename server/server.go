@@ -1,5 +1,7 @@
-// Package server is the HTTP and WebSocket edge of a node and the runner
-// that owns the simulations the node runs.
+// Package server is the HTTP and WebSocket edge of a node: routes,
+// sessions, auth, limits, metrics and health. It puts the node together:
+// the hub, the runner that owns the simulations running here, and, on a
+// cluster, the cluster package's broker, leases and requests.
 package server
 
 import (
@@ -14,6 +16,7 @@ import (
 	"github.com/coder/websocket"
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/novel-engine/novel-engine/cluster"
 	"github.com/novel-engine/novel-engine/engine"
 	"github.com/novel-engine/novel-engine/hub"
 	"github.com/novel-engine/novel-engine/runner"
@@ -24,15 +27,14 @@ import (
 type Config struct {
 	Store store.Store
 	Auth  *Auth
-	// Broker carries publications between nodes. Defaults to the
-	// in-process broker of a single node.
-	Broker hub.Broker
 	// Node names this node in welcome messages and ownership.
 	Node string
 	// Cluster, when set, makes this node one of several sharing Redis and
-	// the store: it runs only the simulations it holds a lease on. When
-	// nil the node runs every simulation.
-	Cluster *ClusterConfig
+	// the store: publications go through Redis, and the node runs only the
+	// simulations it holds a lease on. When nil the node runs every
+	// simulation and publishes in process. Its Node and Logger are the
+	// server's.
+	Cluster *cluster.Config
 	// GuestAuth enables POST /v1/auth/guest.
 	GuestAuth bool
 	// GuestTTL is how long a guest token lasts. Defaults to 24h.
@@ -87,11 +89,11 @@ type Server struct {
 	hub      *hub.Hub
 	broker   hub.Broker
 	runner   *runner.Runner
+	cluster  *cluster.Cluster // nil on a single node
 	metrics  *metrics
 	views    *viewCache
 	presence *presence
 	seats    *seatKeeper
-	cluster  *cluster // nil on a single node
 	limits   *ipLimiter
 	accept   *websocket.AcceptOptions
 	now      func() time.Time
@@ -104,12 +106,7 @@ type Server struct {
 	bg       sync.WaitGroup // background loops
 }
 
-// New builds a server. Call Start to resume stored simulations and
-// Shutdown to drain it.
-func New(cfg Config) (*Server, error) {
-	if cfg.Store == nil || cfg.Auth == nil {
-		return nil, errors.New("server: Store and Auth are required")
-	}
+func (cfg Config) withDefaults() Config {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
@@ -143,18 +140,34 @@ func New(cfg Config) (*Server, error) {
 	if cfg.PresenceInterval <= 0 {
 		cfg.PresenceInterval = time.Second
 	}
+	return cfg
+}
+
+// New builds a server. Call Start to resume stored simulations and
+// Shutdown to drain it.
+func New(cfg Config) (*Server, error) {
+	if cfg.Store == nil || cfg.Auth == nil {
+		return nil, errors.New("server: Store and Auth are required")
+	}
+	if cfg.Cluster != nil && cfg.Cluster.Redis == nil {
+		return nil, errors.New("server: Cluster needs Redis")
+	}
+	cfg = cfg.withDefaults()
 	s := &Server{cfg: cfg, log: cfg.Logger, store: cfg.Store, auth: cfg.Auth, now: cfg.Now}
 	s.ctx, s.cancel = context.WithCancel(context.Background())
 	s.metrics = newMetrics(cfg.Registry)
-
-	s.broker = cfg.Broker
-	if s.broker == nil {
+	if cfg.Cluster != nil {
+		cc := *cfg.Cluster
+		cc.Node, cc.Logger = cfg.Node, cfg.Logger
+		s.cluster = cluster.New(cc)
+		s.broker = s.cluster.Broker()
+	} else {
 		s.broker = hub.NewMemoryBroker()
 	}
 	s.hub = hub.New(s.broker, s.fillFromStore, hub.Options{MaxQueueBytes: cfg.MaxQueueBytes, FillLimit: turnsPageLimit, Logger: cfg.Logger})
 	s.views = newViewCache()
 	s.presence = newPresence(s)
-	s.seats = newSeatKeeper(s)
+	s.seats = newSeatKeeper(cfg.SeatGrace, realClock{}, s.freeSeat)
 	s.limits = newIPLimiter(cfg.RequestRate, cfg.RequestBurst)
 	s.accept = &websocket.AcceptOptions{Subprotocols: []string{"novel.v1"}, OriginPatterns: cfg.AllowedOrigins}
 	s.runner = runner.New(runner.Config{
@@ -174,16 +187,10 @@ func New(cfg Config) (*Server, error) {
 		OnEnd: func(sim string) { s.presence.mark(sim) },
 		OnStop: func(sim string, lost bool) {
 			if s.cluster != nil {
-				s.cluster.onStop(sim, lost)
+				s.cluster.Stopped(sim, lost)
 			}
 		},
 	})
-	if cfg.Cluster != nil {
-		if cfg.Cluster.Redis == nil {
-			return nil, errors.New("server: Cluster needs Redis")
-		}
-		s.cluster = newCluster(s, *cfg.Cluster)
-	}
 	s.metrics.registerGauges(s)
 	return s, nil
 }
@@ -199,7 +206,7 @@ func (s *Server) Start(ctx context.Context) error {
 		s.presence.loop(s.ctx, s.cfg.PresenceInterval)
 	}()
 	if s.cluster != nil {
-		s.cluster.start()
+		s.cluster.Start(cluster.Deps{Runner: s.runner, Store: s.store, Handler: remote{s}, Presence: s.presence.mark})
 		return nil
 	}
 	for _, status := range []string{store.StatusRunning, store.StatusPaused, store.StatusCreated} {
@@ -238,7 +245,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	if s.cluster != nil {
 		// Out of placement first, so the simulations released below go
 		// to the other nodes at once.
-		s.cluster.leave(ctx)
+		s.cluster.Leave(ctx)
 	}
 	err := s.runner.Shutdown(ctx)
 	s.CloseAll(websocket.StatusGoingAway, "server shutting down")
@@ -255,7 +262,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	s.cancel()
 	s.bg.Wait()
 	if s.cluster != nil {
-		s.cluster.stop()
+		s.cluster.Stop()
 	}
 	s.seats.stop()
 	return err

@@ -110,7 +110,7 @@ func (s *Server) describe(ctx context.Context, rec *store.Simulation, lastTurn [
 	}
 	w := s.hub.Watchers(rec.ID)
 	if s.cluster != nil {
-		if total, err := s.cluster.countWatchers(ctx, rec.ID); err == nil {
+		if total, err := s.cluster.CountWatchers(ctx, rec.ID); err == nil {
 			w = max(total, w)
 		}
 	}

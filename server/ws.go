@@ -314,7 +314,7 @@ func (c *conn) claim(ctx context.Context, m clientMsg) error {
 		return err
 	}
 	s.seats.claimed(c.user.ID, rec.ID, m.Character)
-	s.presence.mark(rec.ID)
+	s.seatsChanged(rec.ID)
 	c.send(replyMsg{Type: "claimed", ID: m.ID, Sim: m.Sim, Character: m.Character})
 	return nil
 }
@@ -352,7 +352,7 @@ func (c *conn) release(ctx context.Context, m clientMsg) error {
 		return err
 	}
 	s.seats.released(seat.UserID, rec.ID, m.Character)
-	s.presence.mark(rec.ID)
+	s.seatsChanged(rec.ID)
 	c.send(replyMsg{Type: "released", ID: m.ID, Sim: m.Sim, Character: m.Character})
 	return nil
 }

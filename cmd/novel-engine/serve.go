@@ -20,7 +20,6 @@ import (
 	"github.com/novel-engine/novel-engine/cluster"
 	"github.com/novel-engine/novel-engine/engine"
 	"github.com/novel-engine/novel-engine/engine/llm"
-	"github.com/novel-engine/novel-engine/hub"
 	"github.com/novel-engine/novel-engine/server"
 	"github.com/novel-engine/novel-engine/store"
 	"github.com/novel-engine/novel-engine/store/postgres"
@@ -178,45 +177,15 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	if c.nodeID == "" {
 		c.nodeID = defaultNodeID()
 	}
-	var redisOpts *redis.Options
-	if c.redisURL != "" {
-		// A cluster shares its tokens and its stories: both must be
-		// configured, not made up per node.
-		if c.jwtSecret == "" {
-			return errors.New("NOVEL_JWT_SECRET is required with NOVEL_REDIS_URL: every node must accept the tokens of the others")
-		}
-		if c.databaseURL == "" {
-			return errors.New("NOVEL_DATABASE_URL is required with NOVEL_REDIS_URL: the nodes of a cluster share one PostgreSQL store")
-		}
-		if redisOpts, err = redis.ParseURL(c.redisURL); err != nil {
-			return fmt.Errorf("NOVEL_REDIS_URL: %w", err)
-		}
-		if c.leaseTTL < 300*time.Millisecond {
-			return errors.New("NOVEL_LEASE_TTL: use at least 300ms")
-		}
+	redisOpts, err := clusterOptions(c)
+	if err != nil {
+		return err
 	}
 	engineOpts, err := llmEngine(c, log)
 	if err != nil {
 		return err
 	}
-	secret := []byte(c.jwtSecret)
-	if len(secret) == 0 {
-		secret = make([]byte, 32)
-		rand.Read(secret)
-		log.Info("no NOVEL_JWT_SECRET: tokens are signed with a random key and die with this process")
-	} else if len(secret) < 16 {
-		return errors.New("NOVEL_JWT_SECRET: use at least 16 bytes")
-	}
-	var pubKey []byte
-	if c.jwtPublicKey != "" {
-		pubKey = []byte(c.jwtPublicKey)
-		if !strings.Contains(c.jwtPublicKey, "-----BEGIN") {
-			if pubKey, err = os.ReadFile(c.jwtPublicKey); err != nil {
-				return fmt.Errorf("NOVEL_JWT_PUBLIC_KEY: %w", err)
-			}
-		}
-	}
-	auth, err := server.NewAuth(secret, pubKey, c.jwtIssuer, c.jwtAudience, time.Now)
+	auth, err := newAuth(c, log)
 	if err != nil {
 		return err
 	}
@@ -226,64 +195,24 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 			return fmt.Errorf("NOVEL_GUEST_AUTH: %q is not true or false", c.guestAuth)
 		}
 	}
-	var origins []string
-	for _, o := range strings.Split(c.allowedOrigins, ",") {
-		if o = strings.TrimSpace(o); o != "" {
-			origins = append(origins, o)
-		}
-	}
-
-	var st store.Store = store.NewMemory()
-	if c.databaseURL != "" {
-		if c.migrate {
-			mctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
-			rep, err := postgres.Migrate(mctx, c.databaseURL)
-			cancel()
-			if err != nil {
-				return fmt.Errorf("migrate: %w", err)
-			}
-			if len(rep.Applied) > 0 {
-				log.Info("database migrated", "from", rep.From, "to", rep.To)
-			}
-		}
-		pg, err := postgres.Open(ctx, c.databaseURL, postgres.Options{
-			MaxConns: int32(c.dbMaxConns), ConnectTimeout: c.dbConnTimeout, StatementTimeout: c.dbStmtTimeout,
-		})
-		if err != nil {
-			return fmt.Errorf("open database: %w", err)
-		}
-		st = pg
+	st, err := openStore(ctx, c, log)
+	if err != nil {
+		return err
 	}
 	defer st.Close()
-
-	var (
-		broker      hub.Broker
-		clusterConf *server.ClusterConfig
-	)
+	var clusterConf *cluster.Config
 	if redisOpts != nil {
-		rdb := redis.NewClient(redisOpts)
+		rdb := connectRedis(ctx, redisOpts, log)
 		defer rdb.Close()
-		pctx, cancel := context.WithTimeout(ctx, 5*time.Second)
-		if err := rdb.Ping(pctx).Err(); err != nil {
-			// Not fatal: the node reports it in /readyz and connects when
-			// Redis is back.
-			log.Warn("redis unreachable at start", "err", err)
-		}
-		cancel()
-		rb := cluster.NewBroker(rdb, c.redisPrefix, cluster.BrokerOptions{Logger: log})
-		defer rb.Close()
-		broker = rb
-		clusterConf = &server.ClusterConfig{Redis: rdb, Prefix: c.redisPrefix, LeaseTTL: c.leaseTTL}
+		clusterConf = &cluster.Config{Redis: rdb, Prefix: c.redisPrefix, LeaseTTL: c.leaseTTL}
 	}
-
 	srv, err := server.New(server.Config{
-		Broker:            broker,
 		Cluster:           clusterConf,
 		Store:             st,
 		Auth:              auth,
 		Node:              c.nodeID,
 		GuestAuth:         guest,
-		AllowedOrigins:    origins,
+		AllowedOrigins:    splitList(c.allowedOrigins),
 		DenyAnonymousRead: c.denyAnonymous,
 		MinTurnInterval:   time.Duration(c.minIntervalMS) * time.Millisecond,
 		PlayerWait:        c.playerWait,
@@ -299,6 +228,108 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	if err := srv.Start(ctx); err != nil {
 		return fmt.Errorf("start: %w", err)
 	}
+	return serveHTTP(ctx, srv, c, log, stdout, "guest_auth", guest)
+}
+
+// clusterOptions checks what a cluster needs, and returns its Redis
+// options; nil on a single node.
+func clusterOptions(c *serveConfig) (*redis.Options, error) {
+	if c.redisURL == "" {
+		return nil, nil
+	}
+	// A cluster shares its tokens and its stories: both must be
+	// configured, not made up per node.
+	if c.jwtSecret == "" {
+		return nil, errors.New("NOVEL_JWT_SECRET is required with NOVEL_REDIS_URL: every node must accept the tokens of the others")
+	}
+	if c.databaseURL == "" {
+		return nil, errors.New("NOVEL_DATABASE_URL is required with NOVEL_REDIS_URL: the nodes of a cluster share one PostgreSQL store")
+	}
+	opts, err := redis.ParseURL(c.redisURL)
+	if err != nil {
+		return nil, fmt.Errorf("NOVEL_REDIS_URL: %w", err)
+	}
+	if c.leaseTTL < 300*time.Millisecond {
+		return nil, errors.New("NOVEL_LEASE_TTL: use at least 300ms")
+	}
+	return opts, nil
+}
+
+// connectRedis returns a client of Redis. Redis being away is not fatal:
+// the node reports it in /readyz and connects when Redis is back.
+func connectRedis(ctx context.Context, opts *redis.Options, log *slog.Logger) *redis.Client {
+	rdb := redis.NewClient(opts)
+	pctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	if err := rdb.Ping(pctx).Err(); err != nil {
+		log.Warn("redis unreachable at start", "err", err)
+	}
+	return rdb
+}
+
+// newAuth checks tokens with NOVEL_JWT_SECRET (random when unset) and
+// the external issuer's key, if any.
+func newAuth(c *serveConfig, log *slog.Logger) (*server.Auth, error) {
+	secret := []byte(c.jwtSecret)
+	if len(secret) == 0 {
+		secret = make([]byte, 32)
+		rand.Read(secret)
+		log.Info("no NOVEL_JWT_SECRET: tokens are signed with a random key and die with this process")
+	} else if len(secret) < 16 {
+		return nil, errors.New("NOVEL_JWT_SECRET: use at least 16 bytes")
+	}
+	var pubKey []byte
+	if c.jwtPublicKey != "" {
+		pubKey = []byte(c.jwtPublicKey)
+		if !strings.Contains(c.jwtPublicKey, "-----BEGIN") {
+			var err error
+			if pubKey, err = os.ReadFile(c.jwtPublicKey); err != nil {
+				return nil, fmt.Errorf("NOVEL_JWT_PUBLIC_KEY: %w", err)
+			}
+		}
+	}
+	return server.NewAuth(secret, pubKey, c.jwtIssuer, c.jwtAudience, time.Now)
+}
+
+// openStore opens PostgreSQL, migrated first unless told not to, or the
+// memory store when no database is configured.
+func openStore(ctx context.Context, c *serveConfig, log *slog.Logger) (store.Store, error) {
+	if c.databaseURL == "" {
+		return store.NewMemory(), nil
+	}
+	if c.migrate {
+		mctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
+		rep, err := postgres.Migrate(mctx, c.databaseURL)
+		cancel()
+		if err != nil {
+			return nil, fmt.Errorf("migrate: %w", err)
+		}
+		if len(rep.Applied) > 0 {
+			log.Info("database migrated", "from", rep.From, "to", rep.To)
+		}
+	}
+	pg, err := postgres.Open(ctx, c.databaseURL, postgres.Options{
+		MaxConns: int32(c.dbMaxConns), ConnectTimeout: c.dbConnTimeout, StatementTimeout: c.dbStmtTimeout,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("open database: %w", err)
+	}
+	return pg, nil
+}
+
+func splitList(s string) []string {
+	var out []string
+	for _, o := range strings.Split(s, ",") {
+		if o = strings.TrimSpace(o); o != "" {
+			out = append(out, o)
+		}
+	}
+	return out
+}
+
+// serveHTTP serves srv on the configured address until ctx ends, then
+// drains: stop taking new requests, finish turns, close sockets with 1001.
+func serveHTTP(ctx context.Context, srv *server.Server, c *serveConfig, log *slog.Logger, stdout io.Writer, attrs ...any) error {
 	ln, err := net.Listen("tcp", c.addr)
 	if err != nil {
 		return err
@@ -307,7 +338,7 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- hs.Serve(ln) }()
 	fmt.Fprintf(stdout, "novel-engine node %s listening on http://%s\n", c.nodeID, ln.Addr())
-	log.Info("serving", "addr", ln.Addr().String(), "node", c.nodeID, "store", storeKind(c), "cluster", c.redisURL != "", "guest_auth", guest, "decider", deciderKind(c))
+	log.Info("serving", append([]any{"addr", ln.Addr().String(), "node", c.nodeID, "store", storeKind(c), "cluster", c.redisURL != "", "decider", deciderKind(c)}, attrs...)...)
 
 	select {
 	case err := <-serveErr:
@@ -317,7 +348,6 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	log.Info("draining")
 	sctx, cancel := context.WithTimeout(context.Background(), c.shutdownWait)
 	defer cancel()
-	// Stop taking new requests, finish turns, close sockets with 1001.
 	go hs.Shutdown(sctx)
 	derr := srv.Shutdown(sctx)
 	if err := hs.Shutdown(sctx); err != nil && !errors.Is(err, http.ErrServerClosed) {

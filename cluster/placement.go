@@ -1,0 +1,124 @@
+package cluster
+
+import (
+	"context"
+	"hash/fnv"
+	"slices"
+	"strconv"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+)
+
+// heartbeat records that this node is alive and how many simulations it
+// runs, and reads the same of the others. Placement decisions call it
+// first, so they see the loads of now, not of the last beat.
+func (c *Cluster) heartbeat(ctx context.Context) {
+	if c.isLeaving() {
+		return
+	}
+	now := time.Now()
+	window := 4 * c.cfg.HeartbeatInterval
+	pipe := c.rdb.Pipeline()
+	pipe.ZAdd(ctx, c.keys.nodes(), redis.Z{Score: float64(now.UnixMilli()), Member: c.node})
+	pipe.HSet(ctx, c.keys.loads(), c.node, c.deps.Runner.Count())
+	loads := pipe.HGetAll(ctx, c.keys.loads())
+	pipe.ZRemRangeByScore(ctx, c.keys.nodes(), "-inf", strconv.FormatInt(now.Add(-time.Hour).UnixMilli(), 10))
+	live := pipe.ZRangeByScore(ctx, c.keys.nodes(), &redis.ZRangeBy{Min: strconv.FormatInt(now.Add(-window).UnixMilli(), 10), Max: "+inf"})
+	if _, err := pipe.Exec(ctx); err != nil {
+		c.log.Debug("heartbeat", "err", err)
+		return
+	}
+	nodes := live.Val()
+	byNode := make(map[string]int, len(nodes))
+	for n, v := range loads.Val() {
+		if slices.Contains(nodes, n) {
+			byNode[n], _ = strconv.Atoi(v)
+		} else {
+			c.rdb.HDel(ctx, c.keys.loads(), n) // a node gone for good
+		}
+	}
+	c.mu.Lock()
+	c.live, c.loads = nodes, byNode
+	c.mu.Unlock()
+}
+
+func (c *Cluster) heartbeatLoop(ctx context.Context) {
+	every(ctx, c.cfg.HeartbeatInterval, c.heartbeat)
+}
+
+// placement is a view of the live nodes and their loads, taken once per
+// decision (a scan, or a new simulation).
+type placement struct {
+	nodes  []string // live nodes with room: fewer simulations than target
+	target int      // an even share of the simulations that should run
+}
+
+// placement computes where simulations should go when extra more of
+// them need an owner, from the live nodes and their loads as of the last
+// heartbeat (this node's load as of now).
+func (c *Cluster) placement(extra int) placement {
+	c.mu.Lock()
+	live, loads := c.live, c.loads
+	c.mu.Unlock()
+	return place(c.node, c.deps.Runner.Count(), live, loads, extra)
+}
+
+// place spreads simulations over the live nodes: those below an even
+// share have room. With no live node known, this node (self, running
+// own simulations) takes them all.
+func place(self string, own int, live []string, loads map[string]int, extra int) placement {
+	if len(live) == 0 {
+		return placement{nodes: []string{self}, target: own + extra}
+	}
+	load := func(n string) int {
+		if n == self {
+			return own
+		}
+		return loads[n]
+	}
+	total := extra
+	for _, n := range live {
+		total += load(n)
+	}
+	p := placement{target: (total + len(live) - 1) / len(live)}
+	for _, n := range live {
+		if load(n) < p.target {
+			p.nodes = append(p.nodes, n)
+		}
+	}
+	if len(p.nodes) == 0 {
+		p.nodes = live
+	}
+	return p
+}
+
+// preferred returns the node that should run sim: among the nodes with
+// room, the highest rendezvous hash of sim and the node. Every node
+// computes the same answer from the same view, so a simulation goes to
+// one node without a race, and simulations spread evenly.
+func (p placement) preferred(sim string) string {
+	best, bestScore := "", uint64(0)
+	for _, n := range p.nodes {
+		h := fnv.New64a()
+		h.Write([]byte(n))
+		h.Write([]byte{0})
+		h.Write([]byte(sim))
+		if s := mix(h.Sum64()); best == "" || s > bestScore {
+			best, bestScore = n, s
+		}
+	}
+	return best
+}
+
+// mix spreads every bit of an FNV hash over the whole word (MurmurHash3's
+// finalizer): FNV alone barely moves the high bits, which decide the
+// comparison, when only the last bytes differ, and the spread is uneven.
+func mix(h uint64) uint64 {
+	h ^= h >> 33
+	h *= 0xff51afd7ed558ccd
+	h ^= h >> 33
+	h *= 0xc4ceb9fe1a85ec53
+	h ^= h >> 33
+	return h
+}

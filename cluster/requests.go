@@ -1,0 +1,324 @@
+package cluster
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/novel-engine/novel-engine/engine"
+)
+
+// Actions and controls sent from a node that does not run the simulation
+// travel through a Redis stream per simulation. The owner reads its
+// simulations' streams through one consumer group and hands each request
+// to the simulation's own inbox without waiting for it, so one slow
+// simulation delays no other; the answer comes back to the answer loop,
+// which acknowledges the request (the store holds its effect by then)
+// and answers the sender on the sender's reply channel. An entry the
+// owner read but did not acknowledge (it died, or the simulation stopped
+// running there) is claimed by the next owner; one nobody read waits in
+// the stream for it. A request is applied only until its deadline: after
+// that the sender has told its client that it failed.
+
+const actionsGroup = "owners"
+
+// Request is an action or a control for the node running a simulation.
+type Request struct {
+	Kind      string         `json:"kind"` // "act" or "control"
+	Character string         `json:"character,omitempty"`
+	UserID    string         `json:"user_id,omitempty"`
+	Action    *engine.Action `json:"action,omitempty"`
+	Op        string         `json:"op,omitempty"`
+}
+
+// Reply is the owner's answer: the turn an action will be played in, or
+// a refusal in the protocol's terms (code and message).
+type Reply struct {
+	Turn    int64  `json:"turn,omitempty"`
+	Code    string `json:"code,omitempty"`
+	Message string `json:"message,omitempty"`
+}
+
+// envelope is one request in a simulation's actions stream.
+type envelope struct {
+	ID       string `json:"id"`
+	Node     string `json:"node"`     // where the answer goes
+	Deadline int64  `json:"deadline"` // Unix ms
+	Request
+}
+
+// reply is an answer on its way back, with the request it answers.
+type reply struct {
+	ID string `json:"id"`
+	Reply
+}
+
+// answer is an answer of this node's waiting for the answer loop.
+type answer struct {
+	sim   string
+	entry string // the stream entry answered
+	to    string // the sender's node
+	rep   reply
+}
+
+// Call queues req with the node running sim and waits for its answer (at
+// most RemoteTimeout). A refusal is in the Reply; the error says that no
+// answer came.
+func (c *Cluster) Call(ctx context.Context, sim string, req Request) (Reply, error) {
+	env := envelope{ID: newID(), Node: c.node, Request: req}
+	deadline := time.Now().Add(c.cfg.RemoteTimeout)
+	env.Deadline = deadline.UnixMilli()
+	ch := make(chan Reply, 1)
+	c.mu.Lock()
+	c.waiters[env.ID] = ch
+	c.mu.Unlock()
+	defer func() {
+		c.mu.Lock()
+		delete(c.waiters, env.ID)
+		c.mu.Unlock()
+	}()
+	data, err := json.Marshal(env)
+	if err != nil {
+		return Reply{}, err
+	}
+	pipe := c.rdb.Pipeline()
+	pipe.XAdd(ctx, &redis.XAddArgs{
+		Stream: c.keys.actions(sim), MaxLen: 1000, Approx: true, Values: map[string]any{"req": data},
+	})
+	pipe.Expire(ctx, c.keys.actions(sim), 24*time.Hour) // gone a day after the last request
+	if _, err := pipe.Exec(ctx); err != nil {
+		c.log.Warn("queue remote request", "sim", sim, "err", err)
+		return Reply{}, unavailable("the cluster is unavailable; try again shortly")
+	}
+	if req.Kind == "act" {
+		c.remoteActs.Add(1)
+	} else {
+		c.remoteControls.Add(1)
+	}
+	t := time.NewTimer(time.Until(deadline))
+	defer t.Stop()
+	select {
+	case rep := <-ch:
+		return rep, nil
+	case <-t.C:
+		return Reply{}, unavailable(fmt.Sprintf("no node is running simulation %q right now; try again shortly", sim))
+	case <-ctx.Done():
+		return Reply{}, ctx.Err()
+	}
+}
+
+// deliverReply hands an answer from an owner to the call waiting for it.
+func (c *Cluster) deliverReply(payload string) {
+	var rep reply
+	if err := json.Unmarshal([]byte(payload), &rep); err != nil {
+		return
+	}
+	c.mu.Lock()
+	ch := c.waiters[rep.ID]
+	c.mu.Unlock()
+	if ch != nil {
+		select {
+		case ch <- rep.Reply:
+		default:
+		}
+	}
+}
+
+// prepareActions makes sure sim's stream has the owners' group. A new
+// group starts at the stream's beginning, so requests queued while no
+// node ran the simulation are read (those past their deadline are dropped).
+func (c *Cluster) prepareActions(ctx context.Context, sim string) {
+	err := c.rdb.XGroupCreateMkStream(ctx, c.keys.actions(sim), actionsGroup, "0").Err()
+	if err != nil && !strings.Contains(err.Error(), "BUSYGROUP") {
+		c.log.Warn("create actions group", "sim", sim, "err", err)
+	}
+}
+
+// held lists the simulations this node holds and runs.
+func (c *Cluster) held() []string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	out := make([]string, 0, len(c.leases))
+	for sim := range c.leases {
+		out = append(out, sim)
+	}
+	return out
+}
+
+// actionsLoop reads the actions streams of the simulations this node
+// runs, for as long as the node is in the cluster.
+func (c *Cluster) actionsLoop(ctx context.Context) {
+	claimed := make(map[string]bool) // streams whose earlier owner's entries were claimed
+	backoff := 50 * time.Millisecond
+	for ctx.Err() == nil {
+		sims := c.held()
+		current := make(map[string]bool, len(sims))
+		for _, sim := range sims {
+			current[sim] = true
+			if !claimed[sim] {
+				c.claimPending(ctx, sim)
+				claimed[sim] = true
+			}
+		}
+		for sim := range claimed {
+			if !current[sim] {
+				delete(claimed, sim)
+			}
+		}
+		if len(sims) == 0 {
+			select {
+			case <-ctx.Done():
+				return
+			case <-c.readerSet:
+			}
+			continue
+		}
+		err := c.readActions(ctx, sims)
+		if err == nil || errors.Is(err, redis.Nil) {
+			backoff = 50 * time.Millisecond
+			continue
+		}
+		if ctx.Err() != nil {
+			return
+		}
+		c.log.Debug("read actions", "err", err)
+		select {
+		case <-time.After(backoff):
+		case <-ctx.Done():
+			return
+		}
+		backoff = min(2*backoff, 2*time.Second)
+	}
+}
+
+// readActions reads what is new in the streams of sims, waiting a little
+// for it, and hands each request on.
+func (c *Cluster) readActions(ctx context.Context, sims []string) error {
+	streams := make([]string, 0, 2*len(sims))
+	for _, sim := range sims {
+		streams = append(streams, c.keys.actions(sim))
+	}
+	for range sims {
+		streams = append(streams, ">")
+	}
+	res, err := c.rdb.XReadGroup(ctx, &redis.XReadGroupArgs{
+		Group: actionsGroup, Consumer: c.node, Streams: streams, Count: 100, Block: 250 * time.Millisecond,
+	}).Result()
+	if err != nil {
+		if strings.Contains(err.Error(), "NOGROUP") {
+			// Redis lost the streams (a restart): make them again.
+			for _, sim := range sims {
+				c.prepareActions(ctx, sim)
+			}
+			return nil
+		}
+		return err
+	}
+	for _, st := range res {
+		sim := c.keys.actionsSim(st.Stream)
+		for _, m := range st.Messages {
+			c.dispatch(ctx, sim, m)
+		}
+	}
+	return nil
+}
+
+// claimPending takes over the entries an earlier owner of sim read but
+// did not acknowledge, and hands them on.
+func (c *Cluster) claimPending(ctx context.Context, sim string) {
+	start := "0-0"
+	for {
+		msgs, next, err := c.rdb.XAutoClaim(ctx, &redis.XAutoClaimArgs{
+			Stream: c.keys.actions(sim), Group: actionsGroup, Consumer: c.node, MinIdle: 0, Start: start, Count: 100,
+		}).Result()
+		if err != nil {
+			if !strings.Contains(err.Error(), "NOGROUP") {
+				c.log.Debug("claim pending actions", "sim", sim, "err", err)
+			}
+			return
+		}
+		for _, m := range msgs {
+			c.dispatch(ctx, sim, m)
+		}
+		if next == "0-0" || next == "" || len(msgs) == 0 {
+			return
+		}
+		start = next
+	}
+}
+
+// dispatch hands one request from sim's stream to the simulation running
+// here, without waiting for it: the answer goes to the answer loop.
+func (c *Cluster) dispatch(ctx context.Context, sim string, m redis.XMessage) {
+	raw, _ := m.Values["req"].(string)
+	var env envelope
+	if err := json.Unmarshal([]byte(raw), &env); err != nil || time.Now().UnixMilli() > env.Deadline {
+		// Garbage, or a request its sender has given up on and said so.
+		c.ack(ctx, sim, m.ID)
+		return
+	}
+	c.deps.Handler.Handle(sim, env.Request, time.UnixMilli(env.Deadline), func(rep Reply, here bool) {
+		if !here {
+			return // not acknowledged: the next owner claims it
+		}
+		a := answer{sim: sim, entry: m.ID, to: env.Node, rep: reply{ID: env.ID, Reply: rep}}
+		select {
+		case c.answers <- a:
+		case <-c.ctx.Done():
+		}
+	})
+}
+
+func (c *Cluster) ack(ctx context.Context, sim, entry string) {
+	if err := c.rdb.XAck(ctx, c.keys.actions(sim), actionsGroup, entry).Err(); err != nil {
+		c.log.Debug("ack action", "sim", sim, "err", err)
+	}
+}
+
+// answerLoop acknowledges each request answered and sends its answer,
+// many in one round trip when they come together. Acknowledged before
+// answered: the store holds the action by then, so a crash in between
+// can lose the answer (the sender reports a failure that did not happen)
+// but never plays an action twice.
+func (c *Cluster) answerLoop(ctx context.Context) {
+	batch := make([]answer, 0, 64)
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case a := <-c.answers:
+			batch = append(batch[:0], a)
+		}
+	gather:
+		for len(batch) < cap(batch) {
+			select {
+			case a := <-c.answers:
+				batch = append(batch, a)
+			default:
+				break gather
+			}
+		}
+		pipe := c.rdb.Pipeline()
+		for _, a := range batch {
+			data, _ := json.Marshal(a.rep)
+			pipe.XAck(ctx, c.keys.actions(a.sim), actionsGroup, a.entry)
+			pipe.Publish(ctx, c.keys.replies(a.to), data)
+		}
+		if _, err := pipe.Exec(ctx); err != nil {
+			c.log.Warn("answer remote requests", "n", len(batch), "err", err)
+		}
+	}
+}
+
+func newID() string {
+	var b [16]byte
+	rand.Read(b[:])
+	return hex.EncodeToString(b[:])
+}
