@@ -11,6 +11,7 @@ import (
 
 	"github.com/coder/websocket"
 
+	"github.com/novel-engine/novel-engine/internal/poll"
 	"github.com/novel-engine/novel-engine/store/postgres"
 	"github.com/novel-engine/novel-engine/store/postgres/pgtest"
 )
@@ -95,7 +96,7 @@ func TestDatabaseOutage(t *testing.T) {
 	}
 
 	pg.Stop()
-	poll(t, "readyz to fail", func() bool {
+	poll.Until(t, 30*time.Second, "readyz to fail", func() bool {
 		code, _, _ := getJSON(t, hs.URL+"/readyz")
 		return code == 503
 	})
@@ -103,7 +104,7 @@ func TestDatabaseOutage(t *testing.T) {
 		t.Fatalf("while down: %d %v", code, body)
 	}
 	pg.Start()
-	poll(t, "readyz to recover", func() bool {
+	poll.Until(t, 30*time.Second, "readyz to recover", func() bool {
 		code, _, _ := getJSON(t, hs.URL+"/readyz")
 		return code == 200
 	})
@@ -131,16 +132,5 @@ func TestDatabaseOutage(t *testing.T) {
 		if string(stored.Turns[i-1]) != turns[i] {
 			t.Fatalf("turn %d sent differs from the one stored", i)
 		}
-	}
-}
-
-func poll(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(30 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(20 * time.Millisecond)
 	}
 }

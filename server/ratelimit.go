@@ -10,7 +10,8 @@ import (
 	"golang.org/x/time/rate"
 )
 
-// ipLimiter limits REST writes per client address.
+// ipLimiter limits REST writes per client address: a token bucket each,
+// forgotten once full again (the address has been idle).
 type ipLimiter struct {
 	rate  rate.Limit
 	burst int
@@ -28,9 +29,12 @@ const maxTrackedAddrs = 100000
 
 // reserve reports whether addr may make a request now, or how long to wait.
 func (l *ipLimiter) reserve(addr string) (bool, time.Duration) {
+	return l.reserveAt(addr, time.Now())
+}
+
+func (l *ipLimiter) reserveAt(addr string, now time.Time) (bool, time.Duration) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	now := time.Now()
 	if len(l.limiters) >= maxTrackedAddrs || now.Sub(l.swept) > 10*time.Minute {
 		// Forget idle addresses: a full bucket says the address is idle.
 		for a, lim := range l.limiters {

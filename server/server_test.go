@@ -8,12 +8,14 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/coder/websocket"
+	"go.uber.org/goleak"
 
 	"github.com/novel-engine/novel-engine/engine"
 	"github.com/novel-engine/novel-engine/store"
@@ -221,3 +223,17 @@ func TestRESTErrors(t *testing.T) {
 }
 
 func firstBuiltin() string { return engine.Builtins()[0].ID }
+
+// TestMain fails the package's tests when a goroutine outlives them: every
+// goroutine the server starts must end with it.
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if code == 0 {
+		http.DefaultClient.CloseIdleConnections() // keep-alive connections of the tests' own requests
+		if err := goleak.Find(); err != nil {
+			fmt.Fprintln(os.Stderr, "goroutines left running:", err)
+			code = 1
+		}
+	}
+	os.Exit(code)
+}

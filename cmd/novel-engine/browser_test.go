@@ -17,6 +17,7 @@ import (
 	"github.com/chromedp/chromedp"
 	"github.com/coder/websocket"
 
+	"github.com/novel-engine/novel-engine/internal/poll"
 	"github.com/novel-engine/novel-engine/store/postgres/pgtest"
 	"github.com/novel-engine/novel-engine/web/webtest"
 )
@@ -328,7 +329,7 @@ func TestBrowserPlaysACharacter(t *testing.T) {
 	// Release the seat.
 	webtest.MustEval[bool](tab, `(() => { document.querySelector('#play button[data-key="release"]').click(); return true })()`) // the panel is redrawn on turns
 	tab.WaitJS(10*time.Second, `!document.querySelector('#play button.move') && !!document.querySelector('#cast li[data-id="mara"] button[aria-label^="Play"]')`, `document.querySelector('#play').innerText`)
-	waitFor(t, 10*time.Second, "the server to free the seat", func() bool {
+	poll.Until(t, 10*time.Second, "the server to free the seat", func() bool {
 		var v simView
 		e.node.api(t, "GET", "/v1/simulations/"+sim, "", nil, &v)
 		for _, c := range v.Characters {

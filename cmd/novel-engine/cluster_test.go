@@ -20,6 +20,7 @@ import (
 
 	"github.com/novel-engine/novel-engine/cluster/redistest"
 	"github.com/novel-engine/novel-engine/deploy/lb"
+	"github.com/novel-engine/novel-engine/internal/poll"
 	"github.com/novel-engine/novel-engine/store/postgres/pgtest"
 )
 
@@ -156,7 +157,7 @@ func (c *testCluster) start(node *clusterNode) {
 	done := node.done
 	cmd := node.cmd
 	go func() { cmd.Wait(); close(done) }()
-	waitFor(c.t, 30*time.Second, "node "+node.id+" ready", func() bool {
+	poll.Until(c.t, 30*time.Second, "node "+node.id+" ready", func() bool {
 		select {
 		case <-done:
 			c.t.Fatalf("node %s exited: %v\n%s", node.id, cmd.ProcessState, node.out.String())
@@ -372,7 +373,7 @@ func (f *follower) session(ctx context.Context) {
 // simulation, failing on the first follower error.
 func waitFollowers(t *testing.T, timeout time.Duration, fs []*follower, upTo map[string]int64) {
 	t.Helper()
-	waitFor(t, timeout, "followers to catch up", func() bool {
+	poll.Until(t, timeout, "followers to catch up", func() bool {
 		for _, f := range fs {
 			f.mu.Lock()
 			err := f.err
@@ -426,7 +427,7 @@ func TestClusterFailover(t *testing.T) {
 	}
 	// New stories spread over the nodes.
 	owners := map[string]string{}
-	waitFor(t, 10*time.Second, "every story to have an owner", func() bool {
+	poll.Until(t, 10*time.Second, "every story to have an owner", func() bool {
 		for _, s := range sims {
 			_, owner, _ := c.sim(s.ID)
 			if owner == "" {
@@ -471,7 +472,7 @@ func TestClusterFailover(t *testing.T) {
 	}
 	// Presence counts the watchers of every node; subscribed names the
 	// history's epoch, the same for every watcher of a story.
-	waitFor(t, 10*time.Second, "presence summed over the nodes", func() bool {
+	poll.Until(t, 10*time.Second, "presence summed over the nodes", func() bool {
 		for _, f := range fs {
 			f.mu.Lock()
 			n := f.watchers
@@ -544,7 +545,7 @@ func TestClusterFailover(t *testing.T) {
 	dead := c.node(owner)
 	dead.kill(t)
 	killedAt := time.Now()
-	waitFor(t, 10*time.Second, "the dead node's stories to go on from another node", func() bool {
+	poll.Until(t, 10*time.Second, "the dead node's stories to go on from another node", func() bool {
 		if _, o, _ := c.sim(victim.ID); o == "" || o == owner {
 			return false
 		}
@@ -607,7 +608,7 @@ func TestClusterFailover(t *testing.T) {
 	heads = target(0)
 	termAt := time.Now()
 	drained.term(t, 20*time.Second)
-	waitFor(t, 10*time.Second, "the drained node's stories to go on elsewhere", func() bool {
+	poll.Until(t, 10*time.Second, "the drained node's stories to go on elsewhere", func() bool {
 		for _, id := range moved {
 			_, o, head := c.sim(id)
 			if o == "" || o == drained.id || head <= heads[id] {
@@ -674,7 +675,7 @@ func TestClusterRedisRestart(t *testing.T) {
 	rs.Stop()
 	// Stories go on in the store while Redis is away; their turns cannot
 	// be published.
-	waitFor(t, 10*time.Second, "turns stored while Redis is down", func() bool {
+	poll.Until(t, 10*time.Second, "turns stored while Redis is down", func() bool {
 		for _, s := range sims {
 			if _, _, head := c.sim(s.ID); head < before[s.ID]+2 {
 				return false
@@ -686,7 +687,7 @@ func TestClusterRedisRestart(t *testing.T) {
 	waitFollowers(t, 30*time.Second, fs, target(5))
 	checkFollowers(t, fs)
 	for _, node := range c.nodes {
-		waitFor(t, 10*time.Second, "node ready again", func() bool {
+		poll.Until(t, 10*time.Second, "node ready again", func() bool {
 			resp, err := http.Get("http://" + node.addr + "/readyz")
 			if err != nil {
 				return false

@@ -10,6 +10,7 @@ import (
 
 	"github.com/coder/websocket"
 
+	"github.com/novel-engine/novel-engine/internal/poll"
 	"github.com/novel-engine/novel-engine/store/postgres/pgtest"
 )
 
@@ -69,7 +70,7 @@ func TestDrainRestartKeepsHistory(t *testing.T) {
 		done := make(chan websocket.StatusCode, 1)
 		go func() { done <- follow(0) }()
 		// Let some turns through, then drain the node under the watcher.
-		waitFor(t, 10*time.Second, "turns to flow", func() bool {
+		poll.Until(t, 10*time.Second, "turns to flow", func() bool {
 			var v simView
 			n.api(t, "GET", "/v1/simulations/"+sim, "", nil, &v)
 			return v.Head > from+3

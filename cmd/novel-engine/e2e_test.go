@@ -14,6 +14,8 @@ import (
 	"time"
 
 	"github.com/coder/websocket"
+
+	"github.com/novel-engine/novel-engine/internal/poll"
 )
 
 // node is a server started with run() on a free port.
@@ -62,7 +64,7 @@ func startNode(t testing.TB, env map[string]string, args ...string) *node {
 	go func() {
 		n.done <- run(ctx, append([]string{"serve"}, args...), func(k string) string { return env[k] }, n.out, errOut)
 	}()
-	waitFor(t, 10*time.Second, "server to listen", func() bool {
+	poll.Until(t, 10*time.Second, "server to listen", func() bool {
 		select {
 		case err := <-n.done:
 			t.Fatalf("server exited: %v\n%s", err, errOut.String())
@@ -75,7 +77,7 @@ func startNode(t testing.TB, env map[string]string, args ...string) *node {
 		n.URL = m[1]
 		return true
 	})
-	waitFor(t, 10*time.Second, "healthz", func() bool {
+	poll.Until(t, 10*time.Second, "healthz", func() bool {
 		resp, err := http.Get(n.URL + "/healthz")
 		if err != nil {
 			return false
@@ -98,18 +100,6 @@ func (n *node) stop(t testing.TB) {
 		n.done <- err
 	case <-time.After(30 * time.Second):
 		t.Errorf("server did not stop")
-	}
-}
-
-// waitFor polls cond until it holds or the timeout passes.
-func waitFor(t testing.TB, timeout time.Duration, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(10 * time.Millisecond)
 	}
 }
 

@@ -10,6 +10,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/novel-engine/novel-engine/internal/poll"
 )
 
 // fakeLLM is an OpenAI-compatible chat completions endpoint that has
@@ -75,7 +77,7 @@ type turnEvents struct {
 func sources(t *testing.T, n *node, sim string, turns int) map[string]int {
 	t.Helper()
 	var page turnEvents
-	waitFor(t, 20*time.Second, "turns", func() bool {
+	poll.Until(t, 20*time.Second, "turns", func() bool {
 		if code := n.api(t, "GET", "/v1/simulations/"+sim+"/turns?since=0&limit=50", "", nil, &page); code != 200 {
 			t.Fatalf("turns: %d", code)
 		}

@@ -18,6 +18,7 @@ import (
 
 	"github.com/coder/websocket"
 
+	"github.com/novel-engine/novel-engine/internal/poll"
 	"github.com/novel-engine/novel-engine/store/postgres/pgtest"
 )
 
@@ -141,25 +142,20 @@ func rsStartNode(t *testing.T, bin string, env []string, base string) *rsNode {
 			t.Logf("node output:\n%s", n.output.String())
 		}
 	})
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		resp, err := http.Get(base + "/readyz")
-		if err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				return n
-			}
-		}
+	poll.Until(t, 30*time.Second, "the node to be ready", func() bool {
 		select {
 		case <-n.done:
 			t.Fatalf("node exited: %v\n%s", n.cmd.ProcessState, n.output.String())
 		default:
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("node not ready: %v\n%s", err, n.output.String())
+		resp, err := http.Get(base + "/readyz")
+		if err != nil {
+			return false
 		}
-		time.Sleep(50 * time.Millisecond)
-	}
+		resp.Body.Close()
+		return resp.StatusCode == http.StatusOK
+	})
+	return n
 }
 
 func (n *rsNode) kill(t *testing.T) {
@@ -289,8 +285,7 @@ func (w *rsWatcher) fail(err error) {
 // waitFor waits until the watcher has seen the turn with seq.
 func (w *rsWatcher) waitFor(t *testing.T, seq int64) {
 	t.Helper()
-	deadline := time.Now().Add(60 * time.Second)
-	for {
+	poll.Until(t, 60*time.Second, fmt.Sprintf("the watcher to reach seq %d", seq), func() bool {
 		w.mu.Lock()
 		n, err := len(w.turns), w.err
 		var last int64
@@ -302,18 +297,15 @@ func (w *rsWatcher) waitFor(t *testing.T, seq int64) {
 			t.Fatal(err)
 		}
 		if last >= seq {
-			return
+			return true
 		}
 		select {
 		case <-w.done:
 			t.Fatalf("watcher disconnected at seq %d, waiting for %d", last, seq)
 		default:
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("watcher at seq %d, waiting for %d", last, seq)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+		return false
+	})
 }
 
 // stop closes the connection and returns what the watcher saw.

@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/novel-engine/novel-engine/internal/poll"
 	"github.com/novel-engine/novel-engine/store"
 	"github.com/novel-engine/novel-engine/store/postgres"
 	"github.com/novel-engine/novel-engine/store/postgres/pgtest"
@@ -269,17 +270,7 @@ func TestOutage(t *testing.T) {
 	}
 
 	srv.Start()
-	deadline := time.Now().Add(20 * time.Second)
-	for {
-		err := s.Ping(ctx(t))
-		if err == nil {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("store did not recover: %v", err)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+	poll.Until(t, 20*time.Second, "the store to recover", func() bool { return s.Ping(ctx(t)) == nil })
 	if err := appendTurn(2); err != nil {
 		t.Fatalf("append after recovery: %v", err)
 	}
