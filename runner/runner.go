@@ -81,6 +81,10 @@ func refuse(kind error, format string, args ...any) error {
 	return &refusal{kind: kind, msg: fmt.Sprintf(format, args...)}
 }
 
+func notRunning(id string) error {
+	return refuse(ErrNotRunning, "simulation %q is not running here", id)
+}
+
 // Runner owns the simulations this node runs.
 type Runner struct {
 	// set at construction
@@ -273,7 +277,7 @@ func (r *Runner) Act(ctx context.Context, id, character, userID string, a engine
 func (r *Runner) ActAsync(id, character, userID string, a engine.Action, deadline time.Time, done func(turn int64, err error)) {
 	st := r.get(id)
 	if st == nil {
-		done(0, refuse(ErrNotRunning, "simulation %q is not running here", id))
+		done(0, notRunning(id))
 		return
 	}
 	pa := store.PendingAction{ID: newID(), Character: character, UserID: userID, Action: a}
@@ -309,7 +313,7 @@ func (r *Runner) Control(ctx context.Context, id, op string) (*store.Simulation,
 func (r *Runner) ControlAsync(id, op string, deadline time.Time, done func(*store.Simulation, error)) {
 	st := r.get(id)
 	if st == nil {
-		done(nil, refuse(ErrNotRunning, "simulation %q is not running here", id))
+		done(nil, notRunning(id))
 		return
 	}
 	if err := st.send(&controlReq{op: op, deadline: deadline, done: done}); err != nil {

@@ -106,7 +106,7 @@ func (st *story) send(req any) error {
 	st.mu.Lock()
 	defer st.mu.Unlock()
 	if st.closed {
-		return refuse(ErrNotRunning, "simulation %q is not running here", st.id)
+		return notRunning(st.id)
 	}
 	select {
 	case st.inbox <- req:
@@ -160,13 +160,13 @@ func (st *story) exit() {
 	for drained := false; !drained; {
 		select {
 		case req := <-st.inbox:
-			st.refuse(req, refuse(ErrNotRunning, "simulation %q is not running here", st.id))
+			st.refuse(req, notRunning(st.id))
 		default:
 			drained = true
 		}
 	}
 	for _, c := range st.controls {
-		c.done(nil, refuse(ErrNotRunning, "simulation %q is not running here", st.id))
+		c.done(nil, notRunning(st.id))
 	}
 	st.timer.Stop()
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(st.r.ctx), 10*time.Second)
@@ -211,7 +211,7 @@ func (st *story) refuse(req any, err error) {
 
 func (st *story) handle(req any) {
 	if st.stopping {
-		st.refuse(req, refuse(ErrNotRunning, "simulation %q is not running here", st.id))
+		st.refuse(req, notRunning(st.id))
 		return
 	}
 	switch req := req.(type) {

@@ -30,7 +30,7 @@ type turnJob struct {
 	sim     *engine.Sim
 	turn    engine.Turn // stepped already by the actor (built-in decider)
 	state   []byte
-	failed  bool // the actor's step failed: record the failure
+	stepErr error // the actor's step failed
 }
 
 type turnOutcome int
@@ -64,11 +64,7 @@ func (st *story) startTurn(now time.Time) {
 	if j.slow {
 		j.sim, st.sim = st.sim, nil
 	} else {
-		var err error
-		if j.turn, j.state, err = st.step(st.sim, j.actions); err != nil {
-			st.log.Error("step failed", "seq", j.seq, "err", err)
-			j.failed = true
-		}
+		j.turn, j.state, j.stepErr = st.step(st.sim, j.actions)
 	}
 	st.spawn(func() func() {
 		res := st.play(j)
@@ -106,17 +102,14 @@ func (st *story) step(sim *engine.Sim, actions map[string]engine.Action) (engine
 // the turn its answer named.
 func (st *story) play(j turnJob) turnResult {
 	res := turnResult{outcome: turnFailed, seq: j.seq}
-	if j.failed {
-		st.fail(j.seq - 1)
-		return res
+	if j.stepErr != nil {
+		return st.stepFailed(res, j.stepErr)
 	}
 	sim, turn, state, played := j.sim, j.turn, j.state, j.played
 	var err error
 	if j.slow {
 		if turn, state, err = st.step(sim, j.actions); err != nil {
-			st.log.Error("step failed", "seq", j.seq, "err", err)
-			st.fail(j.seq - 1)
-			return res
+			return st.stepFailed(res, err)
 		}
 		res.sim = sim
 	}
@@ -145,9 +138,7 @@ func (st *story) play(j turnJob) turnResult {
 			turn, state, err = st.step(sim, actions)
 		}
 		if err != nil {
-			st.log.Error("play the turn again", "seq", j.seq, "err", err)
-			st.fail(j.seq - 1)
-			return res
+			return st.stepFailed(res, err)
 		}
 		res.sim = sim
 	}
@@ -162,6 +153,19 @@ func (st *story) play(j turnJob) turnResult {
 			st.log.Error("restore the state for validation", "seq", j.seq, "err", err)
 		}
 	}
+	return res
+}
+
+// stepFailed records that the engine failed a turn, unless it failed
+// because the runner is being stopped hard: then the story only stops
+// here, and resumes elsewhere from its stored head.
+func (st *story) stepFailed(res turnResult, err error) turnResult {
+	if st.r.ctx.Err() != nil {
+		res.outcome = turnGivenUp
+		return res
+	}
+	st.log.Error("step failed", "seq", res.seq, "err", err)
+	st.fail(res.seq - 1)
 	return res
 }
 
