@@ -13,11 +13,11 @@ import (
 	"github.com/novel-engine/novel-engine/store"
 )
 
-// lockSQL takes the simulation's row before appendSQL reads the pending
-// actions: a PutAction in progress (it holds a share lock) is committed
-// first, and appendSQL, a statement of its own with a snapshot taken
-// after the lock, sees its action.
-const lockSQL = `select 1 from simulations where id = $1 for no key update`
+// lockSQL takes the rows of a batch's simulations, in id order, before
+// appendSQL reads their pending actions: a PutAction in progress (it
+// holds a share lock) is committed first, and each appendSQL, a statement
+// of its own with a snapshot taken after the lock, sees its action.
+const lockSQL = `select 1 from simulations where id = any($1::text[]) order by id for no key update`
 
 // appendSQL stores one turn if and only if it is the head's successor and
 // played every pending action due by it, in one statement, so atomically:
@@ -211,22 +211,27 @@ func (s *Store) flush(batch []*appendReq) {
 func (s *Store) writeBatch(ctx context.Context, reqs []*appendReq) ([]error, error) {
 	now := s.now()
 	b := &pgx.Batch{}
+	ids := make([]string, 0, len(reqs))
 	for _, r := range reqs {
-		b.Queue(lockSQL, r.simID)
+		if len(ids) == 0 || ids[len(ids)-1] != r.simID { // reqs are sorted by id
+			ids = append(ids, r.simID)
+		}
+	}
+	b.Queue(lockSQL, ids)
+	for _, r := range reqs {
 		b.Queue(appendSQL, r.args(now)...)
 	}
 	br := s.pool.SendBatch(ctx, b)
 	results := make([]error, len(reqs))
-	var firstErr error
+	_, firstErr := br.Exec()
 	for i, r := range reqs {
+		if firstErr != nil {
+			break
+		}
 		var (
 			applied, unplayed bool
 			head              *int64
 		)
-		if _, err := br.Exec(); err != nil {
-			firstErr = err
-			break
-		}
 		if err := br.QueryRow().Scan(&applied, &head, &unplayed); err != nil {
 			firstErr = err
 			break
