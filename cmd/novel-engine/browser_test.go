@@ -457,17 +457,25 @@ func TestBrowserResumesAfter1001(t *testing.T) {
 	for _, tab := range []*webtest.Tab{a, c} {
 		tab.WaitJS(15*time.Second, fmt.Sprintf(`%s >= %d`, jsLastSeq, head), jsLastSeq)
 	}
-	stored := e.storedTurns(t, sim, head+50)
+	// The pages first, the store after: turns keep coming, and every turn
+	// a page shows was stored before it was sent.
 	shown := map[string][]shownTurn{}
+	last := int64(0)
 	for name, tab := range map[string]*webtest.Tab{"first context": a, "second context": c} {
 		turns := webtest.MustEval[[]shownTurn](tab, jsShownTurns)
 		checkShown(t, name, turns)
+		shown[name] = turns
+		if n := len(turns); n > 0 {
+			last = max(last, turns[n-1].Seq)
+		}
+	}
+	stored := e.storedTurns(t, sim, last)
+	for name, turns := range shown {
 		for _, tr := range turns {
 			if want, ok := stored[tr.Seq]; !ok || tr.Text != want {
 				t.Fatalf("%s shows turn %d as %q, the store has %q", name, tr.Seq, tr.Text, want)
 			}
 		}
-		shown[name] = turns
 	}
 	common := 0
 	bySeq := map[int64]string{}
