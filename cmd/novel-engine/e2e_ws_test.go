@@ -430,8 +430,21 @@ func TestSlowWatcher(t *testing.T) {
 	n := startNode(t, map[string]string{"NOVEL_WS_QUEUE_BYTES": "65536"})
 	tok := n.guest(t, "Ada")
 	var sims []string
-	for i := 0; i < 20; i++ {
-		sims = append(sims, n.create(t, tok, map[string]any{"scenario": endless, "seed": i, "turn_interval_ms": 10, "max_turns": 100000}).ID)
+	create := func(seed int) {
+		sims = append(sims, n.create(t, tok, map[string]any{"scenario": endless, "seed": seed, "turn_interval_ms": 10, "max_turns": 100000}).ID)
+	}
+	// The fast watchers subscribe from the first turn as soon as their
+	// story starts: the history they are sent at once stays well inside
+	// their queue however slowly the other stories are created.
+	create(0)
+	var fast []*wsClient
+	for i := 0; i < 5; i++ {
+		w := n.dial(t, "")
+		w.call(map[string]any{"type": "subscribe", "sim": sims[0], "since": 0})
+		fast = append(fast, w)
+	}
+	for i := 1; i < 20; i++ {
+		create(i)
 	}
 	// The stuck watcher subscribes to everything and never reads again.
 	stuck, err := n.dialRaw("")
@@ -440,12 +453,6 @@ func TestSlowWatcher(t *testing.T) {
 	}
 	for i, sim := range sims {
 		stuck.Write(context.Background(), websocket.MessageText, []byte(fmt.Sprintf(`{"type":"subscribe","sim":%q,"id":"s%d"}`, sim, i)))
-	}
-	var fast []*wsClient
-	for i := 0; i < 5; i++ {
-		w := n.dial(t, "")
-		w.call(map[string]any{"type": "subscribe", "sim": sims[0], "since": 0})
-		fast = append(fast, w)
 	}
 	metric := func() int {
 		resp, err := http.Get(n.URL + "/metrics")
@@ -473,8 +480,9 @@ func TestSlowWatcher(t *testing.T) {
 			t.Fatal("the stuck watcher was never cut")
 		}
 	}
-	// Cut: it sees 4000 once it reads what was already on the wire.
-	deadline := time.Now().Add(20 * time.Second)
+	// Cut: it sees 4000 once it reads what was already on the wire, which
+	// may be megabytes of socket buffers: a loaded machine takes a while.
+	deadline := time.Now().Add(60 * time.Second)
 	for {
 		ctx, cancel := context.WithDeadline(context.Background(), deadline)
 		_, _, err := stuck.Read(ctx)
