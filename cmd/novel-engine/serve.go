@@ -57,6 +57,7 @@ type serveConfig struct {
 	shutdownWait   time.Duration
 	denyAnonymous  bool
 	queueBytes     int
+	pprofAddr      string
 }
 
 func parseServe(args []string, getenv func(string) string, stderr io.Writer) (*serveConfig, error) {
@@ -125,6 +126,7 @@ func parseServe(args []string, getenv func(string) string, stderr io.Writer) (*s
 	fs.DurationVar(&c.shutdownWait, "shutdown-timeout", envDur("NOVEL_SHUTDOWN_TIMEOUT", 20*time.Second), "longest drain on SIGTERM (NOVEL_SHUTDOWN_TIMEOUT)")
 	fs.BoolVar(&c.denyAnonymous, "deny-anonymous-read", envBool("NOVEL_DENY_ANONYMOUS_READ", false), "require a token to read (NOVEL_DENY_ANONYMOUS_READ)")
 	fs.IntVar(&c.queueBytes, "ws-queue-bytes", envInt("NOVEL_WS_QUEUE_BYTES", 1<<20), "bytes queued for one WebSocket before it is cut with 4000 (NOVEL_WS_QUEUE_BYTES)")
+	fs.StringVar(&c.pprofAddr, "pprof", env("NOVEL_PPROF_ADDR", ""), "serve net/http/pprof on this separate address, e.g. 127.0.0.1:6060; empty: off (NOVEL_PPROF_ADDR)")
 	if err := fs.Parse(args); err != nil {
 		return nil, err
 	}
@@ -330,6 +332,13 @@ func splitList(s string) []string {
 // serveHTTP serves srv on the configured address until ctx ends, then
 // drains: stop taking new requests, finish turns, close sockets with 1001.
 func serveHTTP(ctx context.Context, srv *server.Server, c *serveConfig, log *slog.Logger, stdout io.Writer, attrs ...any) error {
+	if c.pprofAddr != "" {
+		stop, err := servePprof(c.pprofAddr, stdout, log)
+		if err != nil {
+			return err
+		}
+		defer stop()
+	}
 	ln, err := net.Listen("tcp", c.addr)
 	if err != nil {
 		return err
