@@ -10,7 +10,6 @@
 package main
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
@@ -20,7 +19,6 @@ import (
 	"io"
 	"net/http"
 	"os"
-	"os/exec"
 	"os/signal"
 	"regexp"
 	"slices"
@@ -32,6 +30,9 @@ import (
 	"time"
 
 	"github.com/coder/websocket"
+
+	"github.com/novel-engine/novel-engine/loadtest/internal/node"
+	"github.com/novel-engine/novel-engine/loadtest/internal/stats"
 )
 
 func main() {
@@ -83,53 +84,17 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 		return errors.New("give exactly one of -url and -spawn")
 	}
 	if c.spawn != "" {
-		url, stop, err := spawn(ctx, c.spawn)
+		p, err := node.Spawn(c.spawn, nil, os.Stderr)
 		if err != nil {
 			return err
 		}
-		defer stop()
-		c.url = url
+		defer p.Stop()
+		c.url = p.URL
 	}
 	if !strings.HasPrefix(c.url, "http://127.") && !strings.HasPrefix(c.url, "http://localhost") && !strings.HasPrefix(c.url, "http://[::1]") {
 		return fmt.Errorf("-url %s: only addresses on this machine may be load-tested", c.url)
 	}
 	return measure(ctx, c, out)
-}
-
-var listenRe = regexp.MustCompile(`listening on (http://\S+)`)
-
-// spawn starts a node on a free loopback port and returns its URL.
-func spawn(ctx context.Context, bin string) (string, func(), error) {
-	cmd := exec.CommandContext(ctx, bin, "serve")
-	cmd.Env = append(os.Environ(), "NOVEL_ADDR=127.0.0.1:0", "NOVEL_LOG_LEVEL=warn")
-	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		return "", nil, err
-	}
-	cmd.Stderr = os.Stderr
-	if err := cmd.Start(); err != nil {
-		return "", nil, err
-	}
-	stop := func() {
-		cmd.Process.Signal(syscall.SIGTERM)
-		cmd.Wait()
-	}
-	found := make(chan string, 1)
-	go func() {
-		sc := bufio.NewScanner(stdout)
-		for sc.Scan() {
-			if m := listenRe.FindStringSubmatch(sc.Text()); m != nil {
-				found <- m[1]
-			}
-		}
-	}()
-	select {
-	case u := <-found:
-		return u, stop, nil
-	case <-time.After(10 * time.Second):
-		stop()
-		return "", nil, errors.New("the spawned node did not start listening")
-	}
 }
 
 type recorder struct {
@@ -164,19 +129,12 @@ func (r *recorder) stop() []time.Duration {
 	return out
 }
 
-func pct(s []time.Duration, p float64) time.Duration {
-	if len(s) == 0 {
-		return 0
-	}
-	return s[min(len(s)-1, int(float64(len(s))*p))]
-}
-
 func measure(ctx context.Context, c config, out io.Writer) error {
-	tok, err := guest(c.url)
+	tok, err := node.Guest(c.url)
 	if err != nil {
 		return err
 	}
-	scenarios, err := endlessScenarios(c.url)
+	scenarios, err := node.EndlessScenarios(c.url)
 	if err != nil {
 		return err
 	}
@@ -185,7 +143,7 @@ func measure(ctx context.Context, c config, out io.Writer) error {
 	// in the same millisecond.
 	sims := make([]string, c.sims)
 	for i := range sims {
-		if sims[i], err = create(c.url, tok, scenarios[i%len(scenarios)], i, c.interval); err != nil {
+		if sims[i], err = node.Create(c.url, tok, scenarios[i%len(scenarios)], i, c.interval); err != nil {
 			return err
 		}
 		time.Sleep(c.interval / time.Duration(len(sims)))
@@ -242,10 +200,10 @@ func measure(ctx context.Context, c config, out io.Writer) error {
 				perConn = fmt.Sprintf("%.1f KiB", float64(now-rssBefore)/float64(n)/1024)
 			}
 		}
-		p99 := pct(lat, 0.99)
+		p99 := stats.Percentile(lat, 0.99)
 		fmt.Fprintf(out, "%9d %10d %9v %9v %9v %9v %8d %12s\n", n, len(lat),
-			pct(lat, 0.5).Round(100*time.Microsecond), pct(lat, 0.9).Round(100*time.Microsecond),
-			p99.Round(100*time.Microsecond), pct(lat, 1).Round(100*time.Microsecond), rec.errs.Load()-errsBefore, perConn)
+			stats.Percentile(lat, 0.5).Round(100*time.Microsecond), stats.Percentile(lat, 0.9).Round(100*time.Microsecond),
+			p99.Round(100*time.Microsecond), stats.Percentile(lat, 1).Round(100*time.Microsecond), rec.errs.Load()-errsBefore, perConn)
 		if p99 < c.target && len(lat) > 0 && rec.errs.Load() == errsBefore {
 			held = n
 		}
@@ -327,7 +285,7 @@ func watch(ctx context.Context, base, sim string, rec *recorder) {
 			}
 			continue
 		}
-		seq, at, ok := turnSeqAt(data)
+		seq, at, ok := node.TurnSeqAt(data)
 		if !ok {
 			rec.errs.Add(1)
 			continue
@@ -339,114 +297,6 @@ func watch(ctx context.Context, base, sim string, rec *recorder) {
 		rec.seen.Add(1)
 		rec.add(now.Sub(at))
 	}
-}
-
-var (
-	seqKey = []byte(`"seq":`)
-	atKey  = []byte(`"at":"`)
-)
-
-// turnSeqAt reads a turn message's seq and at without decoding it all.
-func turnSeqAt(b []byte) (int64, time.Time, bool) {
-	i := bytes.Index(b, seqKey)
-	if i < 0 {
-		return 0, time.Time{}, false
-	}
-	j := i + len(seqKey)
-	k := j
-	for k < len(b) && b[k] >= '0' && b[k] <= '9' {
-		k++
-	}
-	seq, err := strconv.ParseInt(string(b[j:k]), 10, 64)
-	if err != nil {
-		return 0, time.Time{}, false
-	}
-	i = bytes.Index(b, atKey)
-	if i < 0 {
-		return 0, time.Time{}, false
-	}
-	j = i + len(atKey)
-	k = bytes.IndexByte(b[j:], '"')
-	if k < 0 {
-		return 0, time.Time{}, false
-	}
-	at, err := time.Parse(time.RFC3339Nano, string(b[j:j+k]))
-	return seq, at, err == nil
-}
-
-func guest(base string) (string, error) {
-	resp, err := http.Post(base+"/v1/auth/guest", "application/json", strings.NewReader(`{"name":"loadgen"}`))
-	if err != nil {
-		return "", err
-	}
-	defer resp.Body.Close()
-	var out struct {
-		Token string `json:"token"`
-	}
-	if err := json.NewDecoder(resp.Body).Decode(&out); err != nil || out.Token == "" {
-		return "", fmt.Errorf("guest sign-in: %d %v", resp.StatusCode, err)
-	}
-	return out.Token, nil
-}
-
-// endlessScenarios returns the built-in scenarios without their end
-// conditions and with a long planned length, so that stories keep going
-// for as long as a measurement takes, with realistic turns.
-func endlessScenarios(base string) ([]json.RawMessage, error) {
-	var list struct {
-		Scenarios []struct {
-			ID string `json:"id"`
-		} `json:"scenarios"`
-	}
-	if err := getJSON(base+"/v1/scenarios", &list); err != nil {
-		return nil, err
-	}
-	var out []json.RawMessage
-	for _, s := range list.Scenarios {
-		var sc map[string]any
-		if err := getJSON(base+"/v1/scenarios/"+s.ID, &sc); err != nil {
-			return nil, err
-		}
-		delete(sc, "end")
-		sc["id"] = s.ID + "-endless"
-		sc["length"] = 10000
-		b, _ := json.Marshal(sc)
-		out = append(out, b)
-	}
-	if len(out) == 0 {
-		return nil, errors.New("the node has no scenarios")
-	}
-	return out, nil
-}
-
-func getJSON(url string, v any) error {
-	resp, err := http.Get(url)
-	if err != nil {
-		return err
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode != 200 {
-		return fmt.Errorf("GET %s: %s", url, resp.Status)
-	}
-	return json.NewDecoder(resp.Body).Decode(v)
-}
-
-func create(base, tok string, scenario json.RawMessage, seed int, interval time.Duration) (string, error) {
-	body := fmt.Sprintf(`{"scenario":%s,"seed":%d,"turn_interval_ms":%d,"max_turns":100000}`, scenario, seed, interval.Milliseconds())
-	req, _ := http.NewRequest("POST", base+"/v1/simulations", strings.NewReader(body))
-	req.Header.Set("Authorization", "Bearer "+tok)
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		return "", err
-	}
-	defer resp.Body.Close()
-	var sim struct {
-		ID string `json:"id"`
-	}
-	if err := json.NewDecoder(resp.Body).Decode(&sim); err != nil || sim.ID == "" {
-		return "", fmt.Errorf("create simulation: %d %v", resp.StatusCode, err)
-	}
-	return sim.ID, nil
 }
 
 var rssRe = regexp.MustCompile(`(?m)^process_resident_memory_bytes (\S+)`)
