@@ -5,7 +5,7 @@
 GO ?= go
 BIN ?= bin/novel-engine
 
-.PHONY: run build test bench lint loadtest clean
+.PHONY: run build test bench lint loadtest compare clean
 
 run:
 	$(GO) run ./cmd/novel-engine serve
@@ -28,6 +28,13 @@ lint:
 # second on one node, with delivery latency percentiles.
 loadtest: build
 	$(GO) run ./loadtest/cmd/loadgen -spawn $(BIN)
+
+# Novel Engine and Centrifugo side by side on this machine, workloads A
+# and B', three runs each (docs/benchmarks.md). The first run installs
+# Centrifugo into bin/ (minutes). A quick check:
+# make compare COMPARE_FLAGS='-scale 0.05 -duration 10s -repeats 1'
+compare: build
+	$(GO) run ./loadtest/cmd/compare -novel $(BIN) -centrifugo bin/centrifugo $(COMPARE_FLAGS)
 
 clean:
 	rm -rf bin

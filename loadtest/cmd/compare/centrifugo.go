@@ -1,0 +1,422 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"github.com/coder/websocket"
+
+	"github.com/novel-engine/novel-engine/loadtest/internal/node"
+)
+
+// ensureCentrifugo installs Centrifugo at version into bin's directory
+// with go install when bin is missing or reports another version.
+func ensureCentrifugo(ctx context.Context, bin, version string, install bool, out io.Writer) error {
+	if v, err := exec.CommandContext(ctx, bin, "version").Output(); err == nil && strings.Contains(string(v), strings.TrimPrefix(version, "v")) {
+		fmt.Fprintf(out, "using %s: %s", bin, v)
+		return nil
+	}
+	if !install {
+		return fmt.Errorf("%s is missing or not Centrifugo %s, and -install=false", bin, version)
+	}
+	if filepath.Base(bin) != "centrifugo" {
+		return fmt.Errorf("-centrifugo %s: go install names the binary centrifugo; give a path ending in /centrifugo", bin)
+	}
+	dir, err := filepath.Abs(filepath.Dir(bin))
+	if err != nil {
+		return err
+	}
+	pkg := "github.com/centrifugal/centrifugo/v6@" + version
+	fmt.Fprintf(out, "installing Centrifugo %s into %s (go install %s: it builds from the module proxy and takes minutes; each line is a package built)\n", version, dir, pkg)
+	cmd := exec.CommandContext(ctx, "go", "install", "-v", pkg)
+	cmd.Env = append(os.Environ(), "GOBIN="+dir)
+	stderr, err := cmd.StderrPipe()
+	if err != nil {
+		return err
+	}
+	cmd.Stdout = out
+	start := time.Now()
+	if err := cmd.Start(); err != nil {
+		return err
+	}
+	lines := make(chan string)
+	go func() {
+		defer close(lines)
+		sc := bufio.NewScanner(stderr)
+		for sc.Scan() {
+			lines <- sc.Text()
+		}
+	}()
+	tick := time.NewTicker(20 * time.Second)
+	defer tick.Stop()
+	var last []string // the tail, to show on failure
+	for done := false; !done; {
+		select {
+		case l, ok := <-lines:
+			if !ok {
+				done = true
+				break
+			}
+			last = append(last[max(0, len(last)-20):], l)
+			fmt.Fprintf(out, "  %s  %s\n", time.Since(start).Round(time.Second), l)
+		case <-tick.C:
+			fmt.Fprintf(out, "  %s  still building…\n", time.Since(start).Round(time.Second))
+		}
+	}
+	if err := cmd.Wait(); err != nil {
+		return fmt.Errorf("go install %s: %w\n%s", pkg, err, strings.Join(last, "\n"))
+	}
+	v, err := exec.CommandContext(ctx, bin, "version").Output()
+	if err != nil {
+		return fmt.Errorf("installed, but %s version: %w", bin, err)
+	}
+	fmt.Fprintf(out, "installed in %s: %s", time.Since(start).Round(time.Second), v)
+	return nil
+}
+
+// centrifugoConfig is the configuration of the benchmark's Centrifugo:
+// the memory broker (one node, like ours without Redis), no history (we
+// keep none in memory for live delivery either: our history is in the
+// store), clients connecting without tokens (insecure mode: for the
+// benchmark only, never in production) and allowed to subscribe to any
+// channel, and the HTTP API behind a key. Pings keep their defaults (25 s,
+// like ours).
+func centrifugoConfig(port int, apiKey string, profile bool) []byte {
+	cfg := map[string]any{
+		"http_server": map[string]any{"address": "127.0.0.1", "port": port},
+		"log":         map[string]any{"level": "error"},
+		"engine":      map[string]any{"type": "memory"},
+		"client":      map[string]any{"insecure": true},
+		"channel": map[string]any{
+			"without_namespace": map[string]any{"allow_subscribe_for_client": true},
+		},
+		"http_api":    map[string]any{"key": apiKey},
+		"health":      map[string]any{"enabled": true},
+		"usage_stats": map[string]any{"disabled": true},
+		"debug":       map[string]any{"enabled": profile},
+	}
+	b, _ := json.MarshalIndent(cfg, "", "  ")
+	return b
+}
+
+// centrifugo is a Centrifugo node: the publications come from this
+// process through its HTTP publish API, at the workload's rates and
+// phases, with a payload as large as our turns.
+type centrifugo struct {
+	bin     string
+	payload int // bytes of each delivered message, wrapper included
+
+	cmd      *exec.Cmd
+	done     chan struct{}
+	log      *os.File
+	base, ws string
+	key      string
+	profile  bool
+	client   *http.Client
+	pubErrs  atomic.Int64
+	stopPubs context.CancelFunc
+	pubs     sync.WaitGroup
+}
+
+func (c *centrifugo) name() string { return "Centrifugo" }
+
+func (c *centrifugo) start(ctx context.Context, w workload, logPrefix string, profile bool) ([]string, error) {
+	port, err := freePort()
+	if err != nil {
+		return nil, err
+	}
+	key := make([]byte, 16)
+	rand.Read(key)
+	c.key, c.profile = hex.EncodeToString(key), profile
+	conf := logPrefix + "-centrifugo.json"
+	if err := os.WriteFile(conf, centrifugoConfig(port, c.key, profile), 0o600); err != nil {
+		return nil, err
+	}
+	if c.log, err = os.Create(logPrefix + "-centrifugo.log"); err != nil {
+		return nil, err
+	}
+	c.cmd = exec.Command(c.bin, "--config", conf)
+	c.cmd.Stdout, c.cmd.Stderr = c.log, c.log
+	if err := c.cmd.Start(); err != nil {
+		return nil, err
+	}
+	c.done = make(chan struct{})
+	go func() {
+		c.cmd.Wait()
+		close(c.done)
+	}()
+	c.base = fmt.Sprintf("http://127.0.0.1:%d", port)
+	c.ws = fmt.Sprintf("ws://127.0.0.1:%d/connection/websocket", port)
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		resp, err := http.Get(c.base + "/health")
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == 200 {
+				break
+			}
+		}
+		select {
+		case <-c.done:
+			return nil, fmt.Errorf("centrifugo exited at start; see %s", c.log.Name())
+		default:
+		}
+		if time.Now().After(deadline) {
+			return nil, fmt.Errorf("centrifugo did not answer /health; see %s", c.log.Name())
+		}
+		if err := sleep(ctx, 50*time.Millisecond); err != nil {
+			return nil, err
+		}
+	}
+
+	c.client = &http.Client{
+		Timeout:   10 * time.Second,
+		Transport: &http.Transport{MaxIdleConns: w.Stories, MaxIdleConnsPerHost: w.Stories},
+	}
+	pctx, cancel := context.WithCancel(ctx)
+	c.stopPubs = cancel
+	channels := make([]string, w.Stories)
+	for i := range channels {
+		channels[i] = fmt.Sprintf("story-%04d", i)
+		offset := w.Interval * time.Duration(i) / time.Duration(w.Stories)
+		ch := channels[i]
+		c.pubs.Go(func() { c.publishLoop(pctx, ch, offset, w.Interval) })
+	}
+	return channels, nil
+}
+
+func freePort() (int, error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return 0, err
+	}
+	defer ln.Close()
+	return ln.Addr().(*net.TCPAddr).Port, nil
+}
+
+// publishLoop publishes to ch once per interval, starting after offset,
+// each payload carrying its seq and the time it was produced.
+func (c *centrifugo) publishLoop(ctx context.Context, ch string, offset, interval time.Duration) {
+	if sleep(ctx, offset) != nil {
+		return
+	}
+	pad := strings.Repeat("x", padFor(c.payload, ch))
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	body := make([]byte, 0, c.payload+128)
+	for seq := int64(1); ; seq++ {
+		body = appendPublish(body[:0], ch, seq, time.Now().UTC(), pad)
+		if err := c.publish(ctx, body); err != nil && ctx.Err() == nil {
+			c.pubErrs.Add(1)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
+
+// appendPublish appends the HTTP API's publish request for one payload.
+func appendPublish(b []byte, ch string, seq int64, at time.Time, pad string) []byte {
+	b = append(b, `{"channel":`...)
+	b = strconv.AppendQuote(b, ch)
+	b = append(b, `,"data":{"seq":`...)
+	b = strconv.AppendInt(b, seq, 10)
+	b = append(b, `,"at":"`...)
+	b = at.AppendFormat(b, time.RFC3339Nano)
+	b = append(b, `","pad":"`...)
+	b = append(b, pad...)
+	b = append(b, `"}}`...)
+	return b
+}
+
+// padFor returns the padding that makes a delivered push on ch size bytes
+// long, for a typical seq (4 digits) and time (30 characters).
+func padFor(size int, ch string) int {
+	wrapper := len(`{"push":{"channel":"`) + len(ch) + len(`","pub":{"data":`) + len(`}}}`)
+	data := len(`{"seq":`) + 4 + len(`,"at":"`) + 30 + len(`","pad":"`) + len(`"}`)
+	return max(0, size-wrapper-data)
+}
+
+func (c *centrifugo) publish(ctx context.Context, body []byte) error {
+	req, err := http.NewRequestWithContext(ctx, "POST", c.base+"/api/publish", bytes.NewReader(body))
+	if err != nil {
+		return err
+	}
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("X-API-Key", c.key)
+	resp, err := c.client.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return err
+	}
+	if resp.StatusCode != 200 || bytes.Contains(b, []byte(`"error"`)) {
+		return fmt.Errorf("publish: %s %.200s", resp.Status, b)
+	}
+	return nil
+}
+
+func (c *centrifugo) pid() int { return c.cmd.Process.Pid }
+
+func (c *centrifugo) pprof() string {
+	if !c.profile {
+		return ""
+	}
+	return c.base + "/debug/pprof/"
+}
+
+func (c *centrifugo) producerErrors() int64 { return c.pubErrs.Load() }
+
+func (c *centrifugo) stop() {
+	if c.stopPubs != nil {
+		c.stopPubs()
+		c.pubs.Wait()
+	}
+	if c.cmd != nil && c.cmd.Process != nil {
+		c.cmd.Process.Signal(syscall.SIGTERM)
+		select {
+		case <-c.done:
+		case <-time.After(40 * time.Second):
+			c.cmd.Process.Kill()
+			<-c.done
+		}
+	}
+	if c.log != nil {
+		c.log.Close()
+	}
+}
+
+// Kinds of line in Centrifugo's JSON protocol, as a watcher sees them.
+type lineKind int
+
+const (
+	lineOther lineKind = iota
+	linePing           // {}: answer {} or be disconnected
+	linePush           // a publication
+	lineReply          // the answer to a command
+)
+
+// eachLine calls fn for each message of a frame: Centrifugo writes the
+// messages queued for a connection into one frame, one per line.
+func eachLine(frame []byte, fn func(line []byte) error) error {
+	for len(frame) > 0 {
+		line := frame
+		if i := bytes.IndexByte(frame, '\n'); i >= 0 {
+			line, frame = frame[:i], frame[i+1:]
+		} else {
+			frame = nil
+		}
+		if len(line) == 0 {
+			continue
+		}
+		if err := fn(line); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func kindOf(line []byte) lineKind {
+	switch {
+	case bytes.Equal(line, []byte(`{}`)):
+		return linePing
+	case bytes.HasPrefix(line, []byte(`{"push":`)):
+		return linePush
+	case bytes.HasPrefix(line, []byte(`{"id":`)):
+		return lineReply
+	}
+	return lineOther
+}
+
+// replyError returns the error a command's reply carries, if any.
+func replyError(line []byte) error {
+	var r struct {
+		ID    int             `json:"id"`
+		Error json.RawMessage `json:"error"`
+	}
+	if err := json.Unmarshal(line, &r); err != nil {
+		return fmt.Errorf("reply %.100s: %w", line, err)
+	}
+	if len(r.Error) > 0 {
+		return fmt.Errorf("command %d: %s", r.ID, r.Error)
+	}
+	return nil
+}
+
+var errDisconnected = errors.New("centrifugo sent a disconnect")
+
+func (c *centrifugo) watch(ctx context.Context, ch string, wr *watcher) error {
+	dctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	conn, _, err := websocket.Dial(dctx, c.ws, nil)
+	cancel()
+	if err != nil {
+		return err
+	}
+	defer conn.CloseNow()
+	conn.SetReadLimit(1 << 22)
+	// Commands are handled in order: connect, then subscribe.
+	cmds := fmt.Appendf(nil, "{\"id\":1,\"connect\":{}}\n{\"id\":2,\"subscribe\":{\"channel\":%q}}", ch)
+	if err := conn.Write(ctx, websocket.MessageText, cmds); err != nil {
+		return err
+	}
+	pong := []byte(`{}`)
+	var buf bytes.Buffer
+	for {
+		now, err := readMessage(ctx, conn, &buf)
+		if err != nil {
+			return err
+		}
+		err = eachLine(buf.Bytes(), func(line []byte) error {
+			switch kindOf(line) {
+			case linePing:
+				return conn.Write(ctx, websocket.MessageText, pong)
+			case linePush:
+				if !bytes.Contains(line, []byte(`"pub":`)) {
+					if bytes.Contains(line, []byte(`"disconnect":`)) {
+						return fmt.Errorf("%w: %.200s", errDisconnected, line)
+					}
+					return nil
+				}
+				seq, at, ok := node.TurnSeqAt(line)
+				if !ok {
+					return fmt.Errorf("unreadable publication %.100s", line)
+				}
+				wr.deliver(seq, at, now, len(line))
+			case lineReply:
+				if err := replyError(line); err != nil {
+					return err
+				}
+				if bytes.HasPrefix(line, []byte(`{"id":2,`)) {
+					wr.subscribed()
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+	}
+}

@@ -1,0 +1,251 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/coder/websocket"
+)
+
+func TestParseWorkloads(t *testing.T) {
+	ws, err := parseWorkloads("A, b", 0.05)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(ws) != 2 || ws[0].Name != "A" || ws[1].Name != "B'" {
+		t.Fatalf("workloads %+v", ws)
+	}
+	if ws[0].Watchers != 5 || ws[0].conns() != 500 || ws[0].rate() != 500 {
+		t.Fatalf("A at 0.05: %+v, %d conns, %v/s", ws[0], ws[0].conns(), ws[0].rate())
+	}
+	if ws[1].Watchers != 15 || ws[1].rate() != 1500 {
+		t.Fatalf("B' at 0.05: %+v, %v/s", ws[1], ws[1].rate())
+	}
+	full, _ := parseWorkloads("A,B'", 1)
+	if full[0].conns() != 10000 || full[1].conns() != 6000 || full[1].rate() != 30000 {
+		t.Fatalf("full size: %d and %d connections, B' %v/s", full[0].conns(), full[1].conns(), full[1].rate())
+	}
+	if tiny, _ := parseWorkloads("A", 0.0001); tiny[0].Watchers != 1 {
+		t.Fatalf("a tiny scale leaves %d watchers per story, want 1", tiny[0].Watchers)
+	}
+	for _, bad := range []string{"C", ""} {
+		if _, err := parseWorkloads(bad, 1); err == nil {
+			t.Errorf("workload %q accepted", bad)
+		}
+	}
+	if _, err := parseWorkloads("A", 0); err == nil {
+		t.Error("scale 0 accepted")
+	}
+}
+
+func TestEachLineAndKinds(t *testing.T) {
+	frame := []byte("{}\n{\"push\":{\"channel\":\"c\",\"pub\":{\"data\":{\"seq\":1}}}}\n\n{\"id\":2,\"subscribe\":{}}\n{\"push\":{\"channel\":\"c\",\"pub\":{\"data\":{\"seq\":2}}}}")
+	var kinds []lineKind
+	if err := eachLine(frame, func(l []byte) error {
+		kinds = append(kinds, kindOf(l))
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	want := []lineKind{linePing, linePush, lineReply, linePush}
+	if fmt.Sprint(kinds) != fmt.Sprint(want) {
+		t.Fatalf("kinds %v, want %v", kinds, want)
+	}
+	stop := fmt.Errorf("stop")
+	n := 0
+	if err := eachLine(frame, func([]byte) error { n++; return stop }); err != stop || n != 1 {
+		t.Fatalf("an error from fn: %v after %d lines", err, n)
+	}
+	if kindOf([]byte(`{"connect":{}}`)) != lineOther {
+		t.Fatal("an unknown line has a kind")
+	}
+}
+
+func TestReplyError(t *testing.T) {
+	if err := replyError([]byte(`{"id":2,"subscribe":{}}`)); err != nil {
+		t.Fatal(err)
+	}
+	if err := replyError([]byte(`{"id":2,"error":{"code":103,"message":"permission denied"}}`)); err == nil || !strings.Contains(err.Error(), "permission denied") {
+		t.Fatalf("error reply: %v", err)
+	}
+	if err := replyError([]byte(`{"id":`)); err == nil {
+		t.Fatal("a broken reply gave no error")
+	}
+}
+
+// The publications Centrifugo delivers are as large as asked, and carry
+// what the watcher reads.
+func TestPayloadSize(t *testing.T) {
+	ch := "story-0042"
+	for _, size := range []int{300, 1300, 1500} {
+		at := time.Date(2026, 7, 12, 10, 0, 0, 123456789, time.UTC)
+		req := appendPublish(nil, ch, 1234, at, strings.Repeat("x", padFor(size, ch)))
+		var p struct {
+			Channel string          `json:"channel"`
+			Data    json.RawMessage `json:"data"`
+		}
+		if err := json.Unmarshal(req, &p); err != nil {
+			t.Fatalf("publish request %s: %v", req, err)
+		}
+		push := fmt.Sprintf(`{"push":{"channel":%q,"pub":{"data":%s}}}`, p.Channel, p.Data)
+		if d := len(push) - size; d < -3 || d > 3 {
+			t.Errorf("size %d: the push is %d bytes", size, len(push))
+		}
+	}
+	if padFor(10, ch) != 0 {
+		t.Error("negative padding")
+	}
+}
+
+func TestCentrifugoConfig(t *testing.T) {
+	var cfg struct {
+		HTTPServer struct {
+			Address string `json:"address"`
+			Port    int    `json:"port"`
+		} `json:"http_server"`
+		Engine struct {
+			Type string `json:"type"`
+		} `json:"engine"`
+		Client struct {
+			Insecure bool `json:"insecure"`
+		} `json:"client"`
+		HTTPAPI struct {
+			Key string `json:"key"`
+		} `json:"http_api"`
+		Debug struct {
+			Enabled bool `json:"enabled"`
+		} `json:"debug"`
+	}
+	if err := json.Unmarshal(centrifugoConfig(8123, "k3y", false), &cfg); err != nil {
+		t.Fatal(err)
+	}
+	if cfg.HTTPServer.Address != "127.0.0.1" || cfg.HTTPServer.Port != 8123 || cfg.Engine.Type != "memory" ||
+		!cfg.Client.Insecure || cfg.HTTPAPI.Key != "k3y" || cfg.Debug.Enabled {
+		t.Fatalf("config %+v", cfg)
+	}
+}
+
+func TestWatcherCountsOnlyTheWindow(t *testing.T) {
+	st := &runState{}
+	w := &watcher{st: st}
+	at := time.Now()
+	w.deliver(1, at, at.Add(time.Millisecond), 100)
+	st.measuring.Store(true)
+	w.deliver(2, at, at.Add(2*time.Millisecond), 100)
+	w.deliver(4, at, at.Add(3*time.Millisecond), 100)
+	st.measuring.Store(false)
+	w.deliver(5, at, at.Add(4*time.Millisecond), 100)
+	if w.deliveries != 2 || w.bytes != 200 || len(w.lat) != 2 || w.lat[1] != 3*time.Millisecond {
+		t.Fatalf("window: %d deliveries, %d bytes, latencies %v", w.deliveries, w.bytes, w.lat)
+	}
+	if w.seq.Gaps != 1 {
+		t.Fatalf("gaps %d, want 1 (turn 3)", w.seq.Gaps)
+	}
+}
+
+func TestTable(t *testing.T) {
+	mk := func(server string, p99ms int, cpu time.Duration, rssKiB int64) result {
+		return result{
+			workload: "A", server: server, p50: time.Millisecond, p99: time.Duration(p99ms) * time.Millisecond, max: time.Second,
+			deliveries: 1000, bytes: 1500 * 1000, window: 10 * time.Second, cpu: cpu,
+			rssBefore: 1 << 20, rssAfter: 1<<20 + rssKiB*1024*100, conns: 100,
+		}
+	}
+	all := []result{
+		mk("Novel Engine", 10, 40*time.Millisecond, 60),
+		mk("Centrifugo", 5, 20*time.Millisecond, 50),
+		mk("Novel Engine", 30, 60*time.Millisecond, 70),
+		mk("Centrifugo", 10, 30*time.Millisecond, 40),
+		mk("Novel Engine", 20, 50*time.Millisecond, 80),
+		mk("Centrifugo", 15, 25*time.Millisecond, 30),
+	}
+	all[0].gaps, all[2].failed = 2, 1
+	var b bytes.Buffer
+	printTable(&b, all, []workload{{Name: "A"}})
+	out := b.String()
+	for _, want := range []string{
+		"| A | Centrifugo | 3 | 1.00 | 10.00 | 1000.0 | 25.0 | 40.0 | 100 | 1500 | 0 | 0 | 0 |",
+		"| A | Novel Engine | 3 | 1.00 | 20.00 | 1000.0 | 50.0 | 70.0 | 100 | 1500 | 2 | 0 | 1 |",
+		"| A | ours ÷ Centrifugo | | **1.00×** | **2.00×** | **1.00×** | **2.00×** | **1.75×** |",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("table lacks %q:\n%s", want, out)
+		}
+	}
+}
+
+// fakeCentrifugo speaks enough of Centrifugo's JSON protocol to check the
+// watcher: it answers connect and subscribe, pings, and requires the pong
+// before it publishes: turns 1 and 2 in one frame, then 4; then it
+// closes normally.
+func fakeCentrifugo(t *testing.T, pongs chan<- struct{}) *httptest.Server {
+	return httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		c, err := websocket.Accept(w, r, nil)
+		if err != nil {
+			return
+		}
+		defer c.CloseNow()
+		ctx := r.Context()
+		_, cmds, err := c.Read(ctx)
+		if err != nil {
+			return
+		}
+		if !bytes.Contains(cmds, []byte(`{"id":1,"connect":{}}`)) || !bytes.Contains(cmds, []byte(`"subscribe":{"channel":"story-1"}`)) {
+			c.Close(websocket.StatusPolicyViolation, "unexpected commands")
+			return
+		}
+		c.Write(ctx, websocket.MessageText, []byte("{\"id\":1,\"connect\":{\"client\":\"x\",\"ping\":25,\"pong\":true}}\n{\"id\":2,\"subscribe\":{}}"))
+		c.Write(ctx, websocket.MessageText, []byte(`{}`))
+		_, pong, err := c.Read(ctx)
+		if err != nil || string(pong) != `{}` {
+			return
+		}
+		pongs <- struct{}{}
+		at := time.Now().UTC().Format(time.RFC3339Nano)
+		pub := func(seq int) string {
+			return fmt.Sprintf(`{"push":{"channel":"story-1","pub":{"data":{"seq":%d,"at":%q,"pad":"xx"}}}}`, seq, at)
+		}
+		c.Write(ctx, websocket.MessageText, []byte(pub(1)+"\n"+pub(2)))
+		c.Write(ctx, websocket.MessageText, []byte(pub(4)))
+		c.Close(websocket.StatusNormalClosure, "done")
+	}))
+}
+
+func TestCentrifugoWatcher(t *testing.T) {
+	pongs := make(chan struct{}, 1)
+	srv := fakeCentrifugo(t, pongs)
+	defer srv.Close()
+	cf := &centrifugo{ws: "ws" + strings.TrimPrefix(srv.URL, "http")}
+	st := &runState{}
+	st.measuring.Store(true)
+	w := &watcher{st: st}
+	done := make(chan error, 1)
+	go func() { done <- cf.watch(context.Background(), "story-1", w) }()
+	var err error
+	select {
+	case err = <-done:
+	case <-time.After(20 * time.Second):
+		t.Fatal("the watcher did not finish")
+	}
+	if websocket.CloseStatus(err) != websocket.StatusNormalClosure {
+		t.Fatalf("watch ended with %v, want the fake's normal close", err)
+	}
+	select {
+	case <-pongs:
+	default:
+		t.Fatal("the ping was not answered")
+	}
+	if st.ready.Load() != 1 {
+		t.Fatalf("ready %d, want 1", st.ready.Load())
+	}
+	if w.deliveries != 3 || w.seq.Gaps != 1 || w.seq.Dups != 0 {
+		t.Fatalf("%d deliveries, %d gaps, %d dups; want 3, 1, 0", w.deliveries, w.seq.Gaps, w.seq.Dups)
+	}
+}

@@ -1,0 +1,288 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/coder/websocket"
+
+	"github.com/novel-engine/novel-engine/loadtest/internal/proc"
+	"github.com/novel-engine/novel-engine/loadtest/internal/stats"
+)
+
+// server is one of the systems compared: a process, the producers of the
+// workload's publications, and its client protocol.
+type server interface {
+	name() string
+	// start launches the process (logging into logDir) and the
+	// producers, and returns the channels (stories) watchers subscribe to.
+	start(ctx context.Context, w workload, logDir string, profile bool) ([]string, error)
+	pid() int
+	// watch connects, subscribes to channel and reads until ctx ends,
+	// reporting each delivery to wr. It returns an error when the
+	// connection failed before ctx ended.
+	watch(ctx context.Context, channel string, wr *watcher) error
+	// pprof is the base URL of the server's profiles ("" without).
+	pprof() string
+	// producerErrors counts publications the producers failed to make.
+	producerErrors() int64
+	stop()
+}
+
+// watcher is one connection's record. Only its own goroutine writes it
+// until the run has ended.
+type watcher struct {
+	st         *runState
+	seq        stats.Seq
+	lat        []time.Duration // deliveries in the window
+	deliveries int64           // in the window
+	bytes      int64           // in the window
+}
+
+// runState is shared by a run's watchers.
+type runState struct {
+	measuring atomic.Bool
+	ready     atomic.Int64 // watchers subscribed
+	failed    atomic.Int64 // watchers that could not connect or subscribe, or dropped
+}
+
+// subscribed notes that the subscription was acknowledged.
+func (w *watcher) subscribed() { w.st.ready.Add(1) }
+
+// deliver records turn seq, produced at at and read at now, size bytes.
+func (w *watcher) deliver(seq int64, at, now time.Time, size int) {
+	w.seq.Next(seq)
+	if w.st.measuring.Load() {
+		w.lat = append(w.lat, now.Sub(at))
+		w.deliveries++
+		w.bytes += int64(size)
+	}
+}
+
+// readMessage reads one message into buf (reused across messages, so the
+// load generator allocates little per delivery) and returns the time it
+// was read.
+func readMessage(ctx context.Context, c *websocket.Conn, buf *bytes.Buffer) (time.Time, error) {
+	_, r, err := c.Reader(ctx)
+	if err != nil {
+		return time.Time{}, err
+	}
+	buf.Reset()
+	if _, err := buf.ReadFrom(r); err != nil {
+		return time.Time{}, err
+	}
+	return time.Now(), nil
+}
+
+// result is one run's figures.
+type result struct {
+	workload, server string
+	run              int
+	p50, p99, max    time.Duration
+	deliveries       int64
+	bytes            int64
+	window           time.Duration
+	cpu              time.Duration // the server's, over the window
+	rssBefore        int64
+	rssAfter         int64
+	conns            int
+	gaps, dups       int64
+	failed           int64
+	producerErrors   int64
+	goroutines       int // after connecting, when profiled
+}
+
+// cpuPerDelivery is the server's CPU time per delivery in µs.
+func (r result) cpuPerDelivery() float64 {
+	if r.deliveries == 0 {
+		return 0
+	}
+	return float64(r.cpu.Microseconds()) / float64(r.deliveries)
+}
+
+// rssPerConn is the server's resident memory per connection in KiB.
+func (r result) rssPerConn() float64 {
+	if r.conns == 0 {
+		return 0
+	}
+	return float64(r.rssAfter-r.rssBefore) / 1024 / float64(r.conns)
+}
+
+func (r result) bytesPerDelivery() float64 {
+	if r.deliveries == 0 {
+		return 0
+	}
+	return float64(r.bytes) / float64(r.deliveries)
+}
+
+func (r result) perSecond() float64 {
+	return float64(r.deliveries) / r.window.Seconds()
+}
+
+func (r result) line() string {
+	s := fmt.Sprintf("p50 %6.2f ms  p99 %7.2f ms  max %7.1f ms  CPU %5.1f µs/delivery  RSS %5.1f KiB/conn  %6.0f deliveries/s  %4.0f B each  gaps %d  dups %d  failed %d",
+		ms(r.p50), ms(r.p99), ms(r.max), r.cpuPerDelivery(), r.rssPerConn(), r.perSecond(), r.bytesPerDelivery(), r.gaps, r.dups, r.failed)
+	if r.producerErrors > 0 {
+		s += fmt.Sprintf("  publish errors %d", r.producerErrors)
+	}
+	if r.goroutines > 0 {
+		s += fmt.Sprintf("  goroutines %d", r.goroutines)
+	}
+	return s
+}
+
+func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
+
+// measureRun starts srv, connects the workload's watchers, measures one
+// window and stops everything.
+func measureRun(ctx context.Context, c config, w workload, srv server, tag string, out io.Writer) (result, error) {
+	r := result{workload: w.Name, server: srv.name(), conns: w.conns(), window: c.duration}
+	channels, err := srv.start(ctx, w, filepath.Join(c.logDir, tag), c.profileDir != "")
+	defer srv.stop()
+	if err != nil {
+		return r, err
+	}
+	// Let the producers and the process settle before the baseline.
+	if err := sleep(ctx, 2*time.Second); err != nil {
+		return r, err
+	}
+	if r.rssBefore, err = proc.RSS(srv.pid()); err != nil {
+		return r, err
+	}
+
+	st := &runState{}
+	watchers := make([]*watcher, w.conns())
+	wctx, cancel := context.WithCancel(ctx)
+	var wg sync.WaitGroup
+	defer func() {
+		cancel()
+		wg.Wait()
+	}()
+	tick := time.NewTicker(time.Second / time.Duration(c.dialRate))
+	for i := range watchers {
+		select {
+		case <-ctx.Done():
+			tick.Stop()
+			return r, ctx.Err()
+		case <-tick.C:
+		}
+		wr := &watcher{st: st}
+		watchers[i] = wr
+		// Consecutive watchers watch different stories, so every story's
+		// audience grows at the same pace.
+		ch := channels[i%len(channels)]
+		wg.Go(func() {
+			if err := srv.watch(wctx, ch, wr); err != nil && wctx.Err() == nil {
+				st.failed.Add(1)
+			}
+		})
+	}
+	tick.Stop()
+	deadline := time.Now().Add(c.connectWithin)
+	for st.ready.Load()+st.failed.Load() < int64(len(watchers)) {
+		if time.Now().After(deadline) {
+			return r, fmt.Errorf("%d of %d watchers subscribed within %v (%d failed)", st.ready.Load(), len(watchers), c.connectWithin, st.failed.Load())
+		}
+		if err := sleep(ctx, 50*time.Millisecond); err != nil {
+			return r, err
+		}
+	}
+	if err := sleep(ctx, c.warmup); err != nil {
+		return r, err
+	}
+	if r.rssAfter, err = proc.RSS(srv.pid()); err != nil {
+		return r, err
+	}
+
+	var profiled sync.WaitGroup
+	if c.profileDir != "" && srv.pprof() != "" {
+		base := filepath.Join(c.profileDir, tag)
+		r.goroutines = saveProfile(srv.pprof()+"goroutine?debug=1", base+"-goroutines.txt", out)
+		saveProfile(srv.pprof()+"heap", base+"-heap.pprof", out)
+		profiled.Go(func() {
+			saveProfile(fmt.Sprintf("%sprofile?seconds=%d", srv.pprof(), int(c.duration.Seconds())), base+"-cpu.pprof", out)
+		})
+	}
+	cpu0, err := proc.CPU(srv.pid())
+	if err != nil {
+		return r, err
+	}
+	errs0 := srv.producerErrors()
+	st.measuring.Store(true)
+	err = sleep(ctx, c.duration)
+	st.measuring.Store(false)
+	cpu1, cerr := proc.CPU(srv.pid())
+	if err != nil {
+		return r, err
+	}
+	if cerr != nil {
+		return r, cerr
+	}
+	r.cpu = cpu1 - cpu0
+	r.producerErrors = srv.producerErrors() - errs0
+	profiled.Wait()
+	cancel()
+	wg.Wait()
+
+	var lat []time.Duration
+	for _, wr := range watchers {
+		lat = append(lat, wr.lat...)
+		r.deliveries += wr.deliveries
+		r.bytes += wr.bytes
+		r.gaps += wr.seq.Gaps
+		r.dups += wr.seq.Dups
+	}
+	r.failed = st.failed.Load()
+	slices.Sort(lat)
+	r.p50, r.p99 = stats.Percentile(lat, 0.50), stats.Percentile(lat, 0.99)
+	r.max = stats.Percentile(lat, 1)
+	if r.deliveries == 0 {
+		return r, fmt.Errorf("no delivery in the window; see the logs in %s", c.logDir)
+	}
+	return r, nil
+}
+
+// saveProfile writes what url answers to path; for a goroutine profile
+// it returns the count of goroutines it reports.
+func saveProfile(url, path string, out io.Writer) int {
+	resp, err := http.Get(url)
+	if err != nil {
+		fmt.Fprintf(out, "  profile %s: %v\n", url, err)
+		return 0
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err == nil && resp.StatusCode != 200 {
+		err = fmt.Errorf("%s", resp.Status)
+	}
+	if err == nil {
+		err = os.WriteFile(path, b, 0o644)
+	}
+	if err != nil {
+		fmt.Fprintf(out, "  profile %s: %v\n", url, err)
+		return 0
+	}
+	var n int
+	fmt.Sscanf(string(b), "goroutine profile: total %d", &n)
+	return n
+}
+
+func sleep(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
+	}
+}
