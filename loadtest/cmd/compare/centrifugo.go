@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/rand"
+	"debug/buildinfo"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -30,8 +31,8 @@ import (
 // ensureCentrifugo installs Centrifugo at version into bin's directory
 // with go install when bin is missing or reports another version.
 func ensureCentrifugo(ctx context.Context, bin, version string, install bool, out io.Writer) error {
-	if v, err := exec.CommandContext(ctx, bin, "version").Output(); err == nil && strings.Contains(string(v), strings.TrimPrefix(version, "v")) {
-		fmt.Fprintf(out, "using %s: %s", bin, v)
+	if v := builtVersion(bin); v == version {
+		fmt.Fprintf(out, "using %s: Centrifugo %s\n", bin, v)
 		return nil
 	}
 	if !install {
@@ -44,7 +45,7 @@ func ensureCentrifugo(ctx context.Context, bin, version string, install bool, ou
 	if err != nil {
 		return err
 	}
-	pkg := "github.com/centrifugal/centrifugo/v6@" + version
+	pkg := centrifugoModule + "@" + version
 	fmt.Fprintf(out, "installing Centrifugo %s into %s (go install %s: it builds from the module proxy and takes minutes; each line is a package built)\n", version, dir, pkg)
 	cmd := exec.CommandContext(ctx, "go", "install", "-v", pkg)
 	cmd.Env = append(os.Environ(), "GOBIN="+dir)
@@ -84,13 +85,25 @@ func ensureCentrifugo(ctx context.Context, bin, version string, install bool, ou
 	if err := cmd.Wait(); err != nil {
 		return fmt.Errorf("go install %s: %w\n%s", pkg, err, strings.Join(last, "\n"))
 	}
-	v, err := exec.CommandContext(ctx, bin, "version").Output()
-	if err != nil {
-		return fmt.Errorf("installed, but %s version: %w", bin, err)
+	if v := builtVersion(bin); v != version {
+		return fmt.Errorf("installed, but %s is Centrifugo %q", bin, v)
 	}
-	fmt.Fprintf(out, "installed in %s: %s", time.Since(start).Round(time.Second), v)
+	fmt.Fprintf(out, "installed Centrifugo %s in %s\n", version, time.Since(start).Round(time.Second))
 	return nil
 }
+
+// builtVersion is the version of Centrifugo that bin was built from, as
+// go install records it in the binary ("" when bin is not Centrifugo).
+// The binary's own version command says v0.0.0 when built this way.
+func builtVersion(bin string) string {
+	info, err := buildinfo.ReadFile(bin)
+	if err != nil || info.Main.Path != centrifugoModule {
+		return ""
+	}
+	return info.Main.Version
+}
+
+const centrifugoModule = "github.com/centrifugal/centrifugo/v6"
 
 // centrifugoConfig is the configuration of the benchmark's Centrifugo:
 // the memory broker (one node, like ours without Redis), no history (we

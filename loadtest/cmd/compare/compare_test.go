@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -247,5 +248,18 @@ func TestCentrifugoWatcher(t *testing.T) {
 	}
 	if w.deliveries != 3 || w.seq.Gaps != 1 || w.seq.Dups != 0 {
 		t.Fatalf("%d deliveries, %d gaps, %d dups; want 3, 1, 0", w.deliveries, w.seq.Gaps, w.seq.Dups)
+	}
+}
+
+func TestBuiltVersionIsCentrifugoOnly(t *testing.T) {
+	self, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if v := builtVersion(self); v != "" {
+		t.Fatalf("this test binary taken for Centrifugo %q", v)
+	}
+	if v := builtVersion("/no/such/centrifugo"); v != "" {
+		t.Fatalf("a missing binary has version %q", v)
 	}
 }
