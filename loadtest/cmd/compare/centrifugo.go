@@ -16,6 +16,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -26,6 +27,7 @@ import (
 	"github.com/coder/websocket"
 
 	"github.com/novel-engine/novel-engine/loadtest/internal/node"
+	"github.com/novel-engine/novel-engine/loadtest/internal/stats"
 )
 
 // ensureCentrifugo installs Centrifugo at version into bin's directory
@@ -145,6 +147,8 @@ type centrifugo struct {
 	profile  bool
 	client   *http.Client
 	pubErrs  atomic.Int64
+	rttMu    sync.Mutex
+	rtts     []time.Duration // of the publish calls
 	stopPubs context.CancelFunc
 	pubs     sync.WaitGroup
 }
@@ -236,10 +240,17 @@ func (c *centrifugo) publishLoop(ctx context.Context, ch string, offset, interva
 	defer t.Stop()
 	body := make([]byte, 0, c.payload+128)
 	for seq := int64(1); ; seq++ {
-		body = appendPublish(body[:0], ch, seq, time.Now().UTC(), pad)
+		at := time.Now().UTC()
+		body = appendPublish(body[:0], ch, seq, at, pad)
 		if err := c.publish(ctx, body); err != nil && ctx.Err() == nil {
 			c.pubErrs.Add(1)
 		}
+		// How long the call took bounds the share of the latency spent
+		// reaching Centrifugo: the payload's time is taken before it.
+		rtt := time.Since(at)
+		c.rttMu.Lock()
+		c.rtts = append(c.rtts, rtt)
+		c.rttMu.Unlock()
 		select {
 		case <-ctx.Done():
 			return
@@ -302,6 +313,15 @@ func (c *centrifugo) pprof() string {
 }
 
 func (c *centrifugo) producerErrors() int64 { return c.pubErrs.Load() }
+
+// publishRTT returns the median and p99 duration of the publish calls.
+func (c *centrifugo) publishRTT() [2]time.Duration {
+	c.rttMu.Lock()
+	s := slices.Clone(c.rtts)
+	c.rttMu.Unlock()
+	slices.Sort(s)
+	return [2]time.Duration{stats.Percentile(s, 0.5), stats.Percentile(s, 0.99)}
+}
 
 func (c *centrifugo) stop() {
 	if c.stopPubs != nil {

@@ -263,3 +263,18 @@ func TestBuiltVersionIsCentrifugoOnly(t *testing.T) {
 		t.Fatalf("a missing binary has version %q", v)
 	}
 }
+
+func TestFailReasons(t *testing.T) {
+	st := &runState{}
+	st.fail(fmt.Errorf("failed to get reader: %w", websocket.CloseError{Code: 3012, Reason: "no pong"}))
+	st.fail(websocket.CloseError{Code: 3012, Reason: "no pong"})
+	st.fail(fmt.Errorf("dial: %s", strings.Repeat("x", 200)))
+	if st.failed.Load() != 3 || st.reasons["closed by the server: 3012 no pong"] != 2 {
+		t.Fatalf("reasons %v", st.reasons)
+	}
+	for k := range st.reasons {
+		if len(k) > 90 {
+			t.Fatalf("reason not shortened: %q", k)
+		}
+	}
+}

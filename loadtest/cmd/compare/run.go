@@ -3,8 +3,10 @@ package main
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -53,6 +55,34 @@ type runState struct {
 	measuring atomic.Bool
 	ready     atomic.Int64 // watchers subscribed
 	failed    atomic.Int64 // watchers that could not connect or subscribe, or dropped
+
+	mu      sync.Mutex
+	reasons map[string]int // why watchers failed
+}
+
+// fail counts a watcher that failed, by reason.
+func (st *runState) fail(err error) {
+	st.failed.Add(1)
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	if st.reasons == nil {
+		st.reasons = map[string]int{}
+	}
+	st.reasons[failReason(err)]++
+}
+
+// failReason names why a connection failed, briefly enough to group by:
+// the close code and reason the server gave, or the error's start.
+func failReason(err error) string {
+	var ce websocket.CloseError
+	if errors.As(err, &ce) {
+		return fmt.Sprintf("closed by the server: %d %s", ce.Code, ce.Reason)
+	}
+	s := err.Error()
+	if len(s) > 80 {
+		s = s[:80] + "…"
+	}
+	return s
 }
 
 // subscribed notes that the subscription was acknowledged.
@@ -98,7 +128,10 @@ type result struct {
 	gaps, dups       int64
 	failed           int64
 	producerErrors   int64
-	goroutines       int // after connecting, when profiled
+	goroutines       int           // after connecting, when profiled
+	clientCPU        time.Duration // this process's, over the window
+	reasons          map[string]int
+	publishRTT       [2]time.Duration // p50 and p99 of the HTTP publish calls, for Centrifugo
 }
 
 // cpuPerDelivery is the server's CPU time per delivery in µs.
@@ -136,6 +169,16 @@ func (r result) line() string {
 	}
 	if r.goroutines > 0 {
 		s += fmt.Sprintf("  goroutines %d", r.goroutines)
+	}
+	if r.deliveries > 0 {
+		s += fmt.Sprintf("  (load generator CPU %.1f µs/delivery", float64(r.clientCPU.Microseconds())/float64(r.deliveries))
+		if r.publishRTT[1] > 0 {
+			s += fmt.Sprintf(", publish call p50 %.2f ms p99 %.2f ms", ms(r.publishRTT[0]), ms(r.publishRTT[1]))
+		}
+		s += ")"
+	}
+	for _, k := range slices.Sorted(maps.Keys(r.reasons)) {
+		s += fmt.Sprintf("\n      %d failed: %s", r.reasons[k], k)
 	}
 	return s
 }
@@ -182,7 +225,7 @@ func measureRun(ctx context.Context, c config, w workload, srv server, tag strin
 		ch := channels[i%len(channels)]
 		wg.Go(func() {
 			if err := srv.watch(wctx, ch, wr); err != nil && wctx.Err() == nil {
-				st.failed.Add(1)
+				st.fail(err)
 			}
 		})
 	}
@@ -216,11 +259,17 @@ func measureRun(ctx context.Context, c config, w workload, srv server, tag strin
 	if err != nil {
 		return r, err
 	}
+	self0, err := proc.CPU(os.Getpid())
+	if err != nil {
+		return r, err
+	}
 	errs0 := srv.producerErrors()
 	st.measuring.Store(true)
 	err = sleep(ctx, c.duration)
 	st.measuring.Store(false)
 	cpu1, cerr := proc.CPU(srv.pid())
+	self1, _ := proc.CPU(os.Getpid())
+	r.clientCPU = self1 - self0
 	if err != nil {
 		return r, err
 	}
@@ -242,6 +291,10 @@ func measureRun(ctx context.Context, c config, w workload, srv server, tag strin
 		r.dups += wr.seq.Dups
 	}
 	r.failed = st.failed.Load()
+	r.reasons = st.reasons
+	if p, ok := srv.(interface{ publishRTT() [2]time.Duration }); ok {
+		r.publishRTT = p.publishRTT()
+	}
 	slices.Sort(lat)
 	r.p50, r.p99 = stats.Percentile(lat, 0.50), stats.Percentile(lat, 0.99)
 	r.max = stats.Percentile(lat, 1)
