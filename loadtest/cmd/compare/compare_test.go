@@ -172,8 +172,8 @@ func TestTable(t *testing.T) {
 	printTable(&b, all, []workload{{Name: "A"}})
 	out := b.String()
 	for _, want := range []string{
-		"| A | Centrifugo | 3 | 1.00 | 10.00 | 1000.0 | 25.0 | 40.0 | 100 | 1500 | 0 | 0 | 0 |",
-		"| A | Novel Engine | 3 | 1.00 | 20.00 | 1000.0 | 50.0 | 70.0 | 100 | 1500 | 2 | 0 | 1 |",
+		"| A | Centrifugo | 3 | 1.00 | 10.00 | 1000.0 | 25.0 | 40.0 | 100 | 1500 | 0 | 0 | 0 | 0.00 |",
+		"| A | Novel Engine | 3 | 1.00 | 20.00 | 1000.0 | 50.0 | 70.0 | 100 | 1500 | 2 | 0 | 1 | 0.00 |",
 		"| A | ours ÷ Centrifugo | | **1.00×** | **2.00×** | **1.00×** | **2.00×** | **1.75×** |",
 	} {
 		if !strings.Contains(out, want) {

@@ -130,6 +130,7 @@ type result struct {
 	producerErrors   int64
 	goroutines       int           // after connecting, when profiled
 	clientCPU        time.Duration // this process's, over the window
+	otherCPU         time.Duration // every other process's, over the window
 	reasons          map[string]int
 	publishRTT       [2]time.Duration // p50 and p99 of the HTTP publish calls, for Centrifugo
 }
@@ -157,6 +158,12 @@ func (r result) bytesPerDelivery() float64 {
 	return float64(r.bytes) / float64(r.deliveries)
 }
 
+// otherCores is how many processors' worth of CPU the rest of the
+// machine used during the window.
+func (r result) otherCores() float64 {
+	return r.otherCPU.Seconds() / r.window.Seconds()
+}
+
 func (r result) perSecond() float64 {
 	return float64(r.deliveries) / r.window.Seconds()
 }
@@ -171,7 +178,7 @@ func (r result) line() string {
 		s += fmt.Sprintf("  goroutines %d", r.goroutines)
 	}
 	if r.deliveries > 0 {
-		s += fmt.Sprintf("  (load generator CPU %.1f µs/delivery", float64(r.clientCPU.Microseconds())/float64(r.deliveries))
+		s += fmt.Sprintf("  (load generator CPU %.1f µs/delivery, other processes %.2f cores", float64(r.clientCPU.Microseconds())/float64(r.deliveries), r.otherCores())
 		if r.publishRTT[1] > 0 {
 			s += fmt.Sprintf(", publish call p50 %.2f ms p99 %.2f ms", ms(r.publishRTT[0]), ms(r.publishRTT[1]))
 		}
@@ -263,12 +270,17 @@ func measureRun(ctx context.Context, c config, w workload, srv server, tag strin
 	if err != nil {
 		return r, err
 	}
+	busy0, err := proc.Machine()
+	if err != nil {
+		return r, err
+	}
 	errs0 := srv.producerErrors()
 	st.measuring.Store(true)
 	err = sleep(ctx, c.duration)
 	st.measuring.Store(false)
 	cpu1, cerr := proc.CPU(srv.pid())
 	self1, _ := proc.CPU(os.Getpid())
+	busy1, _ := proc.Machine()
 	r.clientCPU = self1 - self0
 	if err != nil {
 		return r, err
@@ -277,6 +289,8 @@ func measureRun(ctx context.Context, c config, w workload, srv server, tag strin
 		return r, cerr
 	}
 	r.cpu = cpu1 - cpu0
+	// What the rest of the machine (other people's builds, here) took.
+	r.otherCPU = max(0, busy1-busy0-r.cpu-r.clientCPU)
 	r.producerErrors = srv.producerErrors() - errs0
 	profiled.Wait()
 	cancel()

@@ -18,13 +18,14 @@ type row struct {
 	rss              float64 // KiB per connection
 	perSecond        float64
 	bytes            float64
-	gaps, dups       int64 // summed
-	failed           int64 // summed
-	producerErrors   int64 // summed
+	gaps, dups       int64   // summed
+	failed           int64   // summed
+	producerErrors   int64   // summed
+	others           float64 // cores the rest of the machine used
 }
 
 func summarize(rs []result) row {
-	var p50, p99, mx, cpu, rss, rate, size []float64
+	var p50, p99, mx, cpu, rss, rate, size, others []float64
 	r := row{workload: rs[0].workload, server: rs[0].server, runs: len(rs)}
 	for _, x := range rs {
 		p50 = append(p50, ms(x.p50))
@@ -34,6 +35,7 @@ func summarize(rs []result) row {
 		rss = append(rss, x.rssPerConn())
 		rate = append(rate, x.perSecond())
 		size = append(size, x.bytesPerDelivery())
+		others = append(others, x.otherCores())
 		r.gaps += x.gaps
 		r.dups += x.dups
 		r.failed += x.failed
@@ -42,6 +44,7 @@ func summarize(rs []result) row {
 	r.p50, r.p99, r.max = stats.Median(p50), stats.Median(p99), stats.Median(mx)
 	r.cpu, r.rss = stats.Median(cpu), stats.Median(rss)
 	r.perSecond, r.bytes = stats.Median(rate), stats.Median(size)
+	r.others = stats.Median(others)
 	return r
 }
 
@@ -63,8 +66,8 @@ func fmtRatio(x float64) string {
 // printTable prints, per workload, the medians of each server's runs and
 // the ratios of ours to Centrifugo's, as one Markdown table.
 func printTable(out io.Writer, all []result, ws []workload) {
-	fmt.Fprintln(out, "| workload | server | runs | p50 ms | p99 ms | max ms | server CPU µs/delivery | RSS KiB/connection | deliveries/s | bytes/delivery | gaps | duplicates | failed connections |")
-	fmt.Fprintln(out, "|---|---|---|---|---|---|---|---|---|---|---|---|---|")
+	fmt.Fprintln(out, "| workload | server | runs | p50 ms | p99 ms | max ms | server CPU µs/delivery | RSS KiB/connection | deliveries/s | bytes/delivery | gaps | duplicates | failed connections | other processes' CPU (cores) |")
+	fmt.Fprintln(out, "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
 	for _, w := range ws {
 		rows := map[string]row{}
 		for _, name := range []string{"Centrifugo", "Novel Engine"} {
@@ -83,8 +86,8 @@ func printTable(out io.Writer, all []result, ws []workload) {
 			if r.producerErrors > 0 {
 				label += fmt.Sprintf(" (%d publish errors)", r.producerErrors)
 			}
-			fmt.Fprintf(out, "| %s | %s | %d | %.2f | %.2f | %.1f | %.1f | %.1f | %.0f | %.0f | %d | %d | %d |\n",
-				w.Name, label, r.runs, r.p50, r.p99, r.max, r.cpu, r.rss, r.perSecond, r.bytes, r.gaps, r.dups, r.failed)
+			fmt.Fprintf(out, "| %s | %s | %d | %.2f | %.2f | %.1f | %.1f | %.1f | %.0f | %.0f | %d | %d | %d | %.2f |\n",
+				w.Name, label, r.runs, r.p50, r.p99, r.max, r.cpu, r.rss, r.perSecond, r.bytes, r.gaps, r.dups, r.failed, r.others)
 		}
 		ours, okO := rows["Novel Engine"]
 		cf, okC := rows["Centrifugo"]
@@ -93,7 +96,7 @@ func printTable(out io.Writer, all []result, ws []workload) {
 				fmtRatio(ratio(ours.p50, cf.p50)), fmtRatio(ratio(ours.p99, cf.p99)), fmtRatio(ratio(ours.max, cf.max)),
 				fmtRatio(ratio(ours.cpu, cf.cpu)), fmtRatio(ratio(ours.rss, cf.rss)),
 			}
-			fmt.Fprintf(out, "| %s | ours ÷ Centrifugo | | %s | | | | | |\n", w.Name, strings.Join(cells, " | "))
+			fmt.Fprintf(out, "| %s | ours ÷ Centrifugo | | %s | | | | | | |\n", w.Name, strings.Join(cells, " | "))
 		}
 	}
 }

@@ -78,3 +78,37 @@ func ParseStatusRSS(b []byte) (int64, error) {
 	}
 	return 0, errors.New("status: no VmRSS line")
 }
+
+// Machine returns the CPU time all processors have spent busy (anything
+// but idle and waiting for I/O), summed over processors, since boot.
+func Machine() (time.Duration, error) {
+	b, err := os.ReadFile("/proc/stat")
+	if err != nil {
+		return 0, err
+	}
+	return ParseMachineBusy(b)
+}
+
+// ParseMachineBusy reads the busy time from the content of /proc/stat:
+// its first line, "cpu user nice system idle iowait irq softirq steal
+// guest guest_nice", in USER_HZ. Guest time is already in user and nice,
+// and steal is time the machine did not have, so neither is added.
+func ParseMachineBusy(b []byte) (time.Duration, error) {
+	line, _, _ := bytes.Cut(b, []byte("\n"))
+	f := bytes.Fields(line)
+	if len(f) < 8 || string(f[0]) != "cpu" {
+		return 0, fmt.Errorf("/proc/stat: first line %q", line)
+	}
+	var busy int64
+	for i, s := range f[1:8] {
+		n, err := strconv.ParseInt(string(s), 10, 64)
+		if err != nil {
+			return 0, fmt.Errorf("/proc/stat: %w", err)
+		}
+		if i == 3 || i == 4 { // idle, iowait
+			continue
+		}
+		busy += n
+	}
+	return time.Duration(busy) * time.Second / userHZ, nil
+}

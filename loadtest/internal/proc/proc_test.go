@@ -68,3 +68,21 @@ func TestSelf(t *testing.T) {
 	}
 	_ = x
 }
+
+func TestParseMachineBusy(t *testing.T) {
+	stat := "cpu  1000 20 300 50000 70 0 10 5 0 0\ncpu0 500 10 150 25000 35 0 5 2 0 0\nintr 1 2 3\n"
+	got, err := ParseMachineBusy([]byte(stat))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// user + nice + system + irq + softirq = 1330 ticks.
+	if want := 13300 * time.Millisecond; got != want {
+		t.Fatalf("busy = %v, want %v", got, want)
+	}
+	if _, err := ParseMachineBusy([]byte("cpu0 1 2 3\n")); err == nil {
+		t.Fatal("a stat without the total line parsed")
+	}
+	if _, err := Machine(); err != nil {
+		t.Fatal(err)
+	}
+}
