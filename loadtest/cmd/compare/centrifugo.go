@@ -113,7 +113,7 @@ const centrifugoModule = "github.com/centrifugal/centrifugo/v6"
 // store), clients connecting without tokens (insecure mode: for the
 // benchmark only, never in production) and allowed to subscribe to any
 // channel, and the HTTP API behind a key. Pings keep their defaults (25 s,
-// like ours).
+// like ours), and so does everything else.
 func centrifugoConfig(port int, apiKey string, profile bool) []byte {
 	cfg := map[string]any{
 		"http_server": map[string]any{"address": "127.0.0.1", "port": port},
@@ -123,8 +123,11 @@ func centrifugoConfig(port int, apiKey string, profile bool) []byte {
 		"channel": map[string]any{
 			"without_namespace": map[string]any{"allow_subscribe_for_client": true},
 		},
-		"http_api":    map[string]any{"key": apiKey},
-		"health":      map[string]any{"enabled": true},
+		"http_api": map[string]any{"key": apiKey},
+		"health":   map[string]any{"enabled": true},
+		// Only exposes the metrics Centrifugo keeps anyway; the load
+		// generator reads the Go runtime's memory figures from it.
+		"prometheus":  map[string]any{"enabled": true},
 		"usage_stats": map[string]any{"disabled": true},
 		"debug":       map[string]any{"enabled": profile},
 	}
@@ -312,6 +315,8 @@ func (c *centrifugo) pprof() string {
 	return c.base + "/debug/pprof/"
 }
 
+func (c *centrifugo) metrics() string { return c.base + "/metrics" }
+
 func (c *centrifugo) producerErrors() int64 { return c.pubErrs.Load() }
 
 // publishRTT returns the median and p99 duration of the publish calls.
@@ -409,6 +414,7 @@ func (c *centrifugo) watch(ctx context.Context, ch string, wr *watcher) error {
 		return err
 	}
 	defer conn.CloseNow()
+	defer closeOnDone(ctx, conn)()
 	conn.SetReadLimit(1 << 22)
 	// Commands are handled in order: connect, then subscribe.
 	cmds := fmt.Appendf(nil, "{\"id\":1,\"connect\":{}}\n{\"id\":2,\"subscribe\":{\"channel\":%q}}", ch)
@@ -418,7 +424,7 @@ func (c *centrifugo) watch(ctx context.Context, ch string, wr *watcher) error {
 	pong := []byte(`{}`)
 	var buf bytes.Buffer
 	for {
-		now, err := readMessage(ctx, conn, &buf)
+		now, err := readMessage(conn, &buf)
 		if err != nil {
 			return err
 		}

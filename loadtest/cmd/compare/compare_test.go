@@ -278,3 +278,37 @@ func TestFailReasons(t *testing.T) {
 		}
 	}
 }
+
+func TestFirstSeq(t *testing.T) {
+	snap := []byte(`{"type":"snapshot","sim":"s1","seq":37,"simulation":{"head":37},"recent":[{"seq":18}]}`)
+	if seq, ok := firstSeq(snap); !ok || seq != 37 {
+		t.Fatalf("firstSeq = %d %v", seq, ok)
+	}
+	for _, bad := range []string{`{"type":"snapshot"}`, `{"seq":}`, `{"seq":"3"}`} {
+		if _, ok := firstSeq([]byte(bad)); ok {
+			t.Errorf("firstSeq(%s) parsed", bad)
+		}
+	}
+}
+
+func TestMemstats(t *testing.T) {
+	text := func(stacks, inuse, idle, freed, g int) []byte {
+		return fmt.Appendf(nil, "# HELP go_goroutines x\n# TYPE go_goroutines gauge\ngo_goroutines %d\ngo_memstats_heap_idle_bytes %d\ngo_memstats_heap_inuse_bytes %d\n"+
+			"go_memstats_heap_released_bytes %d\ngo_memstats_stack_inuse_bytes %d\ngo_memstats_sys_bytes 9.9e+07\ngo_gc_duration_seconds{quantile=\"0\"} 1e-05\n",
+			g, idle, inuse, freed, stacks)
+	}
+	before := parseMemstats(text(1<<20, 4<<20, 2<<20, 1<<20, 10))
+	after := parseMemstats(text(1<<20+200*8192, 4<<20+200*4096, 3<<20, 1<<20+100*1024, 410))
+	if !before.ok || !after.ok || after.sys != 9.9e7 {
+		t.Fatalf("parsed %+v and %+v", before, after)
+	}
+	r := result{conns: 200, memBefore: before, memAfter: after}
+	st, in, idle, g, ok := r.perConn()
+	// idle kept: (3 MiB - 1 MiB - 100 KiB) - (2 MiB - 1 MiB) = 924 KiB over 200.
+	if !ok || st != 8 || in != 4 || idle != 924.0/200 || g != 2 {
+		t.Fatalf("per connection: stacks %v, heap %v, idle %v, goroutines %v, %v", st, in, idle, g, ok)
+	}
+	if parseMemstats([]byte("go_goroutines 3\n")).ok {
+		t.Fatal("partial metrics taken as complete")
+	}
+}

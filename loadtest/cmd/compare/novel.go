@@ -3,9 +3,9 @@ package main
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"fmt"
 	"os"
+	"strconv"
 	"strings"
 	"time"
 
@@ -70,6 +70,8 @@ func (n *novel) pprof() string {
 	return n.proc.Pprof
 }
 
+func (n *novel) metrics() string { return n.proc.URL + "/metrics" }
+
 // The stories' errors show in the node's log, not here.
 func (n *novel) producerErrors() int64 { return 0 }
 
@@ -80,6 +82,22 @@ func (n *novel) stop() {
 	if n.log != nil {
 		n.log.Close()
 	}
+}
+
+// firstSeq reads the first "seq" of a message without decoding all of it
+// (a snapshot holds twenty turns: decoding them all for every watcher
+// would make the load generator, not the server, the slow part).
+func firstSeq(b []byte) (int64, bool) {
+	_, rest, ok := bytes.Cut(b, []byte(`"seq":`))
+	if !ok {
+		return 0, false
+	}
+	n := 0
+	for n < len(rest) && rest[n] >= '0' && rest[n] <= '9' {
+		n++
+	}
+	seq, err := strconv.ParseInt(string(rest[:n]), 10, 64)
+	return seq, err == nil
 }
 
 var (
@@ -96,13 +114,14 @@ func (n *novel) watch(ctx context.Context, sim string, wr *watcher) error {
 		return err
 	}
 	defer c.CloseNow()
+	defer closeOnDone(ctx, c)()
 	c.SetReadLimit(1 << 22)
 	if err := c.Write(ctx, websocket.MessageText, fmt.Appendf(nil, `{"type":"subscribe","id":"1","sim":%q}`, sim)); err != nil {
 		return err
 	}
 	var buf bytes.Buffer
 	for {
-		now, err := readMessage(ctx, c, &buf)
+		now, err := readMessage(c, &buf)
 		if err != nil {
 			return err
 		}
@@ -115,14 +134,12 @@ func (n *novel) watch(ctx context.Context, sim string, wr *watcher) error {
 			}
 			wr.deliver(seq, at, now, len(b))
 		case bytes.HasPrefix(b, snapshotPrefix):
-			// Live turns follow the snapshot's seq.
-			var s struct {
-				Seq int64 `json:"seq"`
+			// Live turns follow the snapshot's seq, its first.
+			seq, ok := firstSeq(b)
+			if !ok {
+				return fmt.Errorf("snapshot without a seq: %.100s", b)
 			}
-			if err := json.Unmarshal(b, &s); err != nil {
-				return fmt.Errorf("snapshot: %w", err)
-			}
-			wr.seq.From(s.Seq)
+			wr.seq.From(seq)
 			wr.subscribed()
 		case bytes.HasPrefix(b, errorPrefix):
 			return fmt.Errorf("node: %.200s", b)

@@ -11,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -35,6 +36,9 @@ type server interface {
 	watch(ctx context.Context, channel string, wr *watcher) error
 	// pprof is the base URL of the server's profiles ("" without).
 	pprof() string
+	// metrics is the URL of the server's Prometheus metrics, whose Go
+	// runtime figures say where its memory goes.
+	metrics() string
 	// producerErrors counts publications the producers failed to make.
 	producerErrors() int64
 	stop()
@@ -98,11 +102,18 @@ func (w *watcher) deliver(seq int64, at, now time.Time, size int) {
 	}
 }
 
+// closeOnDone closes c when ctx ends, so that reads can go without a
+// context: the library would otherwise arm and disarm a context callback
+// around every frame, a cost of the load generator's, not the server's.
+func closeOnDone(ctx context.Context, c *websocket.Conn) (stop func() bool) {
+	return context.AfterFunc(ctx, func() { c.CloseNow() })
+}
+
 // readMessage reads one message into buf (reused across messages, so the
 // load generator allocates little per delivery) and returns the time it
-// was read.
-func readMessage(ctx context.Context, c *websocket.Conn, buf *bytes.Buffer) (time.Time, error) {
-	_, r, err := c.Reader(ctx)
+// was read. It does not return until a message comes or c is closed.
+func readMessage(c *websocket.Conn, buf *bytes.Buffer) (time.Time, error) {
+	_, r, err := c.Reader(context.Background())
 	if err != nil {
 		return time.Time{}, err
 	}
@@ -133,6 +144,71 @@ type result struct {
 	otherCPU         time.Duration // every other process's, over the window
 	reasons          map[string]int
 	publishRTT       [2]time.Duration // p50 and p99 of the HTTP publish calls, for Centrifugo
+	memBefore        memstats
+	memAfter         memstats
+}
+
+// memstats are the Go runtime's memory figures a server exports.
+type memstats struct {
+	ok                                     bool
+	stacks, heapInuse, heapIdle, heapFreed float64
+	goroutines, sys                        float64
+}
+
+// parseMemstats reads the Go collector's figures from Prometheus text.
+func parseMemstats(b []byte) memstats {
+	var m memstats
+	fields := map[string]*float64{
+		"go_memstats_stack_inuse_bytes":   &m.stacks,
+		"go_memstats_heap_inuse_bytes":    &m.heapInuse,
+		"go_memstats_heap_idle_bytes":     &m.heapIdle,
+		"go_memstats_heap_released_bytes": &m.heapFreed,
+		"go_memstats_sys_bytes":           &m.sys,
+		"go_goroutines":                   &m.goroutines,
+	}
+	found := 0
+	for line := range bytes.Lines(b) {
+		name, value, ok := bytes.Cut(bytes.TrimSpace(line), []byte(" "))
+		if !ok {
+			continue
+		}
+		if dst, ok := fields[string(name)]; ok {
+			if v, err := strconv.ParseFloat(string(value), 64); err == nil {
+				*dst = v
+				found++
+			}
+		}
+	}
+	m.ok = found == len(fields)
+	return m
+}
+
+func fetchMemstats(url string) memstats {
+	if url == "" {
+		return memstats{}
+	}
+	resp, err := http.Get(url)
+	if err != nil {
+		return memstats{}
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return parseMemstats(b)
+}
+
+// perConn is where each connection's memory went, from the difference
+// of the runtime's figures after and before connecting: goroutine stacks,
+// heap in use, and heap the runtime holds free but has not returned to
+// the system (it counts in RSS).
+func (r result) perConn() (stacks, inuse, idleKept, goroutines float64, ok bool) {
+	a, b := r.memAfter, r.memBefore
+	if !a.ok || !b.ok || r.conns == 0 {
+		return 0, 0, 0, 0, false
+	}
+	n := float64(r.conns)
+	return (a.stacks - b.stacks) / 1024 / n, (a.heapInuse - b.heapInuse) / 1024 / n,
+		((a.heapIdle - a.heapFreed) - (b.heapIdle - b.heapFreed)) / 1024 / n,
+		(a.goroutines - b.goroutines) / n, true
 }
 
 // cpuPerDelivery is the server's CPU time per delivery in µs.
@@ -177,6 +253,9 @@ func (r result) line() string {
 	if r.goroutines > 0 {
 		s += fmt.Sprintf("  goroutines %d", r.goroutines)
 	}
+	if st, in, idle, g, ok := r.perConn(); ok {
+		s += fmt.Sprintf("\n      per connection: goroutine stacks %.1f KiB, heap in use %.1f KiB, free heap kept %.1f KiB, %.2f goroutines", st, in, idle, g)
+	}
 	if r.deliveries > 0 {
 		s += fmt.Sprintf("  (load generator CPU %.1f µs/delivery, other processes %.2f cores", float64(r.clientCPU.Microseconds())/float64(r.deliveries), r.otherCores())
 		if r.publishRTT[1] > 0 {
@@ -208,6 +287,7 @@ func measureRun(ctx context.Context, c config, w workload, srv server, tag strin
 	if r.rssBefore, err = proc.RSS(srv.pid()); err != nil {
 		return r, err
 	}
+	r.memBefore = fetchMemstats(srv.metrics())
 
 	st := &runState{}
 	watchers := make([]*watcher, w.conns())
@@ -252,6 +332,7 @@ func measureRun(ctx context.Context, c config, w workload, srv server, tag strin
 	if r.rssAfter, err = proc.RSS(srv.pid()); err != nil {
 		return r, err
 	}
+	r.memAfter = fetchMemstats(srv.metrics())
 
 	var profiled sync.WaitGroup
 	if c.profileDir != "" && srv.pprof() != "" {
