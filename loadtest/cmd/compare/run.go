@@ -142,6 +142,7 @@ type result struct {
 	goroutines       int           // after connecting, when profiled
 	clientCPU        time.Duration // this process's, over the window
 	otherCPU         time.Duration // every other process's, over the window
+	writes           int64         // the server's write system calls, over the window
 	reasons          map[string]int
 	publishRTT       [2]time.Duration // p50 and p99 of the HTTP publish calls, for Centrifugo
 	memBefore        memstats
@@ -227,6 +228,15 @@ func (r result) rssPerConn() float64 {
 	return float64(r.rssAfter-r.rssBefore) / 1024 / float64(r.conns)
 }
 
+// writesPerDelivery is the server's write system calls per delivery:
+// 1 when each message is written on its own.
+func (r result) writesPerDelivery() float64 {
+	if r.deliveries == 0 {
+		return 0
+	}
+	return float64(r.writes) / float64(r.deliveries)
+}
+
 func (r result) bytesPerDelivery() float64 {
 	if r.deliveries == 0 {
 		return 0
@@ -245,8 +255,8 @@ func (r result) perSecond() float64 {
 }
 
 func (r result) line() string {
-	s := fmt.Sprintf("p50 %6.2f ms  p99 %7.2f ms  max %7.1f ms  CPU %5.1f µs/delivery  RSS %5.1f KiB/conn  %6.0f deliveries/s  %4.0f B each  gaps %d  dups %d  failed %d",
-		ms(r.p50), ms(r.p99), ms(r.max), r.cpuPerDelivery(), r.rssPerConn(), r.perSecond(), r.bytesPerDelivery(), r.gaps, r.dups, r.failed)
+	s := fmt.Sprintf("p50 %6.2f ms  p99 %7.2f ms  max %7.1f ms  CPU %5.1f µs/delivery  %.2f writes/delivery  RSS %5.1f KiB/conn  %6.0f deliveries/s  %4.0f B each  gaps %d  dups %d  failed %d",
+		ms(r.p50), ms(r.p99), ms(r.max), r.cpuPerDelivery(), r.writesPerDelivery(), r.rssPerConn(), r.perSecond(), r.bytesPerDelivery(), r.gaps, r.dups, r.failed)
 	if r.producerErrors > 0 {
 		s += fmt.Sprintf("  publish errors %d", r.producerErrors)
 	}
@@ -355,6 +365,10 @@ func measureRun(ctx context.Context, c config, w workload, srv server, tag strin
 	if err != nil {
 		return r, err
 	}
+	writes0, err := proc.Writes(srv.pid())
+	if err != nil {
+		return r, err
+	}
 	errs0 := srv.producerErrors()
 	st.measuring.Store(true)
 	err = sleep(ctx, c.duration)
@@ -362,6 +376,8 @@ func measureRun(ctx context.Context, c config, w workload, srv server, tag strin
 	cpu1, cerr := proc.CPU(srv.pid())
 	self1, _ := proc.CPU(os.Getpid())
 	busy1, _ := proc.Machine()
+	writes1, _ := proc.Writes(srv.pid())
+	r.writes = writes1 - writes0
 	r.clientCPU = self1 - self0
 	if err != nil {
 		return r, err

@@ -15,6 +15,7 @@ type row struct {
 	runs             int
 	p50, p99, max    float64 // ms
 	cpu              float64 // µs per delivery
+	writes           float64 // write system calls per delivery
 	rss              float64 // KiB per connection
 	perSecond        float64
 	bytes            float64
@@ -25,13 +26,14 @@ type row struct {
 }
 
 func summarize(rs []result) row {
-	var p50, p99, mx, cpu, rss, rate, size, others []float64
+	var p50, p99, mx, cpu, writes, rss, rate, size, others []float64
 	r := row{workload: rs[0].workload, server: rs[0].server, runs: len(rs)}
 	for _, x := range rs {
 		p50 = append(p50, ms(x.p50))
 		p99 = append(p99, ms(x.p99))
 		mx = append(mx, ms(x.max))
 		cpu = append(cpu, x.cpuPerDelivery())
+		writes = append(writes, x.writesPerDelivery())
 		rss = append(rss, x.rssPerConn())
 		rate = append(rate, x.perSecond())
 		size = append(size, x.bytesPerDelivery())
@@ -43,6 +45,7 @@ func summarize(rs []result) row {
 	}
 	r.p50, r.p99, r.max = stats.Median(p50), stats.Median(p99), stats.Median(mx)
 	r.cpu, r.rss = stats.Median(cpu), stats.Median(rss)
+	r.writes = stats.Median(writes)
 	r.perSecond, r.bytes = stats.Median(rate), stats.Median(size)
 	r.others = stats.Median(others)
 	return r
@@ -66,8 +69,8 @@ func fmtRatio(x float64) string {
 // printTable prints, per workload, the medians of each server's runs and
 // the ratios of ours to Centrifugo's, as one Markdown table.
 func printTable(out io.Writer, all []result, ws []workload) {
-	fmt.Fprintln(out, "| workload | server | runs | p50 ms | p99 ms | max ms | server CPU µs/delivery | RSS KiB/connection | deliveries/s | bytes/delivery | gaps | duplicates | failed connections | other processes' CPU (cores) |")
-	fmt.Fprintln(out, "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
+	fmt.Fprintln(out, "| workload | server | runs | p50 ms | p99 ms | max ms | server CPU µs/delivery | writes/delivery | RSS KiB/connection | deliveries/s | bytes/delivery | gaps | duplicates | failed connections | other processes' CPU (cores) |")
+	fmt.Fprintln(out, "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
 	for _, w := range ws {
 		rows := map[string]row{}
 		for _, name := range []string{"Centrifugo", "Novel Engine"} {
@@ -86,15 +89,15 @@ func printTable(out io.Writer, all []result, ws []workload) {
 			if r.producerErrors > 0 {
 				label += fmt.Sprintf(" (%d publish errors)", r.producerErrors)
 			}
-			fmt.Fprintf(out, "| %s | %s | %d | %.2f | %.2f | %.1f | %.1f | %.1f | %.0f | %.0f | %d | %d | %d | %.2f |\n",
-				w.Name, label, r.runs, r.p50, r.p99, r.max, r.cpu, r.rss, r.perSecond, r.bytes, r.gaps, r.dups, r.failed, r.others)
+			fmt.Fprintf(out, "| %s | %s | %d | %.2f | %.2f | %.1f | %.1f | %.2f | %.1f | %.0f | %.0f | %d | %d | %d | %.2f |\n",
+				w.Name, label, r.runs, r.p50, r.p99, r.max, r.cpu, r.writes, r.rss, r.perSecond, r.bytes, r.gaps, r.dups, r.failed, r.others)
 		}
 		ours, okO := rows["Novel Engine"]
 		cf, okC := rows["Centrifugo"]
 		if okO && okC {
 			cells := []string{
 				fmtRatio(ratio(ours.p50, cf.p50)), fmtRatio(ratio(ours.p99, cf.p99)), fmtRatio(ratio(ours.max, cf.max)),
-				fmtRatio(ratio(ours.cpu, cf.cpu)), fmtRatio(ratio(ours.rss, cf.rss)),
+				fmtRatio(ratio(ours.cpu, cf.cpu)), fmtRatio(ratio(ours.writes, cf.writes)), fmtRatio(ratio(ours.rss, cf.rss)),
 			}
 			fmt.Fprintf(out, "| %s | ours ÷ Centrifugo | | %s | | | | | | |\n", w.Name, strings.Join(cells, " | "))
 		}

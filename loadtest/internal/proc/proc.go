@@ -112,3 +112,27 @@ func ParseMachineBusy(b []byte) (time.Duration, error) {
 	}
 	return time.Duration(busy) * time.Second / userHZ, nil
 }
+
+// Writes returns how many write system calls (write, writev, sendmsg…)
+// the process has made: per delivery, it shows how well a server batches.
+func Writes(pid int) (int64, error) {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/io", pid))
+	if err != nil {
+		return 0, err
+	}
+	return ParseIOWrites(b)
+}
+
+// ParseIOWrites reads syscw from the content of /proc/<pid>/io.
+func ParseIOWrites(b []byte) (int64, error) {
+	for line := range bytes.Lines(b) {
+		if rest, ok := bytes.CutPrefix(line, []byte("syscw:")); ok {
+			n, err := strconv.ParseInt(string(bytes.TrimSpace(rest)), 10, 64)
+			if err != nil {
+				return 0, fmt.Errorf("io: %w", err)
+			}
+			return n, nil
+		}
+	}
+	return 0, errors.New("io: no syscw line")
+}

@@ -86,3 +86,26 @@ func TestParseMachineBusy(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+func TestParseIOWrites(t *testing.T) {
+	io := "rchar: 100\nwchar: 200\nsyscr: 3\nsyscw: 4567\nread_bytes: 0\n"
+	if n, err := ParseIOWrites([]byte(io)); err != nil || n != 4567 {
+		t.Fatalf("syscw = %d, %v", n, err)
+	}
+	if _, err := ParseIOWrites([]byte("rchar: 1\n")); err == nil {
+		t.Fatal("io without syscw parsed")
+	}
+	before, err := Writes(os.Getpid())
+	if err != nil {
+		t.Fatal(err)
+	}
+	f, err := os.CreateTemp(t.TempDir(), "w")
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.Write([]byte("x"))
+	f.Close()
+	if after, _ := Writes(os.Getpid()); after <= before {
+		t.Fatalf("a write left syscw at %d (was %d)", after, before)
+	}
+}
