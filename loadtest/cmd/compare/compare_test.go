@@ -5,10 +5,13 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -274,7 +277,15 @@ func TestFailReasons(t *testing.T) {
 	st.fail(fmt.Errorf("failed to get reader: %w", websocket.CloseError{Code: 3012, Reason: "no pong"}))
 	st.fail(websocket.CloseError{Code: 3012, Reason: "no pong"})
 	st.fail(fmt.Errorf("dial: %s", strings.Repeat("x", 200)))
-	if st.failed.Load() != 3 || st.reasons["closed by the server: 3012 no pong"] != 2 {
+	for port := range 2 {
+		st.fail(fmt.Errorf("failed to get reader: %w", &net.OpError{Op: "read", Net: "tcp",
+			Addr: &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1), Port: 5000 + port}, Err: syscall.ECONNRESET}))
+	}
+	st.fail(fmt.Errorf("failed to read frame header: %w", io.EOF))
+	if st.reasons["read: connection reset by peer"] != 2 || st.reasons["the server closed the connection without a close frame (EOF)"] != 1 {
+		t.Fatalf("reasons %v", st.reasons)
+	}
+	if st.failed.Load() != 6 || st.reasons["closed by the server: 3012 no pong"] != 2 {
 		t.Fatalf("reasons %v", st.reasons)
 	}
 	for k := range st.reasons {

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"maps"
+	"net"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -81,6 +82,14 @@ func failReason(err error) string {
 	var ce websocket.CloseError
 	if errors.As(err, &ce) {
 		return fmt.Sprintf("closed by the server: %d %s", ce.Code, ce.Reason)
+	}
+	if errors.Is(err, io.EOF) {
+		return "the server closed the connection without a close frame (EOF)"
+	}
+	// Leave the addresses out, so that failures group by cause.
+	var op *net.OpError
+	if errors.As(err, &op) && op.Err != nil {
+		return fmt.Sprintf("%s: %v", op.Op, op.Err)
 	}
 	s := err.Error()
 	if len(s) > 80 {
