@@ -2,6 +2,7 @@ package engine
 
 import (
 	"context"
+	"fmt"
 	"math"
 	"math/rand/v2"
 	"slices"
@@ -601,4 +602,81 @@ func (c *chooser) choose(r *rand.Rand) Action {
 		}
 	}
 	return last
+}
+
+// sourcer is implemented by deciders whose actions should be labelled
+// with another source than "ai" (an LLM-backed decider says "llm").
+type sourcer interface{ Source() string }
+
+// decide gathers every active character's action. Player actions come
+// first; the rest are asked of the decider, concurrently and each under
+// the decision timeout unless the decider is the built-in one.
+func (s *Sim) decide(ctx context.Context, seq int64, player map[string]Action) ([]Action, []string) {
+	n := len(s.w.Chars)
+	acts := make([]Action, n)
+	srcs := make([]string, n)
+	var pending []int
+	for i, c := range s.w.Chars {
+		if !c.Onstage || !c.Alive {
+			continue
+		}
+		if a, ok := player[c.ID]; ok && s.ValidateAction(c.ID, a) == nil {
+			acts[i], srcs[i] = a, SourcePlayer
+			continue
+		}
+		pending = append(pending, i)
+	}
+	if s.builtin {
+		for _, i := range pending {
+			p := s.perceive(i, seq)
+			acts[i], srcs[i] = decideUtility(&p), SourceAI
+		}
+		return acts, srcs
+	}
+	src := SourceAI
+	if so, ok := s.opts.Decider.(sourcer); ok {
+		src = so.Source()
+	}
+	type result struct {
+		i   int
+		a   Action
+		err error
+	}
+	percepts := make([]Perception, n)
+	for _, i := range pending {
+		percepts[i] = s.perceive(i, seq)
+	}
+	dctx, cancel := context.WithTimeout(ctx, s.opts.DecisionTimeout)
+	defer cancel()
+	// Buffered so that a decider that returns late never blocks.
+	results := make(chan result, len(pending))
+	for _, i := range pending {
+		go func(i int, p Perception) {
+			defer func() {
+				if r := recover(); r != nil {
+					results <- result{i: i, err: fmt.Errorf("decider panic: %v", r)}
+				}
+			}()
+			a, err := s.opts.Decider.Decide(dctx, p)
+			results <- result{i: i, a: a, err: err}
+		}(i, s.perceive(i, seq))
+	}
+	got := make([]bool, n)
+collect:
+	for range pending {
+		select {
+		case r := <-results:
+			if r.err == nil && s.ValidateAction(s.w.Chars[r.i].ID, r.a) == nil {
+				acts[r.i], srcs[r.i], got[r.i] = r.a, src, true
+			}
+		case <-dctx.Done():
+			break collect
+		}
+	}
+	for _, i := range pending {
+		if !got[i] {
+			acts[i], srcs[i] = decideUtility(&percepts[i]), SourceAI
+		}
+	}
+	return acts, srcs
 }

@@ -1,0 +1,189 @@
+// Endings: when the story is decided, its aftermath of reactions, and the
+// closing of every goal when it finishes.
+
+package engine
+
+// checkEnd finishes the story on a scenario end condition, on goal
+// outcomes (every goal that can resolve has), when at most one
+// character still stands, or, as a fallback, long after the planned
+// length.
+func (s *Sim) checkEnd(t *turnState) {
+	w := s.w
+	text, id := "", ""
+	for _, e := range s.sc.End {
+		all := true
+		for _, c := range e.When {
+			if !s.holds(c, t.seq) {
+				all = false
+				break
+			}
+		}
+		if all {
+			text, id = e.Text, e.ID
+			break
+		}
+	}
+	if id == "" {
+		standing, open, goals := 0, false, 0
+		for ci, c := range w.Chars {
+			if !c.Onstage {
+				continue
+			}
+			if c.Alive {
+				standing++
+			}
+			for j, g := range s.sc.Characters[ci].Goals {
+				goals++
+				if c.Goals[j].Status == GoalActive && g.Kind != GoalProtect {
+					open = true
+				}
+			}
+		}
+		switch {
+		case standing <= 1 && len(w.Chars) > 1:
+			id = "last-standing"
+		case !open && goals > 0 && t.seq >= 5:
+			id = "resolution"
+		case t.seq >= int64(3*s.length()):
+			id = "cap"
+		}
+	}
+	switch {
+	case id == "" && w.Decided != 0:
+		// The verdict no longer holds: the story goes on.
+		t.recs = append(t.recs, Record{Kind: "reversal", Detail: w.Verdict, Outcome: OutcomeSuccess, Source: SourceScript})
+		t.tension += 0.15
+		w.Decided, w.Verdict = 0, ""
+		return
+	case id == "":
+		return
+	case id != "last-standing" && id != "cap" && w.Decided == 0:
+		// The decisive moment: the story plays its aftermath first.
+		w.Decided, w.Verdict = t.seq, id
+		return
+	case id != "last-standing" && id != "cap" && t.seq-w.Decided < s.aftermath():
+		s.react(t)
+		return
+	}
+	w.Finished, w.Ending = true, id
+	// Whatever is still open resolves now; protected people who stand are
+	// a goal won.
+	for ci, c := range w.Chars {
+		for j := range c.Goals {
+			if c.Goals[j].Status != GoalActive {
+				continue
+			}
+			g := &s.sc.Characters[ci].Goals[j]
+			st := GoalLost
+			if g.Kind == GoalProtect && c.Alive {
+				if _, tc := s.char(g.Target); tc.Alive {
+					st = GoalWon
+				}
+			}
+			if !c.Onstage {
+				continue
+			}
+			c.Goals[j].Status, c.Goals[j].Turn = st, t.seq
+		}
+	}
+	t.recs = append(t.recs, Record{Kind: "ending", Detail: id, Text: text, Outcome: OutcomeSuccess})
+	for ci, c := range w.Chars {
+		if !c.Onstage {
+			continue
+		}
+		for j, g := range s.sc.Characters[ci].Goals {
+			t.recs = append(t.recs, Record{Kind: "outcome", Actor: c.ID, Target: g.Target, Item: g.Item, Place: g.Location, Detail: c.Goals[j].Status, Text: g.Text, Outcome: OutcomeSuccess, CauseRef: g.ID})
+		}
+	}
+}
+
+// aftermath is how many turns the story runs on after its outcome is
+// decided: time for consequences and reactions.
+func (s *Sim) aftermath() int64 {
+	return max(4, s.w.Decided/8)
+}
+
+// victor is who the verdict favours: the character named by the first
+// fitting condition of the ending that holds, or for a resolution the
+// last to win a goal.
+func (s *Sim) victor() int {
+	for _, e := range s.sc.End {
+		if e.ID != s.w.Verdict {
+			continue
+		}
+		for _, c := range e.When {
+			switch c.Kind {
+			case "goal", "at", "holds":
+				if ci, ok := s.geo.charIndex[c.Character]; ok {
+					return ci
+				}
+			case "item_at":
+				if h := s.w.Items[s.geo.itemIndex[c.Item]].Holder; h != "" {
+					return s.geo.charIndex[h]
+				}
+			}
+		}
+	}
+	best, at := -1, int64(-1)
+	for ci, c := range s.w.Chars {
+		for _, g := range c.Goals {
+			if g.Status == GoalWon && g.Turn > at {
+				best, at = ci, g.Turn
+			}
+		}
+	}
+	return best
+}
+
+// react plays one turn of the aftermath: two of those with a stake in
+// the outcome take it well or badly, towards whoever it favoured, and
+// remember why.
+func (s *Sim) react(t *turnState) {
+	wi := s.victor()
+	if wi < 0 {
+		return
+	}
+	win := s.w.Chars[wi]
+	var who []int
+	for ci, c := range s.w.Chars {
+		if ci == wi || !c.Onstage || !c.Alive {
+			continue
+		}
+		stake := s.friendly(wi, c.ID)
+		for j, g := range s.sc.Characters[ci].Goals {
+			if (g.Kind == GoalObtain || g.Kind == GoalDeliver) && c.Goals[j].Status != GoalWon {
+				for _, wg := range s.sc.Characters[wi].Goals {
+					if wg.Item == g.Item {
+						stake = true
+					}
+				}
+			}
+			if g.Target == win.ID {
+				stake = true
+			}
+		}
+		if stake {
+			who = append(who, ci)
+		}
+	}
+	k := int(t.seq-s.w.Decided-1) * 2
+	for n := k; n < k+2 && n < len(who); n++ {
+		ci := who[n]
+		c := s.w.Chars[ci]
+		r := Record{Kind: "reaction", Actor: c.ID, Target: win.ID, Outcome: OutcomeSuccess, Source: SourceScript}
+		if s.friendly(wi, c.ID) {
+			r.Detail, r.Amount = "glad", 1
+			s.shift(c, win.ID, 0.25)
+			s.shift(win, c.ID, 0.1)
+		} else {
+			r.Detail, r.Amount = "bitter", -1
+			s.shift(c, win.ID, -0.3)
+		}
+		if m := recall(c, func(m memory) bool {
+			return m.Turn <= t.seq-3 && (m.Actor == win.ID || m.Target == win.ID) && m.Kind != ActSpeak && m.Kind != "pickup"
+		}); m != nil {
+			r.Callback = m.callback()
+		}
+		t.recs = append(t.recs, r)
+	}
+}

@@ -1,0 +1,188 @@
+// Why characters act: the strongest reason behind each deed, and the
+// memories worth calling back when it is told.
+
+package engine
+
+import "strings"
+
+// motive finds the strongest reason for character i's action, and a
+// memory worth calling back.
+func (s *Sim) motive(i int, a Action, r *Record) {
+	c, d := s.w.Chars[i], &s.sc.Characters[i]
+	goalFor := func(match func(g Goal) bool) bool {
+		for j, g := range d.Goals {
+			if c.Goals[j].Status == GoalActive && match(g) {
+				r.Cause, r.CauseRef = "goal", g.ID
+				return true
+			}
+		}
+		return false
+	}
+	switch a.Kind {
+	case ActAttack:
+		_, tc := s.char(a.Target)
+		if tc != nil {
+			for _, it := range tc.Inv {
+				if s.wants(i, it) {
+					r.Cause, r.CauseRef = "prize", it
+					return
+				}
+			}
+		}
+		if goalFor(func(g Goal) bool { return g.Kind == GoalDefeat && g.Target == a.Target }) {
+			return
+		}
+		if m := recall(c, func(m memory) bool {
+			return m.Actor == a.Target && m.Target == c.ID && (m.Kind == ActAttack || m.Kind == ActTake)
+		}); m != nil {
+			r.Cause, r.Callback = "revenge", m.callback()
+			return
+		}
+		if m := recall(c, func(m memory) bool {
+			return m.Actor == a.Target && m.Kind == ActAttack && c.Rel[m.Target] > 0.3
+		}); m != nil {
+			r.Cause, r.CauseRef, r.Callback = "loyalty", m.Target, m.callback()
+			return
+		}
+		if c.Rel[a.Target] < -0.3 {
+			r.Cause = "hatred"
+			return
+		}
+		r.Cause = "temper"
+	case ActTake:
+		if s.wants(i, a.Target) {
+			r.Cause, r.CauseRef = "prize", a.Target
+			return
+		}
+		r.Cause = "greed"
+	case ActMove:
+		from := c.Loc
+		// Whatever someone is after goes where its holder goes: worth telling.
+		for _, it := range c.Inv {
+			for oi := range s.w.Chars {
+				if oi != i && s.wants(oi, it) {
+					r.Item, r.Detail = it, "bearing"
+				}
+			}
+		}
+		if goalFor(func(g Goal) bool {
+			switch g.Kind {
+			case GoalDeliver:
+				if c.holds(g.Item) {
+					r.Detail = "carry"
+					dest := g.Location
+					if g.Target != "" && c.Met[g.Target] != "" {
+						dest = c.Met[g.Target]
+					}
+					return dest != "" && s.geo.nextHop(s.sc, from, dest) == a.Target
+				}
+				return s.towards(c, from, a.Target, g.Item)
+			case GoalObtain:
+				return s.towards(c, from, a.Target, g.Item)
+			case GoalReach, GoalLearn:
+				return g.Location != "" && s.geo.nextHop(s.sc, from, g.Location) == a.Target
+			case GoalDefeat, GoalBefriend, GoalProtect:
+				loc := c.Met[g.Target]
+				return loc != "" && s.geo.nextHop(s.sc, from, loc) == a.Target
+			}
+			return false
+		}) {
+			return
+		}
+		for _, it := range c.Inv {
+			for oi, o := range s.w.Chars {
+				if oi == i || !s.friendly(i, o.ID) || !s.wants(oi, it) || !o.Onstage {
+					continue
+				}
+				if loc := c.Met[o.ID]; loc != "" && s.geo.nextHop(s.sc, from, loc) == a.Target {
+					r.Cause, r.CauseRef, r.Item, r.Detail = "side", o.ID, it, "bearing"
+					return
+				}
+			}
+		}
+		for _, o := range s.w.Chars {
+			if o.Alive && o.Onstage && o.Loc == from && o.ID != c.ID && (c.Rel[o.ID] < -0.3) && c.Health < 50 {
+				r.Cause, r.CauseRef = "fear", o.ID
+				return
+			}
+		}
+		r.Cause = "wander"
+	case ActSpeak:
+		if goalFor(func(g Goal) bool { return g.Kind == GoalBefriend && g.Target == a.Target }) {
+			return
+		}
+		r.Cause = "company"
+	case ActHelp:
+		if goalFor(func(g Goal) bool {
+			return (g.Kind == GoalProtect || g.Kind == GoalBefriend) && g.Target == a.Target
+		}) {
+			return
+		}
+		if m := recall(c, func(m memory) bool {
+			return m.Actor == a.Target && m.Target == c.ID && (m.Kind == ActHelp || m.Kind == ActGive)
+		}); m != nil {
+			r.Cause, r.Callback = "debt", m.callback()
+			return
+		}
+		_, tc := s.char(a.Target)
+		if tc != nil && d.Faction != "" && s.sc.Characters[s.geo.charIndex[a.Target]].Faction == d.Faction {
+			r.Cause = "kin"
+			return
+		}
+		r.Cause = "kindness"
+	case ActGive:
+		if goalFor(func(g Goal) bool { return g.Kind == GoalBefriend && g.Target == a.Target }) {
+			return
+		}
+		if ti, _ := s.char(a.Target); ti >= 0 && a.Text != "" && s.friendly(i, a.Target) && s.wants(ti, a.Text) {
+			r.Cause, r.CauseRef = "side", a.Target
+			return
+		}
+		r.Cause = "kindness"
+	case ActSearch:
+		if goalFor(func(g Goal) bool {
+			return g.Kind == GoalLearn || ((g.Kind == GoalObtain || g.Kind == GoalDeliver) && !c.holds(g.Item) && c.Seen[g.Item] == "")
+		}) {
+			return
+		}
+		r.Cause = "curiosity"
+	case ActWait:
+		if c.Health < 60 {
+			r.Cause = "wounds"
+		}
+	}
+}
+
+// towards reports whether a step to next brings c nearer where it last
+// saw item.
+func (s *Sim) towards(c *charState, from, next, item string) bool {
+	where := c.Seen[item]
+	if where == "" {
+		return false
+	}
+	loc := strings.TrimPrefix(where, "@")
+	if !strings.HasPrefix(where, "@") {
+		loc = c.Met[where]
+	}
+	return loc != "" && s.geo.nextHop(s.sc, from, loc) == next
+}
+
+// recall returns the most salient memory that matches, at least two
+// turns old.
+func recall(c *charState, match func(memory) bool) *memory {
+	var best *memory
+	for k := range c.Memory {
+		m := &c.Memory[k]
+		if !match(*m) {
+			continue
+		}
+		if best == nil || m.Imp > best.Imp || (m.Imp == best.Imp && m.Turn > best.Turn) {
+			best = m
+		}
+	}
+	return best
+}
+
+func (m *memory) callback() *Callback {
+	return &Callback{Turn: m.Turn, Kind: m.Kind, Actor: m.Actor, Target: m.Target, Place: m.Loc, Item: m.Item}
+}

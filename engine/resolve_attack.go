@@ -1,0 +1,85 @@
+// Resolving an attack: the blow, its witnesses, a death and what the fallen
+// drop.
+
+package engine
+
+func (s *Sim) attack(t *turnState, i, ti int, r *Record, ev *Event) {
+	c, tc := s.w.Chars[i], s.w.Chars[ti]
+	open := 0.0
+	for _, it := range tc.Inv {
+		open = max(open, s.opening(i, ti, it, t.seq))
+	}
+	chance := 0.55 + 0.25*s.trait(i, "aggression") + 0.1*s.trait(i, "courage") - 0.25*s.trait(ti, "caution") + open
+	if t.plot.Float64() >= chance {
+		ev.Outcome, r.Outcome, r.Detail = OutcomeFailure, OutcomeFailure, "miss"
+		s.shift(tc, c.ID, -0.15)
+		s.witness(t, c.Loc, ActAttack, c.ID, tc.ID, "", 0.7)
+		t.tension += 0.06
+		return
+	}
+	dmg := 10 + t.plot.IntN(16)
+	for _, it := range c.Inv {
+		if s.sc.Items[s.geo.itemIndex[it]].Kind == ItemWeapon {
+			dmg += 12
+			r.Item = it
+			break
+		}
+	}
+	dmg = min(dmg, tc.Health)
+	tc.Health -= dmg
+	r.Amount = dmg
+	t.tension += 0.12
+	s.shift(tc, c.ID, -0.3)
+	s.shift(c, tc.ID, -0.05)
+	for oi, o := range s.w.Chars {
+		if !o.Alive || !o.Onstage || o.Loc != c.Loc || o == c || o == tc {
+			continue
+		}
+		switch {
+		case o.Rel[tc.ID] > 0:
+			s.shift(o, c.ID, -0.1-0.15*s.trait(oi, "empathy"))
+		case o.Rel[tc.ID] < -0.3:
+			s.shift(o, c.ID, 0.05)
+		}
+	}
+	s.witness(t, c.Loc, ActAttack, c.ID, tc.ID, "", 0.9)
+	if tc.Health <= 0 {
+		tc.Health, tc.Alive = 0, false
+		t.tension += 0.3
+		// The fallen drop what they carried; the victor takes a prize.
+		for _, it := range tc.Inv {
+			st := s.w.Items[s.geo.itemIndex[it]]
+			if s.wants(i, it) {
+				st.Holder = c.ID
+				c.Inv = append(c.Inv, it)
+				if r.Detail == "" {
+					r.Detail = "wrest"
+				}
+			} else {
+				st.Holder, st.Loc = "", tc.Loc
+			}
+		}
+		tc.Inv = nil
+		s.witness(t, c.Loc, "death", c.ID, tc.ID, "", 1)
+		t.recs = append(t.recs, r.withoutCallback())
+		*r = Record{Kind: "death", Actor: tc.ID, Target: c.ID, Place: tc.Loc, Outcome: OutcomeSuccess, Amount: dmg, Item: r.Item, Cause: r.Cause, CauseRef: r.CauseRef, Detail: r.Detail}
+		return
+	}
+	// A heavy blow can knock loose what the attacker came for.
+	if dmg >= 18-int(40*open) || tc.Health < 30 {
+		for _, it := range tc.Inv {
+			if s.wants(i, it) {
+				tc.drop(it)
+				c.Inv = append(c.Inv, it)
+				s.w.Items[s.geo.itemIndex[it]].Holder = c.ID
+				r.Detail, r.Item = "wrest", it
+				break
+			}
+		}
+	}
+}
+
+func (r Record) withoutCallback() Record {
+	r.Callback = nil
+	return r
+}
