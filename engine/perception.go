@@ -10,6 +10,107 @@ import (
 	"slices"
 )
 
+// Perception is everything a persona can know when it decides: itself,
+// the place it stands in, who and what is there, what it remembers and
+// where it last saw people and things.
+type Perception struct {
+	Turn  int64     `json:"turn"` // the turn being decided
+	Self  SelfView  `json:"self"`
+	Place PlaceView `json:"place"`
+	// Present: the other characters here, standing or fallen.
+	Present []PresentView `json:"present"`
+	// Memories, most salient first.
+	Memories []MemoryView `json:"memories,omitempty"`
+	// ItemsSeen: where the persona last saw each item ("@location" lying
+	// there, or the id of the character holding it).
+	ItemsSeen map[string]string `json:"items_seen,omitempty"`
+	// PeopleSeen: where the persona last saw each other character.
+	PeopleSeen map[string]string `json:"people_seen,omitempty"`
+	// Recent: the persona's last actions, newest last, as "kind:target".
+	Recent []string `json:"recent,omitempty"`
+	// Kinds: the action kinds allowed.
+	Kinds []string `json:"kinds"`
+	// Seed seeds the persona's random choices this turn.
+	Seed uint64 `json:"seed"`
+
+	geo *geography
+	sc  *Scenario
+}
+
+// SelfView is the persona as it knows itself.
+type SelfView struct {
+	ID            string             `json:"id"`
+	Name          string             `json:"name"`
+	Role          string             `json:"role"`
+	Faction       string             `json:"faction,omitempty"`
+	Health        int                `json:"health"`
+	Inventory     []string           `json:"inventory,omitempty"`
+	Knows         []string           `json:"knows,omitempty"`
+	Traits        map[string]float64 `json:"traits,omitempty"`
+	Relationships map[string]float64 `json:"relationships,omitempty"`
+	Goals         []GoalView         `json:"goals,omitempty"`
+	Voice         []string           `json:"voice,omitempty"`
+}
+
+// GoalView is one of the persona's goals with its status.
+type GoalView struct {
+	Goal
+	Status string `json:"status"`
+	// Waiting: the goal's requirements do not hold yet, so it cannot be
+	// won for now.
+	Waiting bool `json:"waiting,omitempty"`
+}
+
+// PlaceView is the location the persona stands in.
+type PlaceView struct {
+	ID    string   `json:"id"`
+	Name  string   `json:"name"`
+	Exits []string `json:"exits"`
+	// Items lying here in plain view.
+	Items []string `json:"items,omitempty"`
+	// Searched: the persona has already searched here and found nothing more.
+	Searched bool `json:"searched,omitempty"`
+}
+
+// PresentView is another character in the same place.
+type PresentView struct {
+	ID      string   `json:"id"`
+	Name    string   `json:"name"`
+	Role    string   `json:"role"`
+	Faction string   `json:"faction,omitempty"`
+	Health  int      `json:"health"`
+	Alive   bool     `json:"alive"`
+	Holding []string `json:"holding,omitempty"`
+}
+
+// MemoryView is something the persona witnessed.
+type MemoryView struct {
+	Turn   int64   `json:"turn"`
+	Kind   string  `json:"kind"`
+	Actor  string  `json:"actor,omitempty"`
+	Target string  `json:"target,omitempty"`
+	Item   string  `json:"item,omitempty"`
+	Place  string  `json:"place"`
+	Weight float64 `json:"weight"`
+}
+
+// NextHop is the adjacent location on a shortest route towards to, or ""
+// if there is none (or the persona is already there).
+func (p *Perception) NextHop(to string) string {
+	if p.geo == nil {
+		return ""
+	}
+	return p.geo.nextHop(p.sc, p.Place.ID, to)
+}
+
+// Trait returns a trait of the persona, 0.5 if the scenario leaves it out.
+func (p *Perception) Trait(name string) float64 {
+	if v, ok := p.Self.Traits[name]; ok {
+		return v
+	}
+	return 0.5
+}
+
 // perceive builds what character i can know at the start of turn seq.
 func (s *Sim) perceive(i int, seq int64) Perception {
 	c, d := s.w.Chars[i], &s.sc.Characters[i]

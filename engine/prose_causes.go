@@ -1,0 +1,110 @@
+// Causes told with a deed: why someone acted, what a purposeful move was
+// for, and the memory a reaction calls back.
+
+package engine
+
+// causeClause tells why, from the record's cause and callback.
+func (t *teller) causeClause(r *Record) string {
+	var opts []string
+	switch r.Cause {
+	case "prize":
+		it := t.item(r.CauseRef)
+		opts = []string{", wanting " + it, ", for the sake of " + it, ", with " + it + " within reach", ", eyes on " + it}
+	case "revenge":
+		where := ""
+		if r.Callback != nil {
+			where = " at " + t.place(r.Callback.Place)
+		}
+		opts = []string{", remembering what had happened" + where, ", paying back the harm done" + where, ", for old injury"}
+	case "loyalty":
+		n := t.person(r.CauseRef)
+		opts = []string{", for " + n + "'s sake", ", answering for what had been done to " + n, ", in " + n + "'s name"}
+	case "hatred":
+		opts = []string{", out of plain hatred", ", with no love lost between them", ", because old hate needs little reason"}
+	case "temper":
+		opts = []string{", on a flash of temper", ", for no reason anyone could name", ", spoiling for a fight"}
+	case "greed":
+		opts = []string{", because it was there for the taking", ", with a glance to see who watched", ""}
+	case "fear":
+		opts = []string{", afraid for " + pronoun(t.cast.People[r.Actor].Pronoun, "pos") + " life", ", not daring to stay", ", fear at " + pronoun(t.cast.People[r.Actor].Pronoun, "pos") + " heels"}
+	case "debt":
+		opts = []string{", repaying an old kindness", ", because one good turn deserved another", ", not forgetting who had helped " + pronoun(t.cast.People[r.Actor].Pronoun, "obj")}
+	case "kin":
+		opts = []string{", as one of " + pronoun(t.cast.People[r.Actor].Pronoun, "pos") + " own", ", because " + t.cast.People[r.Target].Faction + " look after their own", ""}
+	case "kindness":
+		opts = []string{"", ", unasked", ", gently"}
+	case "side":
+		opts = []string{", because " + t.person(r.CauseRef) + " had more need of it", ", so that it stayed on the right side", ", for safekeeping"}
+	case "curiosity":
+		opts = []string{"", ", curious", ", on a hunch"}
+	}
+	if len(opts) == 0 {
+		return ""
+	}
+	return opts[t.r.IntN(len(opts))]
+}
+
+// moveCause tells what a purposeful move was for.
+func (t *teller) moveCause(r *Record) string {
+	if r.Cause != "goal" {
+		return ""
+	}
+	g, ok := t.cast.Goals[r.Actor][r.CauseRef]
+	if !ok {
+		return ""
+	}
+	pos := pronoun(t.cast.People[r.Actor].Pronoun, "pos")
+	var opts []string
+	switch g.Kind {
+	case GoalDeliver:
+		it := t.item(g.Item)
+		if r.Detail == "carry" && g.Target != "" {
+			n := t.person(g.Target)
+			opts = []string{", " + it + " held close for " + n, ", carrying " + it + " to " + n, ", keeping " + it + " for " + n + "'s eyes alone"}
+		} else if r.Detail == "carry" {
+			opts = []string{", bound for " + t.place(g.Location) + " with " + it, ", " + it + " held close", ", carrying " + it + " towards " + t.place(g.Location)}
+		} else {
+			opts = []string{", on the trail of " + it, ", " + pos + " mind on " + it, ", looking for " + it}
+		}
+	case GoalObtain:
+		it := t.item(g.Item)
+		opts = []string{", on the trail of " + it, ", hunting for " + it, ", hoping to lay hands on " + it}
+	case GoalReach:
+		opts = []string{", with " + t.place(g.Location) + " in mind", ", where " + pos + " business lay"}
+	case GoalDefeat:
+		n := t.person(g.Target)
+		opts = []string{", hunting " + n, ", looking for " + n + " with murder in " + pos + " eyes"}
+	case GoalBefriend, GoalProtect:
+		n := t.person(g.Target)
+		opts = []string{", looking for " + n, ", hoping to find " + n, ", to be near " + n}
+	}
+	if len(opts) == 0 {
+		return ""
+	}
+	return opts[t.r.IntN(len(opts))]
+}
+
+// memoryClause calls back an older memory behind a reaction.
+func (t *teller) memoryClause(r *Record) string {
+	cb := r.Callback
+	if cb == nil {
+		return ""
+	}
+	at := " at " + t.place(cb.Place)
+	them := t.person(r.Target)
+	switch {
+	case cb.Kind == ActAttack && cb.Actor == r.Target && cb.Target == r.Actor:
+		return ", remembering the blow " + them + " had dealt " + pronoun(t.cast.People[r.Actor].Pronoun, "obj") + at
+	case cb.Kind == ActAttack && cb.Actor == r.Target && cb.Target != "":
+		return ", remembering what " + them + " had done to " + t.person(cb.Target) + at
+	case cb.Kind == ActAttack && cb.Target == r.Target:
+		return ", remembering " + them + " bleeding" + at
+	case cb.Kind == ActTake && cb.Actor == r.Target:
+		return ", remembering " + them + "'s quick hands" + at
+	case (cb.Kind == ActHelp || cb.Kind == ActGive || cb.Kind == "told") && cb.Actor == r.Target:
+		return ", remembering " + them + "'s kindness" + at
+	case cb.Kind == "death":
+		return ", remembering the dead" + at
+	}
+	return ", thinking back to what had happened" + at
+}

@@ -1,0 +1,176 @@
+// Choosing what of a turn is told: priorities when a turn is crowded, and
+// which routine comings and goings are left out.
+
+package engine
+
+import "slices"
+
+// Priorities decide what to keep when a turn is crowded.
+func priority(r *Record) int {
+	switch r.Kind {
+	case "ending", "outcome":
+		return 100
+	case "death", "goal":
+		return 90
+	case EffectArrival, EffectDiscovery, EffectWeather, EffectMessage, "tip":
+		return 80
+	case ActAttack:
+		if r.Outcome == OutcomeSuccess {
+			return 75
+		}
+		return 55
+	case ActTake:
+		if r.Outcome == OutcomeSuccess {
+			return 72
+		}
+		return 50
+	case "bond":
+		return 65
+	case "reaction", "reversal":
+		return 85
+	case ActGive:
+		return 62
+	case ActSpeak:
+		switch r.Detail {
+		case "fact", "persuade", "whereabouts":
+			return 64
+		case "refuse", "denied":
+			return 52
+		}
+		return 30
+	case ActSearch:
+		switch r.Detail {
+		case "item", "fact":
+			return 66
+		}
+		return 12
+	case ActHelp:
+		return 50
+	case ActMove:
+		if r.Cause == "fear" {
+			return 58
+		}
+		if r.Detail == "bearing" {
+			return 60
+		}
+		if r.Cause == "goal" {
+			return 40
+		}
+		return 15
+	}
+	return 5
+}
+
+// maxSentences bounds the records a turn tells, beyond those that must
+// be told whatever the crowd.
+const maxSentences = 7
+
+// chooseRecords decides which of a turn's records are told: everything
+// that matters, then the rest while there is room. A bond that changed
+// both ways at once is marked to be told once, as mutual.
+func chooseRecords(sc *Scene) []bool {
+	// Choose what to tell: everything that matters, then the rest while
+	// there is room, in the order it happened.
+	keep := make([]bool, len(sc.Records))
+	idx := make([]int, 0, len(sc.Records))
+	for k := range sc.Records {
+		r := &sc.Records[k]
+		if r.Kind == ActWait && r.Cause != "wounds" {
+			continue
+		}
+		// Reaching for someone who had already walked off changed
+		// nothing: not worth a sentence.
+		if r.Outcome == OutcomeFailure && r.Detail == "gone" {
+			continue
+		}
+		idx = append(idx, k)
+	}
+	slices.SortStableFunc(idx, func(a, b int) int { return priority(&sc.Records[b]) - priority(&sc.Records[a]) })
+	// Routine comings and goings make a turn read like a timetable. When
+	// something that matters happened they are left out, save one meeting
+	// on a quiet turn; otherwise at most two are told, purposeful and
+	// meetings first.
+	substantive := 0
+	for _, k := range idx {
+		if !routine(&sc.Records[k]) && priority(&sc.Records[k]) >= 50 {
+			substantive++
+		}
+	}
+	if substantive == 0 {
+		slices.SortStableFunc(idx, func(a, b int) int { return routineRank(&sc.Records[b]) - routineRank(&sc.Records[a]) })
+	}
+	routines := 0
+	n := 0
+	for _, k := range idx {
+		r := &sc.Records[k]
+		if routine(r) {
+			routines++
+			switch {
+			case substantive >= 3:
+				continue
+			case substantive > 0 && (routines > 1 || len(r.With) == 0 || r.Kind != ActMove):
+				continue
+			case routines > 2:
+				continue
+			}
+		}
+		if r.Kind == "outcome" || r.Kind == "ending" {
+			keep[k] = true
+			continue
+		}
+		if n < maxSentences || priority(r) >= 80 {
+			keep[k] = true
+			n++
+		}
+	}
+	// A bond that changed both ways at once is told once, as mutual.
+	for k := range sc.Records {
+		r := &sc.Records[k]
+		if r.Kind != "bond" || !keep[k] || r.Detail == "mutual-skip" {
+			continue
+		}
+		for j := k + 1; j < len(sc.Records); j++ {
+			o := &sc.Records[j]
+			if o.Kind == "bond" && o.Actor == r.Target && o.Target == r.Actor && o.Amount == r.Amount {
+				o.Detail = "mutual-skip"
+				r.Detail = "mutual:" + r.Detail
+			}
+		}
+	}
+	return keep
+}
+
+// routine reports whether a record is an everyday coming, going or
+// poking about, worth telling only on a quiet turn: a move that carries
+// nothing anyone wants and flees nobody, or a search that found nothing.
+func routine(r *Record) bool {
+	switch r.Kind {
+	case ActMove:
+		return r.Outcome == OutcomeSuccess && r.Cause != "fear" && r.Detail != "bearing"
+	case ActSearch:
+		return r.Detail != "item" && r.Detail != "fact"
+	case ActSpeak:
+		// Small talk that changed nothing; a player's words are always told.
+		return (r.Detail == "talk" || r.Detail == "address") && r.Source != SourcePlayer
+	}
+	return false
+}
+
+// routineRank orders routine records on a quiet turn: a meeting first,
+// then a purposeful move, then the rest.
+func routineRank(r *Record) int {
+	if !routine(r) {
+		return 100 + priority(r)
+	}
+	rank := 0
+	if r.Kind == ActSpeak {
+		rank += 2
+	}
+	if len(r.With) > 0 {
+		rank += 2
+	}
+	if r.Cause == "goal" {
+		rank++
+	}
+	return rank
+}

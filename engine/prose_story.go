@@ -1,0 +1,178 @@
+// Story-level lines: phase leads, goals won, lost or slipping, aftermath
+// reactions, relationship bonds and the epilogue.
+
+package engine
+
+import (
+	"strconv"
+	"strings"
+)
+
+// goalPhrase turns "to carry the ledger home" into "carry the ledger home".
+func goalPhrase(text string) string {
+	return strings.TrimPrefix(strings.TrimSpace(text), "to ")
+}
+
+func (t *teller) phaseLead() {
+	switch t.sc.Phase {
+	case PhasePeak:
+		t.say("lead.peak", vars{}, []string{
+			"Then it all came to a head.",
+			"Nobody could pretend any longer.",
+			"What followed happened fast.",
+			"After that, there was no going back.",
+		})
+	case PhaseRelax:
+		t.say("lead.relax", vars{}, []string{
+			"For a while, nobody raised a hand.",
+			"The worst seemed, for the moment, to have passed.",
+			"A lull followed, thin as ice.",
+			"Quiet settled, of a kind.",
+		})
+	case PhaseBuildup:
+		t.say("lead.build", vars{}, []string{
+			"The quiet did not last.",
+			"Old trouble stirred again.",
+			"It was only a pause.",
+		})
+	}
+}
+
+func (t *teller) tellGoal(r *Record, v vars) {
+	if r.Cause == "scripted" {
+		t.verbatim(r.Text, r.Actor)
+		t.named[r.Actor] = true
+		return
+	}
+	v.text, v.extra = goalPhrase(r.Text), r.Text
+	switch r.Detail {
+	case GoalWon:
+		t.say("goal.won", v, []string{
+			"{A} had set out {extra}, and now it was done.",
+			"It was done: {A} had managed to {text}.",
+			"{A} got what {a.sub} had come for.",
+		})
+	case "slipped":
+		v.place = ""
+		if r.Callback != nil && r.Callback.Place != "" {
+			v.place = ", for all it had cost at " + t.place(r.Callback.Place)
+		}
+		if r.Target == "" {
+			t.say("goal.slip.loose", v, []string{
+				"{A} no longer had {item}, and went looking for it again.",
+				"{item} had slipped out of {A's} keeping.",
+			})
+			return
+		}
+		t.say("goal.slip", v, []string{
+			"{A} had lost {item} to {t}{place}, and meant to have it back.",
+			"Now {T} had {item}, not {a}, and {A} would not let that stand.",
+			"{item} was in {T's} hands now{place}; {A} set {a.pos} jaw and went after it.",
+		})
+	case "regained":
+		t.say("goal.regain", v, []string{
+			"{item} was back where {A} wanted it.",
+			"{A} had {item} back in friendly hands.",
+			"So {item} changed hands again, and {A} breathed easier.",
+		})
+	case GoalReconciled:
+		t.say("goal.rec", v, []string{
+			"{A} found {a.sub} had no anger left for {t}.",
+			"Whatever {A} had meant to do to {t}, {a.sub} let it go.",
+		})
+	default:
+		t.say("goal.lost", v, []string{
+			"{A} would never {text} now.",
+			"For {a}, the hope to {text} was gone.",
+			"{A} had meant to {text}; that was finished.",
+		})
+	}
+}
+
+func (t *teller) tellReaction(r *Record, v vars) {
+	v.cause = t.memoryClause(r)
+	if r.Detail == "glad" {
+		t.say("react.glad", v, []string{
+			"{A} found {t} afterwards and gripped {t.pos} hand{cause}.",
+			"When it was over, {A} sat down beside {t}{cause}, and neither of them needed to say much.",
+			"{A} laughed for the first time in days and threw an arm round {t}{cause}.",
+			"Afterwards {A} made a point of thanking {t}{cause}.",
+		})
+		return
+	}
+	t.say("react.bitter", v, []string{
+		"{A} would not look at {t}{cause}.",
+		"Afterwards {A} stood a long while apart from {t}{cause}, and said nothing.",
+		"{A} spat at {T's} feet{cause}.",
+		"{A} told {t} to {t.pos} face that it was not finished{cause}.",
+	})
+}
+
+func (t *teller) tellBond(r *Record, v vars) {
+	detail, mutual := strings.CutPrefix(r.Detail, "mutual:")
+	was, _ := strconv.Atoi(detail)
+	now := r.Amount
+	switch {
+	case mutual && now > 0:
+		t.say("bond.mutual.warm", v, []string{
+			"Something had changed between {a} and {t}, and both of them knew it.",
+			"{A} and {T} were friends now, whatever came next.",
+			"By then {A} and {T} trusted each other.",
+		})
+	case mutual && now < 0:
+		t.say("bond.mutual.cold", v, []string{
+			"{A} and {T} could no longer stand the sight of each other.",
+			"There was bad blood now between {a} and {t}.",
+		})
+	case now == 2:
+		t.say("bond.devoted", v, []string{
+			"{A} would have followed {t} anywhere by now.",
+			"Whatever else happened, {A} was {T's} to the end.",
+		})
+	case now == 1 && was < 1:
+		t.say("bond.warm", v, []string{
+			"Something warmed between {a} and {t}.",
+			"{A} began, against all sense, to trust {t}.",
+			"{A} looked at {t} differently after that.",
+		})
+	case now == -2:
+		t.say("bond.enemy", v, []string{
+			"From then on {A} counted {t} an enemy.",
+			"{A} would not forgive {t}.",
+			"Whatever had been between {a} and {t}, it was hate now.",
+		})
+	case now < was:
+		t.say("bond.cool", v, []string{
+			"{A's} trust in {t} cooled.",
+			"{A} no longer looked at {t} the way {a.sub} had.",
+		})
+	default:
+		t.say("bond.thaw", v, []string{
+			"{A's} hatred of {t} began to soften.",
+			"{A} found it harder to hate {t} than before.",
+		})
+	}
+}
+
+// epilogue sums up how each character's goals came out.
+func (t *teller) epilogue(rs []*Record) {
+	for _, r := range rs {
+		v := vars{a: r.Actor, t: r.Target, text: goalPhrase(r.Text), extra: r.Text}
+		switch r.Detail {
+		case GoalWon, GoalReconciled:
+			t.say("epi.won", v, []string{
+				"{A} had set out {extra}, and did.",
+				"{A} had managed {a.pos} part, which was {extra}.",
+				"As for {a}, {a.sub} had wanted {extra}, and got it.",
+				"{A} could say {a.sub} had done what {a.sub} came for: {extra}.",
+			})
+		default:
+			t.say("epi.lost", v, []string{
+				"{A} had wanted {extra}, and never did.",
+				"{A} never managed {extra}.",
+				"As for {a}, the wish {extra} came to nothing.",
+				"{A} had set out {extra}, and failed.",
+			})
+		}
+	}
+}
