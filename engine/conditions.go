@@ -5,19 +5,19 @@ package engine
 
 import "slices"
 
-// requires reports whether a goal's requirements hold.
-func (s *Sim) requires(g *Goal, seq int64) bool {
+// requirementsMet reports whether a goal's requirements hold.
+func (s *Sim) requirementsMet(g *Goal, seq int64) bool {
 	for _, c := range g.Requires {
-		if !s.holds(c, seq) {
+		if !s.conditionHolds(c, seq) {
 			return false
 		}
 	}
 	return true
 }
 
-// holds evaluates a condition against the world.
-func (s *Sim) holds(c Condition, seq int64) bool {
-	_, ch := s.char(c.Character)
+// conditionHolds evaluates a condition against the world.
+func (s *Sim) conditionHolds(c Condition, seq int64) bool {
+	_, ch := s.charByID(c.Character)
 	switch c.Kind {
 	case "turn":
 		return seq >= int64(c.Turn)
@@ -32,7 +32,7 @@ func (s *Sim) holds(c Condition, seq int64) bool {
 	case "item_at":
 		it := s.w.Items[s.geo.itemIndex[c.Item]]
 		if it.Holder != "" {
-			_, h := s.char(it.Holder)
+			_, h := s.charByID(it.Holder)
 			return h.Loc == c.Location
 		}
 		return it.Loc == c.Location && !it.Hidden

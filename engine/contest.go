@@ -6,11 +6,11 @@ package engine
 
 import "slices"
 
-// contest finds the contested thing: the first item that characters of
-// more than one side have active goals on. It returns the item's index,
+// contestedItem finds the contested thing: the first item that characters
+// of more than one side have active goals on. It returns the item's index,
 // the index of whoever holds it (-1 if nobody), and the characters still
 // after it who are not on the holder's side.
-func (s *Sim) contest() (int, int, []int) {
+func (s *Sim) contestedItem() (int, int, []int) {
 	for ii, it := range s.w.Items {
 		if it.Fixed {
 			continue
@@ -36,7 +36,7 @@ func (s *Sim) contest() (int, int, []int) {
 		}
 		var seekers []int
 		for ci, c := range s.w.Chars {
-			if c.Onstage && c.Alive && s.wants(ci, it.ID) && (hi < 0 || !s.friendly(hi, c.ID)) {
+			if c.Onstage && c.Alive && s.wants(ci, it.ID) && (hi < 0 || !s.sameSide(hi, c.ID)) {
 				seekers = append(seekers, ci)
 			}
 		}
@@ -45,10 +45,10 @@ func (s *Sim) contest() (int, int, []int) {
 	return -1, -1, nil
 }
 
-// tip is the director's hand on the scale: when the side that does not
-// have the contested thing has lost track of it for a while, word of
-// where it is reaches them, so the contest stays open.
-func (s *Sim) tip(t *turnState) {
+// spreadWordOfPrize is the director's hand on the scale: when the side
+// that does not have the contested thing has lost track of it for a while,
+// word of where it is reaches them, so the contest stays open.
+func (s *Sim) spreadWordOfPrize(t *turnState) {
 	w := s.w
 	gap := int64(7)
 	if w.Climax != 0 {
@@ -57,14 +57,14 @@ func (s *Sim) tip(t *turnState) {
 	if t.seq < 6 || t.seq-w.Tip < gap || w.Phase == PhaseRelax || w.Decided != 0 {
 		return
 	}
-	ii, hi, seekers := s.contest()
+	ii, hi, seekers := s.contestedItem()
 	if ii < 0 {
 		// No contest left: those of one side who must still carry the
 		// thing somewhere should learn who has it.
-		ii, hi, seekers = s.wanted()
+		ii, hi, seekers = s.heldItemStillSought()
 	} else if hi >= 0 {
 		for ci, c := range w.Chars {
-			if ci != hi && c.Onstage && c.Alive && s.wants(ci, s.w.Items[ii].ID) && s.friendly(hi, c.ID) && !slices.Contains(seekers, ci) {
+			if ci != hi && c.Onstage && c.Alive && s.wants(ci, s.w.Items[ii].ID) && s.sameSide(hi, c.ID) && !slices.Contains(seekers, ci) {
 				seekers = append(seekers, ci)
 			}
 		}
@@ -97,8 +97,9 @@ func (s *Sim) tip(t *turnState) {
 	t.recs = append(t.recs, r)
 }
 
-// side names character ci's side: its faction, or itself if it has none.
-func (s *Sim) side(ci int) string {
+// sideOf names character ci's side: its faction, or itself if it has
+// none.
+func (s *Sim) sideOf(ci int) string {
 	if f := s.sc.Characters[ci].Faction; f != "" {
 		return f
 	}
@@ -107,10 +108,10 @@ func (s *Sim) side(ci int) string {
 
 // trackHold notes which side holds the contested thing, and since when.
 func (s *Sim) trackHold(t *turnState) {
-	_, hi, _ := s.contest()
+	_, hi, _ := s.contestedItem()
 	by := ""
 	if hi >= 0 {
-		by = s.side(hi)
+		by = s.sideOf(hi)
 	}
 	if by != s.w.HeldBy {
 		s.w.HeldBy, s.w.Held = by, t.seq
@@ -120,12 +121,12 @@ func (s *Sim) trackHold(t *turnState) {
 	}
 }
 
-// opening is the chance the side that is behind gets: the longer one side
-// has sat on the contested thing, the more its guard slackens against
+// catchUpChance is the chance the side that is behind gets: the longer one
+// side has sat on the contested thing, the more its guard slackens against
 // those who come for it, most of all once the climax has come.
-func (s *Sim) opening(i, hi int, item string, seq int64) float64 {
+func (s *Sim) catchUpChance(i, hi int, item string, seq int64) float64 {
 	w := s.w
-	if w.HeldBy == "" || w.Decided != 0 || s.friendly(hi, s.w.Chars[i].ID) || !s.wants(i, item) || s.side(hi) != w.HeldBy {
+	if w.HeldBy == "" || w.Decided != 0 || s.sameSide(hi, s.w.Chars[i].ID) || !s.wants(i, item) || s.sideOf(hi) != w.HeldBy {
 		return 0
 	}
 	held := float64(seq - w.Held)
@@ -135,9 +136,9 @@ func (s *Sim) opening(i, hi int, item string, seq int64) float64 {
 	return clamp(0.025*(held-6), 0, 0.3)
 }
 
-// wanted finds the first held item that others still have goals on,
-// with its holder and those others.
-func (s *Sim) wanted() (int, int, []int) {
+// heldItemStillSought finds the first held item that others still have
+// goals on, with its holder and those others.
+func (s *Sim) heldItemStillSought() (int, int, []int) {
 	for ii, it := range s.w.Items {
 		if it.Fixed || it.Holder == "" {
 			continue

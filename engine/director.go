@@ -14,7 +14,7 @@ import (
 
 // Resolution phases, in order: contested grabs, movement, conversation,
 // conflict, help, rest.
-func phaseOf(kind string) int {
+func resolutionPhase(kind string) int {
 	switch kind {
 	case ActTake, ActGive:
 		// Grabbing and handing over are quick: done before anyone leaves.
@@ -51,7 +51,7 @@ func (s *Sim) step(ctx context.Context, player map[string]Action) (Turn, error) 
 	w := s.w
 	t := &turnState{seq: w.Seq + 1, plot: s.rng(w.Seq+1, streamPlot)}
 	n := len(w.Chars)
-	bands := s.bands()
+	bands := s.relationBands()
 	prevPhase := w.Phase
 
 	acts, srcs := s.decide(ctx, t.seq, player)
@@ -71,9 +71,9 @@ func (s *Sim) step(ctx context.Context, player map[string]Action) (Turn, error) 
 	// action: it lands before the holder can walk away.
 	phase := make([]int, n)
 	for _, o := range order {
-		phase[o.i] = phaseOf(acts[o.i].Kind)
+		phase[o.i] = resolutionPhase(acts[o.i].Kind)
 		if acts[o.i].Kind == ActAttack {
-			if _, tc := s.char(acts[o.i].Target); tc != nil {
+			if _, tc := s.charByID(acts[o.i].Target); tc != nil {
 				for _, it := range tc.Inv {
 					if s.wants(o.i, it) {
 						phase[o.i] = 0
@@ -103,9 +103,9 @@ func (s *Sim) step(ctx context.Context, player map[string]Action) (Turn, error) 
 	s.fireScripted(t)
 	s.updateGoals(t)
 	s.trackHold(t)
-	s.observe()
+	s.updateSightings()
 	s.noteBonds(t, bands)
-	s.pace(t)
+	s.updateTensionAndPhase(t)
 	s.checkEnd(t)
 	for i, c := range w.Chars {
 		if acts[i].Kind == "" {
@@ -168,7 +168,7 @@ func (s *Sim) noteCompany(t *turnState) {
 	}
 }
 
-func (s *Sim) char(id string) (int, *charState) {
+func (s *Sim) charByID(id string) (int, *charState) {
 	i, ok := s.geo.charIndex[id]
 	if !ok {
 		return -1, nil

@@ -13,7 +13,7 @@ func (s *Sim) checkEnd(t *turnState) {
 	for _, e := range s.sc.End {
 		all := true
 		for _, c := range e.When {
-			if !s.holds(c, t.seq) {
+			if !s.conditionHolds(c, t.seq) {
 				all = false
 				break
 			}
@@ -44,7 +44,7 @@ func (s *Sim) checkEnd(t *turnState) {
 			id = "last-standing"
 		case !open && goals > 0 && t.seq >= 5:
 			id = "resolution"
-		case t.seq >= int64(3*s.length()):
+		case t.seq >= int64(3*s.plannedLength()):
 			id = "cap"
 		}
 	}
@@ -61,8 +61,8 @@ func (s *Sim) checkEnd(t *turnState) {
 		// The decisive moment: the story plays its aftermath first.
 		w.Decided, w.Verdict = t.seq, id
 		return
-	case id != "last-standing" && id != "cap" && t.seq-w.Decided < s.aftermath():
-		s.react(t)
+	case id != "last-standing" && id != "cap" && t.seq-w.Decided < s.aftermathTurns():
+		s.reactToVerdict(t)
 		return
 	}
 	w.Finished, w.Ending = true, id
@@ -76,7 +76,7 @@ func (s *Sim) checkEnd(t *turnState) {
 			g := &s.sc.Characters[ci].Goals[j]
 			st := GoalLost
 			if g.Kind == GoalProtect && c.Alive {
-				if _, tc := s.char(g.Target); tc.Alive {
+				if _, tc := s.charByID(g.Target); tc.Alive {
 					st = GoalWon
 				}
 			}
@@ -97,9 +97,9 @@ func (s *Sim) checkEnd(t *turnState) {
 	}
 }
 
-// aftermath is how many turns the story runs on after its outcome is
+// aftermathTurns is how many turns the story runs on after its outcome is
 // decided: time for consequences and reactions.
-func (s *Sim) aftermath() int64 {
+func (s *Sim) aftermathTurns() int64 {
 	return max(4, s.w.Decided/8)
 }
 
@@ -135,10 +135,10 @@ func (s *Sim) victor() int {
 	return best
 }
 
-// react plays one turn of the aftermath: two of those with a stake in
-// the outcome take it well or badly, towards whoever it favoured, and
-// remember why.
-func (s *Sim) react(t *turnState) {
+// reactToVerdict plays one turn of the aftermath: two of those with a
+// stake in the outcome take it well or badly, towards whoever it favoured,
+// and remember why.
+func (s *Sim) reactToVerdict(t *turnState) {
 	wi := s.victor()
 	if wi < 0 {
 		return
@@ -149,7 +149,7 @@ func (s *Sim) react(t *turnState) {
 		if ci == wi || !c.Onstage || !c.Alive {
 			continue
 		}
-		stake := s.friendly(wi, c.ID)
+		stake := s.sameSide(wi, c.ID)
 		for j, g := range s.sc.Characters[ci].Goals {
 			if (g.Kind == GoalObtain || g.Kind == GoalDeliver) && c.Goals[j].Status != GoalWon {
 				for _, wg := range s.sc.Characters[wi].Goals {
@@ -171,13 +171,13 @@ func (s *Sim) react(t *turnState) {
 		ci := who[n]
 		c := s.w.Chars[ci]
 		r := Record{Kind: "reaction", Actor: c.ID, Target: win.ID, Outcome: OutcomeSuccess, Source: SourceScript}
-		if s.friendly(wi, c.ID) {
+		if s.sameSide(wi, c.ID) {
 			r.Detail, r.Amount = "glad", 1
-			s.shift(c, win.ID, 0.25)
-			s.shift(win, c.ID, 0.1)
+			s.shiftAffinity(c, win.ID, 0.25)
+			s.shiftAffinity(win, c.ID, 0.1)
 		} else {
 			r.Detail, r.Amount = "bitter", -1
-			s.shift(c, win.ID, -0.3)
+			s.shiftAffinity(c, win.ID, -0.3)
 		}
 		if m := recall(c, func(m memory) bool {
 			return m.Turn <= t.seq-3 && (m.Actor == win.ID || m.Target == win.ID) && m.Kind != ActSpeak && m.Kind != "pickup"

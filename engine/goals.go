@@ -34,7 +34,7 @@ func (s *Sim) updateGoals(t *turnState) {
 					continue
 				}
 				st := s.goalStatus(ci, g)
-				if (st == GoalWon || st == GoalReconciled) && !s.requires(g, t.seq) {
+				if (st == GoalWon || st == GoalReconciled) && !s.requirementsMet(g, t.seq) {
 					st = GoalActive
 				}
 				if st == GoalActive {
@@ -76,8 +76,8 @@ func (s *Sim) updateGoals(t *turnState) {
 	}
 }
 
-// friendly reports whether holder is character ci or one of its side.
-func (s *Sim) friendly(ci int, holder string) bool {
+// sameSide reports whether holder is character ci or one of its side.
+func (s *Sim) sameSide(ci int, holder string) bool {
 	if holder == "" {
 		return false
 	}
@@ -93,11 +93,11 @@ func (s *Sim) friendly(ci int, holder string) bool {
 // character ci's side: held by one of them, or delivered by one of them.
 func (s *Sim) settledByFriend(ci int, item string) bool {
 	it := s.w.Items[s.geo.itemIndex[item]]
-	if s.friendly(ci, it.Holder) {
+	if s.sameSide(ci, it.Holder) {
 		return true
 	}
 	for oi, o := range s.w.Chars {
-		if !s.friendly(ci, o.ID) {
+		if !s.sameSide(ci, o.ID) {
 			continue
 		}
 		for j, g := range s.sc.Characters[oi].Goals {
@@ -121,7 +121,7 @@ func (s *Sim) recheckObtain(t *turnState, ci, j int) {
 		return
 	}
 	it := s.w.Items[s.geo.itemIndex[g.Item]]
-	if s.friendly(ci, it.Holder) || (it.Fixed && s.settledByFriend(ci, g.Item)) {
+	if s.sameSide(ci, it.Holder) || (it.Fixed && s.settledByFriend(ci, g.Item)) {
 		return
 	}
 	r := Record{Kind: "goal", Actor: c.ID, Target: it.Holder, Item: g.Item, Outcome: OutcomeSuccess, CauseRef: g.ID, Text: g.Text}
@@ -168,7 +168,7 @@ func (s *Sim) goalStatus(ci int, g *Goal) string {
 	}
 	switch g.Kind {
 	case GoalObtain:
-		if c.holds(g.Item) || s.friendly(ci, s.w.Items[s.geo.itemIndex[g.Item]].Holder) {
+		if c.holds(g.Item) || s.sameSide(ci, s.w.Items[s.geo.itemIndex[g.Item]].Holder) {
 			return GoalWon
 		}
 		if itemGone() {
@@ -179,10 +179,10 @@ func (s *Sim) goalStatus(ci int, g *Goal) string {
 		}
 	case GoalDeliver:
 		if g.Target != "" {
-			if _, tc := s.char(g.Target); tc.Alive && tc.holds(g.Item) {
+			if _, tc := s.charByID(g.Target); tc.Alive && tc.holds(g.Item) {
 				return GoalWon
 			}
-			if _, tc := s.char(g.Target); tc.Onstage && !tc.Alive {
+			if _, tc := s.charByID(g.Target); tc.Onstage && !tc.Alive {
 				return GoalLost
 			}
 		} else if c.holds(g.Item) && c.Loc == g.Location {
@@ -196,7 +196,7 @@ func (s *Sim) goalStatus(ci int, g *Goal) string {
 			return GoalWon
 		}
 	case GoalDefeat:
-		_, tc := s.char(g.Target)
+		_, tc := s.charByID(g.Target)
 		if !tc.Alive {
 			return GoalWon
 		}
@@ -204,7 +204,7 @@ func (s *Sim) goalStatus(ci int, g *Goal) string {
 			return GoalReconciled
 		}
 	case GoalProtect:
-		_, tc := s.char(g.Target)
+		_, tc := s.charByID(g.Target)
 		if tc.Onstage && !tc.Alive {
 			return GoalLost
 		}
@@ -212,7 +212,7 @@ func (s *Sim) goalStatus(ci int, g *Goal) string {
 			return GoalWon
 		}
 	case GoalBefriend:
-		_, tc := s.char(g.Target)
+		_, tc := s.charByID(g.Target)
 		if tc.Onstage && !tc.Alive {
 			return GoalLost
 		}

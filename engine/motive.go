@@ -20,7 +20,7 @@ func (s *Sim) motive(i int, a Action, r *Record) {
 	}
 	switch a.Kind {
 	case ActAttack:
-		_, tc := s.char(a.Target)
+		_, tc := s.charByID(a.Target)
 		if tc != nil {
 			for _, it := range tc.Inv {
 				if s.wants(i, it) {
@@ -76,9 +76,9 @@ func (s *Sim) motive(i int, a Action, r *Record) {
 					}
 					return dest != "" && s.geo.nextHop(s.sc, from, dest) == a.Target
 				}
-				return s.towards(c, from, a.Target, g.Item)
+				return s.stepsTowardsSighting(c, from, a.Target, g.Item)
 			case GoalObtain:
-				return s.towards(c, from, a.Target, g.Item)
+				return s.stepsTowardsSighting(c, from, a.Target, g.Item)
 			case GoalReach, GoalLearn:
 				return g.Location != "" && s.geo.nextHop(s.sc, from, g.Location) == a.Target
 			case GoalDefeat, GoalBefriend, GoalProtect:
@@ -91,7 +91,7 @@ func (s *Sim) motive(i int, a Action, r *Record) {
 		}
 		for _, it := range c.Inv {
 			for oi, o := range s.w.Chars {
-				if oi == i || !s.friendly(i, o.ID) || !s.wants(oi, it) || !o.Onstage {
+				if oi == i || !s.sameSide(i, o.ID) || !s.wants(oi, it) || !o.Onstage {
 					continue
 				}
 				if loc := c.Met[o.ID]; loc != "" && s.geo.nextHop(s.sc, from, loc) == a.Target {
@@ -124,7 +124,7 @@ func (s *Sim) motive(i int, a Action, r *Record) {
 			r.Cause, r.Callback = "debt", m.callback()
 			return
 		}
-		_, tc := s.char(a.Target)
+		_, tc := s.charByID(a.Target)
 		if tc != nil && d.Faction != "" && s.sc.Characters[s.geo.charIndex[a.Target]].Faction == d.Faction {
 			r.Cause = "kin"
 			return
@@ -134,7 +134,7 @@ func (s *Sim) motive(i int, a Action, r *Record) {
 		if goalFor(func(g Goal) bool { return g.Kind == GoalBefriend && g.Target == a.Target }) {
 			return
 		}
-		if ti, _ := s.char(a.Target); ti >= 0 && a.Text != "" && s.friendly(i, a.Target) && s.wants(ti, a.Text) {
+		if ti, _ := s.charByID(a.Target); ti >= 0 && a.Text != "" && s.sameSide(i, a.Target) && s.wants(ti, a.Text) {
 			r.Cause, r.CauseRef = "side", a.Target
 			return
 		}
@@ -153,9 +153,9 @@ func (s *Sim) motive(i int, a Action, r *Record) {
 	}
 }
 
-// towards reports whether a step to next brings c nearer where it last
-// saw item.
-func (s *Sim) towards(c *charState, from, next, item string) bool {
+// stepsTowardsSighting reports whether a step to next brings c nearer
+// where it last saw item.
+func (s *Sim) stepsTowardsSighting(c *charState, from, next, item string) bool {
 	where := c.Seen[item]
 	if where == "" {
 		return false

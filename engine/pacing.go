@@ -3,10 +3,10 @@
 
 package engine
 
-// arc is the tension the story aims at on a turn: rising to a peak at
-// three quarters of the planned length, falling after.
-func (s *Sim) arc(seq int64) float64 {
-	l := float64(s.length())
+// arcTension is the tension the story aims at on a turn: rising to a peak
+// at three quarters of the planned length, falling after.
+func (s *Sim) arcTension(seq int64) float64 {
+	l := float64(s.plannedLength())
 	x := float64(seq) / l
 	if x <= 0.75 {
 		return 0.15 + 0.75*x/0.75
@@ -14,15 +14,16 @@ func (s *Sim) arc(seq int64) float64 {
 	return max(0.15, 0.9-1.5*(x-0.75))
 }
 
-func (s *Sim) length() int {
+func (s *Sim) plannedLength() int {
 	if s.sc.Length > 0 {
 		return s.sc.Length
 	}
 	return 60
 }
 
-// pace updates tension and moves the story through its phases.
-func (s *Sim) pace(t *turnState) {
+// updateTensionAndPhase updates tension and moves the story through its
+// phases.
+func (s *Sim) updateTensionAndPhase(t *turnState) {
 	w := s.w
 	open := false
 	for i, a := range w.Chars {

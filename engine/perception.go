@@ -132,7 +132,7 @@ func (s *Sim) perceive(i int, seq int64) Perception {
 	p.Seed, _ = streamSeed(s.seed, seq, streamPersona+uint64(i))
 	p.Self.Goals = make([]GoalView, len(d.Goals))
 	for j, g := range d.Goals {
-		p.Self.Goals[j] = GoalView{Goal: g, Status: c.Goals[j].Status, Waiting: len(g.Requires) > 0 && !s.requires(&d.Goals[j], seq)}
+		p.Self.Goals[j] = GoalView{Goal: g, Status: c.Goals[j].Status, Waiting: len(g.Requires) > 0 && !s.requirementsMet(&d.Goals[j], seq)}
 	}
 	for _, it := range s.w.Items {
 		if it.Loc == c.Loc && it.Holder == "" && !it.Hidden {
@@ -175,8 +175,8 @@ func (s *Sim) perceive(i int, seq int64) Perception {
 	return p
 }
 
-// observe updates where each persona last saw people and things.
-func (s *Sim) observe() {
+// updateSightings updates where each persona last saw people and things.
+func (s *Sim) updateSightings() {
 	for _, c := range s.w.Chars {
 		if !c.Onstage || !c.Alive {
 			continue
@@ -189,7 +189,7 @@ func (s *Sim) observe() {
 				if it.Loc != c.Loc || it.Holder != "" {
 					delete(c.Seen, k)
 				}
-			} else if _, h := s.char(v); h != nil && h.Loc == c.Loc && !h.holds(k) {
+			} else if _, h := s.charByID(v); h != nil && h.Loc == c.Loc && !h.holds(k) {
 				delete(c.Seen, k)
 			}
 		}
@@ -198,7 +198,7 @@ func (s *Sim) observe() {
 			case it.Holder == c.ID:
 				c.Seen[it.ID] = c.ID
 			case it.Holder != "":
-				if _, h := s.char(it.Holder); h.Loc == c.Loc {
+				if _, h := s.charByID(it.Holder); h.Loc == c.Loc {
 					c.Seen[it.ID] = h.ID
 				}
 			case it.Loc == c.Loc && !it.Hidden:

@@ -8,16 +8,16 @@ func (t *teller) causeClause(r *Record) string {
 	var opts []string
 	switch r.Cause {
 	case "prize":
-		it := t.item(r.CauseRef)
+		it := t.itemName(r.CauseRef)
 		opts = []string{", wanting " + it, ", for the sake of " + it, ", with " + it + " within reach", ", eyes on " + it}
 	case "revenge":
 		where := ""
 		if r.Callback != nil {
-			where = " at " + t.place(r.Callback.Place)
+			where = " at " + t.placeName(r.Callback.Place)
 		}
 		opts = []string{", remembering what had happened" + where, ", paying back the harm done" + where, ", for old injury"}
 	case "loyalty":
-		n := t.person(r.CauseRef)
+		n := t.personName(r.CauseRef)
 		opts = []string{", for " + n + "'s sake", ", answering for what had been done to " + n, ", in " + n + "'s name"}
 	case "hatred":
 		opts = []string{", out of plain hatred", ", with no love lost between them", ", because old hate needs little reason"}
@@ -34,7 +34,7 @@ func (t *teller) causeClause(r *Record) string {
 	case "kindness":
 		opts = []string{"", ", unasked", ", gently"}
 	case "side":
-		opts = []string{", because " + t.person(r.CauseRef) + " had more need of it", ", so that it stayed on the right side", ", for safekeeping"}
+		opts = []string{", because " + t.personName(r.CauseRef) + " had more need of it", ", so that it stayed on the right side", ", for safekeeping"}
 	case "curiosity":
 		opts = []string{"", ", curious", ", on a hunch"}
 	}
@@ -57,25 +57,25 @@ func (t *teller) moveCause(r *Record) string {
 	var opts []string
 	switch g.Kind {
 	case GoalDeliver:
-		it := t.item(g.Item)
+		it := t.itemName(g.Item)
 		if r.Detail == "carry" && g.Target != "" {
-			n := t.person(g.Target)
+			n := t.personName(g.Target)
 			opts = []string{", " + it + " held close for " + n, ", carrying " + it + " to " + n, ", keeping " + it + " for " + n + "'s eyes alone"}
 		} else if r.Detail == "carry" {
-			opts = []string{", bound for " + t.place(g.Location) + " with " + it, ", " + it + " held close", ", carrying " + it + " towards " + t.place(g.Location)}
+			opts = []string{", bound for " + t.placeName(g.Location) + " with " + it, ", " + it + " held close", ", carrying " + it + " towards " + t.placeName(g.Location)}
 		} else {
 			opts = []string{", on the trail of " + it, ", " + pos + " mind on " + it, ", looking for " + it}
 		}
 	case GoalObtain:
-		it := t.item(g.Item)
+		it := t.itemName(g.Item)
 		opts = []string{", on the trail of " + it, ", hunting for " + it, ", hoping to lay hands on " + it}
 	case GoalReach:
-		opts = []string{", with " + t.place(g.Location) + " in mind", ", where " + pos + " business lay"}
+		opts = []string{", with " + t.placeName(g.Location) + " in mind", ", where " + pos + " business lay"}
 	case GoalDefeat:
-		n := t.person(g.Target)
+		n := t.personName(g.Target)
 		opts = []string{", hunting " + n, ", looking for " + n + " with murder in " + pos + " eyes"}
 	case GoalBefriend, GoalProtect:
-		n := t.person(g.Target)
+		n := t.personName(g.Target)
 		opts = []string{", looking for " + n, ", hoping to find " + n, ", to be near " + n}
 	}
 	if len(opts) == 0 {
@@ -90,13 +90,13 @@ func (t *teller) memoryClause(r *Record) string {
 	if cb == nil {
 		return ""
 	}
-	at := " at " + t.place(cb.Place)
-	them := t.person(r.Target)
+	at := " at " + t.placeName(cb.Place)
+	them := t.personName(r.Target)
 	switch {
 	case cb.Kind == ActAttack && cb.Actor == r.Target && cb.Target == r.Actor:
 		return ", remembering the blow " + them + " had dealt " + pronoun(t.cast.People[r.Actor].Pronoun, "obj") + at
 	case cb.Kind == ActAttack && cb.Actor == r.Target && cb.Target != "":
-		return ", remembering what " + them + " had done to " + t.person(cb.Target) + at
+		return ", remembering what " + them + " had done to " + t.personName(cb.Target) + at
 	case cb.Kind == ActAttack && cb.Target == r.Target:
 		return ", remembering " + them + " bleeding" + at
 	case cb.Kind == ActTake && cb.Actor == r.Target:

@@ -5,7 +5,7 @@
 package engine
 
 func (t *teller) tell(r *Record) {
-	v := vars{a: r.Actor, t: r.Target, item: t.item(r.Item), place: t.place(r.Place), from: t.place(r.From), text: r.Text}
+	v := slots{a: r.Actor, t: r.Target, item: t.itemName(r.Item), place: t.placeName(r.Place), from: t.placeName(r.From), text: r.Text}
 	if r.Outcome == OutcomeFailure && (r.Detail == "gone" || r.Detail == "dead") && (r.Kind == ActSpeak || r.Kind == ActGive || r.Kind == ActHelp) {
 		if r.Detail == "dead" {
 			t.say("gone.dead", v, []string{"{A} turned to {T}, but {T} was past hearing anything.", "{A} knelt by {T}, too late for anything but grief."})
@@ -101,7 +101,7 @@ func (t *teller) tell(r *Record) {
 	}
 }
 
-func (t *teller) tellTake(r *Record, v vars) {
+func (t *teller) tellTake(r *Record, v slots) {
 	switch {
 	case r.Outcome == OutcomeSuccess && r.Detail == "steal":
 		t.say("take.steal", v, []string{
@@ -146,7 +146,7 @@ func (t *teller) tellTake(r *Record, v vars) {
 	}
 }
 
-func (t *teller) tellSearch(r *Record, v vars) {
+func (t *teller) tellSearch(r *Record, v slots) {
 	switch r.Detail {
 	case "item":
 		t.say("search.item", v, []string{
@@ -176,7 +176,7 @@ func (t *teller) tellSearch(r *Record, v vars) {
 	}
 }
 
-func (t *teller) tellAttack(r *Record, v vars) {
+func (t *teller) tellAttack(r *Record, v slots) {
 	if r.Outcome == OutcomeFailure && r.Detail == "gone" {
 		t.say("attack.gone", v, []string{
 			"{A} turned on {t}, but {T} had already gone.",
@@ -200,7 +200,7 @@ func (t *teller) tellAttack(r *Record, v vars) {
 		return
 	}
 	if r.Item != "" && r.Detail != "wrest" {
-		v.with = " with " + t.item(r.Item)
+		v.with = " with " + t.itemName(r.Item)
 	}
 	if r.Detail == "wrest" {
 		t.say("attack.wrest", v, []string{
@@ -220,9 +220,9 @@ func (t *teller) tellAttack(r *Record, v vars) {
 	})
 }
 
-func (t *teller) tellDeath(r *Record, v vars) {
+func (t *teller) tellDeath(r *Record, v slots) {
 	if r.Detail == "wrest" && r.Item != "" {
-		v.extra = ", and took " + t.item(r.Item) + " from the body"
+		v.extra = ", and took " + t.itemName(r.Item) + " from the body"
 	}
 	t.say("death", v, []string{
 		"{A} fell at {T's} hands in {place}, and did not rise.",
@@ -235,7 +235,7 @@ func (t *teller) tellDeath(r *Record, v vars) {
 	}
 }
 
-func (t *teller) tellHelp(r *Record, v vars) {
+func (t *teller) tellHelp(r *Record, v slots) {
 	if r.Outcome == OutcomeFailure {
 		t.say("help.gone", v, []string{
 			"{A} looked for {t} to help, but {T} had gone.",

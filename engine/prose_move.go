@@ -4,7 +4,7 @@ package engine
 
 import "strings"
 
-func (t *teller) tellMove(r *Record, v vars) {
+func (t *teller) tellMove(r *Record, v slots) {
 	switch r.Cause {
 	case "fear":
 		v.t = r.CauseRef
@@ -67,7 +67,7 @@ func (t *teller) tellMove(r *Record, v vars) {
 		if len(r.With) > 1 {
 			verb = "were"
 		}
-		cv := vars{a: r.Actor, company: company, group: r.With, extra: verb, place: v.place}
+		cv := slots{a: r.Actor, company: company, group: r.With, extra: verb, place: v.place}
 		// "There" is where the sentence before took the mover, if it
 		// said; one that told only what was left names the place.
 		if n := len(t.told); n > 0 && t.told[n-1].subject == r.Actor && strings.Contains(t.told[n-1].text, v.place) {

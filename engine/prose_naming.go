@@ -12,7 +12,7 @@ import (
 // they were the subject of the last sentence and nobody else in this one
 // shares the pronoun, otherwise by their role. It reports whether it
 // chose the (subject) pronoun.
-func (t *teller) refer(id string, named map[string]bool, lastSubj string, v vars) (string, bool) {
+func (t *teller) refer(id string, named map[string]bool, lastSubj string, v slots) (string, bool) {
 	p, ok := t.cast.People[id]
 	if !ok {
 		return "someone", false
@@ -31,7 +31,7 @@ func (t *teller) refer(id string, named map[string]bool, lastSubj string, v vars
 
 // sharesPronoun reports whether anyone else in the sentence goes by id's
 // pronoun.
-func (t *teller) sharesPronoun(id string, v vars) bool {
+func (t *teller) sharesPronoun(id string, v slots) bool {
 	pr := t.cast.People[id].Pronoun
 	for _, o := range append([]string{v.a, v.t}, v.group...) {
 		if o != "" && o != id {
@@ -73,18 +73,18 @@ func possessive(ref, pr string, isPronoun bool) string {
 	return ref + "'s"
 }
 
-func (t *teller) person(id string) string { return t.cast.People[id].Name }
+func (t *teller) personName(id string) string { return t.cast.People[id].Name }
 
-func (t *teller) place(id string) string {
+func (t *teller) placeName(id string) string {
 	if n, ok := t.cast.Places[id]; ok {
 		return n
 	}
 	return "somewhere"
 }
 
-// item names an item: by the scenario's name, or else by its id made
+// itemName names an item: by the scenario's name, or else by its id made
 // readable ("brass_key" is "the brass key").
-func (t *teller) item(id string) string {
+func (t *teller) itemName(id string) string {
 	if n, ok := t.cast.Items[id]; ok {
 		return n
 	}
@@ -97,7 +97,7 @@ func (t *teller) item(id string) string {
 func (t *teller) listNames(ids []string) string {
 	names := make([]string, 0, len(ids))
 	for _, id := range ids {
-		n, _ := t.refer(id, t.named, "", vars{})
+		n, _ := t.refer(id, t.named, "", slots{})
 		names = append(names, n)
 		t.named[id] = true
 	}

@@ -6,7 +6,7 @@ package engine
 import "slices"
 
 // Priorities decide what to keep when a turn is crowded.
-func priority(r *Record) int {
+func tellPriority(r *Record) int {
 	switch r.Kind {
 	case "ending", "outcome":
 		return 100
@@ -85,14 +85,14 @@ func chooseRecords(sc *Scene) []bool {
 		}
 		idx = append(idx, k)
 	}
-	slices.SortStableFunc(idx, func(a, b int) int { return priority(&sc.Records[b]) - priority(&sc.Records[a]) })
+	slices.SortStableFunc(idx, func(a, b int) int { return tellPriority(&sc.Records[b]) - tellPriority(&sc.Records[a]) })
 	// Routine comings and goings make a turn read like a timetable. When
 	// something that matters happened they are left out, save one meeting
 	// on a quiet turn; otherwise at most two are told, purposeful and
 	// meetings first.
 	substantive := 0
 	for _, k := range idx {
-		if !routine(&sc.Records[k]) && priority(&sc.Records[k]) >= 50 {
+		if !isRoutine(&sc.Records[k]) && tellPriority(&sc.Records[k]) >= 50 {
 			substantive++
 		}
 	}
@@ -103,7 +103,7 @@ func chooseRecords(sc *Scene) []bool {
 	n := 0
 	for _, k := range idx {
 		r := &sc.Records[k]
-		if routine(r) {
+		if isRoutine(r) {
 			routines++
 			switch {
 			case substantive >= 3:
@@ -118,7 +118,7 @@ func chooseRecords(sc *Scene) []bool {
 			keep[k] = true
 			continue
 		}
-		if n < maxSentences || priority(r) >= 80 {
+		if n < maxSentences || tellPriority(r) >= 80 {
 			keep[k] = true
 			n++
 		}
@@ -140,10 +140,10 @@ func chooseRecords(sc *Scene) []bool {
 	return keep
 }
 
-// routine reports whether a record is an everyday coming, going or
+// isRoutine reports whether a record is an everyday coming, going or
 // poking about, worth telling only on a quiet turn: a move that carries
 // nothing anyone wants and flees nobody, or a search that found nothing.
-func routine(r *Record) bool {
+func isRoutine(r *Record) bool {
 	switch r.Kind {
 	case ActMove:
 		return r.Outcome == OutcomeSuccess && r.Cause != "fear" && r.Detail != "bearing"
@@ -159,8 +159,8 @@ func routine(r *Record) bool {
 // routineRank orders routine records on a quiet turn: a meeting first,
 // then a purposeful move, then the rest.
 func routineRank(r *Record) int {
-	if !routine(r) {
-		return 100 + priority(r)
+	if !isRoutine(r) {
+		return 100 + tellPriority(r)
 	}
 	rank := 0
 	if r.Kind == ActSpeak {

@@ -3,7 +3,7 @@
 
 package engine
 
-func (t *teller) tellSpeak(r *Record, v vars) {
+func (t *teller) tellSpeak(r *Record, v slots) {
 	quoted := r.Text != "" && !t.recent[quoteKey(r.Text)]
 	if r.Source == SourcePlayer && r.Text != "" {
 		quoted = true
@@ -14,7 +14,7 @@ func (t *teller) tellSpeak(r *Record, v vars) {
 	}
 	switch r.Detail {
 	case "whereabouts":
-		v.place = t.place(r.From)
+		v.place = t.placeName(r.From)
 		if r.CauseRef == "" {
 			t.say("speak.where.loose", v, []string{
 				"{A} told {t} where to look: {item} lay in {place}.",
@@ -22,7 +22,7 @@ func (t *teller) tellSpeak(r *Record, v vars) {
 			})
 			return
 		}
-		v.extra = t.person(r.CauseRef)
+		v.extra = t.personName(r.CauseRef)
 		if r.CauseRef == r.Actor {
 			v.extra = pronoun(t.cast.People[r.Actor].Pronoun, "obj") + "self"
 			if v.extra == "themself" {
@@ -44,7 +44,7 @@ func (t *teller) tellSpeak(r *Record, v vars) {
 		})
 	case "refuse":
 		if r.Callback != nil {
-			v.extra = ", not forgetting " + t.place(r.Callback.Place)
+			v.extra = ", not forgetting " + t.placeName(r.Callback.Place)
 		}
 		t.say("speak.refuse", v, []string{
 			"{A} tried to speak to {t}, but {T} turned away{extra}.",

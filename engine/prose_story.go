@@ -16,21 +16,21 @@ func goalPhrase(text string) string {
 func (t *teller) phaseLead() {
 	switch t.sc.Phase {
 	case PhasePeak:
-		t.say("lead.peak", vars{}, []string{
+		t.say("lead.peak", slots{}, []string{
 			"Then it all came to a head.",
 			"Nobody could pretend any longer.",
 			"What followed happened fast.",
 			"After that, there was no going back.",
 		})
 	case PhaseRelax:
-		t.say("lead.relax", vars{}, []string{
+		t.say("lead.relax", slots{}, []string{
 			"For a while, nobody raised a hand.",
 			"The worst seemed, for the moment, to have passed.",
 			"A lull followed, thin as ice.",
 			"Quiet settled, of a kind.",
 		})
 	case PhaseBuildup:
-		t.say("lead.build", vars{}, []string{
+		t.say("lead.build", slots{}, []string{
 			"The quiet did not last.",
 			"Old trouble stirred again.",
 			"It was only a pause.",
@@ -38,7 +38,7 @@ func (t *teller) phaseLead() {
 	}
 }
 
-func (t *teller) tellGoal(r *Record, v vars) {
+func (t *teller) tellGoal(r *Record, v slots) {
 	if r.Cause == "scripted" {
 		t.verbatim(r.Text, r.Actor)
 		t.named[r.Actor] = true
@@ -55,7 +55,7 @@ func (t *teller) tellGoal(r *Record, v vars) {
 	case "slipped":
 		v.place = ""
 		if r.Callback != nil && r.Callback.Place != "" {
-			v.place = ", for all it had cost at " + t.place(r.Callback.Place)
+			v.place = ", for all it had cost at " + t.placeName(r.Callback.Place)
 		}
 		if r.Target == "" {
 			t.say("goal.slip.loose", v, []string{
@@ -89,7 +89,7 @@ func (t *teller) tellGoal(r *Record, v vars) {
 	}
 }
 
-func (t *teller) tellReaction(r *Record, v vars) {
+func (t *teller) tellReaction(r *Record, v slots) {
 	v.cause = t.memoryClause(r)
 	if r.Detail == "glad" {
 		t.say("react.glad", v, []string{
@@ -108,7 +108,7 @@ func (t *teller) tellReaction(r *Record, v vars) {
 	})
 }
 
-func (t *teller) tellBond(r *Record, v vars) {
+func (t *teller) tellBond(r *Record, v slots) {
 	detail, mutual := strings.CutPrefix(r.Detail, "mutual:")
 	was, _ := strconv.Atoi(detail)
 	now := r.Amount
@@ -157,7 +157,7 @@ func (t *teller) tellBond(r *Record, v vars) {
 // epilogue sums up how each character's goals came out.
 func (t *teller) epilogue(rs []*Record) {
 	for _, r := range rs {
-		v := vars{a: r.Actor, t: r.Target, text: goalPhrase(r.Text), extra: r.Text}
+		v := slots{a: r.Actor, t: r.Target, text: goalPhrase(r.Text), extra: r.Text}
 		switch r.Detail {
 		case GoalWon, GoalReconciled:
 			t.say("epi.won", v, []string{

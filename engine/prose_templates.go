@@ -15,7 +15,7 @@ import (
 
 // say chooses a template of a family, avoiding recently used ones and
 // the opening word of the previous sentence, renders and emits it.
-func (t *teller) say(family string, v vars, templates []string) {
+func (t *teller) say(family string, v slots, templates []string) {
 	if len(templates) == 0 {
 		return
 	}
@@ -88,8 +88,8 @@ func firstWord(s string) string {
 	return strings.ToLower(s)
 }
 
-// vars are the slots of a template.
-type vars struct {
+// slots are the values a template's {slots} are filled with.
+type slots struct {
 	a, t           string // actor and target ids
 	item, place    string // names
 	from, text     string
@@ -108,7 +108,7 @@ type vars struct {
 // "they" agrees with it. The sentence's subject is its first
 // subject-case slot, or a possessive that opens it. With dry set, it
 // changes nothing.
-func (t *teller) render(tpl string, v vars, dry bool) (string, toldSentence) {
+func (t *teller) render(tpl string, v slots, dry bool) (string, toldSentence) {
 	var b strings.Builder
 	named := t.named
 	lastSubj := t.lastSubj
@@ -169,7 +169,7 @@ func (t *teller) render(tpl string, v vars, dry bool) (string, toldSentence) {
 				}
 			default:
 				if isPronoun {
-					tpl = agree(ref, tpl)
+					tpl = agreeVerb(ref, tpl)
 				}
 				setSubject(id)
 			}
@@ -190,7 +190,7 @@ func (t *teller) render(tpl string, v vars, dry bool) (string, toldSentence) {
 			b.WriteString(pronoun(t.cast.People[id].Pronoun, "obj"))
 		case "a.sub", "t.sub":
 			ref := pronoun(t.cast.People[id].Pronoun, "sub")
-			tpl = agree(ref, tpl)
+			tpl = agreeVerb(ref, tpl)
 			setSubject(id)
 			mention(id)
 			b.WriteString(ref)
@@ -236,8 +236,8 @@ func (t *teller) render(tpl string, v vars, dry bool) (string, toldSentence) {
 	return capitalize(strings.TrimSpace(b.String())), info
 }
 
-// agree makes the verb that follows a subject "they" plural.
-func agree(subject, rest string) string {
+// agreeVerb makes the verb that follows a subject "they" plural.
+func agreeVerb(subject, rest string) string {
 	if subject != "they" {
 		return rest
 	}

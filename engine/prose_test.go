@@ -200,7 +200,7 @@ func TestItemsNamed(t *testing.T) {
 func TestItemFallbackName(t *testing.T) {
 	tl := &teller{cast: &Cast{Items: map[string]string{"lamp": "the lamp"}}}
 	for id, want := range map[string]string{"lamp": "the lamp", "brass_key": "the brass key", "old-map": "the old map"} {
-		if got := tl.item(id); got != want {
+		if got := tl.itemName(id); got != want {
 			t.Errorf("item(%q) = %q, want %q", id, got, want)
 		}
 	}

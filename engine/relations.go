@@ -5,8 +5,8 @@ package engine
 
 import "fmt"
 
-// shift moves from's affinity towards to by d.
-func (s *Sim) shift(from *charState, to string, d float64) {
+// shiftAffinity moves from's affinity towards to by d.
+func (s *Sim) shiftAffinity(from *charState, to string, d float64) {
 	if from.ID == to {
 		return
 	}
@@ -14,7 +14,7 @@ func (s *Sim) shift(from *charState, to string, d float64) {
 }
 
 // Relationship bands; crossing one is worth telling.
-func band(v float64) int {
+func relationBand(v float64) int {
 	switch {
 	case v <= -0.5:
 		return -2
@@ -28,13 +28,13 @@ func band(v float64) int {
 	return 2
 }
 
-func (s *Sim) bands() []int8 {
+func (s *Sim) relationBands() []int8 {
 	n := len(s.w.Chars)
 	b := make([]int8, n*n)
 	for i, c := range s.w.Chars {
 		for j, o := range s.w.Chars {
 			if i != j {
-				b[i*n+j] = int8(band(c.Rel[o.ID]))
+				b[i*n+j] = int8(relationBand(c.Rel[o.ID]))
 			}
 		}
 	}
@@ -51,7 +51,7 @@ func (s *Sim) noteBonds(t *turnState, before []int8) {
 			if i == j || !o.Onstage || !o.Alive {
 				continue
 			}
-			now := band(c.Rel[o.ID])
+			now := relationBand(c.Rel[o.ID])
 			was := int(before[i*n+j])
 			// Telling every wobble around neutral would be noise.
 			if now == was || (now >= -1 && now <= 0 && was >= -1 && was <= 0) {

@@ -34,7 +34,7 @@ func (s *Sim) resolve(t *turnState, i int, a Action, src string) {
 	ti := -1
 	var tc *charState
 	if a.Kind == ActAttack || a.Kind == ActHelp || a.Kind == ActGive || (a.Kind == ActSpeak && a.Target != "") {
-		ti, tc = s.char(a.Target)
+		ti, tc = s.charByID(a.Target)
 		if tc == nil {
 			fail("unknown")
 		} else if tc.Loc != c.Loc || !tc.Onstage {
@@ -61,9 +61,9 @@ func (s *Sim) resolve(t *turnState, i int, a Action, src string) {
 			}
 			c.Loc = a.Target
 		case ActTake:
-			s.take(t, i, a.Target, &r, &ev)
+			s.resolveTake(t, i, a.Target, &r, &ev)
 		case ActSpeak:
-			s.speak(t, i, ti, a.Text, &r, &ev)
+			s.resolveSpeak(t, i, ti, a.Text, &r, &ev)
 		case ActGive:
 			item := a.Text
 			if item == "" || !c.holds(item) {
@@ -88,17 +88,17 @@ func (s *Sim) resolve(t *turnState, i int, a Action, src string) {
 				lift = 0.45
 				r.Detail = "wanted"
 			}
-			s.shift(tc, c.ID, lift)
-			s.shift(c, tc.ID, 0.05)
+			s.shiftAffinity(tc, c.ID, lift)
+			s.shiftAffinity(c, tc.ID, 0.05)
 			s.witness(t, c.Loc, ActGive, c.ID, tc.ID, item, 0.7)
 			t.tension -= 0.03
 		case ActSearch:
-			s.search(t, i, &r)
+			s.resolveSearch(t, i, &r)
 			if r.Outcome != OutcomeSuccess {
 				ev.Outcome = r.Outcome
 			}
 		case ActAttack:
-			s.attack(t, i, ti, &r, &ev)
+			s.resolveAttack(t, i, ti, &r, &ev)
 		case ActHelp:
 			heal := 8 + t.plot.IntN(8)
 			for _, it := range c.Inv {
@@ -117,11 +117,11 @@ func (s *Sim) resolve(t *turnState, i int, a Action, src string) {
 			}
 			tc.Health += max(heal, 0)
 			r.Amount = max(heal, 0)
-			s.shift(tc, c.ID, 0.2)
-			s.shift(c, tc.ID, 0.05)
+			s.shiftAffinity(tc, c.ID, 0.2)
+			s.shiftAffinity(c, tc.ID, 0.05)
 			for _, o := range s.w.Chars {
 				if o.Alive && o.Onstage && o.Loc == c.Loc && o != c && o != tc && o.Rel[tc.ID] > 0 {
-					s.shift(o, c.ID, 0.05)
+					s.shiftAffinity(o, c.ID, 0.05)
 				}
 			}
 			s.witness(t, c.Loc, ActHelp, c.ID, tc.ID, "", 0.6)

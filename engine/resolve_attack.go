@@ -3,16 +3,16 @@
 
 package engine
 
-func (s *Sim) attack(t *turnState, i, ti int, r *Record, ev *Event) {
+func (s *Sim) resolveAttack(t *turnState, i, ti int, r *Record, ev *Event) {
 	c, tc := s.w.Chars[i], s.w.Chars[ti]
 	open := 0.0
 	for _, it := range tc.Inv {
-		open = max(open, s.opening(i, ti, it, t.seq))
+		open = max(open, s.catchUpChance(i, ti, it, t.seq))
 	}
 	chance := 0.55 + 0.25*s.trait(i, "aggression") + 0.1*s.trait(i, "courage") - 0.25*s.trait(ti, "caution") + open
 	if t.plot.Float64() >= chance {
 		ev.Outcome, r.Outcome, r.Detail = OutcomeFailure, OutcomeFailure, "miss"
-		s.shift(tc, c.ID, -0.15)
+		s.shiftAffinity(tc, c.ID, -0.15)
 		s.witness(t, c.Loc, ActAttack, c.ID, tc.ID, "", 0.7)
 		t.tension += 0.06
 		return
@@ -29,17 +29,17 @@ func (s *Sim) attack(t *turnState, i, ti int, r *Record, ev *Event) {
 	tc.Health -= dmg
 	r.Amount = dmg
 	t.tension += 0.12
-	s.shift(tc, c.ID, -0.3)
-	s.shift(c, tc.ID, -0.05)
+	s.shiftAffinity(tc, c.ID, -0.3)
+	s.shiftAffinity(c, tc.ID, -0.05)
 	for oi, o := range s.w.Chars {
 		if !o.Alive || !o.Onstage || o.Loc != c.Loc || o == c || o == tc {
 			continue
 		}
 		switch {
 		case o.Rel[tc.ID] > 0:
-			s.shift(o, c.ID, -0.1-0.15*s.trait(oi, "empathy"))
+			s.shiftAffinity(o, c.ID, -0.1-0.15*s.trait(oi, "empathy"))
 		case o.Rel[tc.ID] < -0.3:
-			s.shift(o, c.ID, 0.05)
+			s.shiftAffinity(o, c.ID, 0.05)
 		}
 	}
 	s.witness(t, c.Loc, ActAttack, c.ID, tc.ID, "", 0.9)

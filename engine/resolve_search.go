@@ -4,7 +4,7 @@ package engine
 
 import "slices"
 
-func (s *Sim) search(t *turnState, i int, r *Record) {
+func (s *Sim) resolveSearch(t *turnState, i int, r *Record) {
 	c := s.w.Chars[i]
 	li := s.geo.locIndex[c.Loc]
 	var hidden string

@@ -6,7 +6,7 @@ package engine
 
 import "strings"
 
-func (s *Sim) speak(t *turnState, i, ti int, text string, r *Record, ev *Event) {
+func (s *Sim) resolveSpeak(t *turnState, i, ti int, text string, r *Record, ev *Event) {
 	c, d := s.w.Chars[i], &s.sc.Characters[i]
 	line := func() string {
 		if text != "" {
@@ -22,7 +22,7 @@ func (s *Sim) speak(t *turnState, i, ti int, text string, r *Record, ev *Event) 
 		r.Text, r.Detail = ev.Text, "address"
 		for _, o := range s.w.Chars {
 			if o.Alive && o.Onstage && o.Loc == c.Loc && o != c {
-				s.shift(o, c.ID, 0.02+0.04*s.trait(s.geo.charIndex[o.ID], "empathy"))
+				s.shiftAffinity(o, c.ID, 0.02+0.04*s.trait(s.geo.charIndex[o.ID], "empathy"))
 			}
 		}
 		return
@@ -32,14 +32,14 @@ func (s *Sim) speak(t *turnState, i, ti int, text string, r *Record, ev *Event) 
 		ev.Outcome, r.Outcome, r.Detail = OutcomeFailure, OutcomeFailure, "refuse"
 		ev.Text = line()
 		r.Text = ev.Text
-		s.shift(c, tc.ID, -0.05)
+		s.shiftAffinity(c, tc.ID, -0.05)
 		if m := recall(tc, func(m memory) bool { return m.Actor == c.ID && m.Target == tc.ID && m.Kind != ActSpeak }); m != nil {
 			r.Callback = m.callback()
 		}
 		return
 	}
-	s.shift(tc, c.ID, 0.05+0.08*s.trait(ti, "empathy"))
-	s.shift(c, tc.ID, 0.03+0.05*s.trait(i, "empathy"))
+	s.shiftAffinity(tc, c.ID, 0.05+0.08*s.trait(ti, "empathy"))
+	s.shiftAffinity(c, tc.ID, 0.03+0.05*s.trait(i, "empathy"))
 	// Ask for something wanted that the other holds; not of a friend on
 	// the same side, who is keeping it safe already.
 	ally := d.Faction != "" && d.Faction == s.sc.Characters[ti].Faction && c.Rel[tc.ID] >= 0.25
@@ -63,7 +63,7 @@ func (s *Sim) speak(t *turnState, i, ti int, text string, r *Record, ev *Event) 
 		return
 	}
 	// Tell a friend where to find what they are after.
-	if (c.Rel[tc.ID] >= 0.1 || s.friendly(i, tc.ID)) && text == "" {
+	if (c.Rel[tc.ID] >= 0.1 || s.sameSide(i, tc.ID)) && text == "" {
 		for _, it := range s.w.Items {
 			where := c.Seen[it.ID]
 			if where == "" || where == tc.ID || where == tc.Seen[it.ID] || !s.wants(ti, it.ID) {
@@ -84,7 +84,7 @@ func (s *Sim) speak(t *turnState, i, ti int, text string, r *Record, ev *Event) 
 			tc.Seen[it.ID] = where
 			r.Detail, r.Item, r.CauseRef, r.From = "whereabouts", it.ID, holder, loc
 			ev.Text = ""
-			s.shift(tc, c.ID, 0.06)
+			s.shiftAffinity(tc, c.ID, 0.06)
 			s.witness(t, c.Loc, "told", c.ID, tc.ID, it.ID, 0.5)
 			return
 		}
@@ -101,7 +101,7 @@ func (s *Sim) speak(t *turnState, i, ti int, text string, r *Record, ev *Event) 
 				continue
 			}
 			share = f
-			if s.learnGoal(ti, f) {
+			if s.hasLearnGoal(ti, f) {
 				break
 			}
 		}
@@ -120,7 +120,7 @@ func (s *Sim) speak(t *turnState, i, ti int, text string, r *Record, ev *Event) 
 	s.witness(t, c.Loc, ActSpeak, c.ID, tc.ID, "", 0.2)
 }
 
-func (s *Sim) learnGoal(i int, fact string) bool {
+func (s *Sim) hasLearnGoal(i int, fact string) bool {
 	for _, g := range s.sc.Characters[i].Goals {
 		if g.Kind == GoalLearn && g.Fact == fact {
 			return true
@@ -138,7 +138,7 @@ func (s *Sim) learnFact(i int, fact string) bool {
 	}
 	fd := &s.sc.Facts[s.geo.factIndex[fact]]
 	if fd.About != "" && fd.About != c.ID && fd.Sway != 0 {
-		s.shift(c, fd.About, fd.Sway)
+		s.shiftAffinity(c, fd.About, fd.Sway)
 	}
 	if fd.Item != "" && !c.holds(fd.Item) {
 		switch {
@@ -147,7 +147,7 @@ func (s *Sim) learnFact(i int, fact string) bool {
 		case fd.Holder != "" && fd.Holder != c.ID:
 			c.Seen[fd.Item] = fd.Holder
 			// Word of who has it says where they were seen.
-			if _, h := s.char(fd.Holder); h.Onstage {
+			if _, h := s.charByID(fd.Holder); h.Onstage {
 				c.Met[h.ID] = h.Loc
 			}
 		}

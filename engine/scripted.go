@@ -12,14 +12,14 @@ import "slices"
 func (s *Sim) fireScripted(t *turnState) {
 	pick, climax := -1, -1
 	best := 0.0
-	target := s.arc(t.seq)
+	target := s.arcTension(t.seq)
 	for k, e := range s.sc.Events {
 		if s.w.Fired[k] || int64(e.Trigger.Turn) > t.seq {
 			continue
 		}
 		ok := true
 		for _, c := range e.Trigger.When {
-			if !s.holds(c, t.seq) {
+			if !s.conditionHolds(c, t.seq) {
 				ok = false
 				break
 			}
@@ -55,7 +55,7 @@ func (s *Sim) fireScripted(t *turnState) {
 		s.w.Climax = t.seq
 	}
 	if pick < 0 {
-		s.tip(t)
+		s.spreadWordOfPrize(t)
 		return
 	}
 	s.w.Fired[pick] = true
@@ -68,7 +68,7 @@ func (s *Sim) fireScripted(t *turnState) {
 	}
 	switch ef.Kind {
 	case EffectArrival:
-		_, c := s.char(ef.Character)
+		_, c := s.charByID(ef.Character)
 		c.Onstage, c.Loc = true, ef.Location
 	case EffectDiscovery:
 		if ef.Item != "" {
@@ -115,12 +115,12 @@ func (s *Sim) favoursLeader(e ScriptedEvent, seq int64) bool {
 	if e.Effect.Flag == "" || s.w.Climax == 0 || seq-s.w.Climax >= 12 {
 		return false
 	}
-	_, hi, seekers := s.contest()
+	_, hi, seekers := s.contestedItem()
 	if hi < 0 || len(seekers) == 0 {
 		return false
 	}
 	for ci, c := range s.w.Chars {
-		if !s.friendly(hi, c.ID) {
+		if !s.sameSide(hi, c.ID) {
 			continue
 		}
 		for j, g := range s.sc.Characters[ci].Goals {
@@ -141,8 +141,8 @@ func (s *Sim) favoursLeader(e ScriptedEvent, seq int64) bool {
 // turn: from 55% of the planned length once tension is near the arc's
 // target, and from 75% in any case.
 func (s *Sim) climaxDue(seq int64) bool {
-	x := float64(seq) / float64(s.length())
-	return x >= 0.75 || (x >= 0.55 && s.w.Tension >= s.arc(seq)-0.25)
+	x := float64(seq) / float64(s.plannedLength())
+	return x >= 0.75 || (x >= 0.55 && s.w.Tension >= s.arcTension(seq)-0.25)
 }
 
 func abs(v float64) float64 {

@@ -81,7 +81,7 @@ func goalDistance(s *Sim, i int, g *Goal, status string) int {
 	}
 	to := ""
 	loc := func(id string) string {
-		_, o := s.char(id)
+		_, o := s.charByID(id)
 		if o == nil || !o.Onstage {
 			return ""
 		}
@@ -119,7 +119,7 @@ func changed(a, b *snapshot) bool {
 		return true
 	}
 	for k := range a.rel {
-		if math.Abs(a.rel[k]-b.rel[k]) >= 0.1 || band(a.rel[k]) != band(b.rel[k]) {
+		if math.Abs(a.rel[k]-b.rel[k]) >= 0.1 || relationBand(a.rel[k]) != relationBand(b.rel[k]) {
 			return true
 		}
 	}

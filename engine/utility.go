@@ -105,7 +105,7 @@ func decideUtility(p *Perception) Action {
 			continue
 		}
 		w := 1.0 - 0.15*float64(gi)
-		if !p.ready(g) {
+		if !p.prerequisiteWon(g) {
 			// Not yet: but a thing to be delivered later is worth
 			// getting hold of now, before the other side does.
 			if g.Kind != GoalDeliver || slices.Contains(p.Self.Inventory, g.Item) {
@@ -135,7 +135,7 @@ func decideUtility(p *Perception) Action {
 					}
 					continue
 				}
-				if o := p.present(g.Target); o != nil {
+				if o := p.presentAlive(g.Target); o != nil {
 					c.add(1, 0.97*w, ActGive, o.ID, g.Item)
 				} else if loc := p.PeopleSeen[g.Target]; loc != "" && loc != p.Place.ID {
 					moveTowards(1, 0.85*w, loc)
@@ -191,7 +191,7 @@ func decideUtility(p *Perception) Action {
 		case GoalReach:
 			moveTowards(1, 0.8*w, g.Location)
 		case GoalDefeat:
-			if o := p.present(g.Target); o != nil {
+			if o := p.presentAlive(g.Target); o != nil {
 				c.add(1, w*(0.35+0.6*aggr)*(0.5+0.5*courage)*(0.6+0.4*hp), ActAttack, o.ID, "")
 			} else if loc := p.PeopleSeen[g.Target]; loc != "" {
 				moveTowards(1, 0.6*w, loc)
@@ -199,12 +199,12 @@ func decideUtility(p *Perception) Action {
 				explore(0.4 * w)
 			}
 		case GoalProtect:
-			if o := p.present(g.Target); o != nil {
+			if o := p.presentAlive(g.Target); o != nil {
 				if o.Health < 70 {
 					c.add(1, w*(0.4+0.5*loyalty)*(1.2-float64(o.Health)/100), ActHelp, o.ID, "")
 				}
 				for _, m := range p.Memories {
-					if m.Target == g.Target && m.Kind == ActAttack && p.present(m.Actor) != nil && p.Turn-m.Turn <= 3 {
+					if m.Target == g.Target && m.Kind == ActAttack && p.presentAlive(m.Actor) != nil && p.Turn-m.Turn <= 3 {
 						c.add(1, w*(0.3+0.6*loyalty)*(0.4+0.6*courage), ActAttack, m.Actor, "")
 						break
 					}
@@ -228,10 +228,10 @@ func decideUtility(p *Perception) Action {
 				moveTowards(1, danger*w*(0.3+0.4*loyalty), loc)
 			}
 		case GoalBefriend:
-			if o := p.present(g.Target); o != nil {
+			if o := p.presentAlive(g.Target); o != nil {
 				c.add(1, w*(0.45+0.4*empathy), ActSpeak, o.ID, "")
 				for _, it := range p.Self.Inventory {
-					if ally, _ := p.sideNeeds(it); !goalItem(p, it) && ally == "" {
+					if ally, _ := p.allyNeeding(it); !hasActiveGoalOn(p, it) && ally == "" {
 						c.add(1, w*(0.2+0.5*empathy), ActGive, o.ID, it)
 						break
 					}
@@ -267,13 +267,13 @@ func decideUtility(p *Perception) Action {
 	// What one's own side needs: bring it to whoever needs it, and tell
 	// them where it went.
 	for _, it := range p.Self.Inventory {
-		if goalItem(p, it) {
+		if hasActiveGoalOn(p, it) {
 			continue
 		}
-		ally, loc := p.sideNeeds(it)
+		ally, loc := p.allyNeeding(it)
 		switch {
 		case ally == "":
-		case p.present(ally) != nil:
+		case p.presentAlive(ally) != nil:
 			c.add(1, 0.9, ActGive, ally, it)
 		case loc != "" && loc != p.Place.ID:
 			moveTowards(1, 0.7, loc)
@@ -313,7 +313,7 @@ func decideUtility(p *Perception) Action {
 		}
 	}
 	for _, it := range p.Place.Items {
-		if !goalItem(p, it) {
+		if !hasActiveGoalOn(p, it) {
 			c.add(1, 0.1+0.45*greed, ActTake, it, "")
 		}
 	}
@@ -386,7 +386,7 @@ func (c *chooser) choose(r *rand.Rand) Action {
 	return last
 }
 
-func (p *Perception) present(id string) *PresentView {
+func (p *Perception) presentAlive(id string) *PresentView {
 	for i := range p.Present {
 		if p.Present[i].ID == id && p.Present[i].Alive {
 			return &p.Present[i]
@@ -395,8 +395,8 @@ func (p *Perception) present(id string) *PresentView {
 	return nil
 }
 
-// ready reports whether the goal it must come after has been won.
-func (p *Perception) ready(g GoalView) bool {
+// prerequisiteWon reports whether the goal it must come after has been won.
+func (p *Perception) prerequisiteWon(g GoalView) bool {
 	if g.After == "" {
 		return true
 	}
@@ -446,10 +446,10 @@ func (p *Perception) wantedBy(id, item string) bool {
 	return false
 }
 
-// sideNeeds finds someone of the persona's own side whose goals are on
+// allyNeeding finds someone of the persona's own side whose goals are on
 // item, and where the persona last saw them: one in the room first, then
 // one who must carry it somewhere, then anyone.
-func (p *Perception) sideNeeds(item string) (string, string) {
+func (p *Perception) allyNeeding(item string) (string, string) {
 	if p.sc == nil || p.Self.Faction == "" {
 		return "", ""
 	}
@@ -469,7 +469,7 @@ func (p *Perception) sideNeeds(item string) (string, string) {
 			if p.PeopleSeen[ch.ID] != "" {
 				r += 2
 			}
-			if p.present(ch.ID) != nil {
+			if p.presentAlive(ch.ID) != nil {
 				r += 4
 			}
 			if r > rank {
@@ -480,7 +480,7 @@ func (p *Perception) sideNeeds(item string) (string, string) {
 	return best, p.PeopleSeen[best]
 }
 
-func goalItem(p *Perception, item string) bool {
+func hasActiveGoalOn(p *Perception, item string) bool {
 	for _, g := range p.Self.Goals {
 		if g.Item == item && g.Status == GoalActive {
 			return true
