@@ -51,221 +51,312 @@ func (c *chooser) add(bucket int, score float64, kind, target, text string) {
 	c.opts = append(c.opts, option{a: Action{Kind: kind, Target: target, Text: text}, score: score, bucket: bucket})
 }
 
-func decideUtility(p *Perception) Action {
-	r := rand.New(rand.NewPCG(p.Seed, 0x9e3779b97f4a7c15))
-	c := chooser{p: p, opts: make([]option, 0, 24)}
-	aggr, caution, courage := p.Trait("aggression"), p.Trait("caution"), p.Trait("courage")
-	empathy, curiosity, loyalty := p.Trait("empathy"), p.Trait("curiosity"), p.Trait("loyalty")
-	cunning, greed := p.Trait("cunning"), p.Trait("greed")
-	hp := float64(p.Self.Health) / 100
-	rel := func(id string) float64 { return p.Self.Relationships[id] }
-	randomExit := func() string {
-		if len(p.Place.Exits) == 0 {
-			return ""
-		}
-		return p.Place.Exits[r.IntN(len(p.Place.Exits))]
-	}
-	moveTowards := func(bucket int, score float64, dest string) bool {
-		if hop := p.NextHop(dest); hop != "" {
-			c.add(bucket, score, ActMove, hop, "")
-			return true
-		}
-		return false
-	}
-	explore := func(score float64) {
-		if !p.Place.Searched {
-			c.add(1, score*(0.6+0.6*curiosity), ActSearch, "", "")
-		}
-		if e := randomExit(); e != "" {
-			c.add(1, score*(0.5+0.5*curiosity), ActMove, e, "")
-		}
-	}
+// utility is one persona's decision in the making: what it perceives,
+// its traits, the seeded chance it draws on and the options scored so
+// far. Options are scored in a fixed order (emergencies, goals, the
+// side's needs, people, curiosity, idling), which the draws depend on.
+type utility struct {
+	p *Perception
+	r *rand.Rand
+	// c is held by pointer: a chooser inside utility would make the
+	// escape analysis move the random source to the heap with it.
+	c *chooser
 
-	// Emergency: hurt, with an enemy in the room.
-	for _, o := range p.Present {
+	aggr, caution, courage      float64
+	empathy, curiosity, loyalty float64
+	cunning, greed              float64
+	hp                          float64 // health on 0..1
+}
+
+// decideUtility scores every option open to the persona and draws one.
+func decideUtility(p *Perception) Action {
+	c := chooser{p: p, opts: make([]option, 0, 24)}
+	u := utility{p: p, r: rand.New(rand.NewPCG(p.Seed, 0x9e3779b97f4a7c15)), c: &c}
+	u.aggr, u.caution, u.courage = p.Trait("aggression"), p.Trait("caution"), p.Trait("courage")
+	u.empathy, u.curiosity, u.loyalty = p.Trait("empathy"), p.Trait("curiosity"), p.Trait("loyalty")
+	u.cunning, u.greed = p.Trait("cunning"), p.Trait("greed")
+	u.hp = float64(p.Self.Health) / 100
+
+	u.scoreEmergencies()
+	for gi, g := range p.Self.Goals {
+		u.scoreGoal(gi, g)
+	}
+	u.scoreSideNeeds()
+	u.scorePeople()
+	u.scoreCuriosity()
+	u.scoreIdle()
+	return u.c.choose(u.r)
+}
+
+// rel is the persona's affinity towards id.
+func (u *utility) rel(id string) float64 { return u.p.Self.Relationships[id] }
+
+// randomExit draws one of the ways out, "" if there is none.
+func (u *utility) randomExit() string {
+	if len(u.p.Place.Exits) == 0 {
+		return ""
+	}
+	return u.p.Place.Exits[u.r.IntN(len(u.p.Place.Exits))]
+}
+
+// moveTowards offers the first step towards dest; it reports whether
+// there was one.
+func (u *utility) moveTowards(bucket int, score float64, dest string) bool {
+	if hop := u.p.NextHop(dest); hop != "" {
+		u.c.add(bucket, score, ActMove, hop, "")
+		return true
+	}
+	return false
+}
+
+// explore offers a search here and a walk to somewhere next door.
+func (u *utility) explore(score float64) {
+	if !u.p.Place.Searched {
+		u.c.add(1, score*(0.6+0.6*u.curiosity), ActSearch, "", "")
+	}
+	if e := u.randomExit(); e != "" {
+		u.c.add(1, score*(0.5+0.5*u.curiosity), ActMove, e, "")
+	}
+}
+
+// scoreEmergencies: hurt, with an enemy in the room, flee or fight.
+func (u *utility) scoreEmergencies() {
+	for _, o := range u.p.Present {
 		if !o.Alive {
 			continue
 		}
-		g := p.grudge(o.ID)
-		if rel(o.ID) > -0.3 && g == 0 {
+		g := u.p.grudge(o.ID)
+		if u.rel(o.ID) > -0.3 && g == 0 {
 			continue
 		}
-		if hp < 0.5 {
-			fear := (1 - hp) * (0.4 + 0.6*caution) * (1.3 - 0.7*courage)
-			if e := randomExit(); e != "" {
-				c.add(2, fear, ActMove, e, "")
+		if u.hp < 0.5 {
+			fear := (1 - u.hp) * (0.4 + 0.6*u.caution) * (1.3 - 0.7*u.courage)
+			if e := u.randomExit(); e != "" {
+				u.c.add(2, fear, ActMove, e, "")
 			}
-			c.add(2, (0.2+0.8*courage)*(0.2+0.8*aggr)*hp*1.4, ActAttack, o.ID, "")
+			u.c.add(2, (0.2+0.8*u.courage)*(0.2+0.8*u.aggr)*u.hp*1.4, ActAttack, o.ID, "")
 		}
 	}
+}
 
-	// Goals.
-	for gi, g := range p.Self.Goals {
-		if g.Status != GoalActive {
-			continue
+// scoreGoal offers what serves the persona's goal gi, weighted by its
+// rank.
+func (u *utility) scoreGoal(gi int, g GoalView) {
+	if g.Status != GoalActive {
+		return
+	}
+	w := 1.0 - 0.15*float64(gi)
+	if !u.p.prerequisiteWon(g) {
+		// Not yet: but a thing to be delivered later is worth
+		// getting hold of now, before the other side does.
+		if g.Kind != GoalDeliver || slices.Contains(u.p.Self.Inventory, g.Item) {
+			return
 		}
-		w := 1.0 - 0.15*float64(gi)
-		if !p.prerequisiteWon(g) {
-			// Not yet: but a thing to be delivered later is worth
-			// getting hold of now, before the other side does.
-			if g.Kind != GoalDeliver || slices.Contains(p.Self.Inventory, g.Item) {
-				continue
-			}
-			w *= 0.75
+		w *= 0.75
+	}
+	switch g.Kind {
+	case GoalObtain, GoalDeliver:
+		if slices.Contains(u.p.Self.Inventory, g.Item) {
+			u.scoreCarrying(g, w)
+			return
 		}
-		switch g.Kind {
-		case GoalObtain, GoalDeliver:
-			if slices.Contains(p.Self.Inventory, g.Item) {
-				// Keep it away from anyone who might want it.
-				for _, o := range p.Present {
-					if o.Alive && (rel(o.ID) < -0.2 || p.grudge(o.ID) > 0) {
-						if e := randomExit(); e != "" {
-							c.add(1, w*(0.3+0.5*caution), ActMove, e, "")
-						}
-						break
-					}
-				}
-				if g.Kind != GoalDeliver {
-					continue
-				}
-				if g.Target == "" {
-					if !moveTowards(1, 0.9*w, g.Location) && g.Waiting {
-						// There, but the moment has not come: hold on to it.
-						c.add(1, 0.45*w, ActWait, "", "")
-					}
-					continue
-				}
-				if o := p.presentAlive(g.Target); o != nil {
-					c.add(1, 0.97*w, ActGive, o.ID, g.Item)
-				} else if loc := p.PeopleSeen[g.Target]; loc != "" && loc != p.Place.ID {
-					moveTowards(1, 0.85*w, loc)
-				} else if g.Location != "" && g.Location != p.Place.ID {
-					moveTowards(1, 0.8*w, g.Location)
-				} else {
-					c.add(1, 0.4*w, ActWait, "", "")
-				}
-				continue
+		u.scoreSeeking(g, w)
+	case GoalReach:
+		u.moveTowards(1, 0.8*w, g.Location)
+	case GoalDefeat:
+		u.scoreDefeat(g, w)
+	case GoalProtect:
+		u.scoreProtect(g, w)
+	case GoalBefriend:
+		u.scoreBefriend(g, w)
+	case GoalLearn:
+		u.scoreLearn(g, w)
+	}
+}
+
+// scoreCarrying: the persona holds the thing its goal is on. It keeps it
+// from those who might want it, and a deliverer takes it where it goes.
+func (u *utility) scoreCarrying(g GoalView, w float64) {
+	p := u.p
+	// Keep it away from anyone who might want it.
+	for _, o := range p.Present {
+		if o.Alive && (u.rel(o.ID) < -0.2 || p.grudge(o.ID) > 0) {
+			if e := u.randomExit(); e != "" {
+				u.c.add(1, w*(0.3+0.5*u.caution), ActMove, e, "")
 			}
-			if slices.Contains(p.Place.Items, g.Item) {
-				c.add(1, 0.95*w, ActTake, g.Item, "")
-				continue
-			}
-			if holder := holderHere(p, g.Item); holder != nil {
-				a := rel(holder.ID)
-				if a > 0.25 && holder.Faction != "" && holder.Faction == p.Self.Faction {
-					// An ally carries it: keep them company on the way.
-					if g.Kind == GoalDeliver && !moveTowards(1, 0.55*w, g.Location) {
-						c.add(1, 0.3*w, ActWait, "", "")
-					}
-					c.add(1, 0.2*w*(0.5+loyalty), ActSpeak, holder.ID, "")
-					continue
-				}
-				// A guardian whose charge is in the other side's hands
-				// goes after it with all the loyalty it has.
-				zeal := 1.0
-				if g.Kind == GoalObtain {
-					zeal += 0.8 * loyalty
-				}
-				c.add(1, zeal*w*(0.1+0.8*aggr)*(0.4+0.6*courage)*(1-max(0, a))*(0.5+0.5*hp), ActAttack, holder.ID, "")
-				c.add(1, zeal*w*(0.1+0.8*cunning)*(0.5+0.5*(1-empathy))*(1-0.5*max(0, a)), ActTake, g.Item, "")
-				c.add(1, w*(0.1+0.6*empathy)*(0.6+0.4*a), ActSpeak, holder.ID, "")
-				continue
-			}
-			where := p.ItemsSeen[g.Item]
-			switch {
-			case where == "@"+p.Place.ID:
-				// Said to be here, out of sight.
-				c.add(1, 0.9*w, ActSearch, "", "")
-			case strings.HasPrefix(where, "@") && where[1:] != p.Place.ID:
-				moveTowards(1, 0.75*w, where[1:])
-			case where != "" && !strings.HasPrefix(where, "@"):
-				if loc := p.PeopleSeen[where]; loc != "" && loc != p.Place.ID {
-					// The other side has it: go after it, once fit to.
-					moveTowards(1, 0.9*w*min(1, 0.2+1.6*hp*hp), loc)
-				} else {
-					explore(0.45 * w)
-				}
-			default:
-				explore(0.5 * w)
-			}
-		case GoalReach:
-			moveTowards(1, 0.8*w, g.Location)
-		case GoalDefeat:
-			if o := p.presentAlive(g.Target); o != nil {
-				c.add(1, w*(0.35+0.6*aggr)*(0.5+0.5*courage)*(0.6+0.4*hp), ActAttack, o.ID, "")
-			} else if loc := p.PeopleSeen[g.Target]; loc != "" {
-				moveTowards(1, 0.6*w, loc)
-			} else {
-				explore(0.4 * w)
-			}
-		case GoalProtect:
-			if o := p.presentAlive(g.Target); o != nil {
-				if o.Health < 70 {
-					c.add(1, w*(0.4+0.5*loyalty)*(1.2-float64(o.Health)/100), ActHelp, o.ID, "")
-				}
-				for _, m := range p.Memories {
-					if m.Target == g.Target && m.Kind == ActAttack && p.presentAlive(m.Actor) != nil && p.Turn-m.Turn <= 3 {
-						c.add(1, w*(0.3+0.6*loyalty)*(0.4+0.6*courage), ActAttack, m.Actor, "")
-						break
-					}
-				}
-				c.add(1, 0.15*w, ActWait, "", "")
-			} else if loc := p.PeopleSeen[g.Target]; loc != "" {
-				// Go to them when they are in danger: last seen where
-				// an enemy was, or lately attacked. Otherwise the
-				// protector has better things to do than follow them.
-				danger := 0.6
-				for id, l := range p.PeopleSeen {
-					if l == loc && id != g.Target && (rel(id) < -0.2 || p.grudge(id) > 0) {
-						danger = 1
-					}
-				}
-				for _, m := range p.Memories {
-					if m.Target == g.Target && m.Kind == ActAttack && p.Turn-m.Turn <= 4 {
-						danger = 1
-					}
-				}
-				moveTowards(1, danger*w*(0.3+0.4*loyalty), loc)
-			}
-		case GoalBefriend:
-			if o := p.presentAlive(g.Target); o != nil {
-				c.add(1, w*(0.45+0.4*empathy), ActSpeak, o.ID, "")
-				for _, it := range p.Self.Inventory {
-					if ally, _ := p.allyNeeding(it); !hasActiveGoalOn(p, it) && ally == "" {
-						c.add(1, w*(0.2+0.5*empathy), ActGive, o.ID, it)
-						break
-					}
-				}
-				if o.Health < 70 {
-					c.add(1, w*(0.5+0.4*empathy), ActHelp, o.ID, "")
-				}
-			} else if loc := p.PeopleSeen[g.Target]; loc != "" {
-				moveTowards(1, 0.55*w, loc)
-			} else {
-				explore(0.35 * w)
-			}
-		case GoalLearn:
-			if g.Location != "" && g.Location != p.Place.ID {
-				moveTowards(1, 0.7*w, g.Location)
-				continue
-			}
-			if !p.Place.Searched {
-				c.add(1, w*(0.4+0.4*curiosity), ActSearch, "", "")
-			}
-			for _, o := range p.Present {
-				if o.Alive && rel(o.ID) > -0.3 {
-					c.add(1, w*(0.25+0.3*empathy), ActSpeak, o.ID, "")
-					break
-				}
-			}
-			if e := randomExit(); e != "" {
-				c.add(1, w*0.3*(0.5+curiosity), ActMove, e, "")
-			}
+			break
 		}
 	}
+	if g.Kind != GoalDeliver {
+		return
+	}
+	if g.Target == "" {
+		if !u.moveTowards(1, 0.9*w, g.Location) && g.Waiting {
+			// There, but the moment has not come: hold on to it.
+			u.c.add(1, 0.45*w, ActWait, "", "")
+		}
+		return
+	}
+	if o := p.presentAlive(g.Target); o != nil {
+		u.c.add(1, 0.97*w, ActGive, o.ID, g.Item)
+	} else if loc := p.PeopleSeen[g.Target]; loc != "" && loc != p.Place.ID {
+		u.moveTowards(1, 0.85*w, loc)
+	} else if g.Location != "" && g.Location != p.Place.ID {
+		u.moveTowards(1, 0.8*w, g.Location)
+	} else {
+		u.c.add(1, 0.4*w, ActWait, "", "")
+	}
+}
 
-	// What one's own side needs: bring it to whoever needs it, and tell
-	// them where it went.
+// scoreSeeking: the persona's goal is on a thing it does not hold. It
+// picks it up, keeps an ally who carries it company, goes for whoever
+// else holds it here, or goes where it was last seen.
+func (u *utility) scoreSeeking(g GoalView, w float64) {
+	p := u.p
+	if slices.Contains(p.Place.Items, g.Item) {
+		u.c.add(1, 0.95*w, ActTake, g.Item, "")
+		return
+	}
+	if holder := holderHere(p, g.Item); holder != nil {
+		u.scoreHolderHere(g, w, holder)
+		return
+	}
+	where := p.ItemsSeen[g.Item]
+	switch {
+	case where == "@"+p.Place.ID:
+		// Said to be here, out of sight.
+		u.c.add(1, 0.9*w, ActSearch, "", "")
+	case strings.HasPrefix(where, "@") && where[1:] != p.Place.ID:
+		u.moveTowards(1, 0.75*w, where[1:])
+	case where != "" && !strings.HasPrefix(where, "@"):
+		if loc := p.PeopleSeen[where]; loc != "" && loc != p.Place.ID {
+			// The other side has it: go after it, once fit to.
+			u.moveTowards(1, 0.9*w*min(1, 0.2+1.6*u.hp*u.hp), loc)
+		} else {
+			u.explore(0.45 * w)
+		}
+	default:
+		u.explore(0.5 * w)
+	}
+}
+
+// scoreHolderHere: someone here holds the thing the persona's goal is
+// on. An ally is kept company; anyone else is fought, robbed or talked
+// round.
+func (u *utility) scoreHolderHere(g GoalView, w float64, holder *PresentView) {
+	a := u.rel(holder.ID)
+	if a > 0.25 && holder.Faction != "" && holder.Faction == u.p.Self.Faction {
+		// An ally carries it: keep them company on the way.
+		if g.Kind == GoalDeliver && !u.moveTowards(1, 0.55*w, g.Location) {
+			u.c.add(1, 0.3*w, ActWait, "", "")
+		}
+		u.c.add(1, 0.2*w*(0.5+u.loyalty), ActSpeak, holder.ID, "")
+		return
+	}
+	// A guardian whose charge is in the other side's hands
+	// goes after it with all the loyalty it has.
+	zeal := 1.0
+	if g.Kind == GoalObtain {
+		zeal += 0.8 * u.loyalty
+	}
+	u.c.add(1, zeal*w*(0.1+0.8*u.aggr)*(0.4+0.6*u.courage)*(1-max(0, a))*(0.5+0.5*u.hp), ActAttack, holder.ID, "")
+	u.c.add(1, zeal*w*(0.1+0.8*u.cunning)*(0.5+0.5*(1-u.empathy))*(1-0.5*max(0, a)), ActTake, g.Item, "")
+	u.c.add(1, w*(0.1+0.6*u.empathy)*(0.6+0.4*a), ActSpeak, holder.ID, "")
+}
+
+// scoreDefeat: strike the target if here, else go where it was seen.
+func (u *utility) scoreDefeat(g GoalView, w float64) {
+	p := u.p
+	if o := p.presentAlive(g.Target); o != nil {
+		u.c.add(1, w*(0.35+0.6*u.aggr)*(0.5+0.5*u.courage)*(0.6+0.4*u.hp), ActAttack, o.ID, "")
+	} else if loc := p.PeopleSeen[g.Target]; loc != "" {
+		u.moveTowards(1, 0.6*w, loc)
+	} else {
+		u.explore(0.4 * w)
+	}
+}
+
+// scoreProtect: tend and defend the charge if here; go to them when they
+// are in danger.
+func (u *utility) scoreProtect(g GoalView, w float64) {
+	p := u.p
+	if o := p.presentAlive(g.Target); o != nil {
+		if o.Health < 70 {
+			u.c.add(1, w*(0.4+0.5*u.loyalty)*(1.2-float64(o.Health)/100), ActHelp, o.ID, "")
+		}
+		for _, m := range p.Memories {
+			if m.Target == g.Target && m.Kind == ActAttack && p.presentAlive(m.Actor) != nil && p.Turn-m.Turn <= 3 {
+				u.c.add(1, w*(0.3+0.6*u.loyalty)*(0.4+0.6*u.courage), ActAttack, m.Actor, "")
+				break
+			}
+		}
+		u.c.add(1, 0.15*w, ActWait, "", "")
+	} else if loc := p.PeopleSeen[g.Target]; loc != "" {
+		// Go to them when they are in danger: last seen where
+		// an enemy was, or lately attacked. Otherwise the
+		// protector has better things to do than follow them.
+		danger := 0.6
+		for id, l := range p.PeopleSeen {
+			if l == loc && id != g.Target && (u.rel(id) < -0.2 || p.grudge(id) > 0) {
+				danger = 1
+			}
+		}
+		for _, m := range p.Memories {
+			if m.Target == g.Target && m.Kind == ActAttack && p.Turn-m.Turn <= 4 {
+				danger = 1
+			}
+		}
+		u.moveTowards(1, danger*w*(0.3+0.4*u.loyalty), loc)
+	}
+}
+
+// scoreBefriend: talk to, give to and tend the one to befriend if here,
+// else go and find them.
+func (u *utility) scoreBefriend(g GoalView, w float64) {
+	p := u.p
+	if o := p.presentAlive(g.Target); o != nil {
+		u.c.add(1, w*(0.45+0.4*u.empathy), ActSpeak, o.ID, "")
+		for _, it := range p.Self.Inventory {
+			if ally, _ := p.allyNeeding(it); !hasActiveGoalOn(p, it) && ally == "" {
+				u.c.add(1, w*(0.2+0.5*u.empathy), ActGive, o.ID, it)
+				break
+			}
+		}
+		if o.Health < 70 {
+			u.c.add(1, w*(0.5+0.4*u.empathy), ActHelp, o.ID, "")
+		}
+	} else if loc := p.PeopleSeen[g.Target]; loc != "" {
+		u.moveTowards(1, 0.55*w, loc)
+	} else {
+		u.explore(0.35 * w)
+	}
+}
+
+// scoreLearn: go where the fact is to be found, then search and ask.
+func (u *utility) scoreLearn(g GoalView, w float64) {
+	p := u.p
+	if g.Location != "" && g.Location != p.Place.ID {
+		u.moveTowards(1, 0.7*w, g.Location)
+		return
+	}
+	if !p.Place.Searched {
+		u.c.add(1, w*(0.4+0.4*u.curiosity), ActSearch, "", "")
+	}
+	for _, o := range p.Present {
+		if o.Alive && u.rel(o.ID) > -0.3 {
+			u.c.add(1, w*(0.25+0.3*u.empathy), ActSpeak, o.ID, "")
+			break
+		}
+	}
+	if e := u.randomExit(); e != "" {
+		u.c.add(1, w*0.3*(0.5+u.curiosity), ActMove, e, "")
+	}
+}
+
+// scoreSideNeeds: what one's own side needs. Bring it to whoever needs
+// it, and tell them where it went.
+func (u *utility) scoreSideNeeds() {
+	p := u.p
 	for _, it := range p.Self.Inventory {
 		if hasActiveGoalOn(p, it) {
 			continue
@@ -274,9 +365,9 @@ func decideUtility(p *Perception) Action {
 		switch {
 		case ally == "":
 		case p.presentAlive(ally) != nil:
-			c.add(1, 0.9, ActGive, ally, it)
+			u.c.add(1, 0.9, ActGive, ally, it)
 		case loc != "" && loc != p.Place.ID:
-			moveTowards(1, 0.7, loc)
+			u.moveTowards(1, 0.7, loc)
 		}
 	}
 	for _, o := range p.Present {
@@ -285,56 +376,62 @@ func decideUtility(p *Perception) Action {
 		}
 		for it, where := range p.ItemsSeen {
 			if where != "" && where != p.Self.ID && where != o.ID && !strings.HasPrefix(where, "@") && p.wantedBy(o.ID, it) {
-				c.add(1, 0.3+0.4*loyalty, ActSpeak, o.ID, "")
+				u.c.add(1, 0.3+0.4*u.loyalty, ActSpeak, o.ID, "")
 				break
 			}
 		}
 	}
+}
 
-	// People.
+// scorePeople: talk to, fight or tend those here, by affinity and temper.
+func (u *utility) scorePeople() {
+	p := u.p
 	for _, o := range p.Present {
 		if !o.Alive {
 			continue
 		}
-		a, g := rel(o.ID), p.grudge(o.ID)
-		c.add(1, (0.1+0.4*empathy)*(0.55+0.45*a), ActSpeak, o.ID, "")
+		a, g := u.rel(o.ID), p.grudge(o.ID)
+		u.c.add(1, (0.1+0.4*u.empathy)*(0.55+0.45*a), ActSpeak, o.ID, "")
 		if a < -0.15 || g > 0 {
-			c.add(1, aggr*(0.2-a+0.35*g)*(0.4+0.6*courage)*(0.5+0.5*hp)*(1.1-0.5*caution), ActAttack, o.ID, "")
-		} else if aggr > 0.6 && a < 0.2 {
+			u.c.add(1, u.aggr*(0.2-a+0.35*g)*(0.4+0.6*u.courage)*(0.5+0.5*u.hp)*(1.1-0.5*u.caution), ActAttack, o.ID, "")
+		} else if u.aggr > 0.6 && a < 0.2 {
 			// A short temper needs little reason.
-			c.add(1, 0.6*(aggr-0.5)*(1.2-caution), ActAttack, o.ID, "")
+			u.c.add(1, 0.6*(u.aggr-0.5)*(1.2-u.caution), ActAttack, o.ID, "")
 		}
 		if o.Health < 70 && a > -0.2 {
 			kin := 0.0
 			if o.Faction != "" && o.Faction == p.Self.Faction {
-				kin = 0.25 * loyalty
+				kin = 0.25 * u.loyalty
 			}
-			c.add(1, ((0.15+0.6*empathy)*(0.7+0.3*a)+kin)*(1.1-float64(o.Health)/100), ActHelp, o.ID, "")
+			u.c.add(1, ((0.15+0.6*u.empathy)*(0.7+0.3*a)+kin)*(1.1-float64(o.Health)/100), ActHelp, o.ID, "")
 		}
 	}
 	for _, it := range p.Place.Items {
 		if !hasActiveGoalOn(p, it) {
-			c.add(1, 0.1+0.45*greed, ActTake, it, "")
+			u.c.add(1, 0.1+0.45*u.greed, ActTake, it, "")
 		}
 	}
-	// Curiosity: poke about, or go and see what is next door.
-	if !p.Place.Searched && curiosity > 0.5 {
-		c.add(1, 0.35*(curiosity-0.3), ActSearch, "", "")
-	}
-	if e := randomExit(); e != "" && curiosity > 0.6 {
-		c.add(1, 0.3*(curiosity-0.4), ActMove, e, "")
-	}
+}
 
-	// Idle.
-	c.add(0, 0.08+0.25*(1-hp)+0.1*caution, ActWait, "", "")
-	if !p.Place.Searched {
-		c.add(0, 0.05+0.3*curiosity, ActSearch, "", "")
+// scoreCuriosity: poke about, or go and see what is next door.
+func (u *utility) scoreCuriosity() {
+	if !u.p.Place.Searched && u.curiosity > 0.5 {
+		u.c.add(1, 0.35*(u.curiosity-0.3), ActSearch, "", "")
 	}
-	if e := randomExit(); e != "" {
-		c.add(0, 0.04+0.25*curiosity, ActMove, e, "")
+	if e := u.randomExit(); e != "" && u.curiosity > 0.6 {
+		u.c.add(1, 0.3*(u.curiosity-0.4), ActMove, e, "")
 	}
+}
 
-	return c.choose(r)
+// scoreIdle: waiting, searching or wandering when nothing else calls.
+func (u *utility) scoreIdle() {
+	u.c.add(0, 0.08+0.25*(1-u.hp)+0.1*u.caution, ActWait, "", "")
+	if !u.p.Place.Searched {
+		u.c.add(0, 0.05+0.3*u.curiosity, ActSearch, "", "")
+	}
+	if e := u.randomExit(); e != "" {
+		u.c.add(0, 0.04+0.25*u.curiosity, ActMove, e, "")
+	}
 }
 
 // choose picks the bucket (an emergency above a threshold first), drops
