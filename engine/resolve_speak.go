@@ -6,42 +6,83 @@ package engine
 
 import "strings"
 
+// resolveSpeak has character i speak: to everyone here, or to character
+// ti, who may refuse to listen, be asked for a wanted thing, be told
+// where one is or a fact, or just be talked to.
 func (s *Sim) resolveSpeak(t *turnState, i, ti int, text string, r *Record, ev *Event) {
-	c, d := s.w.Chars[i], &s.sc.Characters[i]
-	line := func() string {
-		if text != "" {
-			return text
-		}
-		if len(d.Voice) == 0 {
-			return ""
-		}
-		return d.Voice[t.plot.IntN(len(d.Voice))]
-	}
+	c := s.w.Chars[i]
 	if ti < 0 || r.Target == "" {
-		ev.Text = line()
-		r.Text, r.Detail = ev.Text, "address"
-		for _, o := range s.w.Chars {
-			if o.Alive && o.Onstage && o.Loc == c.Loc && o != c {
-				s.shiftAffinity(o, c.ID, 0.02+0.04*s.trait(s.geo.charIndex[o.ID], "empathy"))
-			}
-		}
+		s.speakToAll(t, i, text, r, ev)
 		return
 	}
 	tc := s.w.Chars[ti]
 	if tc.Rel[c.ID] < -0.45 {
-		ev.Outcome, r.Outcome, r.Detail = OutcomeFailure, OutcomeFailure, "refuse"
-		ev.Text = line()
-		r.Text = ev.Text
-		s.shiftAffinity(c, tc.ID, -0.05)
-		if m := recall(tc, func(m memory) bool { return m.Actor == c.ID && m.Target == tc.ID && m.Kind != ActSpeak }); m != nil {
-			r.Callback = m.callback()
-		}
+		s.refuseToListen(t, i, ti, text, r, ev)
 		return
 	}
 	s.shiftAffinity(tc, c.ID, 0.05+0.08*s.trait(ti, "empathy"))
 	s.shiftAffinity(c, tc.ID, 0.03+0.05*s.trait(i, "empathy"))
-	// Ask for something wanted that the other holds; not of a friend on
-	// the same side, who is keeping it safe already.
+	if s.askForWanted(t, i, ti, text, r, ev) {
+		return
+	}
+	// Tell a friend where to find what they are after.
+	if (c.Rel[tc.ID] >= 0.1 || s.sameSide(i, tc.ID)) && text == "" && s.tellWhereabouts(t, i, ti, r, ev) {
+		return
+	}
+	// Share what the speaker knows and the listener does not.
+	if c.Rel[tc.ID] >= 0.1 && text == "" && s.shareFact(t, i, ti, r, ev) {
+		return
+	}
+	ev.Text = s.spokenLine(t, i, text)
+	r.Text, r.Detail = ev.Text, "talk"
+	s.witness(t, c.Loc, ActSpeak, c.ID, tc.ID, "", 0.2)
+}
+
+// spokenLine is what character i says: the player's text, or else a
+// line drawn from the character's voice.
+func (s *Sim) spokenLine(t *turnState, i int, text string) string {
+	if text != "" {
+		return text
+	}
+	d := &s.sc.Characters[i]
+	if len(d.Voice) == 0 {
+		return ""
+	}
+	return d.Voice[t.plot.IntN(len(d.Voice))]
+}
+
+// speakToAll has character i address everyone here, who warm to the
+// speaker a little.
+func (s *Sim) speakToAll(t *turnState, i int, text string, r *Record, ev *Event) {
+	c := s.w.Chars[i]
+	ev.Text = s.spokenLine(t, i, text)
+	r.Text, r.Detail = ev.Text, "address"
+	for _, o := range s.w.Chars {
+		if o.Alive && o.Onstage && o.Loc == c.Loc && o != c {
+			s.shiftAffinity(o, c.ID, 0.02+0.04*s.trait(s.geo.charIndex[o.ID], "empathy"))
+		}
+	}
+}
+
+// refuseToListen: character ti, who hates character i, turns away,
+// remembering why.
+func (s *Sim) refuseToListen(t *turnState, i, ti int, text string, r *Record, ev *Event) {
+	c, tc := s.w.Chars[i], s.w.Chars[ti]
+	ev.Outcome, r.Outcome, r.Detail = OutcomeFailure, OutcomeFailure, "refuse"
+	ev.Text = s.spokenLine(t, i, text)
+	r.Text = ev.Text
+	s.shiftAffinity(c, tc.ID, -0.05)
+	if m := recall(tc, func(m memory) bool { return m.Actor == c.ID && m.Target == tc.ID && m.Kind != ActSpeak }); m != nil {
+		r.Callback = m.callback()
+	}
+}
+
+// askForWanted has character i ask character ti for a thing i wants
+// that ti holds; ti gives it if ti does not want it and likes i well
+// enough. A friend on the same side is not asked: they are keeping it
+// safe already. It reports whether i asked.
+func (s *Sim) askForWanted(t *turnState, i, ti int, text string, r *Record, ev *Event) bool {
+	c, d, tc := s.w.Chars[i], &s.sc.Characters[i], s.w.Chars[ti]
 	ally := d.Faction != "" && d.Faction == s.sc.Characters[ti].Faction && c.Rel[tc.ID] >= 0.25
 	for _, it := range tc.Inv {
 		if !s.wants(i, it) || (ally && s.wants(ti, it)) {
@@ -58,68 +99,77 @@ func (s *Sim) resolveSpeak(t *turnState, i, ti int, text string, r *Record, ev *
 			ev.Outcome, r.Outcome, r.Detail = OutcomePartial, OutcomePartial, "denied"
 			t.tension += 0.03
 		}
-		ev.Text = line()
+		ev.Text = s.spokenLine(t, i, text)
 		r.Text = ev.Text
-		return
+		return true
 	}
-	// Tell a friend where to find what they are after.
-	if (c.Rel[tc.ID] >= 0.1 || s.sameSide(i, tc.ID)) && text == "" {
-		for _, it := range s.w.Items {
-			where := c.Seen[it.ID]
-			if where == "" || where == tc.ID || where == tc.Seen[it.ID] || !s.wants(ti, it.ID) {
-				continue
-			}
-			loc := strings.TrimPrefix(where, "@")
-			holder := ""
-			if !strings.HasPrefix(where, "@") {
-				holder, loc = where, c.Met[where]
-				if where == c.ID {
-					loc = c.Loc
-				}
-				if loc == "" {
-					continue
-				}
-				tc.Met[holder] = loc
-			}
-			tc.Seen[it.ID] = where
-			r.Detail, r.Item, r.CauseRef, r.From = "whereabouts", it.ID, holder, loc
-			ev.Text = ""
-			s.shiftAffinity(tc, c.ID, 0.06)
-			s.witness(t, c.Loc, "told", c.ID, tc.ID, it.ID, 0.5)
-			return
-		}
-	}
-	// Share what the speaker knows and the listener does not.
-	if c.Rel[tc.ID] >= 0.1 && text == "" {
-		var share string
-		for _, f := range c.Knows {
-			if tc.knows(f) {
-				continue
-			}
-			fd := &s.sc.Facts[s.geo.factIndex[f]]
-			if fd.About == tc.ID {
-				continue
-			}
-			share = f
-			if s.hasLearnGoal(ti, f) {
-				break
-			}
-		}
-		if share != "" {
-			s.learnFact(ti, share)
-			r.Detail, r.Item = "fact", ""
-			r.Text = s.sc.Facts[s.geo.factIndex[share]].Text
-			r.CauseRef = share
-			ev.Text = r.Text
-			s.witness(t, c.Loc, "told", c.ID, tc.ID, "", 0.5)
-			return
-		}
-	}
-	ev.Text = line()
-	r.Text, r.Detail = ev.Text, "talk"
-	s.witness(t, c.Loc, ActSpeak, c.ID, tc.ID, "", 0.2)
+	return false
 }
 
+// tellWhereabouts has character i tell character ti where a thing ti
+// is after was last seen, if ti does not know it already. It reports
+// whether i told.
+func (s *Sim) tellWhereabouts(t *turnState, i, ti int, r *Record, ev *Event) bool {
+	c, tc := s.w.Chars[i], s.w.Chars[ti]
+	for _, it := range s.w.Items {
+		where := c.Seen[it.ID]
+		if where == "" || where == tc.ID || where == tc.Seen[it.ID] || !s.wants(ti, it.ID) {
+			continue
+		}
+		loc := strings.TrimPrefix(where, "@")
+		holder := ""
+		if !strings.HasPrefix(where, "@") {
+			holder, loc = where, c.Met[where]
+			if where == c.ID {
+				loc = c.Loc
+			}
+			if loc == "" {
+				continue
+			}
+			tc.Met[holder] = loc
+		}
+		tc.Seen[it.ID] = where
+		r.Detail, r.Item, r.CauseRef, r.From = "whereabouts", it.ID, holder, loc
+		ev.Text = ""
+		s.shiftAffinity(tc, c.ID, 0.06)
+		s.witness(t, c.Loc, "told", c.ID, tc.ID, it.ID, 0.5)
+		return true
+	}
+	return false
+}
+
+// shareFact has character i tell character ti a fact ti does not know,
+// one ti has a goal to learn first. A secret about ti is not news to
+// them. It reports whether i told one.
+func (s *Sim) shareFact(t *turnState, i, ti int, r *Record, ev *Event) bool {
+	c, tc := s.w.Chars[i], s.w.Chars[ti]
+	var share string
+	for _, f := range c.Knows {
+		if tc.knows(f) {
+			continue
+		}
+		fd := &s.sc.Facts[s.geo.factIndex[f]]
+		if fd.About == tc.ID {
+			continue
+		}
+		share = f
+		if s.hasLearnGoal(ti, f) {
+			break
+		}
+	}
+	if share == "" {
+		return false
+	}
+	s.learnFact(ti, share)
+	r.Detail, r.Item = "fact", ""
+	r.Text = s.sc.Facts[s.geo.factIndex[share]].Text
+	r.CauseRef = share
+	ev.Text = r.Text
+	s.witness(t, c.Loc, "told", c.ID, tc.ID, "", 0.5)
+	return true
+}
+
+// hasLearnGoal reports whether character i has a goal to learn fact.
 func (s *Sim) hasLearnGoal(i int, fact string) bool {
 	for _, g := range s.sc.Characters[i].Goals {
 		if g.Kind == GoalLearn && g.Fact == fact {
