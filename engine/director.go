@@ -47,24 +47,63 @@ type turnState struct {
 	tension float64 // change this turn
 }
 
+// step plays one turn and returns it as published.
 func (s *Sim) step(ctx context.Context, player map[string]Action) (Turn, error) {
 	w := s.w
 	t := &turnState{seq: w.Seq + 1, plot: s.rng(w.Seq+1, streamPlot)}
-	n := len(w.Chars)
 	bands := s.relationBands()
 	prevPhase := w.Phase
 
 	acts, srcs := s.decide(ctx, t.seq, player)
+	s.resolveAll(t, acts, srcs)
 
-	// Seeded initiative: chance, with a head start for the bold.
-	type init struct {
-		i int
-		v float64
+	s.fireScripted(t)
+	s.updateGoals(t)
+	s.trackHold(t)
+	s.updateSightings()
+	s.noteBonds(t, bands)
+	s.updateTensionAndPhase(t)
+	s.checkEnd(t)
+	s.noteLastActions(acts)
+	w.Seq = t.seq
+
+	nar := s.tellTurn(ctx, t, prevPhase)
+	return s.turnOf(t, nar), nil
+}
+
+// initiative is a character's place in the order of a turn's deeds.
+type initiative struct {
+	i int
+	v float64
+}
+
+// resolveAll plays every action in initiative order. Whom each mover
+// found at the end of the road is noted once grabs and moves are done,
+// before anyone speaks, searches or fights.
+func (s *Sim) resolveAll(t *turnState, acts []Action, srcs []string) {
+	order, phase := s.initiativeOrder(t, acts)
+	moved := -1
+	for k, o := range order {
+		if phase[o.i] > 1 && moved < 0 {
+			moved = k
+			s.noteCompany(t)
+		}
+		s.resolve(t, o.i, acts[o.i], srcs[o.i])
 	}
-	order := make([]init, 0, n)
-	for i, c := range w.Chars {
+	if moved < 0 {
+		s.noteCompany(t)
+	}
+}
+
+// initiativeOrder orders the turn's actions: by resolution phase, then
+// by seeded initiative (chance, with a head start for the bold). It
+// returns the order and each character's phase.
+func (s *Sim) initiativeOrder(t *turnState, acts []Action) ([]initiative, []int) {
+	n := len(s.w.Chars)
+	order := make([]initiative, 0, n)
+	for i, c := range s.w.Chars {
 		if c.Onstage && c.Alive && acts[i].Kind != "" {
-			order = append(order, init{i, t.plot.Float64() + 0.3*s.trait(i, "courage")})
+			order = append(order, initiative{i, t.plot.Float64() + 0.3*s.trait(i, "courage")})
 		}
 	}
 	// A blow struck for a prize its holder carries is a contested
@@ -82,32 +121,19 @@ func (s *Sim) step(ctx context.Context, player map[string]Action) (Turn, error) 
 			}
 		}
 	}
-	slices.SortStableFunc(order, func(a, b init) int {
+	slices.SortStableFunc(order, func(a, b initiative) int {
 		if c := cmp.Compare(phase[a.i], phase[b.i]); c != 0 {
 			return c
 		}
 		return cmp.Compare(b.v, a.v)
 	})
-	moved := -1
-	for k, o := range order {
-		if phase[o.i] > 1 && moved < 0 {
-			moved = k
-			s.noteCompany(t)
-		}
-		s.resolve(t, o.i, acts[o.i], srcs[o.i])
-	}
-	if moved < 0 {
-		s.noteCompany(t)
-	}
+	return order, phase
+}
 
-	s.fireScripted(t)
-	s.updateGoals(t)
-	s.trackHold(t)
-	s.updateSightings()
-	s.noteBonds(t, bands)
-	s.updateTensionAndPhase(t)
-	s.checkEnd(t)
-	for i, c := range w.Chars {
+// noteLastActions keeps each character's last three actions, which the
+// decider reads so as not to repeat itself.
+func (s *Sim) noteLastActions(acts []Action) {
+	for i, c := range s.w.Chars {
 		if acts[i].Kind == "" {
 			continue
 		}
@@ -116,8 +142,12 @@ func (s *Sim) step(ctx context.Context, player map[string]Action) (Turn, error) 
 			c.Last = c.Last[len(c.Last)-3:]
 		}
 	}
-	w.Seq = t.seq
+}
 
+// tellTurn has the chronicler tell the turn (the built-in one, if the
+// chronicler fails), and remembers the templates it used.
+func (s *Sim) tellTurn(ctx context.Context, t *turnState, prevPhase string) Narration {
+	w := s.w
 	scene := Scene{
 		Seq: t.seq, Phase: w.Phase, PhaseChanged: w.Phase != prevPhase && t.seq > 1,
 		Tension: w.Tension, Records: t.recs, Cast: s.cast(), Recent: w.Prose, Final: w.Finished,
@@ -131,18 +161,23 @@ func (s *Sim) step(ctx context.Context, player map[string]Action) (Turn, error) 
 	if len(w.Prose) > proseMemory {
 		w.Prose = slices.Clone(w.Prose[len(w.Prose)-proseMemory:])
 	}
+	return nar
+}
 
-	turn := Turn{Seq: t.seq, Events: t.events, Narrative: nar.Text, Finished: w.Finished}
+// turnOf is the turn as published: its events, prose, where everyone
+// on stage stands, and the state hash.
+func (s *Sim) turnOf(t *turnState, nar Narration) Turn {
+	turn := Turn{Seq: t.seq, Events: t.events, Narrative: nar.Text, Finished: s.w.Finished}
 	if turn.Events == nil {
 		turn.Events = []Event{}
 	}
-	for _, c := range w.Chars {
+	for _, c := range s.w.Chars {
 		if c.Onstage {
 			turn.Characters = append(turn.Characters, CharacterState{ID: c.ID, Location: c.Loc, Health: c.Health, Alive: c.Alive})
 		}
 	}
 	turn.StateHash = s.hash()
-	return turn, nil
+	return turn
 }
 
 // noteCompany fills in, for each move this turn, who the mover found at

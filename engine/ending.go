@@ -6,48 +6,12 @@ package engine
 // checkEnd finishes the story on a scenario end condition, on goal
 // outcomes (every goal that can resolve has), when at most one
 // character still stands, or, as a fallback, long after the planned
-// length.
+// length. An ending by condition or resolution is first decided, and
+// the story plays its aftermath before it finishes; if the verdict
+// stops holding meanwhile, the story goes on.
 func (s *Sim) checkEnd(t *turnState) {
 	w := s.w
-	text, id := "", ""
-	for _, e := range s.sc.End {
-		all := true
-		for _, c := range e.When {
-			if !s.conditionHolds(c, t.seq) {
-				all = false
-				break
-			}
-		}
-		if all {
-			text, id = e.Text, e.ID
-			break
-		}
-	}
-	if id == "" {
-		standing, open, goals := 0, false, 0
-		for ci, c := range w.Chars {
-			if !c.Onstage {
-				continue
-			}
-			if c.Alive {
-				standing++
-			}
-			for j, g := range s.sc.Characters[ci].Goals {
-				goals++
-				if c.Goals[j].Status == GoalActive && g.Kind != GoalProtect {
-					open = true
-				}
-			}
-		}
-		switch {
-		case standing <= 1 && len(w.Chars) > 1:
-			id = "last-standing"
-		case !open && goals > 0 && t.seq >= 5:
-			id = "resolution"
-		case t.seq >= int64(3*s.plannedLength()):
-			id = "cap"
-		}
-	}
+	text, id := s.endingThatHolds(t.seq)
 	switch {
 	case id == "" && w.Decided != 0:
 		// The verdict no longer holds: the story goes on.
@@ -65,6 +29,56 @@ func (s *Sim) checkEnd(t *turnState) {
 		s.reactToVerdict(t)
 		return
 	}
+	s.finish(t, id, text)
+}
+
+// endingThatHolds finds the ending the world has come to, if any: the
+// first scenario end condition that holds (with its closing text), or
+// else last-standing, resolution or cap.
+func (s *Sim) endingThatHolds(seq int64) (text, id string) {
+	for _, e := range s.sc.End {
+		all := true
+		for _, c := range e.When {
+			if !s.conditionHolds(c, seq) {
+				all = false
+				break
+			}
+		}
+		if all {
+			return e.Text, e.ID
+		}
+	}
+	standing, open, goals := 0, false, 0
+	for ci, c := range s.w.Chars {
+		if !c.Onstage {
+			continue
+		}
+		if c.Alive {
+			standing++
+		}
+		for j, g := range s.sc.Characters[ci].Goals {
+			goals++
+			if c.Goals[j].Status == GoalActive && g.Kind != GoalProtect {
+				open = true
+			}
+		}
+	}
+	switch {
+	case standing <= 1 && len(s.w.Chars) > 1:
+		return "", "last-standing"
+	case !open && goals > 0 && seq >= 5:
+		return "", "resolution"
+	case seq >= int64(3*s.plannedLength()):
+		return "", "cap"
+	}
+	return "", ""
+}
+
+// finish ends the story: whatever is still open resolves now
+// (protected people who stand are a goal won), and every character's
+// goals are recorded for the epilogue.
+func (s *Sim) finish(t *turnState, id, text string) {
+	w := s.w
 	w.Finished, w.Ending = true, id
 	// Whatever is still open resolves now; protected people who stand are
 	// a goal won.

@@ -9,22 +9,28 @@ import "slices"
 // fireScripted fires at most one scripted event: a due event anchored to
 // a turn first, otherwise the eligible storylet whose tension brings the
 // story nearest its arc. Threats wait while the story fades or relaxes.
+// When no event fires, word of the prize may spread instead.
 func (s *Sim) fireScripted(t *turnState) {
+	pick, climax := s.pickScripted(t)
+	if climax {
+		s.w.Climax = t.seq
+	}
+	if pick < 0 {
+		s.spreadWordOfPrize(t)
+		return
+	}
+	s.w.Fired[pick] = true
+	s.applyEffect(t, s.sc.Events[pick])
+}
+
+// pickScripted chooses the event to fire this turn, -1 for none, and
+// reports whether it is the climax.
+func (s *Sim) pickScripted(t *turnState) (int, bool) {
 	pick, climax := -1, -1
 	best := 0.0
 	target := s.arcTension(t.seq)
 	for k, e := range s.sc.Events {
-		if s.w.Fired[k] || int64(e.Trigger.Turn) > t.seq {
-			continue
-		}
-		ok := true
-		for _, c := range e.Trigger.When {
-			if !s.conditionHolds(c, t.seq) {
-				ok = false
-				break
-			}
-		}
-		if !ok {
+		if s.w.Fired[k] || int64(e.Trigger.Turn) > t.seq || !s.triggerHolds(e.Trigger, t.seq) {
 			continue
 		}
 		if e.Trigger.Climax {
@@ -51,21 +57,26 @@ func (s *Sim) fireScripted(t *turnState) {
 		}
 	}
 	if climax >= 0 {
-		pick = climax
-		s.w.Climax = t.seq
+		return climax, true
 	}
-	if pick < 0 {
-		s.spreadWordOfPrize(t)
-		return
+	return pick, false
+}
+
+// triggerHolds reports whether every condition of a trigger holds.
+func (s *Sim) triggerHolds(tr Trigger, seq int64) bool {
+	for _, c := range tr.When {
+		if !s.conditionHolds(c, seq) {
+			return false
+		}
 	}
-	s.w.Fired[pick] = true
-	e := s.sc.Events[pick]
-	ef := e.Effect
+	return true
+}
+
+// applyEffect does what a fired event does to the world, and records it.
+func (s *Sim) applyEffect(t *turnState, e ScriptedEvent) {
+	ef := &e.Effect
 	r := Record{Kind: ef.Kind, Actor: ef.Character, Place: ef.Location, Item: ef.Item, Text: ef.Text, Outcome: OutcomeSuccess, Source: SourceScript, CauseRef: e.ID}
 	ev := Event{Actor: ef.Character, Kind: ef.Kind, Target: ef.Location, Text: ef.Text, Outcome: OutcomeSuccess, Source: SourceScript}
-	here := func(c *charState) bool {
-		return c.Onstage && c.Alive && (ef.Location == "" || c.Loc == ef.Location)
-	}
 	switch ef.Kind {
 	case EffectArrival:
 		_, c := s.charByID(ef.Character)
@@ -80,7 +91,7 @@ func (s *Sim) fireScripted(t *turnState) {
 	case EffectWeather:
 		if ef.Damage > 0 {
 			for _, c := range s.w.Chars {
-				if here(c) {
+				if ef.reaches(c) {
 					c.Health = max(1, c.Health-ef.Damage)
 				}
 			}
@@ -88,7 +99,7 @@ func (s *Sim) fireScripted(t *turnState) {
 	}
 	if ef.Fact != "" {
 		for ci, c := range s.w.Chars {
-			if here(c) {
+			if ef.reaches(c) {
 				s.learnFact(ci, ef.Fact)
 			}
 		}
@@ -98,13 +109,20 @@ func (s *Sim) fireScripted(t *turnState) {
 		slices.Sort(s.w.Flags)
 	}
 	for _, c := range s.w.Chars {
-		if here(c) {
+		if ef.reaches(c) {
 			c.remember(memory{Turn: t.seq, Kind: ef.Kind, Actor: ef.Character, Item: ef.Item, Loc: c.Loc, Imp: 0.5})
 		}
 	}
 	t.tension += ef.Tension
 	t.events = append(t.events, ev)
 	t.recs = append(t.recs, r)
+}
+
+// reaches reports whether an effect touches character c: on stage,
+// standing, and where the effect happens (anywhere, if it names no
+// place).
+func (ef *Effect) reaches(c *charState) bool {
+	return c.Onstage && c.Alive && (ef.Location == "" || c.Loc == ef.Location)
 }
 
 // favoursLeader reports whether the director holds back an event because
