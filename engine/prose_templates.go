@@ -109,131 +109,168 @@ type slots struct {
 // subject-case slot, or a possessive that opens it. With dry set, it
 // changes nothing.
 func (t *teller) render(tpl string, v slots, dry bool) (string, toldSentence) {
-	var b strings.Builder
-	named := t.named
-	lastSubj := t.lastSubj
-	var added []string
+	rd := rendering{v: v, rest: tpl, named: t.named, lastSubj: t.lastSubj}
 	if dry {
 		// Undo, on return, the names this trial rendering introduced.
 		defer func() {
-			for _, id := range added {
-				delete(named, id)
+			for _, id := range rd.added {
+				delete(rd.named, id)
 			}
 		}()
 	}
-	var info toldSentence
-	hasSubject := false
-	mention := func(id string) {
-		if !slices.Contains(info.people, id) {
-			info.people = append(info.people, id)
-		}
-	}
-	setSubject := func(id string) {
-		if !hasSubject {
-			hasSubject = true
-			info.subject = id
-		}
-	}
-	for len(tpl) > 0 {
-		i := strings.IndexByte(tpl, '{')
+	for len(rd.rest) > 0 {
+		i := strings.IndexByte(rd.rest, '{')
 		if i < 0 {
-			b.WriteString(tpl)
+			rd.b.WriteString(rd.rest)
 			break
 		}
-		b.WriteString(tpl[:i])
-		j := strings.IndexByte(tpl[i:], '}')
+		rd.b.WriteString(rd.rest[:i])
+		j := strings.IndexByte(rd.rest[i:], '}')
 		if j < 0 {
-			b.WriteString(tpl[i:])
+			rd.b.WriteString(rd.rest[i:])
 			break
 		}
-		slot := tpl[i+1 : i+j]
-		tpl = tpl[i+j+1:]
-		id := v.a
-		if slot != "" && (slot[0] == 'T' || slot[0] == 't') {
-			id = v.t
-		}
-		opening := strings.TrimLeft(b.String(), "\"“ ") == ""
-		switch slot {
-		case "A", "T", "a", "t", "A's", "T's":
-			ref, isPronoun := t.refer(id, named, lastSubj, v)
-			pr := t.cast.People[id].Pronoun
-			switch slot {
-			case "a", "t":
-				if isPronoun {
-					ref = pronoun(pr, "obj")
-				}
-			case "A's", "T's":
-				ref = possessive(ref, pr, isPronoun)
-				if opening {
-					setSubject(id)
-				}
-			default:
-				if isPronoun {
-					tpl = agreeVerb(ref, tpl)
-				}
-				setSubject(id)
-			}
-			if isPronoun && opening {
-				info.opener = id
-			}
-			if !named[id] {
-				added = append(added, id)
-			}
-			named[id] = true
-			mention(id)
-			b.WriteString(ref)
-		case "a.pos", "t.pos":
-			mention(id)
-			b.WriteString(pronoun(t.cast.People[id].Pronoun, "pos"))
-		case "a.obj", "t.obj":
-			mention(id)
-			b.WriteString(pronoun(t.cast.People[id].Pronoun, "obj"))
-		case "a.sub", "t.sub":
-			ref := pronoun(t.cast.People[id].Pronoun, "sub")
-			tpl = agreeVerb(ref, tpl)
-			setSubject(id)
-			mention(id)
-			b.WriteString(ref)
-		case "item":
-			b.WriteString(v.item)
-		case "place":
-			b.WriteString(v.place)
-		case "from":
-			b.WriteString(v.from)
-		case "text":
-			b.WriteString(v.text)
-		case "qtext":
-			// A quotation followed by its speaker ends with a comma.
-			q := strings.TrimSpace(v.text)
-			if strings.HasSuffix(q, ".") {
-				q = q[:len(q)-1] + ","
-			}
-			b.WriteString(q)
-		case "cause":
-			b.WriteString(v.cause)
-		case "With", "with", "Company", "company":
-			if slot[0] == 'W' || slot[0] == 'C' {
-				// A group is nobody a pronoun could stand for; one
-				// person is.
-				group := ""
-				if len(v.group) == 1 {
-					group = v.group[0]
-				}
-				setSubject(group)
-			}
-			for _, id := range v.group {
-				mention(id)
-			}
-			if slot == "With" || slot == "with" {
-				b.WriteString(v.with)
-			} else {
-				b.WriteString(v.company)
-			}
-		case "extra":
-			b.WriteString(v.extra)
-		}
+		slot := rd.rest[i+1 : i+j]
+		rd.rest = rd.rest[i+j+1:]
+		t.fill(&rd, slot)
 	}
-	return capitalize(strings.TrimSpace(b.String())), info
+	return capitalize(strings.TrimSpace(rd.b.String())), rd.info
+}
+
+// rendering is one template being filled: the sentence so far, the rest
+// of the template, and what is learned of the sentence on the way. It
+// holds no teller: the teller fills it (were it held here, the escape
+// analysis would move every teller to the heap).
+type rendering struct {
+	v    slots
+	b    strings.Builder
+	rest string // the template still to fill
+	// named is the teller's record of who has been named; added, who
+	// this rendering named first. lastSubj is the previous sentence's
+	// subject.
+	named    map[string]bool
+	added    []string
+	lastSubj string
+	info     toldSentence
+	// hasSubject: the sentence's subject is settled.
+	hasSubject bool
+}
+
+// mention notes that the sentence mentions id.
+func (rd *rendering) mention(id string) {
+	if !slices.Contains(rd.info.people, id) {
+		rd.info.people = append(rd.info.people, id)
+	}
+}
+
+// setSubject makes id the sentence's subject, unless it has one.
+func (rd *rendering) setSubject(id string) {
+	if !rd.hasSubject {
+		rd.hasSubject = true
+		rd.info.subject = id
+	}
+}
+
+// fill writes the value of one slot.
+func (t *teller) fill(rd *rendering, slot string) {
+	v := &rd.v
+	id := v.a
+	if slot != "" && (slot[0] == 'T' || slot[0] == 't') {
+		id = v.t
+	}
+	opening := strings.TrimLeft(rd.b.String(), "\"“ ") == ""
+	people := t.cast.People
+	switch slot {
+	case "A", "T", "a", "t", "A's", "T's":
+		t.fillPerson(rd, slot, id, opening)
+	case "a.pos", "t.pos":
+		rd.mention(id)
+		rd.b.WriteString(pronoun(people[id].Pronoun, "pos"))
+	case "a.obj", "t.obj":
+		rd.mention(id)
+		rd.b.WriteString(pronoun(people[id].Pronoun, "obj"))
+	case "a.sub", "t.sub":
+		ref := pronoun(people[id].Pronoun, "sub")
+		rd.rest = agreeVerb(ref, rd.rest)
+		rd.setSubject(id)
+		rd.mention(id)
+		rd.b.WriteString(ref)
+	case "item":
+		rd.b.WriteString(v.item)
+	case "place":
+		rd.b.WriteString(v.place)
+	case "from":
+		rd.b.WriteString(v.from)
+	case "text":
+		rd.b.WriteString(v.text)
+	case "qtext":
+		// A quotation followed by its speaker ends with a comma.
+		q := strings.TrimSpace(v.text)
+		if strings.HasSuffix(q, ".") {
+			q = q[:len(q)-1] + ","
+		}
+		rd.b.WriteString(q)
+	case "cause":
+		rd.b.WriteString(v.cause)
+	case "With", "with", "Company", "company":
+		rd.fillGroup(slot)
+	case "extra":
+		rd.b.WriteString(v.extra)
+	}
+}
+
+// fillPerson writes a reference to the actor or target: as a subject,
+// an object or a possessive, by name, role or pronoun.
+func (t *teller) fillPerson(rd *rendering, slot, id string, opening bool) {
+	ref, isPronoun := t.refer(id, rd.named, rd.lastSubj, rd.v)
+	pr := t.cast.People[id].Pronoun
+	switch slot {
+	case "a", "t":
+		if isPronoun {
+			ref = pronoun(pr, "obj")
+		}
+	case "A's", "T's":
+		ref = possessive(ref, pr, isPronoun)
+		if opening {
+			rd.setSubject(id)
+		}
+	default:
+		if isPronoun {
+			rd.rest = agreeVerb(ref, rd.rest)
+		}
+		rd.setSubject(id)
+	}
+	if isPronoun && opening {
+		rd.info.opener = id
+	}
+	if !rd.named[id] {
+		rd.added = append(rd.added, id)
+	}
+	rd.named[id] = true
+	rd.mention(id)
+	rd.b.WriteString(ref)
+}
+
+// fillGroup writes the group a mover found ({with}, {company}); as a
+// subject ({With}, {Company}) one person is someone a pronoun could
+// stand for, a group is not.
+func (rd *rendering) fillGroup(slot string) {
+	v := &rd.v
+	if slot[0] == 'W' || slot[0] == 'C' {
+		group := ""
+		if len(v.group) == 1 {
+			group = v.group[0]
+		}
+		rd.setSubject(group)
+	}
+	for _, id := range v.group {
+		rd.mention(id)
+	}
+	if slot == "With" || slot == "with" {
+		rd.b.WriteString(v.with)
+	} else {
+		rd.b.WriteString(v.company)
+	}
 }
 
 // agreeVerb makes the verb that follows a subject "they" plural.
