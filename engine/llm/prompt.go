@@ -150,12 +150,31 @@ func (m *menu) action(ans answer) (engine.Action, error) {
 // and the persona's situation. It reads nothing but p and never the turn
 // number or the seed, so equal situations give equal prompts.
 func prompt(p *engine.Perception, m *menu) (system, user string) {
-	var b strings.Builder
-	line := func(format string, args ...any) {
-		fmt.Fprintf(&b, format, args...)
-		b.WriteByte('\n')
+	var w promptWriter
+	w.self(&p.Self)
+	w.line("")
+	w.place(p)
+	w.recollections(p)
+	w.line("")
+	w.line("Your options this turn:")
+	for _, k := range m.kinds {
+		w.line("- %s", optionLine(k, m))
 	}
-	self := &p.Self
+	w.b.WriteString("Choose one and answer with the JSON object only.")
+	return systemPrompt, w.b.String()
+}
+
+// promptWriter writes the user prompt a line at a time.
+type promptWriter struct{ b strings.Builder }
+
+func (w *promptWriter) line(format string, args ...any) {
+	fmt.Fprintf(&w.b, format, args...)
+	w.b.WriteByte('\n')
+}
+
+// self writes who the persona is: health, what it carries and knows,
+// traits, voice, goals and feelings towards others.
+func (w *promptWriter) self(self *engine.SelfView) {
 	who := self.Name
 	if who == "" {
 		who = self.ID
@@ -167,102 +186,102 @@ func prompt(p *engine.Perception, m *menu) (system, user string) {
 	if self.Faction != "" {
 		desc += ", of the " + self.Faction
 	}
-	line("%s. Health %d of 100.", desc, self.Health)
+	w.line("%s. Health %d of 100.", desc, self.Health)
 	if len(self.Inventory) > 0 {
-		line("You carry: %s.", strings.Join(self.Inventory, ", "))
+		w.line("You carry: %s.", strings.Join(self.Inventory, ", "))
 	}
 	if len(self.Knows) > 0 {
-		line("You know: %s.", strings.Join(self.Knows, ", "))
+		w.line("You know: %s.", strings.Join(self.Knows, ", "))
 	}
 	if len(self.Traits) > 0 {
-		line("Your traits, from 0 (not at all) to 1 (very): %s.", numbers(self.Traits))
+		w.line("Your traits, from 0 (not at all) to 1 (very): %s.", numbers(self.Traits))
 	}
 	if len(self.Voice) > 0 {
 		q := make([]string, len(self.Voice))
 		for i, v := range self.Voice {
 			q[i] = strconv.Quote(v)
 		}
-		line("Things you might say: %s.", strings.Join(q, "; "))
+		w.line("Things you might say: %s.", strings.Join(q, "; "))
 	}
 	if len(self.Goals) > 0 {
-		line("")
-		line("Your goals, the first the most important:")
+		w.line("")
+		w.line("Your goals, the first the most important:")
 		for _, g := range self.Goals {
-			line("- %s", goalLine(g))
+			w.line("- %s", goalLine(g))
 		}
 	}
 	if len(self.Relationships) > 0 {
-		line("")
-		line("How you feel about others, from -1 (hatred) to 1 (devotion): %s.", numbers(self.Relationships))
+		w.line("")
+		w.line("How you feel about others, from -1 (hatred) to 1 (devotion): %s.", numbers(self.Relationships))
 	}
+}
 
-	line("")
+// place writes where the persona stands: the way out, what lies there
+// and who is there with it.
+func (w *promptWriter) place(p *engine.Perception) {
 	place := p.Place.ID
 	if p.Place.Name != "" {
 		place = fmt.Sprintf("%s (id %s)", p.Place.Name, p.Place.ID)
 	}
-	line("You are at %s.", place)
+	w.line("You are at %s.", place)
 	if len(p.Place.Exits) > 0 {
-		line("Ways out lead to: %s.", strings.Join(p.Place.Exits, ", "))
+		w.line("Ways out lead to: %s.", strings.Join(p.Place.Exits, ", "))
 	} else {
-		line("There is no way out from here.")
+		w.line("There is no way out from here.")
 	}
 	if len(p.Place.Items) > 0 {
-		line("Lying here in plain view: %s.", strings.Join(p.Place.Items, ", "))
+		w.line("Lying here in plain view: %s.", strings.Join(p.Place.Items, ", "))
 	}
 	if p.Place.Searched {
-		line("You have searched here already and found nothing more.")
+		w.line("You have searched here already and found nothing more.")
 	}
 	if len(p.Present) == 0 {
-		line("No one else is here.")
-	} else {
-		line("Here with you:")
-		for _, o := range p.Present {
-			s := fmt.Sprintf("- %s", o.ID)
-			if o.Name != "" {
-				s += ": " + o.Name
-			}
-			if o.Role != "" {
-				s += ", " + o.Role
-			}
-			if o.Faction != "" {
-				s += ", of the " + o.Faction
-			}
-			if o.Alive {
-				s += fmt.Sprintf(", health %d", o.Health)
-			} else {
-				s += ", fallen"
-			}
-			if len(o.Holding) > 0 {
-				s += ", holding " + strings.Join(o.Holding, ", ")
-			}
-			line("%s", s)
-		}
+		w.line("No one else is here.")
+		return
 	}
+	w.line("Here with you:")
+	for _, o := range p.Present {
+		w.line("%s", presentLine(o))
+	}
+}
 
+// presentLine describes someone else here.
+func presentLine(o engine.PresentView) string {
+	s := fmt.Sprintf("- %s", o.ID)
+	if o.Name != "" {
+		s += ": " + o.Name
+	}
+	if o.Role != "" {
+		s += ", " + o.Role
+	}
+	if o.Faction != "" {
+		s += ", of the " + o.Faction
+	}
+	if o.Alive {
+		s += fmt.Sprintf(", health %d", o.Health)
+	} else {
+		s += ", fallen"
+	}
+	if len(o.Holding) > 0 {
+		s += ", holding " + strings.Join(o.Holding, ", ")
+	}
+	return s
+}
+
+// recollections writes what the persona remembers, where it last saw
+// things and people, the way to the places on its mind and its last
+// actions.
+func (w *promptWriter) recollections(p *engine.Perception) {
+	self := &p.Self
 	if len(p.Memories) > 0 {
-		line("")
-		line("What you remember, the most vivid first:")
+		w.line("")
+		w.line("What you remember, the most vivid first:")
 		for _, mv := range p.Memories[:min(len(p.Memories), maxMemories)] {
-			line("- %s", memoryLine(self.ID, mv))
+			w.line("- %s", memoryLine(self.ID, mv))
 		}
 	}
-	if len(p.ItemsSeen) > 0 {
-		var parts []string
-		for _, it := range slices.Sorted(maps.Keys(p.ItemsSeen)) {
-			where := p.ItemsSeen[it]
-			switch {
-			case where == self.ID:
-				parts = append(parts, it+": you have it")
-			case strings.HasPrefix(where, "@"):
-				parts = append(parts, it+": at "+where[1:])
-			case where != "":
-				parts = append(parts, it+": held by "+where)
-			}
-		}
-		if len(parts) > 0 {
-			line("Where you last saw things: %s.", strings.Join(parts, "; "))
-		}
+	if parts := itemSightings(self.ID, p.ItemsSeen); len(parts) > 0 {
+		w.line("Where you last saw things: %s.", strings.Join(parts, "; "))
 	}
 	if len(p.PeopleSeen) > 0 {
 		var parts []string
@@ -272,23 +291,32 @@ func prompt(p *engine.Perception, m *menu) (system, user string) {
 			}
 		}
 		if len(parts) > 0 {
-			line("Where you last saw people: %s.", strings.Join(parts, "; "))
+			w.line("Where you last saw people: %s.", strings.Join(parts, "; "))
 		}
 	}
 	if routes := routes(p); len(routes) > 0 {
-		line("The way to places on your mind: %s.", strings.Join(routes, "; "))
+		w.line("The way to places on your mind: %s.", strings.Join(routes, "; "))
 	}
 	if len(p.Recent) > 0 {
-		line("Your last actions, the latest last: %s.", strings.Join(p.Recent, ", "))
+		w.line("Your last actions, the latest last: %s.", strings.Join(p.Recent, ", "))
 	}
+}
 
-	line("")
-	line("Your options this turn:")
-	for _, k := range m.kinds {
-		line("- %s", optionLine(k, m))
+// itemSightings tells, item by item, where the persona last saw it.
+func itemSightings(self string, seen map[string]string) []string {
+	var parts []string
+	for _, it := range slices.Sorted(maps.Keys(seen)) {
+		where := seen[it]
+		switch {
+		case where == self:
+			parts = append(parts, it+": you have it")
+		case strings.HasPrefix(where, "@"):
+			parts = append(parts, it+": at "+where[1:])
+		case where != "":
+			parts = append(parts, it+": held by "+where)
+		}
 	}
-	b.WriteString("Choose one and answer with the JSON object only.")
-	return systemPrompt, b.String()
+	return parts
 }
 
 func optionLine(kind string, m *menu) string {
