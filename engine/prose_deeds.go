@@ -4,18 +4,11 @@
 
 package engine
 
+// tell tells one record, by its kind.
 func (t *teller) tell(r *Record) {
 	v := slots{a: r.Actor, t: r.Target, item: t.itemName(r.Item), place: t.placeName(r.Place), from: t.placeName(r.From), text: r.Text}
 	if r.Outcome == OutcomeFailure && (r.Detail == "gone" || r.Detail == "dead") && (r.Kind == ActSpeak || r.Kind == ActGive || r.Kind == ActHelp) {
-		if r.Detail == "dead" {
-			t.say("gone.dead", v, []string{"{A} turned to {T}, but {T} was past hearing anything.", "{A} knelt by {T}, too late for anything but grief."})
-			return
-		}
-		if r.Kind == ActSpeak && r.Text != "" {
-			t.say("gone.call", v, []string{"\"{qtext}\" {A} called, but {T} had already gone to {place}.", "{A} turned to speak to {t} and found {t.obj} gone."})
-			return
-		}
-		t.say("gone", v, []string{"{A} looked for {t}, who had slipped away to {place}.", "{A} turned to {t}, but {T} had already gone.", "By the time {A} turned round, {T} was gone."})
+		t.tellTargetGone(r, v)
 		return
 	}
 	switch r.Kind {
@@ -26,24 +19,7 @@ func (t *teller) tell(r *Record) {
 	case ActSpeak:
 		t.tellSpeak(r, v)
 	case ActGive:
-		if r.Outcome == OutcomeFailure {
-			// Nothing changed hands: the giver had nothing left to give,
-			// having lost it or given it already.
-			t.say("give.empty", v, []string{
-				"{A} turned to give {t} what {a.sub} carried, and found {a.pos} hands empty.",
-				"{A} had nothing left to give {t}.",
-			})
-			return
-		}
-		if r.Detail == "wanted" {
-			v.extra = ", exactly what " + pronoun(t.cast.People[r.Target].Pronoun, "sub") + " needed"
-		}
-		t.say("give", v, []string{
-			"{A} gave {item} to {t}{extra}.",
-			"{A} pressed {item} into {T's} hands{extra}.",
-			"Without a word, {A} handed {item} to {t}{extra}.",
-			"{A} made {t} a gift of {item}{extra}.",
-		})
+		t.tellGive(r, v)
 	case ActSearch:
 		t.tellSearch(r, v)
 	case ActAttack:
@@ -86,18 +62,60 @@ func (t *teller) tell(r *Record) {
 		}
 		t.tellBond(r, v)
 	case "ending":
-		if r.Text != "" {
-			t.verbatim(r.Text)
-			return
-		}
-		switch r.Detail {
-		case "last-standing":
-			t.say("end.last", v, []string{"In the end only one was left standing, and the story had no one else to follow.", "And then there was no one left to stand against anyone."})
-		case "cap":
-			t.say("end.cap", v, []string{"Time ran out on all of them before anything was settled.", "The days ran on, and nothing was ever settled."})
-		default:
-			t.say("end.res", v, []string{"And so it was settled, one way or another.", "That was how it ended.", "Nothing was left to fight over."})
-		}
+		t.tellEnding(r, v)
+	}
+}
+
+// tellTargetGone tells a deed done to someone who had gone or fallen
+// before it could be done.
+func (t *teller) tellTargetGone(r *Record, v slots) {
+	if r.Detail == "dead" {
+		t.say("gone.dead", v, []string{"{A} turned to {T}, but {T} was past hearing anything.", "{A} knelt by {T}, too late for anything but grief."})
+		return
+	}
+	if r.Kind == ActSpeak && r.Text != "" {
+		t.say("gone.call", v, []string{"\"{qtext}\" {A} called, but {T} had already gone to {place}.", "{A} turned to speak to {t} and found {t.obj} gone."})
+		return
+	}
+	t.say("gone", v, []string{"{A} looked for {t}, who had slipped away to {place}.", "{A} turned to {t}, but {T} had already gone.", "By the time {A} turned round, {T} was gone."})
+}
+
+// tellGive tells a gift, or a giver who found nothing left to give.
+func (t *teller) tellGive(r *Record, v slots) {
+	if r.Outcome == OutcomeFailure {
+		// Nothing changed hands: the giver had nothing left to give,
+		// having lost it or given it already.
+		t.say("give.empty", v, []string{
+			"{A} turned to give {t} what {a.sub} carried, and found {a.pos} hands empty.",
+			"{A} had nothing left to give {t}.",
+		})
+		return
+	}
+	if r.Detail == "wanted" {
+		v.extra = ", exactly what " + pronoun(t.cast.People[r.Target].Pronoun, "sub") + " needed"
+	}
+	t.say("give", v, []string{
+		"{A} gave {item} to {t}{extra}.",
+		"{A} pressed {item} into {T's} hands{extra}.",
+		"Without a word, {A} handed {item} to {t}{extra}.",
+		"{A} made {t} a gift of {item}{extra}.",
+	})
+}
+
+// tellEnding tells how the story ended: the scenario's closing passage,
+// or a line for the kind of ending.
+func (t *teller) tellEnding(r *Record, v slots) {
+	if r.Text != "" {
+		t.verbatim(r.Text)
+		return
+	}
+	switch r.Detail {
+	case "last-standing":
+		t.say("end.last", v, []string{"In the end only one was left standing, and the story had no one else to follow.", "And then there was no one left to stand against anyone."})
+	case "cap":
+		t.say("end.cap", v, []string{"Time ran out on all of them before anything was settled.", "The days ran on, and nothing was ever settled."})
+	default:
+		t.say("end.res", v, []string{"And so it was settled, one way or another.", "That was how it ended.", "Nothing was left to fight over."})
 	}
 }
 

@@ -3,6 +3,8 @@
 
 package engine
 
+// resolveAttack has character i strike character ti: a miss, a wound
+// (which may knock loose what i came for), or a death.
 func (s *Sim) resolveAttack(t *turnState, i, ti int, r *Record, ev *Event) {
 	c, tc := s.w.Chars[i], s.w.Chars[ti]
 	open := 0.0
@@ -44,25 +46,7 @@ func (s *Sim) resolveAttack(t *turnState, i, ti int, r *Record, ev *Event) {
 	}
 	s.witness(t, c.Loc, ActAttack, c.ID, tc.ID, "", 0.9)
 	if tc.Health <= 0 {
-		tc.Health, tc.Alive = 0, false
-		t.tension += 0.3
-		// The fallen drop what they carried; the victor takes a prize.
-		for _, it := range tc.Inv {
-			st := s.w.Items[s.geo.itemIndex[it]]
-			if s.wants(i, it) {
-				st.Holder = c.ID
-				c.Inv = append(c.Inv, it)
-				if r.Detail == "" {
-					r.Detail = "wrest"
-				}
-			} else {
-				st.Holder, st.Loc = "", tc.Loc
-			}
-		}
-		tc.Inv = nil
-		s.witness(t, c.Loc, "death", c.ID, tc.ID, "", 1)
-		t.recs = append(t.recs, r.withoutCallback())
-		*r = Record{Kind: "death", Actor: tc.ID, Target: c.ID, Place: tc.Loc, Outcome: OutcomeSuccess, Amount: dmg, Item: r.Item, Cause: r.Cause, CauseRef: r.CauseRef, Detail: r.Detail}
+		s.fall(t, i, ti, dmg, r)
 		return
 	}
 	// A heavy blow can knock loose what the attacker came for.
@@ -82,4 +66,30 @@ func (s *Sim) resolveAttack(t *turnState, i, ti int, r *Record, ev *Event) {
 func (r Record) withoutCallback() Record {
 	r.Callback = nil
 	return r
+}
+
+// fall ends character ti, struck down by character i for dmg: the
+// fallen drop what they carried, and the victor takes a prize. The blow
+// is recorded, and r becomes the record of the death.
+func (s *Sim) fall(t *turnState, i, ti, dmg int, r *Record) {
+	c, tc := s.w.Chars[i], s.w.Chars[ti]
+	tc.Health, tc.Alive = 0, false
+	t.tension += 0.3
+	// The fallen drop what they carried; the victor takes a prize.
+	for _, it := range tc.Inv {
+		st := s.w.Items[s.geo.itemIndex[it]]
+		if s.wants(i, it) {
+			st.Holder = c.ID
+			c.Inv = append(c.Inv, it)
+			if r.Detail == "" {
+				r.Detail = "wrest"
+			}
+		} else {
+			st.Holder, st.Loc = "", tc.Loc
+		}
+	}
+	tc.Inv = nil
+	s.witness(t, c.Loc, "death", c.ID, tc.ID, "", 1)
+	t.recs = append(t.recs, r.withoutCallback())
+	*r = Record{Kind: "death", Actor: tc.ID, Target: c.ID, Place: tc.Loc, Outcome: OutcomeSuccess, Amount: dmg, Item: r.Item, Cause: r.Cause, CauseRef: r.CauseRef, Detail: r.Detail}
 }
