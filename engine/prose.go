@@ -28,7 +28,7 @@ var _ Chronicler = proseChronicler{}
 type teller struct {
 	sc     *Scene
 	cast   *Cast
-	r      *rand.Rand
+	rng    *rand.Rand
 	recent map[string]bool
 	used   []string
 	// Referring expressions: who has been named this turn, who the last
@@ -52,7 +52,7 @@ func (proseChronicler) Narrate(_ context.Context, sc Scene) (Narration, error) {
 func narrate(sc Scene) (Narration, []toldSentence) {
 	t := &teller{
 		sc: &sc, cast: sc.Cast,
-		r:      rand.New(rand.NewPCG(sc.Seed, 0x70726f7365)),
+		rng:    rand.New(rand.NewPCG(sc.Seed, 0x70726f7365)),
 		recent: make(map[string]bool, len(sc.Recent)),
 		named:  map[string]bool{},
 	}

@@ -41,7 +41,7 @@ func (t *teller) causeClause(r *Record) string {
 	if len(opts) == 0 {
 		return ""
 	}
-	return opts[t.r.IntN(len(opts))]
+	return opts[t.rng.IntN(len(opts))]
 }
 
 // moveCause tells what a purposeful move was for.
@@ -81,7 +81,7 @@ func (t *teller) moveCause(r *Record) string {
 	if len(opts) == 0 {
 		return ""
 	}
-	return opts[t.r.IntN(len(opts))]
+	return opts[t.rng.IntN(len(opts))]
 }
 
 // memoryClause calls back an older memory behind a reaction.

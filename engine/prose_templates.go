@@ -19,7 +19,7 @@ func (t *teller) say(family string, v slots, templates []string) {
 	if len(templates) == 0 {
 		return
 	}
-	start := t.r.IntN(len(templates))
+	start := t.rng.IntN(len(templates))
 	best, bestScore := "", -1
 	bestKey := ""
 	for n := range templates {

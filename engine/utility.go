@@ -56,8 +56,8 @@ func (c *chooser) add(bucket int, score float64, kind, target, text string) {
 // far. Options are scored in a fixed order (emergencies, goals, the
 // side's needs, people, curiosity, idling), which the draws depend on.
 type utility struct {
-	p *Perception
-	r *rand.Rand
+	p   *Perception
+	rng *rand.Rand
 	// c is held by pointer: a chooser inside utility would make the
 	// escape analysis move the random source to the heap with it.
 	c *chooser
@@ -71,7 +71,7 @@ type utility struct {
 // decideUtility scores every option open to the persona and draws one.
 func decideUtility(p *Perception) Action {
 	c := chooser{p: p, opts: make([]option, 0, 24)}
-	u := utility{p: p, r: rand.New(rand.NewPCG(p.Seed, 0x9e3779b97f4a7c15)), c: &c}
+	u := utility{p: p, rng: rand.New(rand.NewPCG(p.Seed, 0x9e3779b97f4a7c15)), c: &c}
 	u.aggr, u.caution, u.courage = p.Trait("aggression"), p.Trait("caution"), p.Trait("courage")
 	u.empathy, u.curiosity, u.loyalty = p.Trait("empathy"), p.Trait("curiosity"), p.Trait("loyalty")
 	u.cunning, u.greed = p.Trait("cunning"), p.Trait("greed")
@@ -85,7 +85,7 @@ func decideUtility(p *Perception) Action {
 	u.scorePeople()
 	u.scoreCuriosity()
 	u.scoreIdle()
-	return u.c.choose(u.r)
+	return u.c.choose(u.rng)
 }
 
 // rel is the persona's affinity towards id.
@@ -96,7 +96,7 @@ func (u *utility) randomExit() string {
 	if len(u.p.Place.Exits) == 0 {
 		return ""
 	}
-	return u.p.Place.Exits[u.r.IntN(len(u.p.Place.Exits))]
+	return u.p.Place.Exits[u.rng.IntN(len(u.p.Place.Exits))]
 }
 
 // moveTowards offers the first step towards dest; it reports whether
