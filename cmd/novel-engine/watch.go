@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"math/rand/v2"
@@ -19,17 +18,19 @@ import (
 // as it arrives, reconnecting and resuming with since when the connection
 // drops. It is the smallest complete client of the protocol.
 func runWatch(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet("watch", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs := newFlags("watch", "usage: novel-engine watch [flags] SIMULATION_ID\n\n"+
+		"Follows a running story and prints each turn's prose as it comes,\n"+
+		"resuming after the last turn shown when the connection drops.")
 	server := fs.String("server", "http://127.0.0.1:8080", "the node's base URL")
 	token := fs.String("token", getenv("NOVEL_TOKEN"), "a token (NOVEL_TOKEN); none to watch anonymously")
 	since := fs.Int64("since", 0, "print turns after this seq (0: from the start)")
 	jsonOut := fs.Bool("json", false, "print each server message as JSON instead of prose")
-	if err := fs.Parse(args); err != nil {
+	if err := parseFlags(fs, args, stdout, stderr); err != nil {
 		return err
 	}
 	if fs.NArg() != 1 {
-		return errors.New("usage: novel-engine watch [flags] SIMULATION_ID")
+		fs.Usage()
+		return errors.New("watch: give one simulation id")
 	}
 	sim := fs.Arg(0)
 	u, err := url.Parse(*server)
@@ -44,9 +45,9 @@ func runWatch(ctx context.Context, args []string, getenv func(string) string, st
 	last := *since
 	backoff := 250 * time.Millisecond
 	for {
-		done, err := watchOnce(ctx, u.String(), sim, &last, *jsonOut, stdout)
+		done, err := watchOnce(ctx, u.String(), sim, &last, *jsonOut, stdout, stderr)
 		if done || ctx.Err() != nil {
-			return nil
+			return err // nil when the story ended; the server's refusal otherwise
 		}
 		if code := websocket.CloseStatus(err); code == 4001 || code == 1008 || code == 1009 {
 			return fmt.Errorf("closed by the server: %w", err)
@@ -62,8 +63,14 @@ func runWatch(ctx context.Context, args []string, getenv func(string) string, st
 	}
 }
 
-// watchOnce runs one connection; done reports that the story ended.
-func watchOnce(ctx context.Context, wsURL, sim string, last *int64, jsonOut bool, out io.Writer) (bool, error) {
+// fatalCodes are the server's refusals of the subscription that trying
+// again cannot change.
+var fatalCodes = map[string]bool{"bad_request": true, "not_found": true, "unauthorized": true, "forbidden": true}
+
+// watchOnce runs one connection; done reports that watching is over: the
+// story ended (err nil) or the server refused it for good (err says why).
+// Every error the server sends is printed to errOut.
+func watchOnce(ctx context.Context, wsURL, sim string, last *int64, jsonOut bool, out, errOut io.Writer) (bool, error) {
 	dctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	c, _, err := websocket.Dial(dctx, wsURL, &websocket.DialOptions{Subprotocols: []string{"novel.v1"}})
 	cancel()
@@ -100,9 +107,13 @@ func watchOnce(ctx context.Context, wsURL, sim string, last *int64, jsonOut bool
 		}
 		switch m.Type {
 		case "error":
-			if m.Code == "not_found" || m.Code == "unauthorized" || m.Code == "forbidden" {
-				return true, fmt.Errorf("%s: %s", m.Code, m.Message)
+			fmt.Fprintf(errOut, "server error: %s: %s\n", m.Code, m.Message)
+			if fatalCodes[m.Code] {
+				return true, fmt.Errorf("watch %s: %s: %s", sim, m.Code, m.Message)
 			}
+			// Anything else (internal, rate_limited) refused this
+			// subscription for now: reconnect and subscribe again.
+			return false, fmt.Errorf("%s: %s", m.Code, m.Message)
 		case "turn":
 			if m.Seq <= *last {
 				continue // already shown
