@@ -7,8 +7,10 @@ BIN ?= bin/novel-engine
 
 .PHONY: run build test bench lint loadtest compare clean
 
-run:
-	$(GO) run ./cmd/novel-engine serve
+# The binary runs in make's place (exec), so Ctrl-C reaches it alone: it
+# drains and exits 0, and make reports no error.
+run: build
+	exec ./$(BIN) serve
 
 build:
 	$(GO) build -o $(BIN) ./cmd/novel-engine
