@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"time"
@@ -16,16 +15,11 @@ import (
 // built into the binary, and says what it did. Several nodes may run it at
 // once: one migrates, the others wait and find nothing to do.
 func runMigrate(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet("migrate", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	fs.Usage = func() {
-		fmt.Fprintf(fs.Output(), "usage: novel-engine migrate [--database-url URL] [--timeout D]\n\n"+
-			"Applies the database migrations built into this binary.\n\n")
-		fs.PrintDefaults()
-	}
+	fs := newFlags("migrate", "usage: novel-engine migrate [--database-url URL] [--timeout D]\n\n"+
+		"Applies the database migrations built into this binary.")
 	dbURL := fs.String("database-url", "", "PostgreSQL URL (env NOVEL_DATABASE_URL)")
 	timeout := fs.Duration("timeout", 5*time.Minute, "give up after this long, waiting for another node's migration included")
-	if err := fs.Parse(args); err != nil {
+	if err := parseFlags(fs, args, stdout, stderr); err != nil {
 		return err
 	}
 	if fs.NArg() > 0 {

@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -17,8 +16,10 @@ import (
 // runOffline implements "novel-engine run": it plays a story with no
 // server, database or network, and prints it.
 func runOffline(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet("run", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs := newFlags("run", "usage: novel-engine run --scenario ID [--seed N] [--turns N] [--format text|markdown|json]\n"+
+		"       novel-engine run --file scenario.yaml [...]\n"+
+		"       novel-engine run --list\n\n"+
+		"Plays one story with no server, database or network, and prints it.")
 	var (
 		scenarioID = fs.String("scenario", "", "id of a built-in scenario (see --list)")
 		file       = fs.String("file", "", "path of a scenario file (JSON or YAML) to run instead")
@@ -27,16 +28,7 @@ func runOffline(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		format     = fs.String("format", "text", "output: text, markdown or json")
 		list       = fs.Bool("list", false, "list the built-in scenarios and exit")
 	)
-	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: novel-engine run --scenario ID [--seed N] [--turns N] [--format text|markdown|json]")
-		fmt.Fprintln(stderr, "       novel-engine run --file scenario.yaml [...]")
-		fmt.Fprintln(stderr, "       novel-engine run --list")
-		fs.PrintDefaults()
-	}
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return nil
-		}
+	if err := parseFlags(fs, args, stdout, stderr); err != nil {
 		return err
 	}
 	if fs.NArg() > 0 {

@@ -106,7 +106,8 @@ func TestOfflineErrors(t *testing.T) {
 			t.Errorf("%v: no error", args)
 		}
 	}
-	if _, _, err := runOfflineArgs(t, "-h"); err != nil {
-		t.Errorf("-h: %v", err)
+	var out, errOut bytes.Buffer
+	if err := run(context.Background(), []string{"run", "-h"}, os.Getenv, &out, &errOut); err != nil {
+		t.Errorf("run -h: %v", err)
 	}
 }

@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/rand"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"log/slog"
@@ -60,7 +59,7 @@ type serveConfig struct {
 	pprofAddr      string
 }
 
-func parseServe(args []string, getenv func(string) string, stderr io.Writer) (*serveConfig, error) {
+func parseServe(args []string, getenv func(string) string, stdout, stderr io.Writer) (*serveConfig, error) {
 	env := func(k, def string) string {
 		if v := getenv(k); v != "" {
 			return v
@@ -92,8 +91,9 @@ func parseServe(args []string, getenv func(string) string, stderr io.Writer) (*s
 		return def
 	}
 	c := &serveConfig{}
-	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs := newFlags("serve", "usage: novel-engine serve [flags]\n\n"+
+		"Runs a node: the REST API, the WebSocket and the browser UI. Every flag\n"+
+		"also reads the environment variable named beside it.")
 	fs.StringVar(&c.addr, "addr", env("NOVEL_ADDR", ":8080"), "listen address (NOVEL_ADDR)")
 	// Settings that may hold credentials take no default from the
 	// environment, so that -h never prints them; the variables are read
@@ -127,7 +127,7 @@ func parseServe(args []string, getenv func(string) string, stderr io.Writer) (*s
 	fs.BoolVar(&c.denyAnonymous, "deny-anonymous-read", envBool("NOVEL_DENY_ANONYMOUS_READ", false), "require a token to read (NOVEL_DENY_ANONYMOUS_READ)")
 	fs.IntVar(&c.queueBytes, "ws-queue-bytes", envInt("NOVEL_WS_QUEUE_BYTES", 1<<20), "bytes queued for one WebSocket before it is cut with 4000 (NOVEL_WS_QUEUE_BYTES)")
 	fs.StringVar(&c.pprofAddr, "pprof", env("NOVEL_PPROF_ADDR", ""), "serve net/http/pprof on this separate address, e.g. 127.0.0.1:6060; empty: off (NOVEL_PPROF_ADDR)")
-	if err := fs.Parse(args); err != nil {
+	if err := parseFlags(fs, args, stdout, stderr); err != nil {
 		return nil, err
 	}
 	if fs.NArg() > 0 {
@@ -168,7 +168,7 @@ func defaultNodeID() string {
 }
 
 func runServe(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
-	c, err := parseServe(args, getenv, stderr)
+	c, err := parseServe(args, getenv, stdout, stderr)
 	if err != nil {
 		return err
 	}
@@ -346,7 +346,8 @@ func serveHTTP(ctx context.Context, srv *server.Server, c *serveConfig, log *slo
 	hs := &http.Server{Handler: srv.Handler(), ReadHeaderTimeout: 10 * time.Second, ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- hs.Serve(ln) }()
-	fmt.Fprintf(stdout, "novel-engine node %s listening on http://%s\n", c.nodeID, ln.Addr())
+	u := browseURL(ln.Addr().String())
+	fmt.Fprintf(stdout, "novel-engine node %s listening on %s (open %s/ in a browser)\n", c.nodeID, u, u)
 	log.Info("serving", append([]any{"addr", ln.Addr().String(), "node", c.nodeID, "store", storeKind(c), "cluster", c.redisURL != "", "decider", deciderKind(c)}, attrs...)...)
 
 	select {
@@ -410,4 +411,17 @@ func storeKind(c *serveConfig) string {
 		return "postgres"
 	}
 	return "memory"
+}
+
+// browseURL is the address to open for a node listening on addr: a node
+// on every interface ([::] or 0.0.0.0) is reached at localhost.
+func browseURL(addr string) string {
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return "http://" + addr
+	}
+	if ip := net.ParseIP(host); host == "" || (ip != nil && ip.IsUnspecified()) {
+		host = "localhost"
+	}
+	return "http://" + net.JoinHostPort(host, port)
 }

@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"time"
@@ -13,8 +12,8 @@ import (
 
 // runToken mints a token that servers sharing NOVEL_JWT_SECRET accept.
 func runToken(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet("token", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs := newFlags("token", "usage: novel-engine token --sub ID [--role viewer|player|admin] [--ttl D]\n\n"+
+		"Prints a token that the nodes sharing NOVEL_JWT_SECRET accept.")
 	sub := fs.String("sub", "", "the user's id (required)")
 	name := fs.String("name", "", "the user's display name; defaults to the id")
 	role := fs.String("role", server.RolePlayer, "viewer, player or admin")
@@ -22,7 +21,7 @@ func runToken(ctx context.Context, args []string, getenv func(string) string, st
 	secret := fs.String("jwt-secret", "", "HS256 key shared with the servers; prefer the variable (NOVEL_JWT_SECRET)")
 	issuer := fs.String("jwt-issuer", envOr(getenv, "NOVEL_JWT_ISSUER", "novel-engine"), "iss claim (NOVEL_JWT_ISSUER)")
 	audience := fs.String("jwt-audience", envOr(getenv, "NOVEL_JWT_AUDIENCE", "novel-engine"), "aud claim (NOVEL_JWT_AUDIENCE)")
-	if err := fs.Parse(args); err != nil {
+	if err := parseFlags(fs, args, stdout, stderr); err != nil {
 		return err
 	}
 	if *secret == "" {
