@@ -2,7 +2,9 @@
 // Novel Engine nodes: HTTP and WebSocket (httputil.ReverseProxy passes
 // upgrades through), no stickiness, backends checked on /readyz so a
 // draining or dead node gets no new connections, and a request whose
-// backend refuses the connection is tried on the next one.
+// backend refuses the connection is tried on the next one. Requests keep
+// the client's Host header (and gain X-Forwarded-*), as nginx with
+// proxy_set_header Host $host does.
 package lb
 
 import (
@@ -171,8 +173,9 @@ func (t *retryTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 		}
 		tried[be] = true
 		out := req.Clone(req.Context())
+		// out.Host stays the client's: a node checks a WebSocket's Origin
+		// against the Host it was asked for, which is the balancer's.
 		out.URL.Scheme, out.URL.Host = be.url.Scheme, be.url.Host
-		out.Host = be.url.Host
 		if body != nil {
 			out.Body = io.NopCloser(bytes.NewReader(body))
 			out.ContentLength = int64(len(body))

@@ -70,8 +70,8 @@ func TestRoundRobinSkipsDeadBackends(t *testing.T) {
 	}
 }
 
-// TestWebSocketPassesThrough: an upgrade reaches a backend and its
-// messages come back.
+// TestWebSocketPassesThrough: an upgrade from a page served by the
+// balancer reaches a backend and its messages come back.
 func TestWebSocketPassesThrough(t *testing.T) {
 	a := backendNamed(t, "a")
 	bal, _ := New([]string{a.URL}, Options{})
@@ -79,7 +79,11 @@ func TestWebSocketPassesThrough(t *testing.T) {
 	defer front.Close()
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	c, _, err := websocket.Dial(ctx, strings.Replace(front.URL, "http", "ws", 1)+"/ws", nil)
+	// A browser sends its page's origin, the balancer's; the backend's
+	// same-origin check must see the Host the browser asked for.
+	c, _, err := websocket.Dial(ctx, strings.Replace(front.URL, "http", "ws", 1)+"/ws", &websocket.DialOptions{
+		HTTPHeader: http.Header{"Origin": {front.URL}},
+	})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -87,5 +91,28 @@ func TestWebSocketPassesThrough(t *testing.T) {
 	_, msg, err := c.Read(ctx)
 	if err != nil || string(msg) != "a" {
 		t.Fatalf("read %q, %v", msg, err)
+	}
+}
+
+// TestKeepsClientHost: a backend sees the Host the client asked for, and
+// where the request came from in X-Forwarded-*.
+func TestKeepsClientHost(t *testing.T) {
+	back := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.WriteString(w, r.Host+" "+r.Header.Get("X-Forwarded-Host"))
+	}))
+	defer back.Close()
+	bal, _ := New([]string{back.URL}, Options{})
+	front := httptest.NewServer(bal)
+	defer front.Close()
+	req, _ := http.NewRequest("GET", front.URL+"/", nil)
+	req.Host = "novel.example:8080"
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	if string(b) != "novel.example:8080 novel.example:8080" {
+		t.Fatalf("the backend saw Host and X-Forwarded-Host %q, want the client's", b)
 	}
 }
