@@ -136,12 +136,14 @@ client.addEventListener('state', (ev) => {
     const until = Date.now() + (d.delay || 0);
     const show = () => {
       const left = Math.max(0, Math.ceil((until - Date.now()) / 1000));
-      banner.replaceChildren(
+      // replaceChildren would show a null as the text "null": leave it out.
+      const parts = [
         h('span.banner-icon', { 'aria-hidden': 'true' }, '!'),
         h('span', null, left > 0 ? `Connection lost. Reconnecting in ${left} s…` : 'Connection lost. Reconnecting…',
           d.attempt > 1 ? ` (attempt ${d.attempt})` : ''),
-        left > 0 ? h('button.link', { type: 'button', onclick: () => client.reconnect() }, 'Retry now') : null,
-      );
+      ];
+      if (left > 0) parts.push(h('button.link', { type: 'button', onclick: () => client.reconnect() }, 'Retry now'));
+      banner.replaceChildren(...parts);
     };
     show();
     if (d.delay > 1000) bannerTimer = setInterval(show, 1000);

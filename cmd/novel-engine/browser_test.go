@@ -558,8 +558,16 @@ type wsProxy struct {
 	URL    string
 	target *url.URL
 
-	mu    sync.Mutex
-	conns map[*websocket.Conn]struct{} // browser side, guarded by mu
+	mu     sync.Mutex
+	conns  map[*websocket.Conn]struct{} // browser side, guarded by mu
+	refuse bool                         // answer new sockets 503, as a node that is down; guarded by mu
+}
+
+// setRefuse makes the proxy refuse new sockets (true), or pass them again.
+func (p *wsProxy) setRefuse(on bool) {
+	p.mu.Lock()
+	p.refuse = on
+	p.mu.Unlock()
 }
 
 func newWSProxy(t testing.TB, target string) *wsProxy {
@@ -572,6 +580,13 @@ func newWSProxy(t testing.TB, target string) *wsProxy {
 	rp := httputil.NewSingleHostReverseProxy(u)
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.URL.Path == "/v1/ws" {
+			p.mu.Lock()
+			refuse := p.refuse
+			p.mu.Unlock()
+			if refuse {
+				http.Error(w, "down", http.StatusServiceUnavailable)
+				return
+			}
 			p.relay(w, r)
 			return
 		}
@@ -659,4 +674,53 @@ func (p *wsProxy) closeAll(code websocket.StatusCode) int {
 	}
 	wg.Wait()
 	return len(conns)
+}
+
+// TestBrowserReconnectBanner: while the node stays unreachable, the banner
+// counts down to each retry, then says it is reconnecting, and never shows
+// anything but words (it once showed a literal "null" once its countdown
+// had run out); when the node is back it says so and goes.
+func TestBrowserReconnectBanner(t *testing.T) {
+	e := newBrowserEnv(t)
+	tok := e.node.guest(t, "Wren")
+	sim := e.story(t, tok, 500)
+
+	tab := e.browser.NewTab(t)
+	tab.Do(20*time.Second, chromedp.Navigate(e.base+"/story/"+sim))
+	tab.WaitJS(15*time.Second, `window.novel.client.isOpen && document.querySelectorAll('#prose article.turn').length >= 1`, jsLastSeq)
+	// Keep every text the banner shows.
+	webtest.MustEval[bool](tab, `(() => {
+		const b = document.querySelector('#banner');
+		window.__bannerTexts = [];
+		new MutationObserver(() => { if (!b.hidden) window.__bannerTexts.push(b.textContent) })
+			.observe(b, {childList: true, subtree: true, characterData: true, attributes: true});
+		return true;
+	})()`)
+	e.proxy.setRefuse(true)
+	if n := e.proxy.closeAll(websocket.StatusGoingAway); n != 1 {
+		t.Fatalf("closed %d sockets, want 1", n)
+	}
+	// By the third attempt the page has both counted down (a delay of a
+	// second or more) and tried again (no countdown).
+	tab.WaitJS(30*time.Second, `window.__bannerTexts.some(s => /attempt [3-9]/.test(s)) &&
+		window.__bannerTexts.some(s => /Reconnecting in \d+ s/.test(s)) &&
+		window.__bannerTexts.some(s => /Reconnecting…/.test(s) && !/Reconnecting in/.test(s))`, `window.__bannerTexts`)
+	texts := webtest.MustEval[[]string](tab, `window.__bannerTexts`)
+	for _, s := range texts {
+		if strings.Contains(s, "null") || strings.Contains(s, "undefined") || strings.Contains(s, "NaN") {
+			t.Fatalf("the banner showed %q (all: %q)", s, texts)
+		}
+		if !strings.HasPrefix(s, "!Connection lost. Reconnecting") {
+			t.Fatalf("the banner showed %q while the node was away", s)
+		}
+	}
+	e.proxy.setRefuse(false)
+	tab.WaitJS(30*time.Second, `window.novel.client.isOpen`, `document.querySelector('#banner').textContent`)
+	tab.WaitJS(10*time.Second, `document.querySelector('#banner').hidden`, `document.querySelector('#banner').textContent`)
+	if !webtest.MustEval[bool](tab, `window.__bannerTexts.includes('Reconnected. Caught up.')`) {
+		t.Errorf("the banner never said it was back: %q", webtest.MustEval[[]string](tab, `window.__bannerTexts`))
+	}
+	if errs := tab.Errors(); len(errs) > 0 {
+		t.Errorf("page errors: %v", errs)
+	}
 }
