@@ -587,7 +587,7 @@ function storyView(main, simId) {
       }
     }
     for (const c of s.characters || []) factionColor(c.faction || '');
-    mapView.setWorld(s.locations || []);
+    mapView.setWorld(s.locations || [], (s.characters || []).length);
     castDirty = true;
     renderHead();
     schedule();

@@ -10,6 +10,9 @@ const SVG = 'http://www.w3.org/2000/svg';
 const W = 640;
 const H = 440;
 const PAD = 70;
+/** Markers of the people at a place: this many to a row, this far apart. */
+const PER_ROW = 6;
+const MARK_STEP = 22;
 
 /** Colours of factions, picked by a hash of the faction's name. */
 const PALETTE = ['#c2410c', '#0f766e', '#7c3aed', '#b45309', '#be123c', '#1d4ed8', '#4d7c0f', '#a21caf'];
@@ -41,7 +44,8 @@ export function initials(name) {
 
 /**
  * Places the locations: a force layout (Fruchterman–Reingold) started
- * from a circle, so the same map always looks the same.
+ * from a circle, so the same map always looks the same. The positions are
+ * in the layout's own units; placeLabels fits them to the labels' sizes.
  * @param {{id: string, exits: string[]}[]} locations
  * @returns {Map<string, {x: number, y: number}>}
  */
@@ -100,7 +104,7 @@ export function layout(locations) {
       temp = Math.max(temp * 0.985, 1);
     }
   }
-  // Fit into the view box.
+  // Fit into W×H, as a starting point for placeLabels.
   const xs = pos.map((p) => p.x);
   const ys = pos.map((p) => p.y);
   const minX = Math.min(...xs), maxX = Math.max(...xs);
@@ -110,11 +114,128 @@ export function layout(locations) {
   const out = new Map();
   locations.forEach((l, i) => {
     out.set(l.id, {
-      x: maxX > minX ? PAD + (pos[i].x - minX) * sx : W / 2,
-      y: maxY > minY ? PAD * 0.8 + (pos[i].y - minY) * sy : H / 2,
+      // A nudge by index keeps two places that landed on one point apart.
+      x: (maxX > minX ? PAD + (pos[i].x - minX) * sx : W / 2) + i * 1e-3,
+      y: (maxY > minY ? PAD * 0.8 + (pos[i].y - minY) * sy : H / 2) + i * 7e-4,
     });
   });
   return out;
+}
+
+/** Space kept between any two places' boxes, and around the map. */
+const GAP = 10;
+const MARGIN = 8;
+
+/**
+ * A place's box, relative to its position: the label and, below it, the
+ * band where the markers of the people there are drawn.
+ * @typedef {{left: number, right: number, top: number, bottom: number}} Box
+ */
+
+/**
+ * Moves the places apart until no two boxes overlap (with GAP between
+ * them), keeping the layout's shape: each overlapping pair is pushed apart
+ * along the axis where they overlap least; if that does not settle, the
+ * whole map is spread out from its centre, which always ends it, since
+ * the boxes keep their size. Returns the positions and the view box that
+ * holds every box.
+ * @param {Map<string, {x: number, y: number}>} start
+ * @param {Map<string, Box>} boxes
+ * @returns {{pos: Map<string, {x: number, y: number}>, view: {x: number, y: number, w: number, h: number}}}
+ */
+export function placeLabels(start, boxes) {
+  const ids = [...start.keys()];
+  const p = ids.map((id) => ({ .../** @type {{x: number, y: number}} */ (start.get(id)) }));
+  const b = ids.map((id) => /** @type {Box} */ (boxes.get(id)));
+  const n = ids.length;
+  /** How far i and j overlap on x and y, GAP included (≤ 0: apart). */
+  const overlap = (/** @type {number} */ i, /** @type {number} */ j) => {
+    const ox = Math.min(p[i].x + b[i].right, p[j].x + b[j].right) - Math.max(p[i].x + b[i].left, p[j].x + b[j].left) + GAP;
+    const oy = Math.min(p[i].y + b[i].bottom, p[j].y + b[j].bottom) - Math.max(p[i].y + b[i].top, p[j].y + b[j].top) + GAP;
+    return [ox, oy];
+  };
+  for (let round = 0; round < 60; round++) {
+    let clear = false;
+    for (let pass = 0; pass < 60 && !clear; pass++) {
+      clear = true;
+      for (let i = 0; i < n; i++) {
+        for (let j = i + 1; j < n; j++) {
+          const [ox, oy] = overlap(i, j);
+          if (ox <= 0 || oy <= 0) continue;
+          clear = false;
+          // Push along the shallower overlap, half each, a little more
+          // than needed so the pair does not meet again at once.
+          if (ox / (b[i].right - b[i].left + b[j].right - b[j].left) < oy / (b[i].bottom - b[i].top + b[j].bottom - b[j].top)) {
+            const d = (ox / 2 + 0.5) * (p[i].x < p[j].x || (p[i].x === p[j].x && i < j) ? -1 : 1);
+            p[i].x += d; p[j].x -= d;
+          } else {
+            const d = (oy / 2 + 0.5) * (p[i].y < p[j].y || (p[i].y === p[j].y && i < j) ? -1 : 1);
+            p[i].y += d; p[j].y -= d;
+          }
+        }
+      }
+    }
+    if (clear) break;
+    // Pushes alone can cycle in a crowd: spread everything out a little.
+    const cx = p.reduce((a, q) => a + q.x, 0) / n;
+    const cy = p.reduce((a, q) => a + q.y, 0) / n;
+    for (const q of p) { q.x = cx + (q.x - cx) * 1.15; q.y = cy + (q.y - cy) * 1.15; }
+  }
+  let minX = Infinity, minY = Infinity, maxX = -Infinity, maxY = -Infinity;
+  p.forEach((q, i) => {
+    minX = Math.min(minX, q.x + b[i].left); maxX = Math.max(maxX, q.x + b[i].right);
+    minY = Math.min(minY, q.y + b[i].top); maxY = Math.max(maxY, q.y + b[i].bottom);
+  });
+  if (n === 0) { minX = 0; minY = 0; maxX = W; maxY = H; }
+  // Not smaller than the usual map, so a small one is not drawn huge.
+  const w = Math.max(maxX - minX + 2 * MARGIN, W * 0.75);
+  const h = Math.max(maxY - minY + 2 * MARGIN, H * 0.6);
+  const view = { x: (minX + maxX) / 2 - w / 2, y: (minY + maxY) / 2 - h / 2, w, h };
+  return { pos: new Map(ids.map((id, i) => [id, p[i]])), view };
+}
+
+/** Longest label line, in characters; longer names wrap onto two lines. */
+const LINE = 18;
+const MAX_LINE = 26;
+const LINE_HEIGHT = 15;
+const LABEL_FONT = 12.5;
+
+/**
+ * Splits a place's name into at most two lines of about LINE characters,
+ * at the space nearest the middle; a line still too long is cut with an
+ * ellipsis (the full name is in the place's title).
+ * @param {string} name
+ * @returns {string[]}
+ */
+export function labelLines(name) {
+  const cut = (/** @type {string} */ s) => (s.length > MAX_LINE ? `${s.slice(0, MAX_LINE - 1)}…` : s);
+  if (name.length <= LINE) return [name];
+  let best = -1;
+  for (let i = 0; i < name.length; i++) {
+    if (name[i] === ' ' && (best < 0 || Math.abs(i - name.length / 2) < Math.abs(best - name.length / 2))) best = i;
+  }
+  if (best < 0) return [cut(name)];
+  return [cut(name.slice(0, best)), cut(name.slice(best + 1))];
+}
+
+/** @type {CanvasRenderingContext2D|null|undefined} */
+let measureCtx;
+
+/**
+ * The width of a label line as the map draws it: measured with the map's
+ * font where a canvas is at hand, else estimated generously.
+ * @param {string} text
+ */
+function textWidth(text) {
+  if (measureCtx === undefined) {
+    measureCtx = typeof document !== 'undefined' ? document.createElement('canvas').getContext('2d') : null;
+    if (measureCtx) {
+      const fam = getComputedStyle(document.documentElement).getPropertyValue('--sans').trim() || 'sans-serif';
+      measureCtx.font = `600 ${LABEL_FONT}px ${fam}`;
+    }
+  }
+  if (measureCtx) return measureCtx.measureText(text).width;
+  return text.length * LABEL_FONT * 0.62;
 }
 
 /**
@@ -150,17 +271,36 @@ export class MapView {
 
   /**
    * Draws the places and their exits; does nothing when they did not change.
+   * Each label gets room for the markers of up to cast people below it.
    * @param {{id: string, name: string, exits: string[]}[]} locations
+   * @param {number} [cast] how many characters the story has
    */
-  setWorld(locations) {
-    const key = JSON.stringify(locations.map((l) => [l.id, l.name, l.exits]));
+  setWorld(locations, cast = 6) {
+    const key = JSON.stringify([cast, locations.map((l) => [l.id, l.name, l.exits])]);
     if (key === this.key) return;
     this.key = key;
     this.edgesG.replaceChildren();
     this.nodesG.replaceChildren();
     this.nodes.clear();
     this.edges.clear();
-    const pos = layout(locations);
+    // Room for one row of markers (two for a large cast) under each label.
+    const perPlace = Math.max(1, Math.min(cast, 2 * PER_ROW));
+    const bandW = Math.min(perPlace, PER_ROW) * MARK_STEP + 4;
+    const bandH = Math.ceil(perPlace / PER_ROW) * MARK_STEP + 4;
+    /** @type {Map<string, {lines: string[], w: number, h: number}>} */
+    const labels = new Map();
+    /** @type {Map<string, Box>} */
+    const boxes = new Map();
+    for (const l of locations) {
+      const lines = labelLines(l.name);
+      const w = Math.max(72, Math.ceil(Math.max(...lines.map(textWidth)) * 1.08) + 24);
+      const h = lines.length * LINE_HEIGHT + 16;
+      labels.set(l.id, { lines, w, h });
+      const half = Math.max(w, bandW) / 2;
+      boxes.set(l.id, { left: -half, right: half, top: -h / 2, bottom: h / 2 + bandH });
+    }
+    const { pos, view } = placeLabels(layout(locations), boxes);
+    this.svg.setAttribute('viewBox', `${view.x.toFixed(1)} ${view.y.toFixed(1)} ${view.w.toFixed(1)} ${view.h.toFixed(1)}`);
     for (const l of locations) {
       const a = /** @type {{x:number,y:number}} */ (pos.get(l.id));
       for (const e of l.exits || []) {
@@ -176,14 +316,16 @@ export class MapView {
     }
     for (const l of locations) {
       const p = /** @type {{x:number,y:number}} */ (pos.get(l.id));
-      const name = l.name.length > 20 ? `${l.name.slice(0, 19)}…` : l.name;
-      const w = Math.max(84, name.length * 7.4 + 20);
+      const { lines, w, h } = /** @type {{lines: string[], w: number, h: number}} */ (labels.get(l.id));
       const g = /** @type {SVGGElement} */ (el('g', { class: 'loc', transform: `translate(${p.x},${p.y})` }));
       g.dataset.loc = l.id;
-      const rect = /** @type {SVGRectElement} */ (el('rect', { x: -w / 2, y: -17, width: w, height: 34, rx: 10 }));
+      const rect = /** @type {SVGRectElement} */ (el('rect', { x: -w / 2, y: -h / 2, width: w, height: h, rx: 10 }));
       const title = el('title', {}, l.name);
-      const label = el('text', { class: 'loc-name', y: 4, 'text-anchor': 'middle' }, name);
+      const label = el('text', { class: 'loc-name', 'text-anchor': 'middle' });
+      const first = -((lines.length - 1) * LINE_HEIGHT) / 2 + LABEL_FONT * 0.35;
+      lines.forEach((text, i) => label.append(el('tspan', { x: 0, y: first + i * LINE_HEIGHT }, text)));
       const who = /** @type {SVGGElement} */ (el('g', { class: 'who' }));
+      who.dataset.top = String(h / 2);
       g.append(title, rect, label, who);
       this.nodesG.append(g);
       this.nodes.set(l.id, { g, rect, who, x: p.x, y: p.y, w });
@@ -213,13 +355,13 @@ export class MapView {
       if (n.who.dataset.sig === sig) continue;
       n.who.dataset.sig = sig;
       n.who.replaceChildren();
-      const perRow = 6;
+      const top = Number(n.who.dataset.top || 17);
       list.forEach((c, i) => {
-        const row = Math.floor(i / perRow);
-        const inRow = Math.min(perRow, list.length - row * perRow);
-        const col = i % perRow;
-        const x = (col - (inRow - 1) / 2) * 22;
-        const y = 30 + row * 22;
+        const row = Math.floor(i / PER_ROW);
+        const inRow = Math.min(PER_ROW, list.length - row * PER_ROW);
+        const col = i % PER_ROW;
+        const x = (col - (inRow - 1) / 2) * MARK_STEP;
+        const y = top + 13 + row * MARK_STEP;
         const m = el('g', { class: `who-mark${c.alive ? '' : ' dead'}${c.id === opts.mine ? ' mine' : ''}`, transform: `translate(${x},${y})` });
         m.append(
           el('title', {}, `${c.name}${c.alive ? '' : ' (fallen)'}`),
