@@ -1,7 +1,8 @@
-// Players: each virtual user signs in as a guest, starts a story that waits
-// for players, claims a character, and plays it turn by turn: it acts, and
-// waits to see its action in the turn the server named. It measures the
-// time from "accepted" to that turn.
+// Players: each virtual user signs in as a guest, has a story started that
+// waits for players, claims a character, and plays it turn by turn: it
+// acts, and waits to see its action in the turn the server named. It
+// measures the time from "accepted" to that turn. The stories are started
+// by one host user, and the teardown stops those still running.
 //
 //   k6 run -e BASE=http://127.0.0.1:8080 -e VUS=50 loadtest/k6/players.js
 //
@@ -29,15 +30,41 @@ export const options = {
   },
 };
 
-export default function () {
+// setup signs in the host that starts every player's story, so that the
+// teardown can find and stop them.
+export function setup() {
+  const auth = http.post(`${BASE}/v1/auth/guest`, JSON.stringify({ name: 'k6-host' }));
+  check(auth, { 'host signed in': (r) => r.status === 201 });
+  return { token: auth.json('token'), host: auth.json('user.id') };
+}
+
+// teardown stops every story the host started that has not ended: left
+// alone they would run on for up to 1,000 turns.
+export function teardown(data) {
+  const headers = { Authorization: `Bearer ${data.token}` };
+  for (const status of ['running', 'paused', 'created']) {
+    let cursor = '';
+    do {
+      const page = http.get(`${BASE}/v1/simulations?status=${status}&limit=200&cursor=${encodeURIComponent(cursor)}`);
+      for (const s of page.json('simulations') || []) {
+        if (s.created_by !== data.host) continue;
+        const r = http.post(`${BASE}/v1/simulations/${s.id}/stop`, null, { headers });
+        check(r, { 'story stopped': (res) => res.status === 200 || res.status === 409 });
+      }
+      cursor = page.json('next_cursor') || '';
+    } while (cursor);
+  }
+}
+
+export default function (data) {
   const auth = http.post(`${BASE}/v1/auth/guest`, JSON.stringify({ name: `player-${__VU}` }));
   check(auth, { 'signed in': (r) => r.status === 201 });
   const token = auth.json('token');
-  const headers = { Authorization: `Bearer ${token}` };
   const scenario = http.get(`${BASE}/v1/scenarios`).json('scenarios')[__VU % 3 || 0].id;
+  // Started now, as the host, so it has not run on before its player comes.
   const created = http.post(`${BASE}/v1/simulations`, JSON.stringify({
     scenario, seed: __VU, turn_interval_ms: 100, wait_for_players: true, max_turns: 1000,
-  }), { headers });
+  }), { headers: { Authorization: `Bearer ${data.token}` } });
   check(created, { 'story started': (r) => r.status === 201 });
   const sim = created.json();
   const me = sim.characters[0].id;

@@ -1,6 +1,7 @@
 // Watchers: each virtual user opens one WebSocket, subscribes to one of the
 // stories the setup started, and records how long each turn took from its
-// "at" to arrival, with a check that no turn is missed or repeated.
+// "at" to arrival, with a check that no turn is missed or repeated. The
+// teardown stops the stories.
 //
 //   k6 run -e BASE=http://127.0.0.1:8080 -e SIMS=20 -e VUS=500 loadtest/k6/watchers.js
 //
@@ -57,6 +58,12 @@ export function setup() {
   return { sims, token };
 }
 
+// teardown stops the stories setup started: left alone they would run for
+// up to 100,000 turns.
+export function teardown(data) {
+  stopAll(data.sims, data.token);
+}
+
 export default function (data) {
   const sim = data.sims[(__VU - 1) % data.sims.length];
   const ws = new WebSocket(WS, 'novel.v1');
@@ -81,4 +88,13 @@ function parseDuration(s) {
   const m = /^(\d+)(ms|s|m)$/.exec(s);
   if (!m) return 60000;
   return parseInt(m[1], 10) * { ms: 1, s: 1000, m: 60000 }[m[2]];
+}
+
+// stopAll stops each story (its creator's token); one that already ended
+// answers conflict, which is fine.
+export function stopAll(sims, token) {
+  for (const id of sims) {
+    const r = http.post(`${BASE}/v1/simulations/${id}/stop`, null, { headers: { Authorization: `Bearer ${token}` } });
+    check(r, { 'story stopped': (res) => res.status === 200 || res.status === 409 });
+  }
 }
