@@ -6,27 +6,59 @@
 #   deploy/local-cluster.sh            # then open http://127.0.0.1:8080
 #
 # Environment (defaults in brackets):
-#   NOVEL_DATABASE_URL  PostgreSQL [postgres://postgres@127.0.0.1:5432/test?sslmode=disable]
+#   NOVEL_DATABASE_URL  PostgreSQL [postgres://postgres@127.0.0.1:5432/novel_local?sslmode=disable];
+#                       the database is created (with psql) if it is missing
 #   NOVEL_REDIS_URL     Redis [redis://127.0.0.1:6379/0]
+#   NOVEL_REDIS_PREFIX  prefix of the cluster's Redis keys [novel-local:]
 #   NOVEL_JWT_SECRET    shared token key [random for this run]
 #   LB_PORT             balancer port [8080]; nodes use the next three ports
 #   NODES               number of nodes [3]
+#   LOGS                a folder to keep the logs in [none: they are removed
+#                       with the binaries when the cluster stops]
 # Ctrl-C stops everything. Kill a node (its pid is printed) to watch its
 # stories move: kill -9 for a crash, kill -TERM for a drain.
 set -euo pipefail
 
 root="$(cd "$(dirname "$0")/.." && pwd)"
-: "${NOVEL_DATABASE_URL:=postgres://postgres@127.0.0.1:5432/test?sslmode=disable}"
+: "${NOVEL_DATABASE_URL:=postgres://postgres@127.0.0.1:5432/novel_local?sslmode=disable}"
 : "${NOVEL_REDIS_URL:=redis://127.0.0.1:6379/0}"
+: "${NOVEL_REDIS_PREFIX:=novel-local:}"
 : "${NOVEL_JWT_SECRET:=$(head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n')}"
 : "${LB_PORT:=8080}"
 : "${NODES:=3}"
-export NOVEL_DATABASE_URL NOVEL_REDIS_URL NOVEL_JWT_SECRET
+export NOVEL_DATABASE_URL NOVEL_REDIS_URL NOVEL_REDIS_PREFIX NOVEL_JWT_SECRET
 export NOVEL_GUEST_AUTH="${NOVEL_GUEST_AUTH:-true}"
 export NOVEL_LOG_LEVEL="${NOVEL_LOG_LEVEL:-info}"
 
+# The cluster's own database, created on the same server if missing: it
+# never shares the test suite's.
+db_create() {
+	local base="${NOVEL_DATABASE_URL%%\?*}" query="" name
+	[[ "$NOVEL_DATABASE_URL" == *\?* ]] && query="?${NOVEL_DATABASE_URL#*\?}"
+	name="${base##*/}"
+	if ! [[ "$name" =~ ^[A-Za-z_][A-Za-z0-9_]*$ ]]; then
+		echo "database name \"$name\" in NOVEL_DATABASE_URL: use letters, digits and _" >&2
+		exit 1
+	fi
+	if ! command -v psql >/dev/null; then
+		echo "psql not found: create the database $name yourself, or install the PostgreSQL client" >&2
+		return
+	fi
+	local admin="${base%/*}/postgres$query"
+	if [ -z "$(psql "$admin" -tAc "SELECT 1 FROM pg_database WHERE datname = '$name'")" ]; then
+		echo "creating database $name ..."
+		psql "$admin" -qc "CREATE DATABASE \"$name\"" >/dev/null
+	fi
+}
+db_create
+
 bin="$(mktemp -d)"
-logs="${LOGS:-$bin}"
+if [ -n "${LOGS:-}" ]; then
+	mkdir -p "$LOGS"
+	logs="$(cd "$LOGS" && pwd)"
+else
+	logs="$bin"
+fi
 echo "building into $bin ..."
 (cd "$root" && go build -o "$bin/novel-engine" ./cmd/novel-engine && go build -o "$bin/novel-lb" ./cmd/novel-lb)
 
@@ -36,7 +68,8 @@ cleanup() {
 	echo "stopping ..."
 	for pid in "${pids[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
 	wait 2>/dev/null || true
-	rm -f "$bin/novel-engine" "$bin/novel-lb"
+	rm -rf "$bin"
+	if [ "$logs" != "$bin" ]; then echo "logs kept in $logs"; fi
 }
 trap cleanup EXIT INT TERM
 
