@@ -4,6 +4,10 @@
 
 GO ?= go
 BIN ?= bin/novel-engine
+# The release tag (vX.Y.Z) this tree is at, if any, for `novel-engine
+# version`; without one, Go's own build stamp (a pseudo-version) is shown.
+VERSION ?= $(shell git describe --tags --match 'v[0-9]*' --dirty 2>/dev/null)
+LDFLAGS := $(if $(VERSION),-X main.version=$(VERSION))
 
 .PHONY: run build test bench lint loadtest compare clean
 
@@ -13,7 +17,7 @@ run: build
 	exec ./$(BIN) serve
 
 build:
-	$(GO) build -o $(BIN) ./cmd/novel-engine
+	$(GO) build -ldflags "$(LDFLAGS)" -o $(BIN) ./cmd/novel-engine
 
 test:
 	$(GO) vet ./...
