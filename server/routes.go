@@ -20,6 +20,7 @@ func (s *Server) Handler() http.Handler {
 
 	r.Route("/v1", func(r chi.Router) {
 		r.Use(s.authenticate)
+		r.Get("/openapi.json", handleOpenAPI)
 		r.With(s.limitWrites).Post("/auth/guest", s.handleGuest)
 
 		r.Group(func(r chi.Router) {
@@ -30,7 +31,7 @@ func (s *Server) Handler() http.Handler {
 			r.Get("/simulations/{id}", s.handleGetSimulation)
 			r.Get("/simulations/{id}/turns", s.handleListTurns)
 			r.Get("/simulations/{id}/story", s.handleStory)
-			r.Get("/ws", s.handleWS)
+			r.With(s.checkOrigin).Get("/ws", s.handleWS)
 		})
 		r.Group(func(r chi.Router) {
 			r.Use(s.limitWrites)
