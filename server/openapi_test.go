@@ -31,7 +31,7 @@ func TestOpenAPIListsEveryRoute(t *testing.T) {
 			described[strings.ToUpper(method)+" "+path] = true
 		}
 	}
-	s, _ := newTestServer(t, store.NewMemory(), 10)
+	s, _ := newTestServer(t, store.NewMemory(), Config{})
 	served := map[string]bool{}
 	err := chi.Walk(s.Handler().(chi.Routes), func(method, route string, _ http.Handler, _ ...func(http.Handler) http.Handler) error {
 		if strings.HasSuffix(route, "/*") {

@@ -6,8 +6,9 @@ import (
 
 	"github.com/chromedp/chromedp"
 
-	"github.com/novel-engine/novel-engine/hub/redistest"
-	"github.com/novel-engine/novel-engine/store/postgres"
+	"github.com/novel-engine/novel-engine/cluster/redistest"
+	"github.com/novel-engine/novel-engine/internal/poll"
+	"github.com/novel-engine/novel-engine/store/postgres/pgtest"
 	"github.com/novel-engine/novel-engine/web/webtest"
 )
 
@@ -20,7 +21,7 @@ func TestBrowserThroughBalancer(t *testing.T) {
 		t.Skip("runs a cluster of real processes")
 	}
 	b := webtest.NewBrowser(t)
-	c := startCluster(t, 2, postgres.TestURL(t), redistest.URL(t))
+	c := startCluster(t, 2, pgtest.URL(t), redistest.URL(t))
 	l := c.lb()
 	tok := l.guest(t, "Wren")
 	sim := l.create(t, tok, map[string]any{"scenario": browserScenario, "seed": 7, "turn_interval_ms": 300, "max_turns": 5000}).ID
@@ -43,7 +44,7 @@ func TestBrowserThroughBalancer(t *testing.T) {
 		`[window.novel.client.state, document.querySelector('#cast').innerText]`)
 	webtest.MustEval[bool](tab, `(() => { document.querySelector('#cast li[data-id="mara"] button[aria-label^="Play"]:not([disabled])').click(); return true })()`)
 	tab.WaitJS(15*time.Second, `!!document.querySelector('#play button.move')`, `document.querySelector('#play').innerText`)
-	waitFor(t, 10*time.Second, "the cluster to seat Ada", func() bool {
+	poll.Until(t, 10*time.Second, "the cluster to seat Ada", func() bool {
 		var v simView
 		l.api(t, "GET", "/v1/simulations/"+sim, "", nil, &v)
 		for _, ch := range v.Characters {

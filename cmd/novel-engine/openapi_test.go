@@ -17,6 +17,7 @@ import (
 	validator "github.com/pb33f/libopenapi-validator"
 	"github.com/pb33f/libopenapi-validator/config"
 
+	"github.com/novel-engine/novel-engine/internal/poll"
 	"github.com/novel-engine/novel-engine/server"
 )
 
@@ -202,12 +203,12 @@ func TestOpenAPIDescribesEveryAnswer(t *testing.T) {
 	code, data = c.call("GET", "/v1/scenarios/{id}", []any{"browser-test"}, "", nil)
 	c.want(200, code, data, "the stored scenario")
 
-	waitFor(t, 20*time.Second, "the short story to finish", func() bool {
+	poll.Until(t, 20*time.Second, "the short story to finish", func() bool {
 		var v simView
 		n.api(t, "GET", "/v1/simulations/"+short.ID, "", nil, &v)
 		return v.Status == "finished"
 	})
-	waitFor(t, 20*time.Second, "the long story's first turns", func() bool {
+	poll.Until(t, 20*time.Second, "the long story's first turns", func() bool {
 		var v simView
 		n.api(t, "GET", "/v1/simulations/"+long.ID, "", nil, &v)
 		return v.Head >= 2
