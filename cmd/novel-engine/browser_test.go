@@ -378,7 +378,7 @@ func TestBrowserSayBoxKeepsTyping(t *testing.T) {
 	typed := ""
 	for round := 0; round < 4; round++ {
 		for _, r := range phrase {
-			tab.Do(5*time.Second, chromedp.KeyEvent(string(r)))
+			tab.Do(30*time.Second, chromedp.KeyEvent(string(r)))
 			typed += string(r)
 			time.Sleep(25 * time.Millisecond) // a fast typist's pace, so turns land between keys
 		}
@@ -530,7 +530,7 @@ func TestBrowserKeepsUp(t *testing.T) {
 	if v.Head < 100 {
 		t.Fatalf("only %d turns in 6 s at 10 ms; the server is too slow for this test", v.Head)
 	}
-	tab.WaitJS(5*time.Second, fmt.Sprintf(`%s >= %d`, jsLastSeq, v.Head), jsLastSeq)
+	tab.WaitJS(30*time.Second, fmt.Sprintf(`%s >= %d`, jsLastSeq, v.Head), jsLastSeq)
 	n := webtest.MustEval[int](tab, `document.querySelectorAll('#prose article.turn').length`)
 	if n > 200 {
 		t.Errorf("the page holds %d turns; it should trim to a bounded number", n)
@@ -547,7 +547,7 @@ func TestBrowserKeepsUp(t *testing.T) {
 	// "Show earlier turns" brings back the trimmed ones, in order.
 	first := webtest.MustEval[int64](tab, `Number(document.querySelector('#prose article.turn').dataset.seq)`)
 	webtest.MustEval[bool](tab, `(() => { document.querySelector('#prose .earlier').click(); return true })()`)
-	tab.WaitJS(10*time.Second, fmt.Sprintf(`Number(document.querySelector('#prose article.turn').dataset.seq) < %d`, first), `document.querySelector('#prose article.turn').dataset.seq`)
+	tab.WaitJS(30*time.Second, fmt.Sprintf(`Number(document.querySelector('#prose article.turn').dataset.seq) < %d`, first), `document.querySelector('#prose article.turn').dataset.seq`)
 	checkShown(t, "the page after showing earlier turns", webtest.MustEval[[]shownTurn](tab, jsShownTurns))
 }
 
