@@ -65,6 +65,10 @@ type Turn struct {
 type Seat struct {
 	UserID   string
 	UserName string
+	// AIFill lets the built-in decider play the character on turns its
+	// player sends no action for; without it the character holds its
+	// ground until its player acts.
+	AIFill bool
 }
 
 // PendingAction is a player's action accepted for a turn not yet stored.

@@ -352,10 +352,10 @@ func (s *Store) ClaimSeat(ctx context.Context, simID, character string, seat sto
 	// The holder reclaiming its seat updates its name; anyone else updates
 	// nothing and gets no row back.
 	var holder string
-	err := s.pool.QueryRow(ctx, `insert into seats (sim_id, character, user_id, user_name) values ($1, $2, $3, $4)
-		on conflict (sim_id, character) do update set user_name = excluded.user_name
+	err := s.pool.QueryRow(ctx, `insert into seats (sim_id, character, user_id, user_name, ai_fill) values ($1, $2, $3, $4, $5)
+		on conflict (sim_id, character) do update set user_name = excluded.user_name, ai_fill = excluded.ai_fill
 		where seats.user_id = excluded.user_id
-		returning user_id`, simID, character, seat.UserID, seat.UserName).Scan(&holder)
+		returning user_id`, simID, character, seat.UserID, seat.UserName, seat.AIFill).Scan(&holder)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return fmt.Errorf("claim seat %q of %q: held by another user: %w", character, simID, store.ErrConflict)
 	}
@@ -378,7 +378,7 @@ func (s *Store) ReleaseSeat(ctx context.Context, simID, character, userID string
 }
 
 func (s *Store) Seats(ctx context.Context, simID string) (map[string]store.Seat, error) {
-	rows, err := s.pool.Query(ctx, `select c.character, c.user_id, c.user_name from simulations s
+	rows, err := s.pool.Query(ctx, `select c.character, c.user_id, c.user_name, c.ai_fill from simulations s
 		left join seats c on c.sim_id = s.id where s.id = $1`, simID)
 	if err != nil {
 		return nil, fmt.Errorf("seats of %q: %w", simID, translate(err))
@@ -389,11 +389,12 @@ func (s *Store) Seats(ctx context.Context, simID string) (map[string]store.Seat,
 	for rows.Next() {
 		found = true
 		var character, userID, userName *string
-		if err := rows.Scan(&character, &userID, &userName); err != nil {
+		var aiFill *bool
+		if err := rows.Scan(&character, &userID, &userName, &aiFill); err != nil {
 			return nil, fmt.Errorf("seats of %q: %w", simID, translate(err))
 		}
 		if character != nil {
-			seats[*character] = store.Seat{UserID: *userID, UserName: *userName}
+			seats[*character] = store.Seat{UserID: *userID, UserName: *userName, AIFill: *aiFill}
 		}
 	}
 	if err := rows.Err(); err != nil {

@@ -321,6 +321,17 @@ func testSeats(t *testing.T, s store.Store) {
 	if err != nil || len(seats) != 2 || seats["hero"] != ada || seats["villain"] != bo {
 		t.Fatalf("Seats = %v %v", seats, err)
 	}
+	// The holder reclaiming its seat may change whether the AI fills in.
+	adaFill := store.Seat{UserID: "u1", UserName: "Ada", AIFill: true}
+	if err := s.ClaimSeat(c, "se", "hero", adaFill); err != nil {
+		t.Fatalf("reclaim with ai fill: %v", err)
+	}
+	if err := s.ClaimSeat(c, "se", "hero", store.Seat{UserID: "u2", UserName: "Bo"}); !errors.Is(err, store.ErrConflict) {
+		t.Fatalf("claim of a held seat: %v, want ErrConflict", err)
+	}
+	if seats, err := s.Seats(c, "se"); err != nil || seats["hero"] != adaFill {
+		t.Fatalf("Seats after reclaim with ai fill = %v %v", seats, err)
+	}
 	if err := s.ReleaseSeat(c, "se", "hero", "u2"); !errors.Is(err, store.ErrNotFound) {
 		t.Fatalf("release by non-holder: %v, want ErrNotFound", err)
 	}
