@@ -92,10 +92,38 @@ func (s *Server) instrument(next http.Handler) http.Handler {
 		start := time.Now()
 		ww := middleware.NewWrapResponseWriter(w, r.ProtoMajor)
 		next.ServeHTTP(ww, r)
-		route := chi.RouteContext(r.Context()).RoutePattern()
-		if route == "" {
-			route = "other"
-		}
-		s.metrics.requests.WithLabelValues(route, r.Method, strconv.Itoa(ww.Status())).Observe(time.Since(start).Seconds())
+		s.metrics.requests.WithLabelValues(routeLabel(r), methodLabel(r.Method), strconv.Itoa(ww.Status())).Observe(time.Since(start).Seconds())
 	})
+}
+
+// knownRoutes are the route patterns a label may name; any other path
+// (a 404, a 405, the web UI's files) is "other", so that no request can
+// add a series.
+var knownRoutes = map[string]bool{
+	"/healthz": true, "/readyz": true, "/metrics": true,
+	"/v1/openapi.json": true, "/v1/auth/guest": true, "/v1/ws": true,
+	"/v1/scenarios": true, "/v1/scenarios/{id}": true,
+	"/v1/simulations": true, "/v1/simulations/{id}": true,
+	"/v1/simulations/{id}/turns": true, "/v1/simulations/{id}/story": true,
+	"/v1/simulations/{id}/pause": true, "/v1/simulations/{id}/resume": true,
+	"/v1/simulations/{id}/stop": true, "/v1/simulations/{id}/actions": true,
+	"/v1/simulations/{id}/seats/{character}": true,
+}
+
+func routeLabel(r *http.Request) string {
+	rc := chi.RouteContext(r.Context())
+	if rc == nil || !knownRoutes[rc.RoutePattern()] {
+		return "other"
+	}
+	return rc.RoutePattern()
+}
+
+// methodLabel folds any method the API does not use into "other": a
+// method name is whatever the client sends.
+func methodLabel(m string) string {
+	switch m {
+	case http.MethodGet, http.MethodHead, http.MethodPost, http.MethodPut, http.MethodPatch, http.MethodDelete, http.MethodOptions:
+		return m
+	}
+	return "other"
 }
