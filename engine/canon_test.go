@@ -2,6 +2,7 @@ package engine
 
 import (
 	"bytes"
+	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
@@ -110,5 +111,69 @@ func TestStoryGolden(t *testing.T) {
 	for _, sc := range Builtins() {
 		turns := play(t, startSim(t, sc, 7, Options{}), 200, nil)
 		golden(t, sc.ID+"_seed7.md", RenderMarkdown(sc.Title, sc.Premise, turns))
+	}
+}
+
+// TestStateIsJSONAndOwned checks that State, which hands out the
+// encoding the state hash was made of, is what encoding/json makes of the
+// world at every point (new, after each step, after a restore), and that
+// a returned state is not overwritten by later turns.
+func TestStateIsJSONAndOwned(t *testing.T) {
+	sc := mustBuiltin(t, "heronsalt")
+	s := startSim(t, sc, 3, Options{})
+	check := func(what string, s *Sim) []byte {
+		t.Helper()
+		got, err := s.State()
+		if err != nil {
+			t.Fatal(err)
+		}
+		want, err := json.Marshal(s.w)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.Equal(got, want) {
+			t.Fatalf("%s: State differs from encoding/json:\n got %s\nwant %s", what, got, want)
+		}
+		return got
+	}
+	first := check("new", s)
+	firstCopy := bytes.Clone(first)
+	var kept, keptCopy []byte
+	for !s.Finished() && s.Seq() < 30 {
+		play(t, s, 1, nil)
+		st := check(fmt.Sprintf("turn %d", s.Seq()), s)
+		if s.Seq() == 5 {
+			kept, keptCopy = st, bytes.Clone(st)
+			r, err := RestoreSim(sc, 3, st, Options{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			check("restored", r)
+		}
+	}
+	if !bytes.Equal(first, firstCopy) || !bytes.Equal(kept, keptCopy) {
+		t.Fatal("a state returned earlier was overwritten by later turns")
+	}
+}
+
+// BenchmarkStepState is a turn as the runner plays it: a step, then the
+// state to store.
+func BenchmarkStepState(b *testing.B) {
+	sc := tenCharacters(b)
+	ctx := context.Background()
+	seed := int64(1)
+	s := startSim(b, sc, seed, Options{})
+	b.ReportAllocs()
+	for b.Loop() {
+		if s.Finished() || s.Seq() >= 200 {
+			seed++
+			s = startSim(b, sc, seed, Options{})
+		}
+		if _, err := s.Step(ctx, nil); err != nil {
+			b.Fatal(err)
+		}
+		if _, err := s.State(); err != nil {
+			b.Fatal(err)
+		}
 	}
 }

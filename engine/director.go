@@ -50,6 +50,7 @@ type turnState struct {
 // step plays one turn and returns it as published.
 func (s *Sim) step(ctx context.Context, player map[string]Action) (Turn, error) {
 	w := s.w
+	s.encFresh = false
 	t := &turnState{seq: w.Seq + 1, plot: s.rng(w.Seq+1, streamPlot)}
 	bands := s.relationBands()
 	prevPhase := w.Phase

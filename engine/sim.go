@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -36,6 +37,7 @@ type Sim struct {
 	builtin   bool // opts.Decider is the built-in utility AI
 	castCache *Cast
 	enc       canonEncoder // reused by hash
+	encFresh  bool         // enc holds the current world's encoding
 
 	// Changed by Step.
 	w *world
@@ -94,13 +96,15 @@ func newSim(sc *Scenario, seed int64, opts Options) *Sim {
 }
 
 // State returns the serialised world state. It holds nothing of the
-// simulation's id or the clock.
+// simulation's id or the clock. Right after Step it is the encoding the
+// state hash was made of (the canonical encoding is encoding/json's), so
+// a turn encodes the world once.
 func (s *Sim) State() ([]byte, error) {
-	b, err := json.Marshal(s.w)
-	if err != nil {
-		return nil, fmt.Errorf("encode state: %w", err)
+	if !s.encFresh {
+		s.enc.world(s.w)
+		s.encFresh = true
 	}
-	return b, nil
+	return bytes.Clone(s.enc.b), nil
 }
 
 // Seq is the seq of the last played turn, 0 before the first.
@@ -151,6 +155,7 @@ func (s *Sim) Locations() []LocationView {
 
 func (s *Sim) hash() string {
 	sum := sha256.Sum256(s.enc.world(s.w))
+	s.encFresh = true
 	return hex.EncodeToString(sum[:])
 }
 
