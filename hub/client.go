@@ -19,31 +19,44 @@ const (
 )
 
 // Client is one WebSocket connection's outbound side: a queue bounded in
-// bytes and the single writer that drains it. Anything may Enqueue; only
-// WriteLoop writes to the connection.
+// bytes and the writer that drains it. Anything may Enqueue; only the
+// writer writes messages to the connection. The writer is a goroutine
+// that runs while something is queued and ends when the queue is empty,
+// so an idle connection has none.
 type Client struct {
 	// set at construction
 	hub      *Hub
 	conn     *websocket.Conn
+	out      *batchWriter // nil: each message is flushed on its own
 	maxBytes int
-	wake     chan struct{} // capacity 1: "the queue or the state changed"
+	done     chan struct{} // closed when the connection has been closed
 
 	mu      sync.Mutex // guards the fields below
 	queue   [][]byte
 	spare   [][]byte // the writer's last batch, reused as the next queue
 	queued  int      // bytes in queue and in the batch being written
+	writing bool     // a writer runs, or the connection is closed
+	ended   bool     // the connection is closed; nothing more starts
 	closing bool
 	flush   bool // write what is queued before closing
 	code    websocket.StatusCode
 	reason  string
-	subs    []string // simulations subscribed to
+	subs    []string    // simulations subscribed to
+	ping    *time.Timer // the next keepalive ping; nil: none
+	running sync.WaitGroup
 }
 
 // NewClient returns the outbound side of conn, counted among the node's
-// connections until Disconnect. conn may be nil in tests that only
-// look at what is queued.
+// connections until Disconnect. Each message is written and flushed on
+// its own, and no keepalive is sent (Accept's clients batch and ping).
+// conn may be nil in tests that only look at what is queued: nothing is
+// written then.
 func (h *Hub) NewClient(conn *websocket.Conn) *Client {
-	c := &Client{hub: h, conn: conn, maxBytes: h.opts.MaxQueueBytes, wake: make(chan struct{}, 1)}
+	return h.newClient(conn, nil)
+}
+
+func (h *Hub) newClient(conn *websocket.Conn, out *batchWriter) *Client {
+	c := &Client{hub: h, conn: conn, out: out, maxBytes: h.opts.MaxQueueBytes, done: make(chan struct{})}
 	h.clientsMu.Lock()
 	h.clients[c] = struct{}{}
 	h.clientsMu.Unlock()
@@ -67,9 +80,20 @@ func (c *Client) Enqueue(msg []byte) bool {
 	}
 	c.queue = append(c.queue, msg)
 	c.queued += len(msg)
+	c.startLocked()
 	c.mu.Unlock()
-	c.signal()
 	return true
+}
+
+// startLocked starts the writer unless one runs or the connection is
+// closed.
+func (c *Client) startLocked() {
+	if c.writing || c.conn == nil {
+		return
+	}
+	c.writing = true
+	c.running.Add(1)
+	go c.write()
 }
 
 // Queued returns the bytes waiting to be written.
@@ -79,20 +103,12 @@ func (c *Client) Queued() int {
 	return c.queued
 }
 
-func (c *Client) signal() {
-	select {
-	case c.wake <- struct{}{}:
-	default:
-	}
-}
-
 // Close asks the writer to drop what is queued and close the connection
 // with code. The first call wins.
 func (c *Client) Close(code websocket.StatusCode, reason string) {
 	c.mu.Lock()
 	c.closeLocked(code, reason)
 	c.mu.Unlock()
-	c.signal()
 }
 
 // CloseAfterQueued is Close, but what is already queued (replies that
@@ -101,9 +117,9 @@ func (c *Client) CloseAfterQueued(code websocket.StatusCode, reason string) {
 	c.mu.Lock()
 	if !c.closing {
 		c.closing, c.flush, c.code, c.reason = true, true, code, reason
+		c.startLocked()
 	}
 	c.mu.Unlock()
-	c.signal()
 }
 
 func (c *Client) closeLocked(code websocket.StatusCode, reason string) {
@@ -112,7 +128,7 @@ func (c *Client) closeLocked(code websocket.StatusCode, reason string) {
 	}
 	c.closing, c.flush, c.code, c.reason = true, false, code, reason
 	c.queue, c.queued = nil, 0
-	c.signal()
+	c.startLocked()
 }
 
 // Closing reports whether the client is being closed.
@@ -122,81 +138,138 @@ func (c *Client) Closing() bool {
 	return c.closing
 }
 
-// WriteLoop writes queued messages until ctx ends or the client is
-// closed; then it closes the connection with the code given to Close.
-// Each wake-up writes everything queued at that moment. Every
-// pingInterval (if positive) it pings the peer, and gives up on a peer
-// that does not answer within another interval: one goroutine per
-// connection does both jobs.
-func (c *Client) WriteLoop(ctx context.Context, writeTimeout, pingInterval time.Duration) error {
-	if writeTimeout <= 0 {
-		writeTimeout = defaultWriteTimeout
-	}
-	var tick <-chan time.Time
-	if pingInterval > 0 {
-		t := time.NewTicker(pingInterval)
-		defer t.Stop()
-		tick = t.C
-	}
+// Done is closed once the connection has been closed: by the writer,
+// after Close, or because a write or a keepalive ping failed.
+func (c *Client) Done() <-chan struct{} { return c.done }
+
+// write is the writer: it writes what is queued, a batch at a time, and
+// returns when the queue is empty; or it closes the connection, when
+// asked to or when a write fails.
+func (c *Client) write() {
+	defer c.running.Done()
 	for {
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-tick:
-			pctx, cancel := context.WithTimeout(ctx, pingInterval)
-			err := c.conn.Ping(pctx)
-			cancel()
-			if err != nil {
-				return err
-			}
-			continue
-		case <-c.wake:
-		}
 		c.mu.Lock()
 		batch := c.queue
 		c.queue, c.spare = c.spare[:0], nil
 		closing, flush, code, reason := c.closing, c.flush, c.code, c.reason
-		c.mu.Unlock()
-		if closing && flush {
-			wctx, cancel := context.WithTimeout(ctx, writeTimeout)
-			for _, msg := range batch {
-				if c.conn.Write(wctx, websocket.MessageText, msg) != nil {
-					break
-				}
-			}
-			cancel()
-		}
-		if closing {
-			return c.conn.Close(code, reason)
-		}
-		if len(batch) == 0 {
-			continue
-		}
-		wctx, cancel := context.WithTimeout(ctx, writeTimeout)
-		for i, msg := range batch {
-			if err := c.conn.Write(wctx, websocket.MessageText, msg); err != nil {
-				cancel()
-				return err
-			}
-			batch[i] = nil
-			c.mu.Lock()
-			if c.closing && !c.flush {
-				// Close dropped the queue; stop writing what it dropped.
-				c.mu.Unlock()
-				c.signal()
-				break
-			}
-			c.queued -= len(msg)
+		if len(batch) == 0 && !closing {
+			c.writing = false
 			c.mu.Unlock()
+			return
 		}
-		cancel()
+		c.mu.Unlock()
+		if closing {
+			if flush {
+				c.writeBatch(batch)
+			}
+			c.conn.Close(code, reason)
+			c.end()
+			return
+		}
+		n, err := c.writeBatch(batch)
+		if err != nil {
+			c.conn.CloseNow()
+			c.end()
+			return
+		}
 		c.mu.Lock()
+		if !c.closing {
+			// Close dropped the queue and its count meanwhile.
+			c.queued -= n
+		}
 		if c.spare == nil && cap(batch) <= 1024 {
 			clear(batch)
 			c.spare = batch[:0]
 		}
 		c.mu.Unlock()
 	}
+}
+
+// writeBatch writes msgs, with one flush to the network when the client
+// batches, and returns the bytes written.
+func (c *Client) writeBatch(msgs [][]byte) (int, error) {
+	n := 0
+	if c.out != nil {
+		c.out.hold()
+	}
+	var err error
+	for _, msg := range msgs {
+		// A context without Done: the library then arms no timer per
+		// frame. The batch writer's deadline bounds the write instead.
+		if err = c.conn.Write(context.Background(), websocket.MessageText, msg); err != nil {
+			break
+		}
+		n += len(msg)
+	}
+	if c.out != nil {
+		if ferr := c.out.release(); err == nil {
+			err = ferr
+		}
+	}
+	return n, err
+}
+
+// end marks the connection closed: nothing more is queued or written.
+func (c *Client) end() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.ended {
+		return
+	}
+	c.ended, c.writing, c.closing = true, true, true
+	c.queue, c.queued = nil, 0
+	if c.ping != nil {
+		c.ping.Stop()
+	}
+	close(c.done)
+}
+
+// keepalive pings the peer every interval without holding up the writer:
+// the ping is sent from a timer's goroutine, which alone waits for the
+// pong (read by the connection's reader) and closes the connection if
+// none comes within another interval.
+func (c *Client) keepalive(interval time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.ping = time.AfterFunc(interval, func() { c.pingOnce(interval) })
+}
+
+func (c *Client) pingOnce(interval time.Duration) {
+	c.mu.Lock()
+	if c.ended {
+		c.mu.Unlock()
+		return
+	}
+	c.running.Add(1)
+	c.mu.Unlock()
+	defer c.running.Done()
+	ctx, cancel := context.WithTimeout(context.Background(), interval)
+	err := c.conn.Ping(ctx)
+	cancel()
+	if err != nil {
+		c.hub.log.Debug("keepalive ping", "err", err)
+		c.conn.CloseNow()
+		c.end()
+		return
+	}
+	c.mu.Lock()
+	if !c.ended {
+		c.ping.Reset(interval)
+	}
+	c.mu.Unlock()
+}
+
+// stop closes the connection at once, unless it is closed already, and
+// waits for the writer and a keepalive ping in flight to return.
+func (c *Client) stop() {
+	c.mu.Lock()
+	ended := c.ended
+	c.mu.Unlock()
+	if c.conn != nil && !ended {
+		c.conn.CloseNow()
+	}
+	c.end()
+	c.running.Wait()
 }
 
 func (c *Client) addSub(sim string) {

@@ -11,6 +11,7 @@ import (
 	"math"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/coder/websocket"
 )
@@ -37,7 +38,13 @@ type Options struct {
 	MaxBuffered int
 	// FillLimit is the most turns asked of history at once. Defaults to 500.
 	FillLimit int
-	Logger    *slog.Logger
+	// WriteTimeout bounds each write to a connection made by Accept.
+	// Defaults to 10s.
+	WriteTimeout time.Duration
+	// PingInterval is how often Accept's connections are pinged; a peer
+	// that does not answer within another interval is cut. Zero: never.
+	PingInterval time.Duration
+	Logger       *slog.Logger
 }
 
 // Hub is the per-node fan-out, and the registry of the node's connections.
@@ -89,6 +96,9 @@ func New(broker Broker, store FillFunc, opts Options) *Hub {
 	}
 	if opts.FillLimit <= 0 {
 		opts.FillLimit = 500
+	}
+	if opts.WriteTimeout <= 0 {
+		opts.WriteTimeout = defaultWriteTimeout
 	}
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
@@ -418,9 +428,11 @@ func (h *Hub) Recover(ctx context.Context, sim string) {
 }
 
 // Disconnect removes every subscription of c and forgets it, when its
-// connection has ended.
+// connection has ended: the connection is closed now if it is not
+// already, and Disconnect returns once nothing writes to it any more.
 func (h *Hub) Disconnect(ctx context.Context, c *Client) {
 	h.UnsubscribeAll(ctx, c)
+	c.stop()
 	h.clientsMu.Lock()
 	delete(h.clients, c)
 	h.clientsMu.Unlock()
@@ -435,13 +447,27 @@ func (h *Hub) Connections() int {
 
 // CloseAll closes every connection of this node with code.
 func (h *Hub) CloseAll(code websocket.StatusCode, reason string) {
+	for _, c := range h.clientList() {
+		c.Close(code, reason)
+	}
+}
+
+// Abort closes every connection of this node at once, without a close
+// handshake: for a shutdown whose time is up.
+func (h *Hub) Abort() {
+	for _, c := range h.clientList() {
+		if c.conn != nil {
+			c.conn.CloseNow()
+		}
+	}
+}
+
+func (h *Hub) clientList() []*Client {
 	h.clientsMu.Lock()
+	defer h.clientsMu.Unlock()
 	clients := make([]*Client, 0, len(h.clients))
 	for c := range h.clients {
 		clients = append(clients, c)
 	}
-	h.clientsMu.Unlock()
-	for _, c := range clients {
-		c.Close(code, reason)
-	}
+	return clients
 }

@@ -410,8 +410,8 @@ func TestCloseAll(t *testing.T) {
 		t.Fatalf("%d connections, want 1", h.Connections())
 	}
 	h.CloseAll(1001, "bye")
-	if !a.Closing() || c.Closing() {
-		t.Fatalf("closing: connected %v, disconnected %v", a.Closing(), c.Closing())
+	if !a.Closing() || a.code != 1001 || c.code == 1001 {
+		t.Fatalf("close codes: connected %d, disconnected %d", a.code, c.code)
 	}
 }
 

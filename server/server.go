@@ -164,7 +164,7 @@ func New(cfg Config) (*Server, error) {
 	} else {
 		s.broker = hub.NewMemoryBroker()
 	}
-	s.hub = hub.New(s.broker, s.fillFromStore, hub.Options{MaxQueueBytes: cfg.MaxQueueBytes, FillLimit: turnsPageLimit, Logger: cfg.Logger})
+	s.hub = hub.New(s.broker, s.fillFromStore, hub.Options{MaxQueueBytes: cfg.MaxQueueBytes, FillLimit: turnsPageLimit, PingInterval: cfg.PingInterval, Logger: cfg.Logger})
 	s.views = newViewCache()
 	s.presence = newPresence(s)
 	s.seats = newSeatKeeper(cfg.SeatGrace, realClock{}, s.freeSeat)
@@ -258,6 +258,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	case <-done:
 	case <-ctx.Done():
 		err = errors.Join(err, ctx.Err())
+		s.hub.Abort()
 	}
 	s.cancel()
 	s.bg.Wait()

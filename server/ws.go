@@ -38,44 +38,35 @@ func (s *Server) handleWS(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	u := userFrom(r.Context())
-	ws, err := websocket.Accept(w, r, s.accept)
+	ws, client, err := s.hub.Accept(w, r, s.accept)
 	if err != nil {
 		s.log.Debug("websocket accept", "err", err)
 		return // Accept has answered
 	}
-	s.conns.Add(1)
-	defer s.conns.Done()
 	ws.SetReadLimit(maxFrameBytes)
 	c := &conn{
-		s: s, ws: ws, client: s.hub.NewClient(ws), user: u, session: randomID(12),
+		s: s, ws: ws, client: client, user: u, session: randomID(12),
 		limiter: rate.NewLimiter(rate.Limit(s.cfg.MessageRate), s.cfg.MessageBurst),
 	}
 	s.metrics.connections.Inc()
-	defer s.metrics.connections.Dec()
 	s.seats.connected(u)
 	// A drain that began while this connection was being accepted must
 	// still close it.
 	if s.Draining() {
 		c.client.Close(websocket.StatusGoingAway, "server shutting down")
 	}
-	c.run(s.ctx)
+	// The connection is read in a goroutine of its own and this handler
+	// returns, so that the request, its middlewares' state and the deep
+	// stack they ran on are not kept for the connection's life.
+	s.conns.Add(1)
+	go c.run()
 }
 
-// run owns the connection: it reads, while its children write and ping.
-func (c *conn) run(parent context.Context) {
-	ctx, cancel := context.WithCancel(parent)
-	defer cancel()
-	// The writer is the connection's only other goroutine: it also pings.
-	writerDone := make(chan struct{})
-	go func() {
-		defer close(writerDone)
-		err := c.client.WriteLoop(ctx, 10*time.Second, c.s.cfg.PingInterval)
-		if err != nil && !errors.Is(err, context.Canceled) {
-			c.s.log.Debug("write loop", "session", c.session, "err", err)
-		}
-		cancel() // the writer closed the socket or failed: stop reading
-		c.ws.CloseNow()
-	}()
+// run owns the connection: it reads, while the hub's client writes and
+// pings.
+func (c *conn) run() {
+	defer c.s.conns.Done()
+	defer c.s.metrics.connections.Dec()
 	if !c.user.ExpiresAt.IsZero() {
 		t := time.AfterFunc(time.Until(c.user.ExpiresAt), func() {
 			c.client.Close(hub.StatusTokenExpired, "token expired")
@@ -83,29 +74,33 @@ func (c *conn) run(parent context.Context) {
 		defer t.Stop()
 	}
 	c.send(welcomeMsg{Type: "welcome", Protocol: 1, Session: c.session, Node: c.s.cfg.Node, User: c.user})
-	c.readLoop(ctx)
+	c.readLoop()
 
 	// Leaving. If the server is closing the connection, let the writer
 	// finish the close handshake; otherwise the peer is gone.
 	if c.client.Closing() {
+		t := time.NewTimer(15 * time.Second)
 		select {
-		case <-writerDone:
-		case <-time.After(15 * time.Second):
+		case <-c.client.Done():
+		case <-t.C:
 		}
+		t.Stop()
 	}
-	cancel()
-	<-writerDone
-	c.ws.CloseNow()
-	c.s.hub.Disconnect(context.WithoutCancel(ctx), c.client)
+	ctx := context.WithoutCancel(c.s.ctx)
+	c.s.hub.Disconnect(ctx, c.client)
 	c.s.seats.disconnected(c.user)
 	for _, sim := range c.client.Subs() {
 		c.s.presence.mark(sim)
 	}
 }
 
-func (c *conn) readLoop(ctx context.Context) {
+// readLoop reads until the connection ends: the peer left, or the
+// client closed it (a close, a failed write or ping, or the server's
+// Abort). Reads take a context without Done, so that the library arms no
+// timer per read; closing the connection is what stops them.
+func (c *conn) readLoop() {
 	for {
-		typ, data, err := c.ws.Read(ctx)
+		typ, data, err := c.ws.Read(context.Background())
 		if err != nil {
 			// The peer left, the frame was too large (the library closes
 			// with 1009), or the writer closed the socket.
@@ -126,7 +121,7 @@ func (c *conn) readLoop(ctx context.Context) {
 			continue
 		}
 		c.strikes = 0
-		c.handle(ctx, data)
+		c.handle(c.s.ctx, data)
 	}
 }
 

@@ -1,0 +1,274 @@
+package hub
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"runtime"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/coder/websocket"
+
+	"github.com/novel-engine/novel-engine/internal/poll"
+)
+
+// countingListener counts the writes made to the connections it accepts.
+type countingListener struct {
+	net.Listener
+	writes atomic.Int64
+}
+
+func (l *countingListener) Accept() (net.Conn, error) {
+	c, err := l.Listener.Accept()
+	if err != nil {
+		return nil, err
+	}
+	return &countingConn{Conn: c, writes: &l.writes}, nil
+}
+
+type countingConn struct {
+	net.Conn
+	writes *atomic.Int64
+}
+
+func (c *countingConn) Write(p []byte) (int, error) {
+	c.writes.Add(1)
+	return c.Conn.Write(p)
+}
+
+// wsPair serves h.Accept on loopback and dials it, returning the server's
+// client and the dialled connection.
+type wsPair struct {
+	srv     *httptest.Server
+	ln      *countingListener
+	clients chan *Client
+}
+
+func newWSPair(t testing.TB, h *Hub) *wsPair {
+	t.Helper()
+	p := &wsPair{clients: make(chan *Client, 16)}
+	p.srv = httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		conn, c, err := h.Accept(w, r, nil)
+		if err != nil {
+			t.Error(err)
+			return
+		}
+		p.clients <- c
+		// Read until the connection ends, as the server does: pongs are
+		// read here.
+		for {
+			if _, _, err := conn.Read(context.Background()); err != nil {
+				h.Disconnect(context.Background(), c)
+				return
+			}
+		}
+	}))
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.ln = &countingListener{Listener: ln}
+	p.srv.Listener = p.ln
+	p.srv.Start()
+	t.Cleanup(p.srv.Close)
+	return p
+}
+
+func (p *wsPair) dial(t testing.TB, opts *websocket.DialOptions) (*websocket.Conn, *Client) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	conn, _, err := websocket.Dial(ctx, "ws"+strings.TrimPrefix(p.srv.URL, "http"), opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	conn.SetReadLimit(-1)
+	select {
+	case c := <-p.clients:
+		t.Cleanup(func() { conn.CloseNow() })
+		return conn, c
+	case <-ctx.Done():
+		t.Fatal("the server did not accept")
+		return nil, nil
+	}
+}
+
+func readN(t testing.TB, conn *websocket.Conn, n int) []string {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	out := make([]string, 0, n)
+	for range n {
+		_, b, err := conn.Read(ctx)
+		if err != nil {
+			t.Fatalf("after %d messages: %v", len(out), err)
+		}
+		out = append(out, string(b))
+	}
+	return out
+}
+
+// enqueueBatch queues msgs so that the writer finds them all at once:
+// once the last writer has ended, none starts until all are queued.
+func enqueueBatch(c *Client, msgs ...string) {
+	for {
+		c.mu.Lock()
+		if !c.writing {
+			break
+		}
+		c.mu.Unlock()
+		runtime.Gosched()
+	}
+	c.writing = true
+	c.mu.Unlock()
+	for _, m := range msgs {
+		c.Enqueue([]byte(m))
+	}
+	c.mu.Lock()
+	c.writing = false
+	c.startLocked()
+	c.mu.Unlock()
+}
+
+// TestBatchOneWrite: what is queued when the writer wakes goes to the
+// network in one write, as frames the peer reads one by one.
+func TestBatchOneWrite(t *testing.T) {
+	h, _ := newTestHub(t, nil, Options{})
+	p := newWSPair(t, h)
+	conn, c := p.dial(t, nil)
+	msgs := make([]string, 50)
+	for i := range msgs {
+		msgs[i] = fmt.Sprintf(`{"type":"turn","seq":%d,"pad":"%s"}`, i, strings.Repeat("x", i*40))
+	}
+	before := p.ln.writes.Load()
+	enqueueBatch(c, msgs...)
+	if got := readN(t, conn, len(msgs)); strings.Join(got, "\n") != strings.Join(msgs, "\n") {
+		t.Fatalf("read other messages than were queued:\n%s", strings.Join(got, "\n"))
+	}
+	if w := p.ln.writes.Load() - before; w != 1 {
+		t.Fatalf("%d writes for one batch of %d messages, want 1", w, len(msgs))
+	}
+}
+
+// TestWriterOnlyWhileQueued: the writer goroutine ends once the queue is
+// empty and comes back for the next message.
+func TestWriterOnlyWhileQueued(t *testing.T) {
+	h, _ := newTestHub(t, nil, Options{})
+	p := newWSPair(t, h)
+	conn, c := p.dial(t, nil)
+	for i := range 3 {
+		msg := fmt.Sprint("m", i)
+		c.Enqueue([]byte(msg))
+		if got := readN(t, conn, 1); got[0] != msg {
+			t.Fatalf("read %q, want %q", got[0], msg)
+		}
+		poll.Until(t, 5*time.Second, "the writer to end", func() bool {
+			c.mu.Lock()
+			defer c.mu.Unlock()
+			return !c.writing
+		})
+	}
+}
+
+// TestKeepaliveDoesNotHoldTurns: while a ping waits for its pong, queued
+// messages are still written. The peer here never answers pings, so it
+// is cut once the ping's time is up, and not before its messages.
+func TestKeepaliveDoesNotHoldTurns(t *testing.T) {
+	h, _ := newTestHub(t, nil, Options{PingInterval: time.Second})
+	p := newWSPair(t, h)
+	var pinged atomic.Bool
+	conn, c := p.dial(t, &websocket.DialOptions{OnPingReceived: func(context.Context, []byte) bool {
+		pinged.Store(true)
+		return false // no pong
+	}})
+	// The peer's reader must run for it to see the ping.
+	got := make(chan string, 1)
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		_, b, err := conn.Read(context.Background())
+		if err != nil {
+			got <- "error: " + err.Error()
+			return
+		}
+		got <- string(b)
+	}()
+	poll.Until(t, 10*time.Second, "a ping", pinged.Load)
+	c.Enqueue([]byte("turn while the ping waits"))
+	if m := <-got; m != "turn while the ping waits" {
+		t.Fatalf("read %q", m)
+	}
+	wg.Wait()
+	// No pong came: the keepalive cuts the peer.
+	select {
+	case <-c.Done():
+	case <-time.After(30 * time.Second):
+		t.Fatal("a peer that does not answer pings was not cut")
+	}
+}
+
+// TestKeepaliveAnswered: a peer that answers pings stays connected
+// through several of them.
+func TestKeepaliveAnswered(t *testing.T) {
+	h, _ := newTestHub(t, nil, Options{PingInterval: 20 * time.Millisecond})
+	p := newWSPair(t, h)
+	var pings atomic.Int64
+	conn, c := p.dial(t, &websocket.DialOptions{OnPingReceived: func(context.Context, []byte) bool {
+		pings.Add(1)
+		return true
+	}})
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		conn.Read(ctx)
+	}()
+	poll.Until(t, 20*time.Second, "five pings", func() bool { return pings.Load() >= 5 })
+	select {
+	case <-c.Done():
+		t.Fatal("a peer that answers pings was cut")
+	default:
+	}
+	conn.CloseNow()
+	<-done
+}
+
+// BenchmarkWriter measures the writer: messages of 1.5 KB queued to one
+// connection over loopback, in batches of 1 and 16, read by the peer.
+func BenchmarkWriter(b *testing.B) {
+	for _, batch := range []int{1, 16} {
+		b.Run(fmt.Sprint("batch", batch), func(b *testing.B) {
+			h, _ := newTestHub(b, nil, Options{MaxQueueBytes: 1 << 30})
+			p := newWSPair(b, h)
+			conn, c := p.dial(b, nil)
+			msg := []byte(`{"type":"turn","sim":"s","seq":1,"turn":` + strings.Repeat(`"x",`, 370) + `"x"}`)
+			msgs := make([]string, batch)
+			for i := range msgs {
+				msgs[i] = string(msg)
+			}
+			ctx := context.Background()
+			writes := p.ln.writes.Load()
+			b.SetBytes(int64(len(msg) * batch))
+			b.ReportAllocs()
+			b.ResetTimer()
+			for range b.N {
+				enqueueBatch(c, msgs...)
+				for range batch {
+					if _, _, err := conn.Read(ctx); err != nil {
+						b.Fatal(err)
+					}
+				}
+			}
+			b.StopTimer()
+			b.ReportMetric(float64(p.ln.writes.Load()-writes)/float64(b.N*batch), "writes/msg")
+		})
+	}
+}
