@@ -45,7 +45,8 @@ type BrokerOptions struct {
 // A node subscribes to a simulation's channel only while it has watchers
 // of it. One pub/sub connection carries every channel; a goroutine per
 // subscribed simulation delivers its publications to the handler in the
-// order Redis sent them. When the connection drops, go-redis reconnects
+// order Redis sent them, while it has any to deliver: a quiet simulation
+// costs a small struct, no goroutine and no buffer. When the connection drops, go-redis reconnects
 // and resubscribes; the broker then asks the hub to recover, from history,
 // each subscribed simulation's turns it may have missed meanwhile.
 type Broker struct {
@@ -74,14 +75,17 @@ type Broker struct {
 }
 
 // simQueue holds one subscribed simulation's publications until its
-// worker delivers them.
+// worker delivers them. The worker runs only while there is something to
+// deliver or recover.
 type simQueue struct {
-	sim    string
-	refs   int // Subscribe calls not yet undone; guarded by the broker's mu
-	ch     chan hub.Publication
-	wake   chan struct{} // capacity 1
-	stop   chan struct{}
-	resync atomic.Bool // recover from history before the next delivery
+	sim  string
+	refs int // Subscribe calls not yet undone; guarded by the broker's mu
+
+	mu      sync.Mutex // guards the fields below
+	pubs    []hub.Publication
+	resync  bool // recover from history after the deliveries queued
+	running bool // a worker runs
+	stopped bool // unsubscribed: nothing more is delivered
 }
 
 var _ hub.Broker = (*Broker)(nil)
@@ -243,15 +247,15 @@ func (b *Broker) Subscribe(ctx context.Context, sim string) error {
 		b.mu.Unlock()
 		return nil
 	}
-	q := &simQueue{sim: sim, refs: 1, ch: make(chan hub.Publication, b.opts.QueueLen), wake: make(chan struct{}, 1), stop: make(chan struct{})}
+	q := &simQueue{sim: sim, refs: 1}
 	b.sims[sim] = q
-	b.workers.Add(1)
 	b.mu.Unlock()
-	go b.work(q)
 	if err := b.ps.Subscribe(ctx, b.keys.turns(sim)); err != nil {
 		// go-redis keeps the channel and subscribes it on reconnect.
 		b.log.Warn("redis broker: subscribe (will retry on reconnect)", "sim", sim, "err", err)
-		q.resync.Store(true)
+		q.mu.Lock()
+		q.resync = true
+		q.mu.Unlock()
 	}
 	return nil
 }
@@ -271,7 +275,7 @@ func (b *Broker) Unsubscribe(ctx context.Context, sim string) error {
 		return nil
 	}
 	delete(b.sims, sim)
-	close(q.stop)
+	q.stop()
 	b.mu.Unlock()
 	if err := b.ps.Unsubscribe(ctx, b.keys.turns(sim)); err != nil {
 		return fmt.Errorf("unsubscribe %q: %w", sim, err)
@@ -294,7 +298,7 @@ func (b *Broker) Close() error {
 	<-b.done
 	b.mu.Lock()
 	for sim, q := range b.sims {
-		close(q.stop)
+		q.stop()
 		delete(b.sims, sim)
 	}
 	b.mu.Unlock()
@@ -378,51 +382,90 @@ func (b *Broker) route(m *redis.Message) {
 	if q == nil {
 		return // unsubscribed meanwhile
 	}
-	select {
-	case q.ch <- hub.Publication{Sim: sim, Seq: seq, Data: []byte(data)}:
-	default:
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	if q.stopped {
+		return
+	}
+	if len(q.pubs) >= b.opts.QueueLen {
 		// The hub is not keeping up with this simulation: drop, and let
 		// recovery fetch it from history.
 		b.dropped.Add(1)
-		q.resync.Store(true)
-		signalQueue(q.wake)
+		q.resync = true
+	} else {
+		q.pubs = append(q.pubs, hub.Publication{Sim: sim, Seq: seq, Data: []byte(data)})
 	}
+	b.startLocked(q)
 }
 
 func (b *Broker) resyncAll() {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	for _, q := range b.sims {
-		q.resync.Store(true)
-		signalQueue(q.wake)
+		q.mu.Lock()
+		if !q.stopped {
+			q.resync = true
+			b.startLocked(q)
+		}
+		q.mu.Unlock()
 	}
 }
 
-func signalQueue(ch chan struct{}) {
-	select {
-	case ch <- struct{}{}:
-	default:
+// startLocked starts q's worker unless one runs. Only the receive loop
+// starts workers, and Close waits for it to return before waiting for
+// them.
+func (b *Broker) startLocked(q *simQueue) {
+	if q.running {
+		return
 	}
+	q.running = true
+	b.workers.Add(1)
+	go b.work(q)
 }
 
-// work delivers one simulation's publications in order until it is
-// unsubscribed.
+// stop ends deliveries of q; its worker returns at the next publication.
+func (q *simQueue) stop() {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	q.stopped, q.pubs = true, nil
+}
+
+func (q *simQueue) isStopped() bool {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	return q.stopped
+}
+
+// work delivers one simulation's publications in order, and recovers
+// when asked to, until there is nothing left to do or it is unsubscribed.
 func (b *Broker) work(q *simQueue) {
 	defer b.workers.Done()
+	var spare []hub.Publication
 	for {
-		select {
-		case <-q.stop:
+		q.mu.Lock()
+		if q.stopped || (len(q.pubs) == 0 && !q.resync) {
+			q.running = false
+			q.mu.Unlock()
 			return
-		case p := <-q.ch:
-			if r := b.receiver(); r != nil {
+		}
+		pubs, resync := q.pubs, q.resync
+		q.pubs, q.resync = spare, false
+		q.mu.Unlock()
+		r := b.receiver()
+		for i, p := range pubs {
+			if r != nil && !q.isStopped() {
 				r.Deliver(b.ctx, p)
 			}
-		case <-q.wake:
+			pubs[i] = hub.Publication{}
 		}
-		if q.resync.Swap(false) {
-			if r := b.receiver(); r != nil {
-				r.Recover(b.ctx, q.sim)
-			}
+		if resync && r != nil && !q.isStopped() {
+			r.Recover(b.ctx, q.sim)
+		}
+		// Keep the batch's array for the next one unless it grew large
+		// (a burst): a quiet simulation should not hold it.
+		spare = nil
+		if cap(pubs) <= 64 {
+			spare = pubs[:0]
 		}
 	}
 }
