@@ -2,8 +2,6 @@ package hub
 
 import (
 	"bufio"
-	"bytes"
-	"io"
 	"net"
 	"net/http"
 	"sync"
@@ -58,14 +56,15 @@ func (w *hijackWriter) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 	if err != nil {
 		return nil, nil, err
 	}
-	var rd io.Reader = nc
-	if n := brw.Reader.Buffered(); n > 0 {
-		// Bytes the client sent after its request, already read.
-		b, _ := brw.Reader.Peek(n)
-		rd = io.MultiReader(bytes.NewReader(bytes.Clone(b)), nc)
+	rd := brw.Reader
+	if rd.Buffered() == 0 {
+		rd = bufio.NewReaderSize(nc, readBufferSize)
 	}
+	// Else the client sent frames right behind its request and net/http
+	// has read some of them: keep its reader (coder/websocket resumes
+	// from what that one holds).
 	w.out = &batchWriter{conn: nc, timeout: w.timeout}
-	return nc, bufio.NewReadWriter(bufio.NewReaderSize(rd, readBufferSize), bufio.NewWriterSize(w.out, writeBufferSize)), nil
+	return nc, bufio.NewReadWriter(rd, bufio.NewWriterSize(w.out, writeBufferSize)), nil
 }
 
 // heldBuffers are the batch writers' buffers, taken for a batch only, so

@@ -272,3 +272,47 @@ func BenchmarkWriter(b *testing.B) {
 		})
 	}
 }
+
+// TestFrameBehindHandshake: a client that sends its first frame in the
+// same packet as its upgrade request (net/http has read part of it by
+// the time the connection is hijacked) is read from its first byte.
+func TestFrameBehindHandshake(t *testing.T) {
+	h, _ := newTestHub(t, nil, Options{})
+	got := make(chan string, 1)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		conn, c, err := h.Accept(w, r, nil)
+		if err != nil {
+			t.Error(err)
+			return
+		}
+		defer h.Disconnect(context.Background(), c)
+		_, b, err := conn.Read(context.Background())
+		if err != nil {
+			got <- "error: " + err.Error()
+			return
+		}
+		got <- string(b)
+	}))
+	defer srv.Close()
+	nc, err := net.Dial("tcp", srv.Listener.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	payload := `{"type":"subscribe","sim":"s"}`
+	// A masked text frame with a zero mask key (the payload as is).
+	frame := append([]byte{0x81, 0x80 | byte(len(payload)), 0, 0, 0, 0}, payload...)
+	req := "GET / HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n" +
+		"Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n"
+	if _, err := nc.Write(append([]byte(req), frame...)); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case m := <-got:
+		if m != payload {
+			t.Fatalf("server read %q, want %q", m, payload)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("the server read nothing")
+	}
+}
