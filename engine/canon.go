@@ -106,6 +106,10 @@ func (e *canonEncoder) world(w *world) []byte {
 		e.b = append(e.b, `,"prose":`...)
 		e.strs(w.Prose)
 	}
+	if len(w.Introduced) > 0 {
+		e.b = append(e.b, `,"introduced":`...)
+		e.strs(w.Introduced)
+	}
 	e.b = append(e.b, '}')
 	return e.b
 }

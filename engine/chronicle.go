@@ -2,6 +2,8 @@ package engine
 
 import (
 	"context"
+	"slices"
+	"strings"
 )
 
 // Record is one structured happening of a turn, with its cause, as the
@@ -53,6 +55,8 @@ type Scene struct {
 	Cast         *Cast    `json:"-"`
 	// Recent: template keys the chronicler used lately, oldest first.
 	Recent []string `json:"recent,omitempty"`
+	// Introduced: the characters already introduced by name and role.
+	Introduced []string `json:"introduced,omitempty"`
 	// Seed seeds the chronicler's choices of wording for this turn.
 	Seed  uint64 `json:"seed"`
 	Final bool   `json:"final"`
@@ -63,6 +67,8 @@ type Scene struct {
 type Narration struct {
 	Text string
 	Used []string
+	// Introduced: the characters this turn introduced by name and role.
+	Introduced []string
 }
 
 // Chronicler tells a turn as prose.
@@ -77,6 +83,13 @@ type Person struct {
 	Pronoun string
 	Faction string
 	Traits  map[string]float64
+	// Short is the name a second mention in one sentence uses (the
+	// first name); Refs are the ways of calling them by role ("the
+	// harbour reeve", "the reeve"), lower case, longest first.
+	Short string
+	Refs  []string
+	// Lines are the character's own words for confrontations.
+	Lines []Line
 }
 
 // Cast names the people, places, items, facts and goals of a scenario.
@@ -100,7 +113,8 @@ func (s *Sim) cast() *Cast {
 		if pr == "" {
 			pr = "they"
 		}
-		c.People[p.ID] = Person{Name: p.Name, Role: p.Role, Pronoun: pr, Faction: p.Faction, Traits: p.Traits}
+		c.People[p.ID] = Person{Name: p.Name, Role: p.Role, Pronoun: pr, Faction: p.Faction, Traits: p.Traits,
+			Short: strings.Fields(p.Name + " x")[0], Refs: roleRefs(s.sc, p), Lines: p.Lines}
 		c.Goals[p.ID] = map[string]Goal{}
 		for _, g := range p.Goals {
 			c.Goals[p.ID][g.ID] = g
@@ -117,4 +131,40 @@ func (s *Sim) cast() *Cast {
 	}
 	s.castCache = c
 	return c
+}
+
+// roleRefs are the ways the story may call c by role: "the" and the
+// role, the role's last word when no one else's role ends in it, and
+// the scenario's aliases for c; lower case, longest first.
+func roleRefs(sc *Scenario, c Character) []string {
+	head := func(role string) string {
+		w := strings.Fields(strings.ToLower(role))
+		if len(w) == 0 {
+			return ""
+		}
+		return w[len(w)-1]
+	}
+	shared := func(word string) bool {
+		for _, o := range sc.Characters {
+			if o.ID != c.ID && (head(o.Role) == word || slices.Contains(o.Aliases, word)) {
+				return true
+			}
+		}
+		return false
+	}
+	role := strings.ToLower(strings.TrimSpace(c.Role))
+	if role == "" {
+		return nil
+	}
+	refs := []string{"the " + role}
+	if h := head(role); h != role && !shared(h) {
+		refs = append(refs, "the "+h)
+	}
+	for _, a := range c.Aliases {
+		if a = strings.ToLower(strings.TrimSpace(a)); a != "" && !shared(a) && !slices.Contains(refs, "the "+a) {
+			refs = append(refs, "the "+a)
+		}
+	}
+	slices.SortStableFunc(refs, func(a, b string) int { return len(b) - len(a) })
+	return refs
 }

@@ -152,11 +152,17 @@ func (s *Sim) tellTurn(ctx context.Context, t *turnState, prevPhase string) Narr
 	scene := Scene{
 		Seq: t.seq, Phase: w.Phase, PhaseChanged: w.Phase != prevPhase && t.seq > 1,
 		Tension: w.Tension, Records: t.recs, Cast: s.cast(), Recent: w.Prose, Final: w.Finished,
+		Introduced: w.Introduced,
 	}
 	scene.Seed, _ = streamSeed(s.seed, t.seq, streamProse)
 	nar, err := s.opts.Chronicler.Narrate(ctx, scene)
 	if err != nil || nar.Text == "" {
 		nar, _ = defaultChronicler.Narrate(ctx, scene)
+	}
+	for _, id := range nar.Introduced {
+		if k, found := slices.BinarySearch(w.Introduced, id); !found {
+			w.Introduced = slices.Insert(slices.Clone(w.Introduced), k, id)
+		}
 	}
 	w.Prose = append(w.Prose, nar.Used...)
 	if len(w.Prose) > proseMemory {

@@ -38,6 +38,14 @@ type teller struct {
 	lastFirst   string
 	out         []string
 	companyTold bool
+	// intro: who the story has introduced by name and role; introduced,
+	// who this turn introduced. lastPeople: whom the last sentence
+	// mentioned.
+	intro       map[string]bool
+	introduced  []string
+	lastPeople  []string
+	peopleOrder []string
+	refOrder    [][2]string
 	// told describes each sentence written, para the paragraph it is in.
 	told []toldSentence
 	para int
@@ -55,6 +63,10 @@ func narrate(sc Scene) (Narration, []toldSentence) {
 		rng:    rand.New(rand.NewPCG(sc.Seed, 0x70726f7365)),
 		recent: make(map[string]bool, len(sc.Recent)),
 		named:  map[string]bool{},
+		intro:  make(map[string]bool, len(sc.Introduced)),
+	}
+	for _, id := range sc.Introduced {
+		t.intro[id] = true
 	}
 	for _, k := range sc.Recent {
 		t.recent[k] = true
@@ -80,10 +92,10 @@ func narrate(sc Scene) (Narration, []toldSentence) {
 	if len(outcomes) > 0 {
 		t.named = map[string]bool{}
 		t.out = nil
-		t.lastSubj, t.lastFirst = "", ""
+		t.lastSubj, t.lastFirst, t.lastPeople = "", "", nil
 		t.para++
 		t.epilogue(outcomes)
 		text = strings.TrimSpace(text + "\n\n" + strings.Join(t.out, " "))
 	}
-	return Narration{Text: text, Used: t.used}, t.told
+	return Narration{Text: text, Used: t.used, Introduced: t.introduced}, t.told
 }

@@ -17,8 +17,8 @@ func (t *teller) causeClause(r *Record) string {
 		}
 		opts = []string{", remembering what had happened" + where, ", paying back the harm done" + where, ", for old injury"}
 	case "loyalty":
-		n := t.personName(r.CauseRef)
-		opts = []string{", for " + n + "'s sake", ", answering for what had been done to " + n, ", in " + n + "'s name"}
+		n := "{@" + r.CauseRef
+		opts = []string{", for " + n + "'s} sake", ", answering for what had been done to " + n + "}", ", in " + n + "'s} name"}
 	case "hatred":
 		opts = []string{", out of plain hatred", ", with no love lost between them", ", because old hate needs little reason"}
 	case "temper":
@@ -26,15 +26,15 @@ func (t *teller) causeClause(r *Record) string {
 	case "greed":
 		opts = []string{", because it was there for the taking", ", with a glance to see who watched", ""}
 	case "fear":
-		opts = []string{", afraid for " + pronoun(t.cast.People[r.Actor].Pronoun, "pos") + " life", ", not daring to stay", ", fear at " + pronoun(t.cast.People[r.Actor].Pronoun, "pos") + " heels"}
+		opts = []string{", afraid for {a.pos} life", ", not daring to stay", ", fear at {a.pos} heels"}
 	case "debt":
-		opts = []string{", repaying an old kindness", ", because one good turn deserved another", ", not forgetting who had helped " + pronoun(t.cast.People[r.Actor].Pronoun, "obj")}
+		opts = []string{", repaying an old kindness", ", because one good turn deserved another", ", not forgetting who had helped {a.obj}"}
 	case "kin":
-		opts = []string{", as one of " + pronoun(t.cast.People[r.Actor].Pronoun, "pos") + " own", ", because " + t.cast.People[r.Target].Faction + " look after their own", ""}
+		opts = []string{", as one of {a.pos} own", ", because " + t.cast.People[r.Target].Faction + " look after their own", ""}
 	case "kindness":
 		opts = []string{"", ", unasked", ", gently"}
 	case "side":
-		opts = []string{", because " + t.personName(r.CauseRef) + " had more need of it", ", so that it stayed on the right side", ", for safekeeping"}
+		opts = []string{", because {@" + r.CauseRef + "} had more need of it", ", so that it stayed on the right side", ", for safekeeping"}
 	case "curiosity":
 		opts = []string{"", ", curious", ", on a hunch"}
 	}
@@ -53,14 +53,14 @@ func (t *teller) moveCause(r *Record) string {
 	if !ok {
 		return ""
 	}
-	pos := pronoun(t.cast.People[r.Actor].Pronoun, "pos")
+	pos := "{a.pos}"
 	var opts []string
 	switch g.Kind {
 	case GoalDeliver:
 		it := t.itemName(g.Item)
 		if r.Detail == "carry" && g.Target != "" {
-			n := t.personName(g.Target)
-			opts = []string{", " + it + " held close for " + n, ", carrying " + it + " to " + n, ", keeping " + it + " for " + n + "'s eyes alone"}
+			n := "{@" + g.Target
+			opts = []string{", " + it + " held close for " + n + "}", ", carrying " + it + " to " + n + "}", ", keeping " + it + " for " + n + "'s} eyes alone"}
 		} else if r.Detail == "carry" {
 			opts = []string{", bound for " + t.placeName(g.Location) + " with " + it, ", " + it + " held close", ", carrying " + it + " towards " + t.placeName(g.Location)}
 		} else {
@@ -72,10 +72,10 @@ func (t *teller) moveCause(r *Record) string {
 	case GoalReach:
 		opts = []string{", with " + t.placeName(g.Location) + " in mind", ", where " + pos + " business lay"}
 	case GoalDefeat:
-		n := t.personName(g.Target)
+		n := "{@" + g.Target + "}"
 		opts = []string{", hunting " + n, ", looking for " + n + " with murder in " + pos + " eyes"}
 	case GoalBefriend, GoalProtect:
-		n := t.personName(g.Target)
+		n := "{@" + g.Target + "}"
 		opts = []string{", looking for " + n, ", hoping to find " + n, ", to be near " + n}
 	}
 	if len(opts) == 0 {
@@ -91,18 +91,17 @@ func (t *teller) memoryClause(r *Record) string {
 		return ""
 	}
 	at := " at " + t.placeName(cb.Place)
-	them := t.personName(r.Target)
 	switch {
 	case cb.Kind == ActAttack && cb.Actor == r.Target && cb.Target == r.Actor:
-		return ", remembering the blow " + them + " had dealt " + pronoun(t.cast.People[r.Actor].Pronoun, "obj") + at
+		return ", remembering the blow {T} had dealt {a.obj}" + at
 	case cb.Kind == ActAttack && cb.Actor == r.Target && cb.Target != "":
-		return ", remembering what " + them + " had done to " + t.personName(cb.Target) + at
+		return ", remembering what {T} had done to {@" + cb.Target + "}" + at
 	case cb.Kind == ActAttack && cb.Target == r.Target:
-		return ", remembering " + them + " bleeding" + at
+		return ", remembering {t} bleeding" + at
 	case cb.Kind == ActTake && cb.Actor == r.Target:
-		return ", remembering " + them + "'s quick hands" + at
+		return ", remembering {T's} quick hands" + at
 	case (cb.Kind == ActHelp || cb.Kind == ActGive || cb.Kind == "told") && cb.Actor == r.Target:
-		return ", remembering " + them + "'s kindness" + at
+		return ", remembering {T's} kindness" + at
 	case cb.Kind == "death":
 		return ", remembering the dead" + at
 	}

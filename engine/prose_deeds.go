@@ -40,6 +40,9 @@ func (t *teller) tell(r *Record) {
 		if r.Actor != "" {
 			t.named[r.Actor] = false
 		}
+		if r.Kind == EffectArrival {
+			t.bindArrival(r, v)
+		}
 	case "reaction":
 		t.tellReaction(r, v)
 	case "reversal":
@@ -92,13 +95,13 @@ func (t *teller) tellGive(r *Record, v slots) {
 		return
 	}
 	if r.Detail == "wanted" {
-		v.extra = ", exactly what " + pronoun(t.cast.People[r.Target].Pronoun, "sub") + " needed"
+		v.cause = ", exactly what {t.sub} needed"
 	}
 	t.say("give", v, []string{
-		"{A} gave {item} to {t}{extra}.",
-		"{A} pressed {item} into {T's} hands{extra}.",
-		"Without a word, {A} handed {item} to {t}{extra}.",
-		"{A} made {t} a gift of {item}{extra}.",
+		"{A} gave {item} to {t}{cause}.",
+		"{A} pressed {item} into {T's} hands{cause}.",
+		"Without a word, {A} handed {item} to {t}{cause}.",
+		"{A} made {t} a gift of {item}{cause}.",
 	})
 }
 
@@ -279,4 +282,23 @@ func (t *teller) tellHelp(r *Record, v slots) {
 		"{A} knelt by {t} and saw to {t.pos} hurts{cause}.",
 		"{A} patched {t} up as well as {a.sub} could{cause}.",
 	})
+}
+
+// bindArrival ties a newcomer, whom a scripted arrival describes
+// without naming ("a tall man in a grey coat"), to their name and role.
+func (t *teller) bindArrival(r *Record, v slots) {
+	p, ok := t.cast.People[r.Actor]
+	if !ok || hasWord(r.Text, p.Name) || t.intro[r.Actor] {
+		return
+	}
+	v = slots{a: r.Actor, extra: p.Name}
+	if p.Role != "" {
+		v.extra += ", " + article(t, r.Actor) + p.Role
+	}
+	t.say("arrive.name", v, []string{
+		"The newcomer gave {a.pos} name as {extra}.",
+		"Asked, the stranger gave {a.pos} name as {extra}.",
+	})
+	t.markIntro(r.Actor)
+	t.named[r.Actor] = true
 }

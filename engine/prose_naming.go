@@ -1,39 +1,106 @@
 // Referring expressions: how people, places and items are named in a
-// sentence (in full at first mention, then by pronoun or role).
+// sentence. A person is introduced once in the story, by name and role
+// ("Wren Hallowby, the tide-clerk"); after that, within a turn, by name
+// at first mention, then by pronoun where it cannot point at anyone
+// else, otherwise by role. One sentence names one person one way.
 
 package engine
 
 import (
+	"slices"
 	"strings"
 	"unicode"
 )
 
-// refer names a character: in full at first mention, by pronoun when
-// they were the subject of the last sentence and nobody else in this one
-// shares the pronoun, otherwise by their role. It reports whether it
-// chose the (subject) pronoun.
-func (t *teller) refer(id string, named map[string]bool, lastSubj string, v slots) (string, bool) {
+// Ways a sentence has named a person.
+const (
+	formName    = 'n'
+	formRole    = 'r'
+	formPronoun = 'p'
+)
+
+// refer names a character for a slot of the sentence being rendered. It
+// reports whether it chose a pronoun. A possessive slot never carries an
+// introduction; an object or subject slot may, once per sentence.
+func (t *teller) refer(rd *rendering, id string, possessive bool) (string, bool) {
 	p, ok := t.cast.People[id]
 	if !ok {
 		return "someone", false
 	}
-	if !named[id] {
+	if f, again := rd.forms[id]; again {
+		// A second mention in one sentence: a pronoun if it can only
+		// mean this person, else the same way as the first.
+		if !t.ambiguous(rd, id) {
+			return pronoun(p.Pronoun, "sub"), true
+		}
+		if f == formRole && t.roleRef(id) != "" {
+			return t.roleRef(id), false
+		}
+		return p.Short, false
+	}
+	hint := rd.hints[id]
+	switch {
+	case !t.intro[id] && !rd.introduced && !possessive && p.Role != "" && hint != formRole:
+		rd.introduced = true
+		rd.noteIntro(t, id)
+		rd.forms[id] = formName
+		return p.Name + ", " + article(t, id) + p.Role + apposClose(rd.rest), false
+	case hint == formName || !rd.named[id]:
+		rd.forms[id] = formName
 		return p.Name, false
-	}
-	if id == lastSubj && !t.sharesPronoun(id, v) {
+	case id == rd.lastSubj && !t.ambiguous(rd, id) && !t.crowded(rd.lastPeople, id):
+		rd.forms[id] = formPronoun
 		return pronoun(p.Pronoun, "sub"), true
+	case t.intro[id] && t.roleRef(id) != "":
+		rd.forms[id] = formRole
+		return t.roleRef(id), false
 	}
-	if t.uniqueRole(id) {
-		return "the " + p.Role, false
-	}
+	rd.forms[id] = formName
 	return p.Name, false
 }
 
-// sharesPronoun reports whether anyone else in the sentence goes by id's
-// pronoun.
-func (t *teller) sharesPronoun(id string, v slots) bool {
+// roleRef is how the story calls id by role, if the role is theirs
+// alone: "the" and the role. "" if others share it.
+func (t *teller) roleRef(id string) string {
+	p := t.cast.People[id]
+	if p.Role == "" || !t.uniqueRole(id) {
+		return ""
+	}
+	return "the " + p.Role
+}
+
+// article is how an introduction names the role: "the" if the role is
+// the person's alone, else "a" or "an".
+func article(t *teller, id string) string {
+	if t.uniqueRole(id) {
+		return "the "
+	}
+	r := strings.ToLower(t.cast.People[id].Role)
+	if r != "" && strings.ContainsRune("aeiou", rune(r[0])) {
+		return "an "
+	}
+	return "a "
+}
+
+// apposClose closes an apposition with a comma unless the sentence goes
+// on with punctuation of its own.
+func apposClose(rest string) string {
+	if rest == "" || strings.ContainsRune(".,;:!?)\"", rune(rest[0])) {
+		return ""
+	}
+	return ","
+}
+
+// ambiguous reports whether anyone else the sentence mentions goes by
+// id's pronoun.
+func (t *teller) ambiguous(rd *rendering, id string) bool {
+	return t.crowded(rd.people, id)
+}
+
+// crowded reports whether anyone in people but id goes by id's pronoun.
+func (t *teller) crowded(people []string, id string) bool {
 	pr := t.cast.People[id].Pronoun
-	for _, o := range append([]string{v.a, v.t}, v.group...) {
+	for _, o := range people {
 		if o != "" && o != id {
 			if q, ok := t.cast.People[o]; ok && q.Pronoun == pr {
 				return true
@@ -94,10 +161,15 @@ func (t *teller) itemName(id string) string {
 	return "the " + strings.Join(strings.FieldsFunc(id, func(r rune) bool { return r == '_' || r == '-' || unicode.IsSpace(r) }), " ")
 }
 
+// listNames names a group by name, or by role once introduced; a list is
+// no place for an introduction.
 func (t *teller) listNames(ids []string) string {
 	names := make([]string, 0, len(ids))
 	for _, id := range ids {
-		n, _ := t.refer(id, t.named, "", slots{})
+		n := t.personName(id)
+		if t.named[id] && t.intro[id] && t.roleRef(id) != "" {
+			n = t.roleRef(id)
+		}
 		names = append(names, n)
 		t.named[id] = true
 	}
@@ -108,4 +180,150 @@ func (t *teller) listNames(ids []string) string {
 		return names[0]
 	}
 	return strings.Join(names[:len(names)-1], ", ") + " and " + names[len(names)-1]
+}
+
+// textRefs finds whom a piece of text (a fact, a scripted line) names,
+// and how: by name (full, first or last) or by role.
+func (t *teller) textRefs(text string, into map[string]byte) {
+	if text == "" {
+		return
+	}
+	for id, p := range t.cast.People {
+		f := strings.Fields(p.Name)
+		for _, n := range []string{p.Name, f[0], f[len(f)-1]} {
+			if hasWord(text, n) {
+				into[id] = formName
+			}
+		}
+	}
+	for _, m := range t.roleMentions(text) {
+		if _, ok := into[m.id]; !ok {
+			into[m.id] = formRole
+		}
+	}
+}
+
+// roleMention is a role reference found in a text: whose, and where.
+type roleMention struct {
+	id         string
+	start, end int
+}
+
+// roleMentions finds the role references in a text, longest first, so
+// that "the reaver" inside "the reaver captain" is not taken for a
+// second person; in order of place.
+func (t *teller) roleMentions(text string) []roleMention {
+	if t.refOrder == nil {
+		for _, id := range t.sortedPeople() {
+			for _, r := range t.cast.People[id].Refs {
+				t.refOrder = append(t.refOrder, [2]string{id, r})
+			}
+		}
+		slices.SortStableFunc(t.refOrder, func(a, b [2]string) int { return len(b[1]) - len(a[1]) })
+	}
+	low := []byte(strings.ToLower(text))
+	var out []roleMention
+	for _, ir := range t.refOrder {
+		for from := 0; ; {
+			k := wordIndex(string(low), ir[1], from)
+			if k < 0 {
+				break
+			}
+			out = append(out, roleMention{ir[0], k, k + len(ir[1])})
+			for j := k; j < k+len(ir[1]); j++ {
+				low[j] = '#'
+			}
+			from = k + len(ir[1])
+		}
+	}
+	slices.SortFunc(out, func(a, b roleMention) int { return a.start - b.start })
+	return out
+}
+
+// hasWord reports whether w occurs in s between word boundaries.
+func hasWord(s, w string) bool { return wordIndex(s, w, 0) >= 0 }
+
+func wordIndex(s, w string, from int) int {
+	if w == "" {
+		return -1
+	}
+	for i := from; i <= len(s); {
+		k := strings.Index(s[i:], w)
+		if k < 0 {
+			return -1
+		}
+		k += i
+		before := k == 0 || !isWordRune(s[k-1])
+		after := k+len(w) >= len(s) || !isWordRune(s[k+len(w)])
+		if before && after {
+			return k
+		}
+		i = k + 1
+	}
+	return -1
+}
+
+func isWordRune(b byte) bool {
+	return b >= 'a' && b <= 'z' || b >= 'A' && b <= 'Z' || b >= '0' && b <= '9' || b == '-' || b >= 0x80
+}
+
+// introduceIn makes a sentence true to the cast's introductions: the
+// first role reference ("the reeve") to someone not yet introduced
+// becomes an introduction ("Osric Pell, the reeve,"), a possessive one
+// names them ("Osric Pell's"). Those it names with their role are then
+// introduced.
+func (t *teller) introduceIn(s string) string {
+	for _, id := range t.sortedPeople() {
+		if t.intro[id] {
+			continue
+		}
+		p := t.cast.People[id]
+		if hasWord(s, p.Name) {
+			// Named in full: a role beside the name introduces them.
+			for _, m := range t.roleMentions(s) {
+				if m.id == id {
+					t.markIntro(id)
+				}
+			}
+			continue
+		}
+		for _, m := range t.roleMentions(s) {
+			if m.id != id {
+				continue
+			}
+			k, end := m.start, m.end
+			var repl string
+			if strings.HasPrefix(s[end:], "'s") {
+				repl = p.Name
+			} else {
+				repl = p.Name + ", " + s[k:end] + apposClose(s[end:])
+				if k == 0 {
+					repl = p.Name + ", " + strings.ToLower(s[k:end]) + apposClose(s[end:])
+				}
+				t.markIntro(id)
+			}
+			s = s[:k] + repl + s[end:]
+			break
+		}
+	}
+	return s
+}
+
+// markIntro notes that the story has introduced id.
+func (t *teller) markIntro(id string) {
+	if !t.intro[id] {
+		t.intro[id] = true
+		t.introduced = append(t.introduced, id)
+	}
+}
+
+// sortedPeople are the cast's ids in a fixed order.
+func (t *teller) sortedPeople() []string {
+	if t.peopleOrder == nil {
+		for id := range t.cast.People {
+			t.peopleOrder = append(t.peopleOrder, id)
+		}
+		slices.Sort(t.peopleOrder)
+	}
+	return t.peopleOrder
 }

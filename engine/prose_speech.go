@@ -22,17 +22,17 @@ func (t *teller) tellSpeak(r *Record, v slots) {
 			})
 			return
 		}
-		v.extra = t.personName(r.CauseRef)
+		holder := "{@" + r.CauseRef + "}"
 		if r.CauseRef == r.Actor {
-			v.extra = pronoun(t.cast.People[r.Actor].Pronoun, "obj") + "self"
-			if v.extra == "themself" {
-				v.extra = "themselves"
+			holder = pronoun(t.cast.People[r.Actor].Pronoun, "obj") + "self"
+			if holder == "themself" {
+				holder = "themselves"
 			}
 		}
 		t.say("speak.where", v, []string{
-			"{A} drew {t} aside: {extra} had {item}, last seen at {place}.",
-			"{A} told {t} where {item} had gone: to {extra}, at {place}.",
-			"It was {A} who put {t} on the trail: {item} was with {extra}, at {place}.",
+			"{A} drew {t} aside: " + holder + " had {item}, last seen at {place}.",
+			"{A} told {t} where {item} had gone: to " + holder + ", at {place}.",
+			"It was {A} who put {t} on the trail: {item} was with " + holder + ", at {place}.",
 		})
 	case "fact":
 		t.say("speak.fact", v, []string{

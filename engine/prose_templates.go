@@ -29,8 +29,11 @@ func (t *teller) say(family string, v slots, templates []string) {
 		if t.recent[key] {
 			score = 0
 		}
-		sentence, _ := t.render(templates[k], v, true)
+		sentence, clumsy := t.trial(templates[k], v)
 		if firstWord(sentence) == t.lastFirst {
+			score--
+		}
+		if clumsy {
 			score--
 		}
 		if score > bestScore {
@@ -46,13 +49,22 @@ func (t *teller) say(family string, v slots, templates []string) {
 	t.emit(sentence, info)
 }
 
+// trial renders a template without telling it, and says whether it had
+// to name someone where the template wanted a pronoun.
+func (t *teller) trial(tpl string, v slots) (string, bool) {
+	s, info := t.render(tpl, v, true)
+	return s, info.clumsy
+}
+
 // emit writes a sentence and remembers who it was about.
 func (t *teller) emit(sentence string, info toldSentence) {
 	if strings.TrimSpace(sentence) == "" {
 		return
 	}
+	sentence = t.introduceIn(sentence)
 	t.lastFirst = firstWord(sentence)
 	t.lastSubj = info.subject
+	t.lastPeople = info.people
 	info.text = sentence
 	info.para = t.para
 	t.out = append(t.out, sentence)
@@ -63,6 +75,13 @@ func (t *teller) emit(sentence string, info toldSentence) {
 // leaves nobody as the subject a following pronoun could stand for.
 func (t *teller) verbatim(text string, people ...string) {
 	people = slices.DeleteFunc(people, func(id string) bool { return id == "" })
+	refs := map[string]byte{}
+	t.textRefs(text, refs)
+	for _, id := range t.sortedPeople() {
+		if _, ok := refs[id]; ok && !slices.Contains(people, id) {
+			people = append(people, id)
+		}
+	}
 	t.emit(capitalize(strings.TrimSpace(text)), toldSentence{people: people})
 }
 
@@ -78,6 +97,7 @@ type toldSentence struct {
 	// company is, for a sentence telling whom a mover found, the place
 	// where they were found.
 	company string
+	clumsy  bool
 }
 
 func firstWord(s string) string {
@@ -109,12 +129,21 @@ type slots struct {
 // subject-case slot, or a possessive that opens it. With dry set, it
 // changes nothing.
 func (t *teller) render(tpl string, v slots, dry bool) (string, toldSentence) {
-	rd := rendering{v: v, rest: tpl, named: t.named, lastSubj: t.lastSubj}
+	// A cause is written into the template, so that the people it
+	// names are named the sentence's way.
+	tpl = strings.ReplaceAll(tpl, "{cause}", v.cause)
+	rd := rendering{v: v, rest: tpl, named: t.named, lastSubj: t.lastSubj, lastPeople: t.lastPeople,
+		forms: map[string]byte{}, hints: map[string]byte{}}
+	t.sentencePeople(&rd, tpl)
 	if dry {
 		// Undo, on return, the names this trial rendering introduced.
 		defer func() {
 			for _, id := range rd.added {
 				delete(rd.named, id)
+			}
+			for _, id := range rd.introAdded {
+				delete(t.intro, id)
+				t.introduced = slices.DeleteFunc(t.introduced, func(x string) bool { return x == id })
 			}
 		}()
 	}
@@ -134,6 +163,12 @@ func (t *teller) render(tpl string, v slots, dry bool) (string, toldSentence) {
 		rd.rest = rd.rest[i+j+1:]
 		t.fill(&rd, slot)
 	}
+	rd.info.clumsy = rd.clumsy
+	// Whom a following pronoun could be taken for: everyone the
+	// sentence mentions, in its texts too.
+	for _, id := range rd.people {
+		rd.mention(id)
+	}
 	return capitalize(strings.TrimSpace(rd.b.String())), rd.info
 }
 
@@ -152,8 +187,79 @@ type rendering struct {
 	added    []string
 	lastSubj string
 	info     toldSentence
+	// people: everyone the sentence will mention, whom a pronoun could
+	// point at; lastPeople, everyone the sentence before mentioned.
+	// forms: how the sentence has named each person so far; hints: how
+	// its quoted texts name them. introduced: the sentence carries an
+	// introduction (one is enough); introAdded, whom it introduced.
+	people, lastPeople []string
+	forms, hints       map[string]byte
+	introduced         bool
+	introAdded         []string
+	// clumsy: a pronoun slot had to be filled with a name.
+	clumsy bool
 	// hasSubject: the sentence's subject is settled.
 	hasSubject bool
+}
+
+// noteIntro introduces id in this sentence.
+func (rd *rendering) noteIntro(t *teller, id string) {
+	if !t.intro[id] {
+		rd.introAdded = append(rd.introAdded, id)
+		t.markIntro(id)
+	}
+}
+
+// sentencePeople finds everyone a template will mention, and how the
+// texts it quotes name them.
+func (t *teller) sentencePeople(rd *rendering, tpl string) {
+	v := &rd.v
+	add := func(id string) {
+		if id != "" && !slices.Contains(rd.people, id) {
+			rd.people = append(rd.people, id)
+		}
+	}
+	has := func(slots ...string) bool {
+		for _, s := range slots {
+			if strings.Contains(tpl, "{"+s) {
+				return true
+			}
+		}
+		return false
+	}
+	if has("A", "a") {
+		add(v.a)
+	}
+	if has("T", "t") {
+		add(v.t)
+	}
+	if has("With", "with", "Company", "company") {
+		for _, id := range v.group {
+			add(id)
+		}
+	}
+	for rest := tpl; ; {
+		i := strings.Index(rest, "{@")
+		if i < 0 {
+			break
+		}
+		j := strings.IndexByte(rest[i:], '}')
+		if j < 0 {
+			break
+		}
+		id, _, _ := strings.Cut(rest[i+2:i+j], "'")
+		id, _, _ = strings.Cut(id, ".")
+		add(id)
+		rest = rest[i+j:]
+	}
+	for _, s := range []string{v.text, v.extra, v.item, v.place, v.from} {
+		t.textRefs(s, rd.hints)
+	}
+	for _, id := range t.sortedPeople() {
+		if _, ok := rd.hints[id]; ok {
+			add(id)
+		}
+	}
 }
 
 // mention notes that the sentence mentions id.
@@ -179,22 +285,23 @@ func (t *teller) fill(rd *rendering, slot string) {
 		id = v.t
 	}
 	opening := strings.TrimLeft(rd.b.String(), "\"“ ") == ""
-	people := t.cast.People
+	if strings.HasPrefix(slot, "@") {
+		// {@id}, {@id's}, {@id.obj}: anyone the record names.
+		id = strings.TrimPrefix(slot, "@")
+		switch {
+		case strings.HasSuffix(id, "'s"):
+			id, slot = strings.TrimSuffix(id, "'s"), "X's"
+		case strings.HasSuffix(id, ".obj"):
+			id, slot = strings.TrimSuffix(id, ".obj"), "x"
+		default:
+			slot = "x"
+		}
+	}
 	switch slot {
-	case "A", "T", "a", "t", "A's", "T's":
+	case "A", "T", "a", "t", "A's", "T's", "x", "X's":
 		t.fillPerson(rd, slot, id, opening)
-	case "a.pos", "t.pos":
-		rd.mention(id)
-		rd.b.WriteString(pronoun(people[id].Pronoun, "pos"))
-	case "a.obj", "t.obj":
-		rd.mention(id)
-		rd.b.WriteString(pronoun(people[id].Pronoun, "obj"))
-	case "a.sub", "t.sub":
-		ref := pronoun(people[id].Pronoun, "sub")
-		rd.rest = agreeVerb(ref, rd.rest)
-		rd.setSubject(id)
-		rd.mention(id)
-		rd.b.WriteString(ref)
+	case "a.pos", "t.pos", "a.obj", "t.obj", "a.sub", "t.sub":
+		t.fillPronoun(rd, slot, id, opening)
 	case "item":
 		rd.b.WriteString(v.item)
 	case "place":
@@ -222,14 +329,14 @@ func (t *teller) fill(rd *rendering, slot string) {
 // fillPerson writes a reference to the actor or target: as a subject,
 // an object or a possessive, by name, role or pronoun.
 func (t *teller) fillPerson(rd *rendering, slot, id string, opening bool) {
-	ref, isPronoun := t.refer(id, rd.named, rd.lastSubj, rd.v)
+	ref, isPronoun := t.refer(rd, id, strings.HasSuffix(slot, "'s"))
 	pr := t.cast.People[id].Pronoun
 	switch slot {
-	case "a", "t":
+	case "a", "t", "x":
 		if isPronoun {
 			ref = pronoun(pr, "obj")
 		}
-	case "A's", "T's":
+	case "A's", "T's", "X's":
 		ref = possessive(ref, pr, isPronoun)
 		if opening {
 			rd.setSubject(id)
@@ -249,6 +356,34 @@ func (t *teller) fillPerson(rd *rendering, slot, id string, opening bool) {
 	rd.named[id] = true
 	rd.mention(id)
 	rd.b.WriteString(ref)
+}
+
+// fillPronoun writes a pronoun slot ({a.pos}, {t.obj}, {a.sub}): the
+// pronoun where it can only mean this person, else a name or role.
+func (t *teller) fillPronoun(rd *rendering, slot, id string, opening bool) {
+	pr := t.cast.People[id].Pronoun
+	form := slot[2:]
+	if !t.ambiguous(rd, id) {
+		ref := pronoun(pr, form)
+		if form == "sub" {
+			rd.rest = agreeVerb(ref, rd.rest)
+			rd.setSubject(id)
+		}
+		rd.mention(id)
+		rd.b.WriteString(ref)
+		return
+	}
+	// The pronoun could point at two people: name them instead, and
+	// let the teller prefer a template that needs no such help.
+	rd.clumsy = true
+	switch form {
+	case "pos":
+		t.fillPerson(rd, "X's", id, opening)
+	case "obj":
+		t.fillPerson(rd, "x", id, opening)
+	default:
+		t.fillPerson(rd, "A", id, opening)
+	}
 }
 
 // fillGroup writes the group a mover found ({with}, {company}); as a

@@ -109,8 +109,34 @@ type Character struct {
 	Inventory []string `json:"inventory,omitempty" yaml:"inventory,omitempty"`
 	Knows     []string `json:"knows,omitempty" yaml:"knows,omitempty"`
 	Voice     []string `json:"voice,omitempty" yaml:"voice,omitempty"`
+	// Aliases are other words the scenario's texts call the character by
+	// in place of their role ("apprentice" for an apprentice
+	// lamplighter), so that the story introduces them first.
+	Aliases []string `json:"aliases,omitempty" yaml:"aliases,omitempty"`
+	// Lines are the character's own words when a quarrel comes to a
+	// head: what they demand, threaten, refuse or offer.
+	Lines []Line `json:"lines,omitempty" yaml:"lines,omitempty"`
 	// Offstage characters enter the story only through an arrival event.
 	Offstage bool `json:"offstage,omitempty" yaml:"offstage,omitempty"`
+}
+
+// Line kinds: what a character says when facing a rival.
+const (
+	LineDemand  = "demand"  // to someone holding what the speaker wants
+	LineThreat  = "threat"  // before a blow
+	LineRefuse  = "refuse"  // the answer of one who holds on, with a reason
+	LineBargain = "bargain" // an offer instead of a fight
+)
+
+var lineKinds = []string{LineDemand, LineThreat, LineRefuse, LineBargain}
+
+// Line is something a character says to a rival, in their own voice.
+// To, if set, is the only character it is said to. A demand or refuse
+// line is said only over the thing the speaker or the rival holds.
+type Line struct {
+	Kind string `json:"kind" yaml:"kind"`
+	To   string `json:"to,omitempty" yaml:"to,omitempty"`
+	Text string `json:"text" yaml:"text"`
 }
 
 // Goal kinds.

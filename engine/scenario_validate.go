@@ -304,6 +304,7 @@ func (v *validator) checkCharacter(path string, c Character) {
 		v.learnable[f] = true
 	}
 	v.checkVoice(path, c)
+	v.checkLines(path, c)
 	if len(c.Goals) > MaxGoals {
 		v.p.add(path+".goals", "%d goals, more than %d", len(c.Goals), MaxGoals)
 	}
@@ -347,6 +348,38 @@ func (v *validator) checkVoice(path string, c Character) {
 		v.text(fmt.Sprintf("%s.voice[%d]", path, j), line, true)
 		if len(line) > MaxActionText {
 			v.p.add(fmt.Sprintf("%s.voice[%d]", path, j), "is %d bytes, more than %d", len(line), MaxActionText)
+		}
+	}
+}
+
+// checkLines checks a character's aliases and confrontation lines:
+// at most 8 aliases of one to three words, at most 12 lines of a known
+// kind, each said to a known other character if to anyone.
+func (v *validator) checkLines(path string, c Character) {
+	if len(c.Aliases) > 8 {
+		v.p.add(path+".aliases", "%d aliases, more than 8", len(c.Aliases))
+	}
+	for j, a := range c.Aliases {
+		if w := strings.Fields(a); len(w) == 0 || len(w) > 3 || len(a) > 60 {
+			v.p.add(fmt.Sprintf("%s.aliases[%d]", path, j), "must be one to three words")
+		}
+	}
+	if len(c.Lines) > 12 {
+		v.p.add(path+".lines", "%d lines, more than 12", len(c.Lines))
+	}
+	for j, l := range c.Lines {
+		lp := fmt.Sprintf("%s.lines[%d]", path, j)
+		if !slices.Contains(lineKinds, l.Kind) {
+			v.p.add(lp+".kind", "unknown kind %q (known: %s)", l.Kind, strings.Join(lineKinds, ", "))
+		}
+		if l.To != "" {
+			if _, ok := v.chars[l.To]; !ok || l.To == c.ID {
+				v.p.add(lp+".to", "unknown character %q", l.To)
+			}
+		}
+		v.text(lp+".text", l.Text, true)
+		if len(l.Text) > MaxActionText {
+			v.p.add(lp+".text", "is %d bytes, more than %d", len(l.Text), MaxActionText)
 		}
 	}
 }

@@ -53,6 +53,9 @@ type world struct {
 	Flags  []string     `json:"flags,omitempty"`
 	// Prose holds the chronicler's recently used template keys.
 	Prose []string `json:"prose,omitempty"`
+	// Introduced: the characters the prose has introduced by name and
+	// role, sorted; until then it never calls them by role alone.
+	Introduced []string `json:"introduced,omitempty"`
 }
 
 // charState is a character's state; Chars is in scenario order.
