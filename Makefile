@@ -9,7 +9,7 @@ BIN ?= bin/novel-engine
 VERSION ?= $(shell git describe --tags --match 'v[0-9]*' --dirty 2>/dev/null)
 LDFLAGS := $(if $(VERSION),-X main.version=$(VERSION))
 
-.PHONY: run build test bench lint loadtest compare clean
+.PHONY: run build test bench lint storycheck loadtest compare clean
 
 # The binary runs in make's place (exec), so Ctrl-C reaches it alone: it
 # drains and exits 0, and make reports no error.
@@ -29,6 +29,12 @@ bench:
 lint:
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
 	$(GO) vet ./...
+
+# The story checks: 50 seeds of each built-in scenario measured against
+# the aims of STORY.md (contradictions, idle turns, repetition, ...).
+# STORYCHECK_FLAGS='--scenario hollin --examples' narrows it.
+storycheck:
+	$(GO) run ./cmd/novel-engine storycheck --seeds 50 $(STORYCHECK_FLAGS)
 
 # The end-to-end load figure: watchers across simulations at one turn per
 # second on one node, with delivery latency percentiles.

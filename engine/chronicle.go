@@ -69,6 +69,9 @@ type Narration struct {
 	Used []string
 	// Introduced: the characters this turn introduced by name and role.
 	Introduced []string
+	// Sentences describes each sentence told, when the chronicler
+	// knows (the built-in one does); it is not kept in the world state.
+	Sentences []Sentence
 }
 
 // Chronicler tells a turn as prose.

@@ -49,6 +49,10 @@ type teller struct {
 	// told describes each sentence written, para the paragraph it is in.
 	told []toldSentence
 	para int
+	// rec is the record being told (-1 for none); claims are the
+	// claims the next sentence makes.
+	rec    int
+	claims []Claim
 }
 
 func (proseChronicler) Narrate(_ context.Context, sc Scene) (Narration, error) {
@@ -64,6 +68,7 @@ func narrate(sc Scene) (Narration, []toldSentence) {
 		recent: make(map[string]bool, len(sc.Recent)),
 		named:  map[string]bool{},
 		intro:  make(map[string]bool, len(sc.Introduced)),
+		rec:    -1,
 	}
 	for _, id := range sc.Introduced {
 		t.intro[id] = true
@@ -75,18 +80,20 @@ func narrate(sc Scene) (Narration, []toldSentence) {
 	if sc.PhaseChanged {
 		t.phaseLead()
 	}
-	var outcomes []*Record
+	var outcomes []int
 	for k := range sc.Records {
 		r := &sc.Records[k]
 		if !keep[k] {
 			continue
 		}
 		if r.Kind == "outcome" {
-			outcomes = append(outcomes, r)
+			outcomes = append(outcomes, k)
 			continue
 		}
+		t.rec, t.claims = k, nil
 		t.tell(r)
 	}
+	t.rec = -1
 	t.out = slices.DeleteFunc(t.out, func(s string) bool { return strings.TrimSpace(s) == "" })
 	text := strings.Join(t.out, " ")
 	if len(outcomes) > 0 {
@@ -97,5 +104,5 @@ func narrate(sc Scene) (Narration, []toldSentence) {
 		t.epilogue(outcomes)
 		text = strings.TrimSpace(text + "\n\n" + strings.Join(t.out, " "))
 	}
-	return Narration{Text: text, Used: t.used, Introduced: t.introduced}, t.told
+	return Narration{Text: text, Used: t.used, Introduced: t.introduced, Sentences: exportSentences(t.told)}, t.told
 }

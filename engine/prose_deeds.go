@@ -51,6 +51,9 @@ func (t *teller) tell(r *Record) {
 			"It was not over after all.",
 		})
 	case "tip":
+		for _, id := range r.With {
+			t.claim(Claim{Kind: ClaimNews, Who: id, Other: r.Actor, Item: r.Item})
+		}
 		v.with, v.group = t.listNames(r.With), r.With
 		t.say("tip", v, []string{
 			"Word got about, as word does: {With} heard that {A} had {item}, and was at {place}.",

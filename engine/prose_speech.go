@@ -15,6 +15,9 @@ func (t *teller) tellSpeak(r *Record, v slots) {
 	switch r.Detail {
 	case "whereabouts":
 		v.place = t.placeName(r.From)
+		if r.CauseRef != "" {
+			t.claim(Claim{Kind: ClaimNews, Who: r.Target, Other: r.CauseRef, Item: r.Item})
+		}
 		if r.CauseRef == "" {
 			t.say("speak.where.loose", v, []string{
 				"{A} told {t} where to look: {item} lay in {place}.",
@@ -35,6 +38,7 @@ func (t *teller) tellSpeak(r *Record, v slots) {
 			"It was {A} who put {t} on the trail: {item} was with " + holder + ", at {place}.",
 		})
 	case "fact":
+		t.claim(Claim{Kind: ClaimNews, Who: r.Target, Fact: r.CauseRef})
 		t.say("speak.fact", v, []string{
 			"{A} told {t} what {a.sub} knew: {text}.",
 			"{A} drew {t} aside and told {t.obj} that {text}.",

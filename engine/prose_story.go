@@ -40,6 +40,7 @@ func (t *teller) phaseLead() {
 
 func (t *teller) tellGoal(r *Record, v slots) {
 	if r.Cause == "scripted" {
+		t.scriptedGoalClaims(r)
 		t.verbatim(r.Text, r.Actor)
 		t.named[r.Actor] = true
 		return
@@ -57,6 +58,7 @@ func (t *teller) tellGoal(r *Record, v slots) {
 		if r.Callback != nil && r.Callback.Place != "" {
 			v.place = ", for all it had cost at " + t.placeName(r.Callback.Place)
 		}
+		t.claim(Claim{Kind: ClaimHeld, Who: r.Actor, Item: r.Item})
 		if r.Target == "" {
 			t.say("goal.slip.loose", v, []string{
 				"{A} no longer had {item}, and went looking for it again.",
@@ -81,6 +83,7 @@ func (t *teller) tellGoal(r *Record, v slots) {
 			"Whatever {A} had meant to do to {t}, {a.sub} let it go.",
 		})
 	default:
+		t.failedClaim(r)
 		t.say("goal.lost", v, []string{
 			"{A} would never {text} now.",
 			"For {a}, the hope to {text} was gone.",
@@ -91,6 +94,10 @@ func (t *teller) tellGoal(r *Record, v slots) {
 
 func (t *teller) tellReaction(r *Record, v slots) {
 	v.cause = t.memoryClause(r)
+	t.claim(Claim{Kind: ClaimTogether, Who: r.Actor, Other: r.Target})
+	if r.Detail == "glad" && v.cause != "" {
+		t.claim(Claim{Kind: ClaimGladRecall, Who: r.Actor, Other: r.Target, Detail: r.Callback.Kind})
+	}
 	if r.Detail == "glad" {
 		t.say("react.glad", v, []string{
 			"{A} found {t} afterwards and gripped {t.pos} hand{cause}.",
@@ -155,8 +162,10 @@ func (t *teller) tellBond(r *Record, v slots) {
 }
 
 // epilogue sums up how each character's goals came out.
-func (t *teller) epilogue(rs []*Record) {
-	for _, r := range rs {
+func (t *teller) epilogue(idx []int) {
+	for _, k := range idx {
+		r := &t.sc.Records[k]
+		t.rec, t.claims = k, nil
 		v := slots{a: r.Actor, t: r.Target, text: goalPhrase(r.Text), extra: r.Text}
 		switch r.Detail {
 		case GoalWon, GoalReconciled:
@@ -167,6 +176,7 @@ func (t *teller) epilogue(rs []*Record) {
 				"{A} could say {a.sub} had done what {a.sub} came for: {extra}.",
 			})
 		default:
+			t.failedClaim(r)
 			t.say("epi.lost", v, []string{
 				"{A} had wanted {extra}, and never did.",
 				"{A} never managed {extra}.",
@@ -174,5 +184,34 @@ func (t *teller) epilogue(rs []*Record) {
 				"{A} had set out {extra}, and failed.",
 			})
 		}
+	}
+}
+
+// scriptedGoalClaims notes what a scenario's line for a goal won claims:
+// that the goal's own character did it.
+func (t *teller) scriptedGoalClaims(r *Record) {
+	if r.Detail != GoalWon {
+		return
+	}
+	g, ok := t.cast.Goals[r.Actor][r.CauseRef]
+	if !ok {
+		return
+	}
+	switch {
+	case g.Kind == GoalObtain:
+		t.claim(Claim{Kind: ClaimHolds, Who: r.Actor, Item: g.Item})
+	case g.Kind == GoalDeliver && g.Target != "":
+		t.claim(Claim{Kind: ClaimHanded, Who: r.Actor, Other: g.Target, Item: g.Item})
+	case g.Kind == GoalDeliver:
+		t.claim(Claim{Kind: ClaimDelivered, Who: r.Actor, Item: g.Item, Place: g.Location})
+	case g.Kind == GoalDefeat || g.Kind == GoalBefriend:
+		t.claim(Claim{Kind: ClaimTogether, Who: r.Actor, Other: g.Target})
+	}
+}
+
+// failedClaim notes that a line says a goal about a thing failed.
+func (t *teller) failedClaim(r *Record) {
+	if g, ok := t.cast.Goals[r.Actor][r.CauseRef]; ok && (g.Kind == GoalObtain || g.Kind == GoalDeliver) {
+		t.claim(Claim{Kind: ClaimFailed, Who: r.Actor, Other: g.ID, Item: g.Item})
 	}
 }

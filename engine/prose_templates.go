@@ -44,6 +44,7 @@ func (t *teller) say(family string, v slots, templates []string) {
 		}
 	}
 	sentence, info := t.render(best, v, false)
+	info.key, info.family = bestKey, family
 	t.used = append(t.used, bestKey)
 	t.recent[bestKey] = true
 	t.emit(sentence, info)
@@ -67,6 +68,12 @@ func (t *teller) emit(sentence string, info toldSentence) {
 	t.lastPeople = info.people
 	info.text = sentence
 	info.para = t.para
+	info.rec = t.rec
+	info.claims, t.claims = t.claims, nil
+	if info.family == "" {
+		info.family = FamilyVerbatim
+		info.key = FamilyVerbatim
+	}
 	t.out = append(t.out, sentence)
 	t.told = append(t.told, info)
 }
@@ -98,6 +105,12 @@ type toldSentence struct {
 	// where they were found.
 	company string
 	clumsy  bool
+	// key and family: the template used; rec: the record told (-1 for
+	// none); cause: the sentence says why; claims: what it asserts.
+	key, family string
+	rec         int
+	cause       bool
+	claims      []Claim
 }
 
 func firstWord(s string) string {
@@ -318,6 +331,7 @@ func (t *teller) fill(rd *rendering, slot string) {
 		}
 		rd.b.WriteString(q)
 	case "cause":
+		rd.info.cause = rd.info.cause || v.cause != ""
 		rd.b.WriteString(v.cause)
 	case "With", "with", "Company", "company":
 		rd.fillGroup(slot)

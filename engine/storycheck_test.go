@@ -11,10 +11,13 @@ import (
 	"testing"
 )
 
-// The checks of STORY.md ("Checks worth automating"), measured over many
-// seeds of every built-in scenario. Each figure is logged; the assertions
-// are the thresholds the built-ins meet, so a change that makes stories
-// worse fails here.
+// The checks of STORY.md ("Checks worth automating") that the storycheck
+// package does not measure (lengths, who wins, the arc's peak, callbacks,
+// relationship crossings, causes, movement), over many seeds of every
+// built-in scenario. Each figure is logged; the assertions are the
+// thresholds the built-ins meet, so a change that makes stories worse
+// fails here. Contradictions, idle turns, repetition, turns that changed
+// something and the rest of the table are in engine/storycheck.
 
 // recorder keeps what the chronicler was given and what it told.
 type recorder struct {
@@ -26,6 +29,8 @@ type toldTurn struct {
 	keep  []bool
 	text  string
 	used  []string
+	// told: the records a sentence was written for.
+	told map[int]bool
 }
 
 func (r *recorder) Narrate(ctx context.Context, sc Scene) (Narration, error) {
@@ -33,122 +38,26 @@ func (r *recorder) Narrate(ctx context.Context, sc Scene) (Narration, error) {
 	cp.Records = slices.Clone(sc.Records)
 	keep := chooseRecords(&cp)
 	n, err := defaultChronicler.Narrate(ctx, sc)
-	r.turns = append(r.turns, toldTurn{scene: cp, keep: keep, text: n.Text, used: n.Used})
+	told := map[int]bool{}
+	for _, s := range n.Sentences {
+		told[s.Record] = true
+	}
+	r.turns = append(r.turns, toldTurn{scene: cp, keep: keep, text: n.Text, used: n.Used, told: told})
 	return n, err
-}
-
-// snapshot is what counts as "something changed" between two turns.
-type snapshot struct {
-	items   []string
-	health  []int
-	rel     []float64
-	goals   []string
-	knows   []int
-	onstage []bool
-	flags   int
-	dist    []int // per character and goal: steps to what the goal needs, -1 if none
-}
-
-func takeSnapshot(s *Sim) snapshot {
-	w := s.w
-	n := len(w.Chars)
-	sn := snapshot{flags: len(w.Flags), rel: make([]float64, n*n)}
-	for _, it := range w.Items {
-		sn.items = append(sn.items, it.Holder+"|"+it.Loc+fmt.Sprint(it.Hidden, it.Fixed))
-	}
-	for i, c := range w.Chars {
-		sn.health = append(sn.health, c.Health)
-		sn.knows = append(sn.knows, len(c.Knows))
-		sn.onstage = append(sn.onstage, c.Onstage)
-		for j, o := range w.Chars {
-			sn.rel[i*n+j] = c.Rel[o.ID]
-		}
-		for j, g := range s.sc.Characters[i].Goals {
-			sn.goals = append(sn.goals, c.Goals[j].Status)
-			sn.dist = append(sn.dist, goalDistance(s, i, &g, c.Goals[j].Status))
-		}
-	}
-	return sn
-}
-
-// goalDistance is how many steps character i is from what an active goal
-// needs next: the goal's item (or its destination, once carried), its
-// place, or the person it concerns.
-func goalDistance(s *Sim, i int, g *Goal, status string) int {
-	c := s.w.Chars[i]
-	if status != GoalActive || !c.Onstage || !c.Alive {
-		return -1
-	}
-	to := ""
-	loc := func(id string) string {
-		_, o := s.charByID(id)
-		if o == nil || !o.Onstage {
-			return ""
-		}
-		return o.Loc
-	}
-	switch g.Kind {
-	case GoalObtain, GoalDeliver:
-		it := s.w.Items[s.geo.itemIndex[g.Item]]
-		switch {
-		case it.Holder == c.ID && g.Kind == GoalDeliver && g.Target != "":
-			to = loc(g.Target)
-		case it.Holder == c.ID && g.Kind == GoalDeliver:
-			to = g.Location
-		case it.Holder != "":
-			to = loc(it.Holder)
-		default:
-			to = it.Loc
-		}
-	case GoalReach, GoalLearn:
-		to = g.Location
-	case GoalDefeat, GoalBefriend, GoalProtect:
-		to = loc(g.Target)
-	}
-	a, ok1 := s.geo.locIndex[c.Loc]
-	b, ok2 := s.geo.locIndex[to]
-	if !ok1 || !ok2 {
-		return -1
-	}
-	return s.geo.dist[a][b]
-}
-
-func changed(a, b *snapshot) bool {
-	if a.flags != b.flags || !slices.Equal(a.items, b.items) || !slices.Equal(a.health, b.health) ||
-		!slices.Equal(a.goals, b.goals) || !slices.Equal(a.knows, b.knows) || !slices.Equal(a.onstage, b.onstage) {
-		return true
-	}
-	for k := range a.rel {
-		if math.Abs(a.rel[k]-b.rel[k]) >= 0.1 || relationBand(a.rel[k]) != relationBand(b.rel[k]) {
-			return true
-		}
-	}
-	return false
-}
-
-func progressed(a, b *snapshot) bool {
-	for k := range a.dist {
-		if a.dist[k] > 0 && b.dist[k] >= 0 && b.dist[k] < a.dist[k] {
-			return true
-		}
-	}
-	return false
 }
 
 // runStats are one story's figures.
 type runStats struct {
-	length       int
-	ending       string
-	peakPos      float64
-	told, stakes int
-	aimless      int // longest run of turns with no change and no goal progress
-	callbacks    int
-	bonds        int
-	bondsTold    int
-	deeds        int
-	caused       int
-	sentences    int
-	moveSents    int
+	length    int
+	ending    string
+	peakPos   float64
+	callbacks int
+	bonds     int
+	bondsTold int
+	deeds     int
+	caused    int
+	sentences int
+	moveSents int
 }
 
 // callbackAge is how old a memory must be to count as a callback.
@@ -159,27 +68,10 @@ func runStory(tb testing.TB, sc *Scenario, seed int64, maxTurns int) runStats {
 	rec := &recorder{}
 	s := startSim(tb, sc, seed, Options{Chronicler: rec})
 	var st runStats
-	prev := takeSnapshot(s)
-	run := 0
 	for !s.Finished() && int(s.Seq()) < maxTurns {
-		tr, err := s.Step(context.Background(), nil)
-		if err != nil {
+		if _, err := s.Step(context.Background(), nil); err != nil {
 			tb.Fatal(err)
 		}
-		now := takeSnapshot(s)
-		ch := changed(&prev, &now)
-		if strings.TrimSpace(tr.Narrative) != "" {
-			st.told++
-			if ch {
-				st.stakes++
-			}
-		}
-		if ch || progressed(&prev, &now) {
-			run = 0
-		} else if run++; run > st.aimless {
-			st.aimless = run
-		}
-		prev = now
 	}
 	st.length = int(s.Seq())
 	st.ending = s.w.Ending
@@ -212,7 +104,8 @@ func runStory(tb testing.TB, sc *Scenario, seed int64, maxTurns int) runStats {
 			if !t.keep[k] {
 				continue
 			}
-			if r.Callback != nil && t.scene.Seq-r.Callback.Turn >= callbackAge {
+			// A callback counts only if its sentence was written.
+			if r.Callback != nil && t.scene.Seq-r.Callback.Turn >= callbackAge && t.told[k] {
 				st.callbacks++
 			}
 			switch r.Source {
@@ -252,7 +145,6 @@ func TestStoryChecks(t *testing.T) {
 			}
 			var lengths []int
 			resolved, inRange, peakOK := 0, 0, 0
-			told, stakes, worstAimless := 0, 0, 0
 			callbacks, turns, bonds, bondsTold, minBonds := 0, 0, 0, 0, math.MaxInt
 			deeds, caused, sents, moveSents := 0, 0, 0, 0
 			for _, st := range all {
@@ -266,9 +158,6 @@ func TestStoryChecks(t *testing.T) {
 				if st.peakPos >= 0.55 && st.peakPos <= 0.9 {
 					peakOK++
 				}
-				told += st.told
-				stakes += st.stakes
-				worstAimless = max(worstAimless, st.aimless)
 				callbacks += st.callbacks
 				turns += st.length
 				bonds += st.bonds
@@ -308,18 +197,11 @@ func TestStoryChecks(t *testing.T) {
 				topEnding = max(topEnding, endings[k])
 			}
 			pct := func(a, b int) float64 { return 100 * float64(a) / float64(max(b, 1)) }
-			aimlessRuns := make([]int, 0, n)
-			for _, st := range all {
-				aimlessRuns = append(aimlessRuns, st.aimless)
-			}
-			sort.Ints(aimlessRuns)
 			t.Logf("lengths: min %d, p10 %d, median %d, p90 %d, max %d; %.0f%% within 35..90 turns",
 				lengths[0], lengths[n/10], lengths[n/2], lengths[n*9/10], lengths[n-1], pct(inRange, n))
 			t.Logf("endings: %s; wins by side: %s", strings.Join(ends, ", "), strings.Join(wins, ", "))
 			t.Logf("ending by resolution %.0f%%; peak tension within 55..90%% of the story in %.0f%% of runs",
 				pct(resolved, n), pct(peakOK, n))
-			t.Logf("told turns that changed something %.1f%%; longest aimless run median %d, worst %d turns",
-				pct(stakes, told), aimlessRuns[n/2], worstAimless)
 			t.Logf("callbacks to memories %d+ turns old: %.2f per 10 turns", callbackAge, 10*float64(callbacks)/float64(turns))
 			t.Logf("relationship crossings: %.1f per run (fewest %d), %.0f%% narrated", float64(bonds)/float64(n), minBonds, pct(bondsTold, bonds))
 			t.Logf("told deeds with a recorded cause %.1f%%; movement sentences %.1f%% of %d",
@@ -349,8 +231,6 @@ func TestStoryChecks(t *testing.T) {
 			}
 			fail(pct(resolved, n) >= 90, "only %.0f%% end by resolution", pct(resolved, n))
 			fail(pct(peakOK, n) >= 60, "peak tension within 55..90%% of the story in only %.0f%% of runs", pct(peakOK, n))
-			fail(pct(stakes, told) >= 60, "only %.1f%% of told turns changed something (aim 80%%)", pct(stakes, told))
-			fail(worstAimless <= 3, "a run of %d turns with no change and no goal progress", worstAimless)
 			fail(10*float64(callbacks)/float64(turns) >= 0.9, "%.2f callbacks per 10 turns (aim 1)", 10*float64(callbacks)/float64(turns))
 			fail(minBonds >= 2, "a story with %d relationship crossings", minBonds)
 			fail(pct(bondsTold, bonds) >= 95, "only %.0f%% of relationship crossings narrated", pct(bondsTold, bonds))

@@ -41,7 +41,7 @@ func TestTopLevelHelp(t *testing.T) {
 // flags on stdout and succeeds.
 func TestSubcommandHelp(t *testing.T) {
 	flags := map[string]string{
-		"serve": "-addr", "migrate": "-database-url", "token": "-sub", "run": "-scenario",
+		"serve": "-addr", "migrate": "-database-url", "token": "-sub", "run": "-scenario", "storycheck": "-seeds",
 		"watch": "-since", "healthcheck": "-url", "version": "",
 	}
 	for _, c := range commands {

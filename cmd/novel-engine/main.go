@@ -1,7 +1,8 @@
 // Command novel-engine runs Novel Engine: the server (serve, the default),
 // schema migrations (migrate), token minting (token), one story offline to
-// stdout (run), a terminal watcher of a running story (watch), a health
-// probe for containers (healthcheck) and its version (version).
+// stdout (run), story checks over many seeds (storycheck), a terminal
+// watcher of a running story (watch), a health probe for containers
+// (healthcheck) and its version (version).
 package main
 
 import (
@@ -31,6 +32,7 @@ var commands = []struct{ name, summary string }{
 	{"migrate", "apply the PostgreSQL schema migrations"},
 	{"token", "mint a JWT for a user and role"},
 	{"run", "play one story offline and print it"},
+	{"storycheck", "measure many stories of the built-in scenarios against their aims"},
 	{"watch", "follow a running story and print its turns as they come"},
 	{"healthcheck", "exit 0 if a node answers on /healthz (for container health checks)"},
 	{"version", "print the version and build information"},
@@ -76,6 +78,8 @@ func dispatch(ctx context.Context, args []string, getenv func(string) string, st
 		return runToken(ctx, args, getenv, stdout, stderr)
 	case "run":
 		return runOffline(ctx, args, stdout, stderr)
+	case "storycheck":
+		return runStorycheck(ctx, args, stdout, stderr)
 	case "watch":
 		return runWatch(ctx, args, getenv, stdout, stderr)
 	case "healthcheck":

@@ -1,0 +1,822 @@
+// Package storycheck measures built-in stories the way a reader would
+// judge them: it plays many seeds of a scenario with the built-in decider
+// and chronicler, checks every told sentence against the world it tells
+// (who holds what, who is where, who did what this turn, which side won)
+// and computes the table of STORY.md's checks: contradictions by class,
+// idle turns, moves straight back, sentence shapes, repeated sentences,
+// turns that changed something, the most used template family,
+// relationship lines with a cause, introductions, endings and
+// determinism.
+package storycheck
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"maps"
+	"regexp"
+	"slices"
+	"strings"
+	"text/tabwriter"
+
+	"github.com/novel-engine/novel-engine/engine"
+)
+
+// Contradiction classes: each is a kind of told sentence that says what
+// did not happen.
+const (
+	// A scenario's line for a goal won, told while the thing is not in
+	// the hands it says.
+	ClassWonNotHeld = "won line, thing not held"
+	// A scenario's line for a goal won that names someone who did not do
+	// it (handed over, carried there, stood over).
+	ClassWonWrongActor = "won line, names who did not act"
+	// "X had lost it" about someone who never held it.
+	ClassLostNeverHeld = "lost it, never held it"
+	// Face to face (a reaction, "to his face") between people apart.
+	ClassFaceApart = "face to face, apart"
+	// A glad reaction that cites a hostile memory.
+	ClassGladHostile = "glad, citing harm"
+	// "Failed" said of someone whose own side won the thing.
+	ClassFailedWon = "failed, own side won"
+	// Telling someone the news of what they did or have themselves.
+	ClassNewsToDoer = "news told to its doer"
+	// A spoken line that misaddresses its listener ("Reeve's business"
+	// said to the reeve, "clerk" to someone who is not).
+	ClassMisaddressed = "line misaddressed"
+	// Machinery in the prose: ids, placeholder causes, unfilled slots.
+	ClassMachinery = "machinery in prose"
+)
+
+// Classes lists the contradiction classes in table order.
+var Classes = []string{ClassWonNotHeld, ClassWonWrongActor, ClassLostNeverHeld, ClassFaceApart, ClassGladHostile,
+	ClassFailedWon, ClassNewsToDoer, ClassMisaddressed, ClassMachinery}
+
+// Options say what to measure.
+type Options struct {
+	Seeds     int   // runs per scenario; default 50
+	FirstSeed int64 // seed of the first run
+	MaxTurns  int   // cap on turns per run; default 300
+	// Replays is how many of the runs are played a second time to check
+	// that the same seed tells the same story; default 3.
+	Replays int
+	// Progress, if set, is called after each run.
+	Progress func(scenario string, done, total int)
+}
+
+// Figures are the measured values of one scenario over its runs.
+type Figures struct {
+	Scenario string
+	Runs     int
+	Turns    int
+	// Contradictions counts each class; Examples keeps a few of each.
+	Contradictions map[string]int
+	Examples       map[string][]string
+	// Percentages of turns, moves, told turns, relationship lines and runs.
+	IdlePct, BackPct, StakesPct, BondCausePct, ResolvedPct float64
+	// Mean per story: distinct shapes ÷ sentences, sentences repeated
+	// word for word, share of the most used template family.
+	ShapeRatio, RepeatsPerStory, TopFamilyPct float64
+	// TopFamily is the family most often on top.
+	TopFamily string
+	// Uninitiated counts stories with a role reference before the person
+	// was introduced by name and role.
+	Uninitiated int
+	// Deterministic: every replayed run told the same story.
+	Deterministic bool
+}
+
+// Row is one line of the table.
+type Row struct {
+	Measure, Value, Aim string
+	OK                  bool
+}
+
+// Aims of the table (STORY.md, "Checks worth automating").
+const (
+	AimIdlePct      = 10.0
+	AimBackPct      = 10.0
+	AimShapeRatio   = 0.93
+	AimRepeats      = 0.5
+	AimStakesPct    = 80.0
+	AimTopFamilyPct = 10.0
+	AimBondCausePct = 90.0
+	AimResolvedPct  = 100.0
+)
+
+// Rows is the table of the figures: measure, value, aim and whether it
+// is met.
+func (f *Figures) Rows() []Row {
+	var rows []Row
+	for _, c := range Classes {
+		n := f.Contradictions[c]
+		rows = append(rows, Row{"contradictions: " + c, fmt.Sprint(n), "0", n == 0})
+	}
+	pct := func(v float64) string { return fmt.Sprintf("%.1f%%", v) }
+	yes := func(b bool) string {
+		if b {
+			return "yes"
+		}
+		return "no"
+	}
+	rows = append(rows,
+		Row{"idle turns", pct(f.IdlePct), "≤ 10%", f.IdlePct <= AimIdlePct},
+		Row{"moves back to where the character stood two turns earlier", pct(f.BackPct), "≤ 10%", f.BackPct <= AimBackPct},
+		Row{"distinct sentence shapes ÷ sentences", fmt.Sprintf("%.3f", f.ShapeRatio), "≥ 0.93", f.ShapeRatio >= AimShapeRatio},
+		Row{"sentences repeated word for word, per story", fmt.Sprintf("%.2f", f.RepeatsPerStory), "≤ 0.5", f.RepeatsPerStory <= AimRepeats},
+		Row{"told turns that changed something", pct(f.StakesPct), "≥ 80%", f.StakesPct >= AimStakesPct},
+		Row{"most used template family (" + f.TopFamily + "), whole story", pct(f.TopFamilyPct), "≤ 10%", f.TopFamilyPct <= AimTopFamilyPct},
+		Row{"relationship lines with a cause told the same turn", pct(f.BondCausePct), "≥ 90%", f.BondCausePct >= AimBondCausePct},
+		Row{"every role reference introduced first", fmt.Sprintf("%s (%d of %d stories not)", yes(f.Uninitiated == 0), f.Uninitiated, f.Runs), "yes", f.Uninitiated == 0},
+		Row{"stories ending by resolution", pct(f.ResolvedPct), "100%", f.ResolvedPct >= AimResolvedPct},
+		Row{"same seed, same story", yes(f.Deterministic), "yes", f.Deterministic},
+	)
+	return rows
+}
+
+// WriteTable prints the table of the figures.
+func (f *Figures) WriteTable(w io.Writer) error {
+	fmt.Fprintf(w, "%s: %d runs, %d turns\n", f.Scenario, f.Runs, f.Turns)
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "measure\tvalue\taim\tok")
+	for _, r := range f.Rows() {
+		ok := "ok"
+		if !r.OK {
+			ok = "NO"
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", r.Measure, r.Value, r.Aim, ok)
+	}
+	return tw.Flush()
+}
+
+// Measure plays opt.Seeds runs of sc and measures them.
+func Measure(ctx context.Context, sc *engine.Scenario, opt Options) (*Figures, error) {
+	if opt.Seeds <= 0 {
+		opt.Seeds = 50
+	}
+	if opt.MaxTurns <= 0 {
+		opt.MaxTurns = 300
+	}
+	if opt.Replays <= 0 {
+		opt.Replays = 3
+	}
+	f := &Figures{Scenario: sc.ID, Runs: opt.Seeds, Contradictions: map[string]int{}, Examples: map[string][]string{}, Deterministic: true}
+	for _, c := range Classes {
+		f.Contradictions[c] = 0
+	}
+	var (
+		idle, turns, moves, back, told, stakes, bonds, bondsCaused, resolved int
+		shapes, repeats, top                                                 float64
+		tops                                                                 = map[string]int{}
+	)
+	for k := range opt.Seeds {
+		seed := opt.FirstSeed + int64(k)
+		st, err := playStory(ctx, sc, seed, opt.MaxTurns)
+		if err != nil {
+			return nil, err
+		}
+		if k < opt.Replays {
+			again, err := playStory(ctx, sc, seed, opt.MaxTurns)
+			if err != nil {
+				return nil, err
+			}
+			if !sameStory(st, again) {
+				f.Deterministic = false
+			}
+		}
+		m := measureStory(sc, st)
+		for c, n := range m.contradictions {
+			f.Contradictions[c] += n
+		}
+		for c, ex := range m.examples {
+			for _, e := range ex {
+				if len(f.Examples[c]) < 5 {
+					f.Examples[c] = append(f.Examples[c], fmt.Sprintf("seed %d %s", seed, e))
+				}
+			}
+		}
+		turns += len(st.turns)
+		idle += m.idle
+		moves += m.moves
+		back += m.back
+		told += m.told
+		stakes += m.stakes
+		bonds += m.bonds
+		bondsCaused += m.bondsCaused
+		shapes += m.shapeRatio
+		repeats += float64(m.repeats)
+		top += m.topShare
+		tops[m.topFamily]++
+		if m.uninitiated {
+			f.Uninitiated++
+		}
+		if st.ending != "cap" && st.ending != "last-standing" {
+			resolved++
+		}
+		if opt.Progress != nil {
+			opt.Progress(sc.ID, k+1, opt.Seeds)
+		}
+	}
+	n := float64(opt.Seeds)
+	f.Turns = turns
+	f.IdlePct = pct(idle, turns)
+	f.BackPct = pct(back, moves)
+	f.StakesPct = pct(stakes, told)
+	f.BondCausePct = pct(bondsCaused, bonds)
+	if bonds == 0 {
+		f.BondCausePct = 100
+	}
+	f.ResolvedPct = pct(resolved, opt.Seeds)
+	f.ShapeRatio = shapes / n
+	f.RepeatsPerStory = repeats / n
+	f.TopFamilyPct = 100 * top / n
+	for _, fam := range slices.Sorted(maps.Keys(tops)) {
+		if tops[fam] > tops[f.TopFamily] {
+			f.TopFamily = fam
+		}
+	}
+	return f, nil
+}
+
+func pct(a, b int) float64 { return 100 * float64(a) / float64(max(b, 1)) }
+
+// story is one played run: every turn with what was told and the world
+// before and after it.
+type story struct {
+	turns  []playedTurn
+	ending string
+}
+
+type playedTurn struct {
+	turn          engine.Turn
+	scene         engine.Scene
+	narration     engine.Narration
+	before, after engine.Snapshot
+}
+
+// recorder tells turns with the built-in chronicler and keeps what it
+// was given and what it told.
+type recorder struct {
+	inner engine.Chronicler
+	scene engine.Scene
+	nar   engine.Narration
+}
+
+func (r *recorder) Narrate(ctx context.Context, sc engine.Scene) (engine.Narration, error) {
+	n, err := r.inner.Narrate(ctx, sc)
+	sc.Records = slices.Clone(sc.Records)
+	r.scene, r.nar = sc, n
+	return n, err
+}
+
+func playStory(ctx context.Context, sc *engine.Scenario, seed int64, maxTurns int) (*story, error) {
+	rec := &recorder{inner: engine.NewChronicler()}
+	sim, err := engine.NewSim(sc, seed, engine.Options{Chronicler: rec})
+	if err != nil {
+		return nil, err
+	}
+	st := &story{}
+	before := sim.Snapshot()
+	for !sim.Finished() && int(sim.Seq()) < maxTurns {
+		tr, err := sim.Step(ctx, nil)
+		if err != nil {
+			return nil, fmt.Errorf("%s seed %d turn %d: %w", sc.ID, seed, sim.Seq()+1, err)
+		}
+		after := sim.Snapshot()
+		st.turns = append(st.turns, playedTurn{turn: tr, scene: rec.scene, narration: rec.nar, before: before, after: after})
+		before = after
+	}
+	st.ending = before.Ending
+	if st.ending == "" {
+		st.ending = "cap"
+	}
+	return st, nil
+}
+
+func sameStory(a, b *story) bool {
+	if len(a.turns) != len(b.turns) {
+		return false
+	}
+	for k := range a.turns {
+		if a.turns[k].turn.Narrative != b.turns[k].turn.Narrative || a.turns[k].turn.StateHash != b.turns[k].turn.StateHash {
+			return false
+		}
+	}
+	return true
+}
+
+// storyFigures are one run's counts.
+type storyFigures struct {
+	contradictions map[string]int
+	examples       map[string][]string
+	idle           int
+	moves, back    int
+	told, stakes   int
+	bonds          int
+	bondsCaused    int
+	shapeRatio     float64
+	repeats        int
+	topFamily      string
+	topShare       float64
+	uninitiated    bool
+}
+
+func (m *storyFigures) contradiction(class string, seq int64, text string) {
+	m.contradictions[class]++
+	if len(m.examples[class]) < 2 {
+		m.examples[class] = append(m.examples[class], fmt.Sprintf("turn %d: %s", seq, text))
+	}
+}
+
+func measureStory(sc *engine.Scenario, st *story) storyFigures {
+	m := storyFigures{contradictions: map[string]int{}, examples: map[string][]string{}}
+	w := newWorldIndex(sc)
+	held := map[[2]string]bool{} // (character, item) that has held the item
+	noteHolders := func(sn *engine.Snapshot) {
+		for _, it := range sn.Items {
+			if it.Holder != "" {
+				held[[2]string{it.Holder, it.ID}] = true
+			}
+		}
+	}
+	if len(st.turns) > 0 {
+		noteHolders(&st.turns[0].before)
+	}
+	// Where each character stood on each of the last two turns.
+	var locs [][]string
+	if len(st.turns) > 0 {
+		locs = append(locs, locations(&st.turns[0].before))
+	}
+	families := map[string]int{}
+	templated := 0
+	var all []string
+	for k := range st.turns {
+		pt := &st.turns[k]
+		noteHolders(&pt.after)
+		noteRecordHolders(pt.scene.Records, held)
+		now := locations(&pt.after)
+		// Idle turns and moves straight back.
+		if isIdle(pt.turn.Events) {
+			m.idle++
+		}
+		for _, ev := range pt.turn.Events {
+			if ev.Kind != engine.ActMove || ev.Outcome != engine.OutcomeSuccess {
+				continue
+			}
+			m.moves++
+			ci := w.char[ev.Actor]
+			n := len(locs)
+			if n >= 2 && now[ci] == locs[n-2][ci] && locs[n-1][ci] != locs[n-2][ci] {
+				m.back++
+			}
+		}
+		locs = append(locs, now)
+		// Turns that changed something.
+		if strings.TrimSpace(pt.turn.Narrative) != "" {
+			m.told++
+			if w.changed(&pt.before, &pt.after) {
+				m.stakes++
+			}
+		}
+		// Sentences: claims, bonds, families, shapes.
+		for si, s := range pt.narration.Sentences {
+			all = append(all, s.Text)
+			if s.Family != engine.FamilyVerbatim && s.Family != "" {
+				families[familyOf(s.Key)]++
+				templated++
+			}
+			var rec *engine.Record
+			if s.Record >= 0 && s.Record < len(pt.scene.Records) {
+				rec = &pt.scene.Records[s.Record]
+			}
+			for _, c := range s.Claims {
+				if class := w.checkClaim(c, pt, rec, held); class != "" {
+					m.contradiction(class, pt.turn.Seq, s.Text)
+				}
+			}
+			if s.Record >= 0 && s.Record < len(pt.scene.Records) {
+				r := &pt.scene.Records[s.Record]
+				if r.Kind == "bond" {
+					m.bonds++
+					if s.Cause || causedElsewhere(pt.narration.Sentences, si, r) {
+						m.bondsCaused++
+					}
+				}
+				if r.Kind == engine.ActSpeak && r.Target != "" && r.Text != "" && strings.Contains(s.Text, strings.TrimRight(r.Text, ".!?")) {
+					if w.misaddressed(r.Text, r.Target) {
+						m.contradiction(ClassMisaddressed, pt.turn.Seq, s.Text)
+					}
+				}
+			}
+			if leak := w.machinery(s.Text); leak != "" {
+				m.contradiction(ClassMachinery, pt.turn.Seq, leak+": "+s.Text)
+			}
+		}
+	}
+	// Shapes and repeats over the whole story.
+	seen, shapes := map[string]bool{}, map[string]bool{}
+	for _, s := range all {
+		if seen[s] {
+			m.repeats++
+		}
+		seen[s] = true
+		shapes[w.shape(s)] = true
+	}
+	m.shapeRatio = 1
+	if len(all) > 0 {
+		m.shapeRatio = float64(len(shapes)) / float64(len(all))
+	}
+	for _, fam := range slices.Sorted(maps.Keys(families)) {
+		if families[fam] > families[m.topFamily] {
+			m.topFamily = fam
+		}
+	}
+	if templated > 0 {
+		m.topShare = float64(families[m.topFamily]) / float64(templated)
+	}
+	m.uninitiated = !w.introducedFirst(all)
+	return m
+}
+
+// familyOf is a template key's family: the key before its variant
+// number, cut to two dot-separated parts, so that variants and
+// synonyms of one kind of sentence count together ("move.goal#3" and
+// "move.goal.far#1" are both "move.goal").
+func familyOf(key string) string {
+	key, _, _ = strings.Cut(key, "#")
+	parts := strings.SplitN(key, ".", 3)
+	if len(parts) > 2 {
+		parts = parts[:2]
+	}
+	return strings.Join(parts, ".")
+}
+
+func locations(sn *engine.Snapshot) []string {
+	out := make([]string, len(sn.Characters))
+	for i, c := range sn.Characters {
+		out[i] = c.Location
+	}
+	return out
+}
+
+// isIdle reports whether a turn's deeds are all moves, waits or
+// failures, with no scripted event.
+func isIdle(evs []engine.Event) bool {
+	for _, ev := range evs {
+		switch ev.Source {
+		case engine.SourceScript:
+			if ev.Kind != "tip" {
+				return false
+			}
+			continue
+		}
+		if ev.Kind != engine.ActMove && ev.Kind != engine.ActWait && ev.Outcome != engine.OutcomeFailure {
+			return false
+		}
+	}
+	return true
+}
+
+// noteRecordHolders notes who held a thing during the turn, however
+// briefly: takers, finders, receivers.
+func noteRecordHolders(rs []engine.Record, held map[[2]string]bool) {
+	for _, r := range rs {
+		if r.Item == "" || r.Outcome != engine.OutcomeSuccess {
+			continue
+		}
+		switch {
+		case r.Kind == engine.ActTake, r.Kind == engine.ActSearch && r.Detail == "item",
+			r.Kind == engine.ActAttack && r.Detail == "wrest", r.Kind == engine.ActSpeak && r.Detail == "persuade":
+			held[[2]string{r.Actor, r.Item}] = true
+		case r.Kind == engine.ActGive:
+			held[[2]string{r.Actor, r.Item}] = true
+			held[[2]string{r.Target, r.Item}] = true
+		}
+	}
+}
+
+// causedElsewhere reports whether another told sentence of the turn,
+// not itself a relationship line, tells something between the two
+// people of a bond.
+func causedElsewhere(ss []engine.Sentence, self int, bond *engine.Record) bool {
+	for k, s := range ss {
+		if k == self || strings.HasPrefix(s.Family, "bond") {
+			continue
+		}
+		if slices.Contains(s.People, bond.Actor) && slices.Contains(s.People, bond.Target) {
+			return true
+		}
+	}
+	return false
+}
+
+// worldIndex is what the checks need to know of a scenario.
+type worldIndex struct {
+	sc    *engine.Scenario
+	char  map[string]int
+	items map[string]int
+	facts map[string]*engine.Fact
+	prize map[string]bool // items some goal is about
+	// authored: word pairs of the scenario's own texts, where an id may
+	// legitimately appear as a word.
+	authored map[string]bool
+	ids      map[string]bool
+	// roleWords: each character's role as written, and its last word.
+	roles []roleRef
+	names *strings.Replacer
+}
+
+type roleRef struct {
+	id, name, first string
+	full, last      string // "harbour reeve", "reeve"
+	refs            []*regexp.Regexp
+	vocative        *regexp.Regexp // ", reeve." calling someone by the role
+}
+
+var wordRE = regexp.MustCompile(`[\p{L}'’_-]+`)
+
+func newWorldIndex(sc *engine.Scenario) *worldIndex {
+	w := &worldIndex{sc: sc, char: map[string]int{}, items: map[string]int{}, facts: map[string]*engine.Fact{}, prize: map[string]bool{}, authored: map[string]bool{}}
+	for i, c := range sc.Characters {
+		w.char[c.ID] = i
+		for _, g := range c.Goals {
+			if g.Item != "" && (g.Kind == engine.GoalObtain || g.Kind == engine.GoalDeliver) {
+				w.prize[g.Item] = true
+			}
+		}
+	}
+	for i, it := range sc.Items {
+		w.items[it.ID] = i
+	}
+	for i := range sc.Facts {
+		w.facts[sc.Facts[i].ID] = &sc.Facts[i]
+	}
+	// The scenario's own words.
+	var texts []string
+	texts = append(texts, sc.Title, sc.Premise)
+	for _, l := range sc.Locations {
+		texts = append(texts, l.Name, l.Description)
+	}
+	for _, it := range sc.Items {
+		texts = append(texts, it.Name, it.Description)
+	}
+	for _, f := range sc.Facts {
+		texts = append(texts, f.Text)
+	}
+	for _, c := range sc.Characters {
+		texts = append(texts, c.Name, c.Role)
+		texts = append(texts, c.Voice...)
+		for _, g := range c.Goals {
+			texts = append(texts, g.Text, g.Won, g.Lost)
+		}
+	}
+	for _, e := range sc.Events {
+		texts = append(texts, e.Effect.Text)
+	}
+	for _, e := range sc.End {
+		texts = append(texts, e.Text)
+	}
+	for _, t := range texts {
+		ws := wordRE.FindAllString(t, -1)
+		for k, wd := range ws {
+			prev := ""
+			if k > 0 {
+				prev = strings.ToLower(ws[k-1])
+			}
+			w.authored[prev+" "+wd] = true
+		}
+	}
+	// Ids that must never reach the prose: characters' and factions'.
+	idset := map[string]bool{}
+	for _, c := range sc.Characters {
+		idset[c.ID] = true
+		if c.Faction != "" {
+			idset[c.Faction] = true
+		}
+	}
+	w.ids = idset
+	var pairs []string
+	for _, c := range sc.Characters {
+		r := roleRef{id: c.ID, name: c.Name, first: strings.Fields(c.Name)[0], full: strings.ToLower(c.Role)}
+		ws := strings.FieldsFunc(r.full, func(r rune) bool { return r == ' ' || r == '-' })
+		r.last = ws[len(ws)-1]
+		r.refs = append(r.refs, regexp.MustCompile(`(?i)\bthe `+regexp.QuoteMeta(r.full)+`\b`))
+		if r.last != r.full {
+			r.refs = append(r.refs, regexp.MustCompile(`(?i)\bthe `+regexp.QuoteMeta(r.last)+`\b`))
+		}
+		r.vocative = regexp.MustCompile(`,\s+(?i:` + regexp.QuoteMeta(r.last) + `)[.!?,]`)
+		w.roles = append(w.roles, r)
+		pairs = append(pairs, c.Name, "⟨P⟩", r.first, "⟨P⟩")
+	}
+	for _, l := range sc.Locations {
+		pairs = append(pairs, l.Name, "⟨L⟩")
+	}
+	for _, it := range sc.Items {
+		pairs = append(pairs, it.Name, "⟨I⟩")
+	}
+	for _, r := range w.roles {
+		pairs = append(pairs, "the "+r.full, "⟨P⟩", "The "+r.full, "⟨P⟩")
+	}
+	// Longest first, so a full name goes before its first name.
+	type pair struct{ from, to string }
+	var ps []pair
+	for k := 0; k < len(pairs); k += 2 {
+		ps = append(ps, pair{pairs[k], pairs[k+1]})
+	}
+	slices.SortStableFunc(ps, func(a, b pair) int { return len(b.from) - len(a.from) })
+	var flat []string
+	for _, p := range ps {
+		flat = append(flat, p.from, p.to)
+	}
+	w.names = strings.NewReplacer(flat...)
+	return w
+}
+
+// shape is a sentence with its names, places and items replaced.
+func (w *worldIndex) shape(s string) string { return w.names.Replace(s) }
+
+// changed reports whether a turn changed something that matters: the
+// holder or place of a thing some goal is about, anyone's health, a
+// relationship band or a goal's status.
+func (w *worldIndex) changed(a, b *engine.Snapshot) bool {
+	for k := range a.Items {
+		if w.prize[a.Items[k].ID] && (a.Items[k].Holder != b.Items[k].Holder || a.Items[k].Location != b.Items[k].Location) {
+			return true
+		}
+	}
+	for k := range a.Characters {
+		ca, cb := &a.Characters[k], &b.Characters[k]
+		if ca.Health != cb.Health || ca.Alive != cb.Alive || !slices.Equal(ca.Goals, cb.Goals) || !slices.Equal(ca.Bands, cb.Bands) {
+			return true
+		}
+	}
+	return false
+}
+
+func (w *worldIndex) faction(id string) string {
+	if i, ok := w.char[id]; ok && w.sc.Characters[i].Faction != "" {
+		return w.sc.Characters[i].Faction
+	}
+	return "@" + id
+}
+
+func (w *worldIndex) where(sn *engine.Snapshot, id string) (string, bool) {
+	i, ok := w.char[id]
+	if !ok || !sn.Characters[i].Onstage {
+		return "", false
+	}
+	return sn.Characters[i].Location, true
+}
+
+// checkClaim checks one claim against the world the turn left, and
+// returns the class of contradiction it is, or "".
+func (w *worldIndex) checkClaim(c engine.Claim, pt *playedTurn, rec *engine.Record, held map[[2]string]bool) string {
+	sn := &pt.after
+	item := func(id string) *engine.ItemSnapshot {
+		if i, ok := w.items[id]; ok {
+			return &sn.Items[i]
+		}
+		return &engine.ItemSnapshot{}
+	}
+	switch c.Kind {
+	case engine.ClaimHolds:
+		if item(c.Item).Holder != c.Who {
+			return ClassWonNotHeld
+		}
+	case engine.ClaimHeld:
+		if !held[[2]string{c.Who, c.Item}] {
+			return ClassLostNeverHeld
+		}
+	case engine.ClaimHanded:
+		if item(c.Item).Holder != c.Other {
+			return ClassWonNotHeld
+		}
+		for _, r := range pt.scene.Records {
+			if r.Outcome != engine.OutcomeSuccess || r.Item != c.Item {
+				continue
+			}
+			if (r.Kind == engine.ActGive && r.Actor == c.Who && r.Target == c.Other) ||
+				(r.Kind == engine.ActSpeak && r.Detail == "persuade" && r.Actor == c.Other && r.Target == c.Who) {
+				return ""
+			}
+		}
+		return ClassWonWrongActor
+	case engine.ClaimDelivered:
+		it := item(c.Item)
+		if it.Location != c.Place || it.Holder != "" {
+			return ClassWonNotHeld
+		}
+		if loc, ok := w.where(sn, c.Who); !ok || loc != c.Place {
+			return ClassWonWrongActor
+		}
+	case engine.ClaimTogether:
+		a, ok1 := w.where(sn, c.Who)
+		b, ok2 := w.where(sn, c.Other)
+		if !ok1 || !ok2 || a != b {
+			if rec != nil && rec.Kind == "goal" {
+				return ClassWonWrongActor
+			}
+			return ClassFaceApart
+		}
+	case engine.ClaimGladRecall:
+		switch c.Detail {
+		case engine.ActAttack, engine.ActTake, "death":
+			return ClassGladHostile
+		}
+	case engine.ClaimFailed:
+		side := w.faction(c.Who)
+		if sn.Victor != "" && w.faction(sn.Victor) == side {
+			return ClassFailedWon
+		}
+		for i, ch := range w.sc.Characters {
+			if w.faction(ch.ID) != side {
+				continue
+			}
+			for j, g := range ch.Goals {
+				if g.Item == c.Item && (g.Kind == engine.GoalObtain || g.Kind == engine.GoalDeliver) && sn.Characters[i].Goals[j] == engine.GoalWon {
+					return ClassFailedWon
+				}
+			}
+		}
+	case engine.ClaimNews:
+		if c.Other == c.Who {
+			return ClassNewsToDoer
+		}
+		if f := w.facts[c.Fact]; f != nil && (f.Holder == c.Who || f.About == c.Who) {
+			return ClassNewsToDoer
+		}
+	}
+	return ""
+}
+
+// misaddressed reports whether a spoken line does not fit its listener:
+// it speaks of the listener's role in the third person ("Reeve's
+// business" to the reeve), or calls the listener by someone else's role
+// ("clerk" to the bailiff).
+func (w *worldIndex) misaddressed(line, listener string) bool {
+	low := strings.ToLower(line)
+	for _, r := range w.roles {
+		if r.id == listener {
+			if strings.Contains(low, r.last+"'s") || strings.Contains(low, "the "+r.last) {
+				return true
+			}
+			continue
+		}
+		if r.vocative.MatchString(line) {
+			return true
+		}
+	}
+	return false
+}
+
+var placeholders = []string{"for no reason anyone could name", "{", "}"}
+
+// machinery returns what of the simulation's machinery a sentence lets
+// through (an id, a placeholder), or "".
+func (w *worldIndex) machinery(s string) string {
+	for _, p := range placeholders {
+		if strings.Contains(s, p) {
+			return p
+		}
+	}
+	// Names, roles, places and items are the scenario's words, whatever
+	// ids they share.
+	ws := wordRE.FindAllString(w.shape(s), -1)
+	for k, wd := range ws {
+		if !w.ids[wd] {
+			continue
+		}
+		prev := ""
+		if k > 0 {
+			prev = strings.ToLower(ws[k-1])
+		}
+		if !w.authored[prev+" "+wd] {
+			return strings.TrimSpace(prev + " " + wd)
+		}
+	}
+	return ""
+}
+
+// introducedFirst reports whether every reference to a person by role
+// ("the bailiff") comes at or after a sentence that ties their name to
+// their role.
+func (w *worldIndex) introducedFirst(all []string) bool {
+	for _, r := range w.roles {
+		introduced := false
+		for _, s := range all {
+			low := strings.ToLower(s)
+			if (strings.Contains(s, r.name) || strings.Contains(s, r.first)) && strings.Contains(low, r.full) {
+				introduced = true
+			}
+			if introduced {
+				break
+			}
+			for _, re := range r.refs {
+				if re.MatchString(s) {
+					return false
+				}
+			}
+		}
+	}
+	return true
+}
