@@ -31,8 +31,11 @@ type Record struct {
 	Text     string    `json:"text,omitempty"`
 	Callback *Callback `json:"callback,omitempty"`
 	// With: who a mover found on arrival.
-	With   []string `json:"with,omitempty"`
-	Source string   `json:"source,omitempty"`
+	With []string `json:"with,omitempty"`
+	// CauseAt, for a bond, is the place (from 1) among the turn's records
+	// of the one that changed the feeling; 0 if none did.
+	CauseAt int    `json:"cause_at,omitempty"`
+	Source  string `json:"source,omitempty"`
 }
 
 // Callback is an older memory that the record calls back to.

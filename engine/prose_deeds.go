@@ -34,6 +34,8 @@ func (t *teller) tell(r *Record) {
 			"{A} kept still and let {a.pos} wounds close.",
 			"{A} sat a while to get {a.pos} breath back.",
 			"Hurt, {A} stayed where {a.sub} was.",
+			"{A} leaned against the wall at {place} and waited for the shaking to stop.",
+			"{A} could do nothing for a while but breathe.",
 		})
 	case EffectArrival, EffectDiscovery, EffectWeather, EffectMessage:
 		t.verbatim(r.Text, r.Actor)
@@ -57,8 +59,10 @@ func (t *teller) tell(r *Record) {
 		v.with, v.group = t.listNames(r.With), r.With
 		t.say("tip", v, []string{
 			"Word got about, as word does: {With} heard that {A} had {item}, and was at {place}.",
-			"Somebody always talks. Before long {With} knew that {item} was with {a}, at {place}.",
+			"Somebody always talks, and before long {With} knew that {item} was with {a}, at {place}.",
 			"News came sideways, the way it does, and {With} learned that {A} had {item} at {place}.",
+			"A rumour reached {with}: {item} was at {place}, and {A} had it.",
+			"By nightfall {With} had it from a dozen mouths that {A} was carrying {item} about {place}.",
 		})
 	case "goal":
 		t.tellGoal(r, v)
@@ -241,6 +245,10 @@ func (t *teller) tellAttack(r *Record, v slots) {
 		"{A} lashed out at {t}{with}{cause}.",
 		"{A} caught {t} with a blow{with}{cause}.",
 		"{T} took a blow from {a}{with}{cause}.",
+		"{A} came at {t}{with}{cause}, and {T} went down on one knee.",
+		"There was a scuffle, short and ugly, and {T} came out of it bleeding; {A} had struck{with}{cause}.",
+		"{A} knocked {t} back against the wall{with}{cause}.",
+		"{T} never saw the blow coming: {A} struck{with}{cause}.",
 	})
 }
 
@@ -284,6 +292,10 @@ func (t *teller) tellHelp(r *Record, v slots) {
 		"{A} tended to {t}{cause}.",
 		"{A} knelt by {t} and saw to {t.pos} hurts{cause}.",
 		"{A} patched {t} up as well as {a.sub} could{cause}.",
+		"{A} tore a strip from {a.pos} own sleeve to bind {T's} cuts{cause}.",
+		"{A} washed the blood from {T's} face{cause}.",
+		"{T} let {a} look at the wound{cause}.",
+		"{A} sat {t} down and cleaned the worst of the damage{cause}.",
 	})
 }
 

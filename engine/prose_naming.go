@@ -45,6 +45,10 @@ func (t *teller) refer(rd *rendering, id string, possessive bool) (string, bool)
 		rd.noteIntro(t, id)
 		rd.forms[id] = formName
 		return p.Name + ", " + article(t, id) + p.Role + apposClose(rd.rest), false
+	case hint == formRole && t.intro[id] && t.roleRef(id) != "":
+		// The sentence's text calls them by role: so does the sentence.
+		rd.forms[id] = formRole
+		return t.roleRef(id), false
 	case hint == formName || !rd.named[id]:
 		rd.forms[id] = formName
 		return p.Name, false
@@ -296,10 +300,8 @@ func (t *teller) introduceIn(s string) string {
 			if strings.HasPrefix(s[end:], "'s") {
 				repl = p.Name
 			} else {
-				repl = p.Name + ", " + s[k:end] + apposClose(s[end:])
-				if k == 0 {
-					repl = p.Name + ", " + strings.ToLower(s[k:end]) + apposClose(s[end:])
-				}
+				// The introduction gives the role in full.
+				repl = p.Name + ", " + article(t, id) + p.Role + apposClose(s[end:])
 				t.markIntro(id)
 			}
 			s = s[:k] + repl + s[end:]

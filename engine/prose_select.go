@@ -123,6 +123,13 @@ func chooseRecords(sc *Scene) []bool {
 			n++
 		}
 	}
+	// A changed feeling is told with what changed it.
+	for k := range sc.Records {
+		r := &sc.Records[k]
+		if r.Kind == "bond" && keep[k] && r.CauseAt > 0 && r.CauseAt <= len(sc.Records) {
+			keep[r.CauseAt-1] = true
+		}
+	}
 	// A bond that changed both ways at once is told once, as mutual.
 	for k := range sc.Records {
 		r := &sc.Records[k]
@@ -149,6 +156,9 @@ func isRoutine(r *Record) bool {
 		return r.Outcome == OutcomeSuccess && r.Cause != "fear" && r.Detail != "bearing"
 	case ActSearch:
 		return r.Detail != "item" && r.Detail != "fact"
+	case ActWait:
+		// Resting one's wounds is worth a line only on a quiet turn.
+		return r.Source != SourcePlayer
 	case ActSpeak:
 		// Small talk that changed nothing; a player's words are always told.
 		return (r.Detail == "talk" || r.Detail == "address") && r.Source != SourcePlayer

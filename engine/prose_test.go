@@ -51,8 +51,8 @@ func pronounCaseFault(text string) string {
 			"of", "in", "to", "for", "with", "at", "from", "by", "about", "beside", "round":
 			continue
 		}
-		if m[3] == "wounded" && strings.ToLower(m[2]) == "her" {
-			continue // her wounded arm
+		if (m[3] == "wounded" || m[3] == "hatred") && strings.ToLower(m[2]) == "her" {
+			continue // her wounded arm, her hatred of him
 		}
 		return m[0]
 	}

@@ -57,7 +57,47 @@ func (s *Sim) noteBonds(t *turnState, before []int8) {
 			if now == was || (now >= -1 && now <= 0 && was >= -1 && was <= 0) {
 				continue
 			}
-			t.recs = append(t.recs, Record{Kind: "bond", Actor: c.ID, Target: o.ID, Amount: now, Outcome: OutcomeSuccess, Detail: fmt.Sprint(was)})
+			t.recs = append(t.recs, Record{Kind: "bond", Actor: c.ID, Target: o.ID, Amount: now, Outcome: OutcomeSuccess, Detail: fmt.Sprint(was),
+				CauseAt: s.bondCause(t, c, o)})
 		}
 	}
+}
+
+// bondCause finds the record of this turn that changed c's feeling for
+// o, so that the story can say why: a deed of one to the other,
+// something c learned about o, or a deed of o's that c saw. It returns
+// the record's place from 1, 0 if none.
+func (s *Sim) bondCause(t *turnState, c, o *charState) int {
+	about := func(r *Record) string {
+		if r.Detail != "fact" || r.CauseRef == "" {
+			return ""
+		}
+		if k, ok := s.geo.factIndex[r.CauseRef]; ok {
+			return s.sc.Facts[k].About
+		}
+		return ""
+	}
+	best, bestRank := 0, 0
+	for k := range t.recs {
+		r := &t.recs[k]
+		rank := 0
+		switch {
+		case r.Kind == "bond" || r.Kind == ActWait:
+			continue
+		case r.Actor == o.ID && r.Target == c.ID:
+			rank = 5
+		case r.Actor == c.ID && r.Target == o.ID:
+			rank = 4
+		case about(r) == o.ID && (r.Actor == c.ID && r.Kind == ActSearch || r.Target == c.ID && r.Kind == ActSpeak):
+			rank = 3
+		case r.Actor == o.ID && r.Target != "" && r.Place == c.Loc:
+			rank = 2
+		case r.Source == SourceScript && (r.Actor == o.ID || r.Actor == c.ID):
+			rank = 1
+		}
+		if rank > bestRank {
+			best, bestRank = k+1, rank
+		}
+	}
+	return best
 }
