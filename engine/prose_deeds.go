@@ -62,7 +62,7 @@ func (t *teller) tell(r *Record) {
 			"Somebody always talks, and before long {With} knew that {item} was with {a}, at {place}.",
 			"News came sideways, the way it does, and {With} learned that {A} had {item} at {place}.",
 			"A rumour reached {with}: {item} was at {place}, and {A} had it.",
-			"By nightfall {With} had it from a dozen mouths that {A} was carrying {item} about {place}.",
+			"Soon {With} had it from a dozen mouths that {A} was carrying {item} about {place}.",
 		})
 	case "goal":
 		t.tellGoal(r, v)

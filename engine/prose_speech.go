@@ -3,8 +3,10 @@
 
 package engine
 
+import "strings"
+
 func (t *teller) tellSpeak(r *Record, v slots) {
-	quoted := r.Text != "" && !t.recent[quoteKey(r.Text)]
+	quoted := r.Text != "" && !t.recent[quoteKey(r.Text)] && !t.misaddressed(r.Text, r.Target)
 	if r.Source == SourcePlayer && r.Text != "" {
 		quoted = true
 	}
@@ -101,4 +103,35 @@ func (t *teller) tellSpeak(r *Record, v slots) {
 			"To {t}, {A} said only: \"{text}\"",
 		})
 	}
+}
+
+// misaddressed reports whether a character's stock line would be wrong
+// said to this listener: it speaks of the listener's own role in the
+// third person ("Reeve's business" to the reeve), or calls the listener
+// by someone else's role (", clerk." to the bailiff). Such a line is
+// not quoted.
+func (t *teller) misaddressed(line, listener string) bool {
+	if listener == "" {
+		return false
+	}
+	low := strings.ToLower(line)
+	for _, id := range t.sortedPeople() {
+		w := strings.FieldsFunc(strings.ToLower(t.cast.People[id].Role), func(r rune) bool { return r == ' ' || r == '-' })
+		if len(w) == 0 {
+			continue
+		}
+		last := w[len(w)-1]
+		if id == listener {
+			if strings.Contains(low, last+"'s") || strings.Contains(low, "the "+last) {
+				return true
+			}
+			continue
+		}
+		for _, end := range []string{".", "!", "?", ","} {
+			if strings.Contains(low, ", "+last+end) {
+				return true
+			}
+		}
+	}
+	return false
 }

@@ -119,6 +119,24 @@ func (t *teller) tellBond(r *Record, v slots) {
 	detail, mutual := strings.CutPrefix(r.Detail, "mutual:")
 	was, _ := strconv.Atoi(detail)
 	now := r.Amount
+	if v.cause = t.bondWhy(r); v.cause != "" {
+		// What changed the feeling was not a deed between the two:
+		// the line says it.
+		if now > was {
+			t.say("bond.why.warm", v, []string{
+				"{A} thought better of {t}{cause}.",
+				"{A's} heart went out to {t}{cause}.",
+				"{A} found {a.sub} could not help liking {t}{cause}.",
+			})
+			return
+		}
+		t.say("bond.why.cold", v, []string{
+			"{A} turned cold towards {t}{cause}.",
+			"{A} would not forgive {t}{cause}.",
+			"{A} saw {t} for what {t.sub} was{cause}.",
+		})
+		return
+	}
 	switch {
 	case mutual && now > 0:
 		t.say("bond.mutual.warm", v, []string{
@@ -214,4 +232,28 @@ func (t *teller) failedClaim(r *Record) {
 	if g, ok := t.cast.Goals[r.Actor][r.CauseRef]; ok && (g.Kind == GoalObtain || g.Kind == GoalDeliver) {
 		t.claim(Claim{Kind: ClaimFailed, Who: r.Actor, Other: g.ID, Item: g.Item})
 	}
+}
+
+// bondWhy says why a feeling changed, when the deed that changed it was
+// not one between the two (told in a sentence naming them both): a deed
+// of the other's that the one saw, something the one learned, or a
+// scripted turn of events. "" when the deed speaks for itself.
+func (t *teller) bondWhy(r *Record) string {
+	if r.CauseAt <= 0 || r.CauseAt > len(t.sc.Records) {
+		return ""
+	}
+	c := &t.sc.Records[r.CauseAt-1]
+	switch {
+	case c.Actor == r.Target && c.Target == r.Actor, c.Actor == r.Actor && c.Target == r.Target:
+		return ""
+	case c.Actor == r.Target && c.Target != "" && c.Kind == ActAttack:
+		return ", having seen what {T} did to {@" + c.Target + "}"
+	case c.Actor == r.Target && c.Target != "" && (c.Kind == ActHelp || c.Kind == ActGive):
+		return ", having seen {T} look after {@" + c.Target + ".obj}"
+	case c.Actor == r.Target && c.Target != "":
+		return ", having seen how {T} dealt with {@" + c.Target + ".obj}"
+	case c.Detail == "fact":
+		return ", after what {a.sub} had learned"
+	}
+	return ", after what had happened"
 }

@@ -144,10 +144,12 @@ type slots struct {
 func (t *teller) render(tpl string, v slots, dry bool) (string, toldSentence) {
 	// A cause is written into the template, so that the people it
 	// names are named the sentence's way.
+	hasCause := v.cause != "" && strings.Contains(tpl, "{cause}")
 	tpl = strings.ReplaceAll(tpl, "{cause}", v.cause)
 	rd := rendering{v: v, rest: tpl, named: t.named, lastSubj: t.lastSubj, lastPeople: t.lastPeople,
 		forms: map[string]byte{}, hints: map[string]byte{}}
 	t.sentencePeople(&rd, tpl)
+	rd.info.cause = hasCause
 	if dry {
 		// Undo, on return, the names this trial rendering introduced.
 		defer func() {

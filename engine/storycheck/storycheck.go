@@ -804,6 +804,13 @@ func (w *worldIndex) introducedFirst(all []string) bool {
 	for _, r := range w.roles {
 		introduced := false
 		for _, s := range all {
+			// Another's longer role is not this one's: "the reaver
+			// captain" does not call the young reaver "the reaver".
+			for _, o := range w.roles {
+				if o.id != r.id && len(o.full) > len(r.last) && strings.Contains(o.full, r.last) {
+					s = regexp.MustCompile(`(?i)\bthe `+regexp.QuoteMeta(o.full)+`\b`).ReplaceAllString(s, "⟨P⟩")
+				}
+			}
 			low := strings.ToLower(s)
 			if (strings.Contains(s, r.name) || strings.Contains(s, r.first)) && strings.Contains(low, r.full) {
 				introduced = true

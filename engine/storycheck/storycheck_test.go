@@ -39,8 +39,7 @@ func figures(t *testing.T) map[string]*Figures {
 // meet. Aims still pending (asserted as ratchets in TestRatchets until
 // they are met): idle turns, moves back, sentence shapes, repeated
 // sentences, told turns that changed something, the most used template
-// family, relationship lines with a cause, introductions, and every
-// contradiction class but news told to its doer.
+// family, and every contradiction class but news told to its doer.
 func TestAimsMet(t *testing.T) {
 	for id, f := range figures(t) {
 		t.Run(id, func(t *testing.T) {
@@ -49,6 +48,12 @@ func TestAimsMet(t *testing.T) {
 			}
 			if n := f.Contradictions[ClassNewsToDoer]; n != 0 {
 				t.Errorf("%d times news was told to the one it was about: %v", n, f.Examples[ClassNewsToDoer])
+			}
+			if f.Uninitiated != 0 {
+				t.Errorf("%d of %d stories call someone by role before introducing them by name and role", f.Uninitiated, f.Runs)
+			}
+			if f.BondCausePct < AimBondCausePct {
+				t.Errorf("only %.1f%% of relationship lines are told with their cause (aim %.0f%%)", f.BondCausePct, AimBondCausePct)
 			}
 			if f.ResolvedPct < AimResolvedPct {
 				t.Errorf("only %.1f%% of stories end by resolution", f.ResolvedPct)
@@ -90,7 +95,6 @@ func TestRatchets(t *testing.T) {
 			check(f.RepeatsPerStory <= 6.5, "repeated sentences %.2f per story (at most 6.5 so far, aim %.1f)", f.RepeatsPerStory, AimRepeats)
 			check(f.StakesPct >= 50, "told turns that changed something %.1f%% (at least 50%% so far, aim %.0f%%)", f.StakesPct, AimStakesPct)
 			check(f.TopFamilyPct <= 26, "template family %s %.1f%% (at most 26%% so far, aim %.0f%%)", f.TopFamily, f.TopFamilyPct, AimTopFamilyPct)
-			check(f.BondCausePct >= 55, "relationship lines with a cause %.1f%% (at least 55%% so far, aim %.0f%%)", f.BondCausePct, AimBondCausePct)
 		})
 	}
 }
