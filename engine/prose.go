@@ -38,6 +38,8 @@ type teller struct {
 	lastFirst   string
 	out         []string
 	companyTold bool
+	// beatTold: the turn has told an exchange of words at a peak.
+	beatTold bool
 	// intro: who the story has introduced by name and role; introduced,
 	// who this turn introduced. lastPeople: whom the last sentence
 	// mentioned.
@@ -91,6 +93,7 @@ func narrate(sc Scene) (Narration, []toldSentence) {
 			continue
 		}
 		t.rec, t.claims = k, nil
+		t.beat(r)
 		t.tell(r)
 	}
 	t.rec = -1

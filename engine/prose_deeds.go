@@ -247,7 +247,7 @@ func (t *teller) tellAttack(r *Record, v slots) {
 		"{T} took a blow from {a}{with}{cause}.",
 		"{A} came at {t}{with}{cause}, and {T} went down on one knee.",
 		"There was a scuffle, short and ugly, and {T} came out of it bleeding; {A} had struck{with}{cause}.",
-		"{A} knocked {t} back against the wall{with}{cause}.",
+		"{A} knocked {t} off {t.pos} feet{with}{cause}.",
 		"{T} never saw the blow coming: {A} struck{with}{cause}.",
 	})
 }

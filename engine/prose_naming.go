@@ -22,7 +22,7 @@ const (
 // refer names a character for a slot of the sentence being rendered. It
 // reports whether it chose a pronoun. A possessive slot never carries an
 // introduction; an object or subject slot may, once per sentence.
-func (t *teller) refer(rd *rendering, id string, possessive bool) (string, bool) {
+func (t *teller) refer(rd *rendering, id string, possessive, opening bool) (string, bool) {
 	p, ok := t.cast.People[id]
 	if !ok {
 		return "someone", false
@@ -55,7 +55,9 @@ func (t *teller) refer(rd *rendering, id string, possessive bool) (string, bool)
 	case id == rd.lastSubj && !t.ambiguous(rd, id) && !t.crowded(rd.lastPeople, id):
 		rd.forms[id] = formPronoun
 		return pronoun(p.Pronoun, "sub"), true
-	case t.intro[id] && t.roleRef(id) != "":
+	case t.intro[id] && t.roleRef(id) != "" && !(opening && t.lastFirst == "the"):
+		// By role, unless that would open two sentences in a row
+		// with "The".
 		rd.forms[id] = formRole
 		return t.roleRef(id), false
 	}
@@ -292,7 +294,7 @@ func (t *teller) introduceIn(s string) string {
 			continue
 		}
 		for _, m := range t.roleMentions(s) {
-			if m.id != id {
+			if m.id != id || quotedAt(s, m.start) {
 				continue
 			}
 			k, end := m.start, m.end
@@ -328,4 +330,9 @@ func (t *teller) sortedPeople() []string {
 		slices.Sort(t.peopleOrder)
 	}
 	return t.peopleOrder
+}
+
+// quotedAt reports whether position k of s lies inside a quotation.
+func quotedAt(s string, k int) bool {
+	return strings.Count(s[:k], "\"")%2 == 1
 }

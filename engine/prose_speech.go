@@ -35,7 +35,7 @@ func (t *teller) tellSpeak(r *Record, v slots) {
 			}
 		}
 		t.say("speak.where", v, []string{
-			"{A} drew {t} aside: " + holder + " had {item}, last seen at {place}.",
+			"{A} drew {t} aside: " + strings.Replace(holder, "}", ".sub}", 1) + " had {item}, last seen at {place}.",
 			"{A} told {t} where {item} had gone: to " + holder + ", at {place}.",
 			"It was {A} who put {t} on the trail: {item} was with " + holder + ", at {place}.",
 		})

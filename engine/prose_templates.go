@@ -20,7 +20,7 @@ func (t *teller) say(family string, v slots, templates []string) {
 		return
 	}
 	start := t.rng.IntN(len(templates))
-	best, bestScore := "", -1
+	best, bestScore := "", -100
 	bestKey := ""
 	for n := range templates {
 		k := (start + n) % len(templates)
@@ -34,7 +34,9 @@ func (t *teller) say(family string, v slots, templates []string) {
 			score--
 		}
 		if clumsy {
-			score--
+			// Naming someone twice where a pronoun was meant reads
+			// worse than any repetition.
+			score -= 3
 		}
 		if score > bestScore {
 			best, bestScore, bestKey = templates[k], score, key
@@ -301,13 +303,15 @@ func (t *teller) fill(rd *rendering, slot string) {
 	}
 	opening := strings.TrimLeft(rd.b.String(), "\"“ ") == ""
 	if strings.HasPrefix(slot, "@") {
-		// {@id}, {@id's}, {@id.obj}: anyone the record names.
+		// {@id}, {@id's}, {@id.obj}, {@id.sub}: anyone the record names.
 		id = strings.TrimPrefix(slot, "@")
 		switch {
 		case strings.HasSuffix(id, "'s"):
 			id, slot = strings.TrimSuffix(id, "'s"), "X's"
 		case strings.HasSuffix(id, ".obj"):
 			id, slot = strings.TrimSuffix(id, ".obj"), "x"
+		case strings.HasSuffix(id, ".sub"):
+			id, slot = strings.TrimSuffix(id, ".sub"), "A"
 		default:
 			slot = "x"
 		}
@@ -345,7 +349,7 @@ func (t *teller) fill(rd *rendering, slot string) {
 // fillPerson writes a reference to the actor or target: as a subject,
 // an object or a possessive, by name, role or pronoun.
 func (t *teller) fillPerson(rd *rendering, slot, id string, opening bool) {
-	ref, isPronoun := t.refer(rd, id, strings.HasSuffix(slot, "'s"))
+	ref, isPronoun := t.refer(rd, id, strings.HasSuffix(slot, "'s"), opening)
 	pr := t.cast.People[id].Pronoun
 	switch slot {
 	case "a", "t", "x":

@@ -131,11 +131,13 @@ const (
 var lineKinds = []string{LineDemand, LineThreat, LineRefuse, LineBargain}
 
 // Line is something a character says to a rival, in their own voice.
-// To, if set, is the only character it is said to. A demand or refuse
-// line is said only over the thing the speaker or the rival holds.
+// To, if set, is the only character it is said to; Item, if set, the
+// only thing it is said over (a demand to one who holds it, a refusal
+// by one who holds it). Lines without an item must fit any quarrel.
 type Line struct {
 	Kind string `json:"kind" yaml:"kind"`
 	To   string `json:"to,omitempty" yaml:"to,omitempty"`
+	Item string `json:"item,omitempty" yaml:"item,omitempty"`
 	Text string `json:"text" yaml:"text"`
 }
 

@@ -377,6 +377,11 @@ func (v *validator) checkLines(path string, c Character) {
 				v.p.add(lp+".to", "unknown character %q", l.To)
 			}
 		}
+		if l.Item != "" {
+			if _, ok := v.items[l.Item]; !ok {
+				v.p.add(lp+".item", "unknown item %q", l.Item)
+			}
+		}
 		v.text(lp+".text", l.Text, true)
 		if len(l.Text) > MaxActionText {
 			v.p.add(lp+".text", "is %d bytes, more than %d", len(l.Text), MaxActionText)

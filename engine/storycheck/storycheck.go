@@ -566,6 +566,9 @@ func newWorldIndex(sc *engine.Scenario) *worldIndex {
 	for _, c := range sc.Characters {
 		texts = append(texts, c.Name, c.Role)
 		texts = append(texts, c.Voice...)
+		for _, l := range c.Lines {
+			texts = append(texts, l.Text)
+		}
 		for _, g := range c.Goals {
 			texts = append(texts, g.Text, g.Won, g.Lost)
 		}
