@@ -18,6 +18,11 @@ type storedTurn struct {
 	Sim string    `json:"sim"`
 	At  time.Time `json:"at"`
 	engine.Turn
+	// Inputs are the players' actions the turn was stepped with (an
+	// extension): with the seed they are all a replay needs to rebuild
+	// the world at this turn, since what the events show of an action is
+	// not always what was asked.
+	Inputs map[string]engine.Action `json:"inputs,omitempty"`
 }
 
 // turnJob is what a turn's job gets from the actor.
@@ -105,7 +110,7 @@ func (st *story) play(j turnJob) turnResult {
 	if j.stepErr != nil {
 		return st.stepFailed(res, j.stepErr)
 	}
-	sim, turn, state, played := j.sim, j.turn, j.state, j.played
+	sim, turn, state, played, inputs := j.sim, j.turn, j.state, j.played, j.actions
 	var err error
 	if j.slow {
 		if turn, state, err = st.step(sim, j.actions); err != nil {
@@ -120,7 +125,7 @@ func (st *story) play(j turnJob) turnResult {
 			turn.Finished = true
 		}
 		at = st.r.cfg.Now().UTC()
-		if body, err = json.Marshal(storedTurn{Sim: st.id, At: at, Turn: turn}); err != nil {
+		if body, err = json.Marshal(storedTurn{Sim: st.id, At: at, Turn: turn, Inputs: inputs}); err != nil {
 			st.log.Error("encode turn", "seq", j.seq, "err", err)
 			st.fail(j.seq - 1)
 			return res
@@ -136,6 +141,7 @@ func (st *story) play(j turnJob) turnResult {
 		}
 		if sim, err = engine.RestoreSim(st.sc, st.seed, j.prev, st.r.cfg.Engine); err == nil {
 			turn, state, err = st.step(sim, actions)
+			inputs = actions
 		}
 		if err != nil {
 			return st.stepFailed(res, err)

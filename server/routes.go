@@ -31,6 +31,8 @@ func (s *Server) Handler() http.Handler {
 			r.Get("/simulations/{id}", s.handleGetSimulation)
 			r.Get("/simulations/{id}/turns", s.handleListTurns)
 			r.Get("/simulations/{id}/story", s.handleStory)
+			r.Get("/simulations/{id}/world", s.handleWorld)
+			r.Get("/simulations/{id}/forks", s.handleListForks)
 			r.With(s.checkOrigin).Get("/ws", s.handleWS)
 		})
 		r.Group(func(r chi.Router) {
@@ -40,6 +42,7 @@ func (s *Server) Handler() http.Handler {
 			r.Post("/simulations/{id}/resume", s.handleControl("resume"))
 			r.Post("/simulations/{id}/stop", s.handleControl("stop"))
 			r.Post("/simulations/{id}/actions", s.handleAction)
+			r.Post("/simulations/{id}/fork", s.handleFork)
 		})
 		r.NotFound(func(w http.ResponseWriter, r *http.Request) {
 			s.writeError(w, r, Errorf(CodeNotFound, "no such endpoint %s %s", r.Method, r.URL.Path))

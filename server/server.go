@@ -21,6 +21,7 @@ import (
 	"github.com/novel-engine/novel-engine/hub"
 	"github.com/novel-engine/novel-engine/runner"
 	"github.com/novel-engine/novel-engine/store"
+	"github.com/novel-engine/novel-engine/timeline"
 )
 
 // Config configures a Server. Only Store and Auth are required.
@@ -92,6 +93,7 @@ type Server struct {
 	cluster  *cluster.Cluster // nil on a single node
 	metrics  *metrics
 	views    *viewCache
+	timeline *timeline.Replayer
 	presence *presence
 	seats    *seatKeeper
 	limits   *ipLimiter
@@ -166,6 +168,7 @@ func New(cfg Config) (*Server, error) {
 	}
 	s.hub = hub.New(s.broker, s.fillFromStore, hub.Options{MaxQueueBytes: cfg.MaxQueueBytes, FillLimit: turnsPageLimit, PingInterval: cfg.PingInterval, Logger: cfg.Logger})
 	s.views = newViewCache()
+	s.timeline = timeline.New(cfg.Store, timeline.Config{})
 	s.presence = newPresence(s)
 	s.seats = newSeatKeeper(cfg.SeatGrace, realClock{}, s.freeSeat)
 	s.limits = newIPLimiter(cfg.RequestRate, cfg.RequestBurst)

@@ -31,6 +31,9 @@ type SimulationView struct {
 	Locations      []engine.LocationView `json:"locations"`
 	Actions        []string              `json:"actions"`
 	Watchers       *int                  `json:"watchers,omitempty"` // extension: the story's watchers
+	// Extension: a fork's parent and the turn it left it at.
+	Parent   string `json:"parent,omitempty"`
+	ForkedAt int64  `json:"forked_at,omitempty"`
 }
 
 // CharacterSeatView is a character of a Simulation with its seat.
@@ -103,7 +106,7 @@ func (s *Server) describe(ctx context.Context, rec *store.Simulation, lastTurn [
 		Seed: rec.Seed, Head: rec.Head, MaxTurns: rec.MaxTurns, TurnIntervalMS: rec.TurnIntervalMS,
 		WaitForPlayers: rec.WaitForPlayers, CreatedBy: rec.CreatedBy,
 		CreatedAt: rec.CreatedAt.UTC(), UpdatedAt: rec.UpdatedAt.UTC(), Owner: rec.Owner,
-		Locations: in.locations, Actions: in.actions,
+		Locations: in.locations, Actions: in.actions, Parent: rec.Parent, ForkedAt: rec.ForkedAt,
 	}
 	if v.Owner == "" && s.runner.Running(rec.ID) {
 		v.Owner = s.cfg.Node

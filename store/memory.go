@@ -51,6 +51,7 @@ func (m *Memory) getLocked(id string) (*memSim, error) {
 func cloneSim(s *Simulation) *Simulation {
 	c := *s
 	c.Scenario = slices.Clone(s.Scenario)
+	c.Lineage = slices.Clone(s.Lineage)
 	return &c
 }
 

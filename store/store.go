@@ -51,6 +51,32 @@ type Simulation struct {
 	CreatedAt      time.Time
 	UpdatedAt      time.Time
 	Owner          string // node running it now, empty when none
+
+	// A fork's parent and the turn it left it at (empty and 0 for a
+	// story told from its start), and the seeds the turns it inherited
+	// were played with, so it can be replayed even when its parent is
+	// gone.
+	Parent   string
+	ForkedAt int64
+	Lineage  []SeedSpan
+}
+
+// SeedSpan says that a fork's turns up to Until were played with Seed.
+// A fork's Lineage lists them oldest first; the turns after the last
+// were played with the fork's own Seed.
+type SeedSpan struct {
+	Until int64 `json:"until"`
+	Seed  int64 `json:"seed"`
+}
+
+// SeedAt is the seed turn seq of sim was played with.
+func (sim *Simulation) SeedAt(seq int64) int64 {
+	for _, sp := range sim.Lineage {
+		if seq <= sp.Until {
+			return sp.Seed
+		}
+	}
+	return sim.Seed
 }
 
 // Turn is one stored turn. Body is the turn exactly as sent to clients
@@ -97,6 +123,13 @@ type Store interface {
 	// ListSimulations returns newest first, and a cursor for the next page
 	// (empty on the last page).
 	ListSimulations(ctx context.Context, opts ListOptions) ([]*Simulation, string, error)
+	// CreateFork stores a new simulation whose history starts with turns
+	// (seq 1, 2, … up to sim.Head, copied as they are) and the world state
+	// after the last of them, atomically. ErrConflict when the id exists.
+	CreateFork(ctx context.Context, sim *Simulation, turns []Turn, state []byte) error
+	// ListForks lists the simulations forked from id, oldest first (none
+	// when id is unknown: a fork outlives its parent).
+	ListForks(ctx context.Context, id string) ([]*Simulation, error)
 	// SetStatus changes a simulation's status and returns the new record.
 	SetStatus(ctx context.Context, id, status string) (*Simulation, error)
 	// SetOwner records which node runs the simulation ("" for none).

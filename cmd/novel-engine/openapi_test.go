@@ -275,6 +275,28 @@ func TestOpenAPIDescribesEveryAnswer(t *testing.T) {
 	code, data = c.call("POST", "/v1/simulations/{id}/stop", []any{long.ID}, tok, nil)
 	c.want(200, code, data, "stop")
 
+	// Scrubbing and forking (extensions).
+	code, data = c.call("GET", "/v1/simulations/{id}/world", []any{long.ID}, "", nil)
+	c.want(200, code, data, "world at the head")
+	code, data = c.call("GET", "/v1/simulations/{id}/world?at=1", []any{long.ID}, "", nil)
+	c.want(200, code, data, "world at turn 1")
+	code, data = c.call("GET", "/v1/simulations/{id}/world?at=-1", []any{long.ID}, "", nil)
+	c.want(400, code, data, "world at -1")
+	code, data = c.call("GET", "/v1/simulations/{id}/world?at=99999", []any{long.ID}, "", nil)
+	c.want(404, code, data, "world beyond the head")
+	code, data = c.call("POST", "/v1/simulations/{id}/fork", []any{long.ID}, tok, map[string]any{"at": 1, "title": "What if", "autostart": false})
+	c.want(201, code, data, "fork")
+	code, data = c.call("POST", "/v1/simulations/{id}/fork", []any{long.ID}, tok, map[string]any{"at": 0})
+	c.want(400, code, data, "fork at 0")
+	code, data = c.call("POST", "/v1/simulations/{id}/fork", []any{"snope"}, tok, map[string]any{"at": 1})
+	c.want(404, code, data, "fork of an unknown simulation")
+	code, data = c.call("POST", "/v1/simulations/{id}/fork", []any{long.ID}, "", map[string]any{"at": 1})
+	c.want(401, code, data, "fork without a token")
+	code, data = c.call("GET", "/v1/simulations/{id}/forks", []any{long.ID}, "", nil)
+	c.want(200, code, data, "forks")
+	code, data = c.call("GET", "/v1/simulations/{id}/forks", []any{"snope"}, "", nil)
+	c.want(404, code, data, "forks of an unknown simulation")
+
 	// The WebSocket: the upgrade, and its refusals before it.
 	code, data = c.call("GET", "/v1/ws", nil, "", nil,
 		"Connection", "Upgrade", "Upgrade", "websocket", "Sec-WebSocket-Version", "13", "Sec-WebSocket-Key", "dGhlIHNhbXBsZSBub25jZQ==")

@@ -201,14 +201,24 @@ func utc(t time.Time) time.Time { return t.UTC() }
 func micro(t time.Time) time.Time { return t.UTC().Truncate(time.Microsecond) }
 
 const simColumns = `id, title, scenario_id, scenario, status, seed, head, max_turns,
-	turn_interval_ms, wait_for_players, created_by, created_at, updated_at, owner`
+	turn_interval_ms, wait_for_players, created_by, created_at, updated_at, owner,
+	parent, forked_at, lineage`
 
 func scanSim(row pgx.Row) (*store.Simulation, error) {
-	var s store.Simulation
+	var (
+		s       store.Simulation
+		lineage []byte
+	)
 	err := row.Scan(&s.ID, &s.Title, &s.ScenarioID, &s.Scenario, &s.Status, &s.Seed, &s.Head, &s.MaxTurns,
-		&s.TurnIntervalMS, &s.WaitForPlayers, &s.CreatedBy, &s.CreatedAt, &s.UpdatedAt, &s.Owner)
+		&s.TurnIntervalMS, &s.WaitForPlayers, &s.CreatedBy, &s.CreatedAt, &s.UpdatedAt, &s.Owner,
+		&s.Parent, &s.ForkedAt, &lineage)
 	if err != nil {
 		return nil, err
+	}
+	if len(lineage) > 0 {
+		if err := json.Unmarshal(lineage, &s.Lineage); err != nil {
+			return nil, fmt.Errorf("lineage of %q: %w", s.ID, err)
+		}
 	}
 	s.CreatedAt, s.UpdatedAt = utc(s.CreatedAt), utc(s.UpdatedAt)
 	return &s, nil
@@ -220,7 +230,7 @@ func (s *Store) CreateSimulation(ctx context.Context, sim *store.Simulation, sta
 		created = s.now()
 	}
 	_, err := s.pool.Exec(ctx, `insert into simulations (`+simColumns+`, state)
-		values ($1, $2, $3, $4, $5, $6, 0, $7, $8, $9, $10, $11, $11, $12, $13)`,
+		values ($1, $2, $3, $4, $5, $6, 0, $7, $8, $9, $10, $11, $11, $12, '', 0, null, $13)`,
 		sim.ID, sim.Title, sim.ScenarioID, sim.Scenario, sim.Status, sim.Seed, sim.MaxTurns,
 		sim.TurnIntervalMS, sim.WaitForPlayers, sim.CreatedBy, created, sim.Owner, state)
 	if err != nil {

@@ -35,6 +35,7 @@ func Run(t *testing.T, newStore func(t testing.TB) store.Store) {
 		{"UnplayedActions", testUnplayedActions},
 		{"ActionFence", testActionFence},
 		{"Scenarios", testScenarios},
+		{"Forks", testForks},
 		{"Ping", testPing},
 	}
 	for _, tc := range tests {
