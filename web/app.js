@@ -476,12 +476,28 @@ function storyView(main, simId) {
   const mapBox = h('div.map', { id: 'map' });
   const mapView = new MapView(mapBox);
 
+  // ---- timeline: the story as it stood after any turn, and forks from it
+  /** The turn looked at, or null while live. @type {number|null} */
+  let scrubAt = null;
+  /** The world at scrubAt, once loaded. @type {any} */
+  let scrubWorld = null;
+  /** Worlds by turn: a turn's world never changes. @type {Map<number, any>} */
+  const worlds = new Map();
+  /** @type {any} */ let scrubTimer = null;
+  const scrub = /** @type {HTMLInputElement} */ (h('input', { type: 'range', id: 'timeline', min: 0, max: 0, value: 0, step: 1, 'aria-label': 'Turn to look at', 'aria-describedby': 'timeline-label' }));
+  const scrubLabel = h('span.timeline-label', { id: 'timeline-label' }, 'Live');
+  const liveBtn = h('button.ghost.small', { type: 'button', id: 'back-to-live', hidden: true, onclick: backToLive }, 'Back to live');
+  const forkBtn = h('button.small', { type: 'button', id: 'fork', onclick: forkHere, title: 'Start a new story from this turn, which then goes its own way' }, 'Fork from here');
+  const lineage = h('p.lineage', { id: 'lineage', hidden: true });
+  scrub.addEventListener('input', onScrub);
+
   prose.append(earlier);
   main.append(
     h('div.story-head', null,
       h('a.back', { href: '/', 'data-nav': true }, '← All stories'),
-      title, subtitle,
-      h('div.story-stats', null, pill, turnCounter, watchersEl, mdLink, controls)),
+      title, subtitle, lineage,
+      h('div.story-stats', null, pill, turnCounter, watchersEl, mdLink, controls),
+      h('div.timeline', { role: 'group', 'aria-label': 'Timeline' }, scrub, scrubLabel, liveBtn, forkBtn)),
     h('div.story-grid', null,
       h('section.prose-col', { 'aria-label': 'Story' },
         h('div.prose-tools', null,
@@ -590,6 +606,7 @@ function storyView(main, simId) {
     mapView.setWorld(s.locations || [], (s.characters || []).length);
     castDirty = true;
     renderHead();
+    renderLineage();
     schedule();
   }
 
@@ -647,7 +664,7 @@ function storyView(main, simId) {
       if (following) scrollToEnd();
       else {
         unseen += real.length;
-        jump.hidden = unseen === 0;
+        jump.hidden = unseen === 0 || scrubAt != null;
         jump.textContent = `${unseen} new turn${unseen === 1 ? '' : 's'} ↓`;
       }
     }
@@ -796,6 +813,7 @@ function storyView(main, simId) {
       pill.replaceChildren(statusPill(st));
     }
     turnCounter.textContent = `Turn ${head}${sim.max_turns ? ` / ${sim.max_turns}` : ''}`;
+    renderTimeline();
     watchersEl.textContent = watchers == null ? '' : `${watchers} watching`;
     watchersEl.hidden = watchers == null;
     document.title = `${title.textContent} · Turn ${head} · Novel Engine`;
@@ -826,16 +844,17 @@ function storyView(main, simId) {
   function renderCast() {
     if (!sim) return;
     const myChar = [...mine][0] || null;
-    const here = myChar ? chars.get(myChar)?.location : null;
+    const here = myChar && !scrubWorld ? chars.get(myChar)?.location : null;
     const exits = here ? places.get(here)?.exits || [] : [];
-    const all = [...chars.values()].filter((c) => c.name);
+    // Scrubbing: the cast and the map as they stood after that turn.
+    const all = scrubWorld ? scrubWorld.characters : [...chars.values()].filter((c) => c.name);
     mapView.setCast(all, { mine: myChar, here, exits });
     const open = st() === 'running' || st() === 'paused' || st() === 'created';
     // Rebuild the list only when something in it changed.
-    const sig = JSON.stringify([all.map((c) => [c.id, c.location, c.health, c.alive, seats.get(c.id) || '']), [...mine], session.canPlay, open, client.isOpen]);
+    const sig = JSON.stringify([all.map((/** @type {any} */ c) => [c.id, c.location, c.health, c.alive, seats.get(c.id) || '']), [...mine], session.canPlay, open, client.isOpen, scrubWorld?.at ?? -1]);
     if (castList.dataset.sig === sig) return;
     castList.dataset.sig = sig;
-    const items = all.map((c) => {
+    const items = all.map((/** @type {any} */ c) => {
       const holder = seats.get(c.id);
       const isMine = mine.has(c.id);
       let seat;
@@ -861,6 +880,117 @@ function storyView(main, simId) {
   }
 
   function st() { return status || sim?.status || ''; }
+
+  function renderTimeline() {
+    scrub.max = String(head);
+    if (scrubAt == null) scrub.value = String(head);
+    const at = scrubAt ?? head;
+    if (scrubAt != null) scrubLabel.textContent = `Turn ${scrubAt} of ${head}`;
+    forkBtn.textContent = `Fork from turn ${at}`;
+    forkBtn.disabled = at < 1 || !session.canPlay;
+    forkBtn.title = session.canPlay ? 'Start a new story from this turn, which then goes its own way' : 'Sign in to fork the story';
+  }
+
+  function onScrub() {
+    const at = Number(scrub.value);
+    if (at >= head) { backToLive(); return; }
+    scrubAt = at;
+    following = false;
+    jump.hidden = true;
+    scrubLabel.textContent = `Turn ${at} of ${head}`;
+    liveBtn.hidden = false;
+    main.classList.add('scrubbing');
+    renderTimeline();
+    showTurnInProse(at);
+    // Wait for the drag to rest a moment before asking for the world.
+    clearTimeout(scrubTimer);
+    scrubTimer = setTimeout(() => loadWorld(at), worlds.has(at) ? 0 : 60);
+  }
+
+  /** @param {number} at */
+  async function loadWorld(at) {
+    try {
+      let w = worlds.get(at);
+      if (!w) {
+        w = await api(`/v1/simulations/${encodeURIComponent(simId)}/world`, { query: { at } });
+        worlds.set(at, w);
+      }
+      if (!alive || scrubAt !== at) return;
+      scrubWorld = w;
+      castDirty = true;
+      schedule();
+    } catch (err) {
+      if (alive && scrubAt === at) toast(`Could not show turn ${at}: ${errText(err)}`, 'error');
+    }
+  }
+
+  /** Scrolls the prose to a turn, if it is shown, and marks it. @param {number} at */
+  function showTurnInProse(at) {
+    for (const a of prose.querySelectorAll('article.turn.scrub-here')) a.classList.remove('scrub-here');
+    const art = /** @type {HTMLElement|null} */ (prose.querySelector(`article[data-seq="${at}"]`));
+    if (art) {
+      art.classList.add('scrub-here');
+      prose.scrollTop = art.offsetTop - prose.offsetTop - 8;
+    } else if (at < firstShown || at === 0) {
+      prose.scrollTop = 0;
+    }
+    autoTop = prose.scrollTop;
+  }
+
+  function backToLive() {
+    clearTimeout(scrubTimer);
+    scrubAt = null;
+    scrubWorld = null;
+    scrubLabel.textContent = 'Live';
+    liveBtn.hidden = true;
+    main.classList.remove('scrubbing');
+    for (const a of prose.querySelectorAll('article.turn.scrub-here')) a.classList.remove('scrub-here');
+    renderTimeline();
+    following = true;
+    unseen = 0;
+    scrollToEnd();
+    castDirty = true;
+    schedule();
+  }
+
+  async function forkHere() {
+    const at = scrubAt ?? head;
+    if (!session.token) { toast('Sign in to fork the story', 'error'); return; }
+    forkBtn.disabled = true;
+    try {
+      // A new seed, so that the fork goes its own way even if nobody plays.
+      const seed = Math.floor(Math.random() * 2 ** 31);
+      const f = await api(`/v1/simulations/${encodeURIComponent(simId)}/fork`, { method: 'POST', token: session.token, body: { at, seed } });
+      toast(`Forked from turn ${at}: “${f.title}”`);
+      navigate(`/story/${encodeURIComponent(f.id)}`);
+    } catch (err) {
+      toast(`Could not fork: ${errText(err)}`, 'error');
+      forkBtn.disabled = false;
+    }
+  }
+
+  let forksLoaded = false;
+  function renderLineage() {
+    if (!sim) return;
+    const parts = [];
+    if (sim.parent) {
+      parts.push('Forked from ', h('a', { href: `/story/${encodeURIComponent(sim.parent)}`, 'data-nav': true }, 'its parent story'), ` after turn ${sim.forked_at}.`);
+    }
+    lineage.replaceChildren(...parts);
+    lineage.hidden = !parts.length;
+    if (forksLoaded) return;
+    forksLoaded = true;
+    api(`/v1/simulations/${encodeURIComponent(simId)}/forks`).then((r) => {
+      const forks = r.forks || [];
+      if (!alive || !forks.length) return;
+      lineage.append(lineage.childNodes.length ? ' ' : '', `Forks: `);
+      forks.forEach((/** @type {any} */ f, /** @type {number} */ i) => {
+        lineage.append(i ? ', ' : '', h('a', { href: `/story/${encodeURIComponent(f.id)}`, 'data-nav': true }, `${f.title}`));
+      });
+      lineage.append('.');
+      lineage.hidden = false;
+    }).catch(() => {});
+  }
 
   /** @param {string} c */
   async function claim(c) {
@@ -1065,6 +1195,8 @@ function storyView(main, simId) {
       alive = false;
       sub.unsubscribe();
       clearTimeout(announceTimer);
+      clearTimeout(scrubTimer);
+      main.classList.remove('scrubbing');
       client.removeEventListener('welcome', onWelcome);
       client.removeEventListener('state', onState);
       document.removeEventListener('visibilitychange', onVis);
