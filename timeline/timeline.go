@@ -41,6 +41,10 @@ type Config struct {
 	Every int64
 	// CacheBytes bounds the states and worlds kept. Defaults to 64 MiB.
 	CacheBytes int
+	// Concurrent bounds the replays run at once, so that scrubbing
+	// through long stories cannot take every core; the rest wait (for as
+	// long as their context allows). Defaults to 2.
+	Concurrent int
 }
 
 // Replayer rebuilds worlds. It keeps what it rebuilt (turns never change
@@ -50,6 +54,7 @@ type Replayer struct {
 	turns Turns
 	every int64
 	group singleflight.Group
+	slots chan struct{} // one per replay running
 
 	mu    sync.Mutex
 	cache *lru
@@ -63,7 +68,10 @@ func New(t Turns, cfg Config) *Replayer {
 	if cfg.CacheBytes <= 0 {
 		cfg.CacheBytes = 64 << 20
 	}
-	return &Replayer{turns: t, every: cfg.Every, cache: newLRU(cfg.CacheBytes)}
+	if cfg.Concurrent <= 0 {
+		cfg.Concurrent = 2
+	}
+	return &Replayer{turns: t, every: cfg.Every, cache: newLRU(cfg.CacheBytes), slots: make(chan struct{}, cfg.Concurrent)}
 }
 
 // Point is the world after one turn of a story.
@@ -128,6 +136,12 @@ func (r *Replayer) start(sim string, at int64) *Point {
 }
 
 func (r *Replayer) replay(ctx context.Context, rec *store.Simulation, at int64) (*Point, error) {
+	select {
+	case r.slots <- struct{}{}:
+		defer func() { <-r.slots }()
+	case <-ctx.Done():
+		return nil, fmt.Errorf("replay %q: %w", rec.ID, ctx.Err())
+	}
 	sc, err := engine.ParseScenario(rec.Scenario)
 	if err != nil {
 		return nil, fmt.Errorf("scenario of %q: %w", rec.ID, err)

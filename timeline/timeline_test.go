@@ -23,7 +23,7 @@ type wireTurn struct {
 
 // play runs sim for turns, with a player's actions on some of them, and
 // appends each turn to st as the runner would.
-func play(t *testing.T, st store.Store, id string, sim *engine.Sim, turns int) {
+func play(t testing.TB, st store.Store, id string, sim *engine.Sim, turns int) {
 	t.Helper()
 	ctx := context.Background()
 	who := sim.Characters()[0].ID
@@ -53,7 +53,7 @@ func play(t *testing.T, st store.Store, id string, sim *engine.Sim, turns int) {
 	}
 }
 
-func newStory(t *testing.T, st store.Store, id string, seed int64) (*store.Simulation, *engine.Sim) {
+func newStory(t testing.TB, st store.Store, id string, seed int64) (*store.Simulation, *engine.Sim) {
 	t.Helper()
 	sc := engine.Builtins()[0]
 	sim, err := engine.NewSim(sc, seed, engine.Options{})
@@ -200,5 +200,40 @@ func TestForkReplays(t *testing.T) {
 	fork.ID = "f"
 	if _, err := timeline.New(st, timeline.Config{}).At(context.Background(), fork, 20); !errors.Is(err, timeline.ErrMismatch) {
 		t.Fatalf("fork replayed with its own seed only: %v, want ErrMismatch", err)
+	}
+}
+
+// TestReplaysWaitForASlot: with every slot taken, a replay waits, and
+// gives up when its context ends.
+func TestReplaysWaitForASlot(t *testing.T) {
+	st := store.NewMemory()
+	rec, sim := newStory(t, st, "w", 2)
+	play(t, st, "w", sim, 3)
+	rec.Head = 3
+	r := timeline.New(st, timeline.Config{Concurrent: 1})
+	release := timeline.HoldSlot(r)
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if _, err := r.At(ctx, rec, 3); !errors.Is(err, context.Canceled) {
+		t.Fatalf("At with every slot taken and a canceled context: %v", err)
+	}
+	release()
+	if _, err := r.At(context.Background(), rec, 3); err != nil {
+		t.Fatalf("At once the slot is free: %v", err)
+	}
+}
+
+// BenchmarkReplay rebuilds the world at turn 40 of a story from nothing
+// kept: what the first look at a turn costs.
+func BenchmarkReplay(b *testing.B) {
+	st := store.NewMemory()
+	rec, sim := newStory(b, st, "b", 7)
+	play(b, st, "b", sim, 40)
+	rec.Head = 40
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := timeline.New(st, timeline.Config{}).At(context.Background(), rec, 40); err != nil {
+			b.Fatal(err)
+		}
 	}
 }
