@@ -105,6 +105,8 @@ type Cast struct {
 	Items  map[string]string
 	Facts  map[string]string
 	Goals  map[string]map[string]Goal // character id, goal id
+	// index is what naming needs of the cast, worked out once.
+	index *castIndex
 }
 
 const proseMemory = 60

@@ -43,11 +43,16 @@ type teller struct {
 	// intro: who the story has introduced by name and role; introduced,
 	// who this turn introduced. lastPeople: whom the last sentence
 	// mentioned.
-	intro       map[string]bool
-	introduced  []string
-	lastPeople  []string
-	peopleOrder []string
-	refOrder    [][2]string
+	intro      map[string]bool
+	introduced []string
+	lastPeople []string
+	// hintsV and hints: the people the texts of the last slots named,
+	// and how (see sentencePeople).
+	hintsV [5]string
+	hints  map[string]byte
+	// Buffers a rendering borrows.
+	formsBuf  []personForm
+	peopleBuf []string
 	// told describes each sentence written, para the paragraph it is in.
 	told []toldSentence
 	para int

@@ -27,7 +27,7 @@ func (t *teller) refer(rd *rendering, id string, possessive, opening bool) (stri
 	if !ok {
 		return "someone", false
 	}
-	if f, again := rd.forms[id]; again {
+	if f, again := rd.form(id); again {
 		// A second mention in one sentence: a pronoun if it can only
 		// mean this person, else the same way as the first.
 		if !t.ambiguous(rd, id) {
@@ -43,25 +43,25 @@ func (t *teller) refer(rd *rendering, id string, possessive, opening bool) (stri
 	case !t.intro[id] && !rd.introduced && !possessive && p.Role != "" && hint != formRole:
 		rd.introduced = true
 		rd.noteIntro(t, id)
-		rd.forms[id] = formName
+		rd.setForm(id, formName)
 		return p.Name + ", " + article(t, id) + p.Role + apposClose(rd.rest), false
 	case hint == formRole && t.intro[id] && t.roleRef(id) != "":
 		// The sentence's text calls them by role: so does the sentence.
-		rd.forms[id] = formRole
+		rd.setForm(id, formRole)
 		return t.roleRef(id), false
 	case hint == formName || !rd.named[id]:
-		rd.forms[id] = formName
+		rd.setForm(id, formName)
 		return p.Name, false
 	case id == rd.lastSubj && !t.ambiguous(rd, id) && !t.crowded(rd.lastPeople, id):
-		rd.forms[id] = formPronoun
+		rd.setForm(id, formPronoun)
 		return pronoun(p.Pronoun, "sub"), true
 	case t.intro[id] && t.roleRef(id) != "" && !(opening && t.lastFirst == "the"):
 		// By role, unless that would open two sentences in a row
 		// with "The".
-		rd.forms[id] = formRole
+		rd.setForm(id, formRole)
 		return t.roleRef(id), false
 	}
-	rd.forms[id] = formName
+	rd.setForm(id, formName)
 	return p.Name, false
 }
 
@@ -188,17 +188,68 @@ func (t *teller) listNames(ids []string) string {
 	return strings.Join(names[:len(names)-1], ", ") + " and " + names[len(names)-1]
 }
 
+// castIndex is what naming needs of a cast, worked out once per story:
+// the ids in order, each person's names, and every role reference,
+// longest first.
+type castIndex struct {
+	ids   []string
+	names map[string][3]string // full, first, last
+	refs  []castRef
+	// Role words for stock lines: "the reeve", "reeve's", and the
+	// vocatives ", reeve." and the like.
+	theLast, lastPos map[string]string
+	vocatives        map[string][4]string
+}
+
+type castRef struct{ id, ref string }
+
+// ix is the cast's index, built on first use.
+func (t *teller) ix() *castIndex {
+	if t.cast.index == nil {
+		t.cast.index = indexCast(t.cast)
+	}
+	return t.cast.index
+}
+
+func indexCast(c *Cast) *castIndex {
+	x := &castIndex{names: map[string][3]string{}, theLast: map[string]string{}, lastPos: map[string]string{}, vocatives: map[string][4]string{}}
+	for id := range c.People {
+		x.ids = append(x.ids, id)
+	}
+	slices.Sort(x.ids)
+	for _, id := range x.ids {
+		p := c.People[id]
+		f := strings.Fields(p.Name + " ?")
+		if len(f) > 1 {
+			f = f[:len(f)-1]
+		}
+		x.names[id] = [3]string{p.Name, f[0], f[len(f)-1]}
+		for _, r := range p.Refs {
+			x.refs = append(x.refs, castRef{id, r})
+		}
+		w := strings.FieldsFunc(strings.ToLower(p.Role), func(r rune) bool { return r == ' ' || r == '-' })
+		if len(w) > 0 {
+			last := w[len(w)-1]
+			x.theLast[id], x.lastPos[id] = "the "+last, last+"'s"
+			x.vocatives[id] = [4]string{", " + last + ".", ", " + last + "!", ", " + last + "?", ", " + last + ","}
+		}
+	}
+	slices.SortStableFunc(x.refs, func(a, b castRef) int { return len(b.ref) - len(a.ref) })
+	return x
+}
+
 // textRefs finds whom a piece of text (a fact, a scripted line) names,
 // and how: by name (full, first or last) or by role.
 func (t *teller) textRefs(text string, into map[string]byte) {
 	if text == "" {
 		return
 	}
-	for id, p := range t.cast.People {
-		f := strings.Fields(p.Name)
-		for _, n := range []string{p.Name, f[0], f[len(f)-1]} {
+	x := t.ix()
+	for _, id := range x.ids {
+		for _, n := range x.names[id] {
 			if hasWord(text, n) {
 				into[id] = formName
+				break
 			}
 		}
 	}
@@ -219,27 +270,31 @@ type roleMention struct {
 // that "the reaver" inside "the reaver captain" is not taken for a
 // second person; in order of place.
 func (t *teller) roleMentions(text string) []roleMention {
-	if t.refOrder == nil {
-		for _, id := range t.sortedPeople() {
-			for _, r := range t.cast.People[id].Refs {
-				t.refOrder = append(t.refOrder, [2]string{id, r})
-			}
+	x := t.ix()
+	lower := strings.ToLower(text)
+	found := false
+	for _, r := range x.refs {
+		if strings.Contains(lower, r.ref) {
+			found = true
+			break
 		}
-		slices.SortStableFunc(t.refOrder, func(a, b [2]string) int { return len(b[1]) - len(a[1]) })
 	}
-	low := []byte(strings.ToLower(text))
+	if !found {
+		return nil
+	}
+	low := []byte(lower)
 	var out []roleMention
-	for _, ir := range t.refOrder {
+	for _, r := range x.refs {
 		for from := 0; ; {
-			k := wordIndex(string(low), ir[1], from)
+			k := wordIndex(string(low), r.ref, from)
 			if k < 0 {
 				break
 			}
-			out = append(out, roleMention{ir[0], k, k + len(ir[1])})
-			for j := k; j < k+len(ir[1]); j++ {
+			out = append(out, roleMention{r.id, k, k + len(r.ref)})
+			for j := k; j < k+len(r.ref); j++ {
 				low[j] = '#'
 			}
-			from = k + len(ir[1])
+			from = k + len(r.ref)
 		}
 	}
 	slices.SortFunc(out, func(a, b roleMention) int { return a.start - b.start })
@@ -279,6 +334,13 @@ func isWordRune(b byte) bool {
 // names them ("Osric Pell's"). Those it names with their role are then
 // introduced.
 func (t *teller) introduceIn(s string) string {
+	if len(t.intro) == len(t.cast.People) {
+		return s // everyone introduced: the common case
+	}
+	mentions := t.roleMentions(s)
+	if len(mentions) == 0 {
+		return s
+	}
 	for _, id := range t.sortedPeople() {
 		if t.intro[id] {
 			continue
@@ -286,14 +348,14 @@ func (t *teller) introduceIn(s string) string {
 		p := t.cast.People[id]
 		if hasWord(s, p.Name) {
 			// Named in full: a role beside the name introduces them.
-			for _, m := range t.roleMentions(s) {
+			for _, m := range mentions {
 				if m.id == id {
 					t.markIntro(id)
 				}
 			}
 			continue
 		}
-		for _, m := range t.roleMentions(s) {
+		for _, m := range mentions {
 			if m.id != id || quotedAt(s, m.start) {
 				continue
 			}
@@ -307,6 +369,7 @@ func (t *teller) introduceIn(s string) string {
 				t.markIntro(id)
 			}
 			s = s[:k] + repl + s[end:]
+			mentions = t.roleMentions(s)
 			break
 		}
 	}
@@ -322,15 +385,7 @@ func (t *teller) markIntro(id string) {
 }
 
 // sortedPeople are the cast's ids in a fixed order.
-func (t *teller) sortedPeople() []string {
-	if t.peopleOrder == nil {
-		for id := range t.cast.People {
-			t.peopleOrder = append(t.peopleOrder, id)
-		}
-		slices.Sort(t.peopleOrder)
-	}
-	return t.peopleOrder
-}
+func (t *teller) sortedPeople() []string { return t.ix().ids }
 
 // quotedAt reports whether position k of s lies inside a quotation.
 func quotedAt(s string, k int) bool {

@@ -115,20 +115,19 @@ func (t *teller) misaddressed(line, listener string) bool {
 		return false
 	}
 	low := strings.ToLower(line)
-	for _, id := range t.sortedPeople() {
-		w := strings.FieldsFunc(strings.ToLower(t.cast.People[id].Role), func(r rune) bool { return r == ' ' || r == '-' })
-		if len(w) == 0 {
+	x := t.ix()
+	for _, id := range x.ids {
+		if x.theLast[id] == "" {
 			continue
 		}
-		last := w[len(w)-1]
 		if id == listener {
-			if strings.Contains(low, last+"'s") || strings.Contains(low, "the "+last) {
+			if strings.Contains(low, x.lastPos[id]) || strings.Contains(low, x.theLast[id]) {
 				return true
 			}
 			continue
 		}
-		for _, end := range []string{".", "!", "?", ","} {
-			if strings.Contains(low, ", "+last+end) {
+		for _, v := range x.vocatives[id] {
+			if strings.Contains(low, v) {
 				return true
 			}
 		}

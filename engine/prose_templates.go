@@ -148,8 +148,10 @@ func (t *teller) render(tpl string, v slots, dry bool) (string, toldSentence) {
 	// names are named the sentence's way.
 	hasCause := v.cause != "" && strings.Contains(tpl, "{cause}")
 	tpl = strings.ReplaceAll(tpl, "{cause}", v.cause)
-	rd := rendering{v: v, rest: tpl, named: t.named, lastSubj: t.lastSubj, lastPeople: t.lastPeople,
-		forms: map[string]byte{}, hints: map[string]byte{}}
+	rd := rendering{v: v, rest: tpl, named: t.named, lastSubj: t.lastSubj, lastPeople: t.lastPeople}
+	// The teller lends its buffers: one rendering at a time.
+	rd.forms, rd.people = t.formsBuf[:0], t.peopleBuf[:0]
+	defer func() { t.formsBuf, t.peopleBuf = rd.forms[:0], rd.people[:0] }()
 	t.sentencePeople(&rd, tpl)
 	rd.info.cause = hasCause
 	if dry {
@@ -210,13 +212,40 @@ type rendering struct {
 	// its quoted texts name them. introduced: the sentence carries an
 	// introduction (one is enough); introAdded, whom it introduced.
 	people, lastPeople []string
-	forms, hints       map[string]byte
+	forms              []personForm
+	hints              map[string]byte
 	introduced         bool
 	introAdded         []string
 	// clumsy: a pronoun slot had to be filled with a name.
 	clumsy bool
 	// hasSubject: the sentence's subject is settled.
 	hasSubject bool
+}
+
+// personForm is how a sentence has named one person.
+type personForm struct {
+	id string
+	f  byte
+}
+
+// form is how the sentence has named id so far, if it has.
+func (rd *rendering) form(id string) (byte, bool) {
+	for _, x := range rd.forms {
+		if x.id == id {
+			return x.f, true
+		}
+	}
+	return 0, false
+}
+
+func (rd *rendering) setForm(id string, f byte) {
+	for k := range rd.forms {
+		if rd.forms[k].id == id {
+			rd.forms[k].f = f
+			return
+		}
+	}
+	rd.forms = append(rd.forms, personForm{id, f})
 }
 
 // noteIntro introduces id in this sentence.
@@ -236,21 +265,13 @@ func (t *teller) sentencePeople(rd *rendering, tpl string) {
 			rd.people = append(rd.people, id)
 		}
 	}
-	has := func(slots ...string) bool {
-		for _, s := range slots {
-			if strings.Contains(tpl, "{"+s) {
-				return true
-			}
-		}
-		return false
-	}
-	if has("A", "a") {
+	if strings.Contains(tpl, "{A") || strings.Contains(tpl, "{a") {
 		add(v.a)
 	}
-	if has("T", "t") {
+	if strings.Contains(tpl, "{T") || strings.Contains(tpl, "{t") {
 		add(v.t)
 	}
-	if has("With", "with", "Company", "company") {
+	if strings.Contains(tpl, "{With") || strings.Contains(tpl, "{with") || strings.Contains(tpl, "{Company") || strings.Contains(tpl, "{company") {
 		for _, id := range v.group {
 			add(id)
 		}
@@ -269,9 +290,15 @@ func (t *teller) sentencePeople(rd *rendering, tpl string) {
 		add(id)
 		rest = rest[i+j:]
 	}
-	for _, s := range []string{v.text, v.extra, v.item, v.place, v.from} {
-		t.textRefs(s, rd.hints)
+	// Who the texts name depends only on the slots: a template's trial
+	// renderings share it.
+	if key := [5]string{v.text, v.extra, v.item, v.place, v.from}; t.hints == nil || key != t.hintsV {
+		t.hintsV, t.hints = key, map[string]byte{}
+		for _, s := range key {
+			t.textRefs(s, t.hints)
+		}
 	}
+	rd.hints = t.hints
 	for _, id := range t.sortedPeople() {
 		if _, ok := rd.hints[id]; ok {
 			add(id)
