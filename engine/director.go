@@ -45,6 +45,8 @@ type turnState struct {
 	recs    []Record
 	events  []Event
 	tension float64 // change this turn
+	// holders: who held each item when the turn began.
+	holders []string
 }
 
 // step plays one turn and returns it as published.
@@ -52,6 +54,10 @@ func (s *Sim) step(ctx context.Context, player map[string]Action) (Turn, error) 
 	w := s.w
 	s.encFresh = false
 	t := &turnState{seq: w.Seq + 1, plot: s.rng(w.Seq+1, streamPlot)}
+	t.holders = make([]string, len(w.Items))
+	for k, it := range w.Items {
+		t.holders[k] = it.Holder
+	}
 	bands := s.relationBands()
 	prevPhase := w.Phase
 

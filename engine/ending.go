@@ -106,7 +106,15 @@ func (s *Sim) finish(t *turnState, id, text string) {
 			continue
 		}
 		for j, g := range s.sc.Characters[ci].Goals {
-			t.recs = append(t.recs, Record{Kind: "outcome", Actor: c.ID, Target: g.Target, Item: g.Item, Place: g.Location, Detail: c.Goals[j].Status, Text: g.Text, Outcome: OutcomeSuccess, CauseRef: g.ID})
+			r := Record{Kind: "outcome", Actor: c.ID, Target: g.Target, Item: g.Item, Place: g.Location, Detail: c.Goals[j].Status, Text: g.Text, Outcome: OutcomeSuccess, CauseRef: g.ID}
+			// A goal lost while an ally won the thing: the verdict is
+			// the side's, and the epilogue says who won it.
+			if r.Detail == GoalLost {
+				if by := s.sideWon(ci, &g); by != "" {
+					r.Cause, r.Target = "side", by
+				}
+			}
+			t.recs = append(t.recs, r)
 		}
 	}
 }
@@ -134,6 +142,14 @@ func (s *Sim) victor() int {
 			case "item_at":
 				if h := s.w.Items[s.geo.itemIndex[c.Item]].Holder; h != "" {
 					return s.geo.charIndex[h]
+				}
+				// Lying there: whoever carried it there.
+				for ci, ch := range s.sc.Characters {
+					for j, g := range ch.Goals {
+						if g.Kind == GoalDeliver && g.Item == c.Item && g.Location == c.Location && s.w.Chars[ci].Goals[j].Status == GoalWon {
+							return ci
+						}
+					}
 				}
 			}
 		}
@@ -185,7 +201,8 @@ func (s *Sim) reactToVerdict(t *turnState) {
 		ci := who[n]
 		c := s.w.Chars[ci]
 		r := Record{Kind: "reaction", Actor: c.ID, Target: win.ID, Outcome: OutcomeSuccess, Source: SourceScript}
-		if s.sameSide(wi, c.ID) {
+		glad := s.sameSide(wi, c.ID)
+		if glad {
 			r.Detail, r.Amount = "glad", 1
 			s.shiftAffinity(c, win.ID, 0.25)
 			s.shiftAffinity(win, c.ID, 0.1)
@@ -193,8 +210,14 @@ func (s *Sim) reactToVerdict(t *turnState) {
 			r.Detail, r.Amount = "bitter", -1
 			s.shiftAffinity(c, win.ID, -0.3)
 		}
+		// Face to face only where they both are; elsewhere word reaches.
+		if c.Loc != win.Loc {
+			r.Place = c.Loc
+			r.From = "word"
+		}
 		if m := recall(c, func(m memory) bool {
-			return m.Turn <= t.seq-3 && (m.Actor == win.ID || m.Target == win.ID) && m.Kind != ActSpeak && m.Kind != "pickup"
+			return m.Turn <= t.seq-3 && (m.Actor == win.ID || m.Target == win.ID) && m.Kind != ActSpeak && m.Kind != "pickup" &&
+				(!glad || !hostileMemory(m.Kind))
 		}); m != nil {
 			r.Callback = m.callback()
 		}

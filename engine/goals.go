@@ -49,6 +49,15 @@ func (s *Sim) updateGoals(t *turnState) {
 						// Won back: the scripted passage was told the first time.
 						r.Detail, r.Amount = "regained", gs.Slipped
 						r.Target = ""
+						break
+					}
+					if st != GoalWon {
+						break
+					}
+					// The scenario's line, and the plain one, say the
+					// character did it; when an ally did, the line says so.
+					if own, by := s.wonBy(t, ci, g); !own {
+						r.Cause, r.Target = "side", by
 					} else if g.Won != "" {
 						r.Text = g.Won
 						r.Cause = "scripted"
@@ -64,7 +73,7 @@ func (s *Sim) updateGoals(t *turnState) {
 					// The thing has reached its place, or its rightful
 					// hands, and stays there.
 					it := s.w.Items[s.geo.itemIndex[g.Item]]
-					if g.Target == "" {
+					if g.Target == "" && c.holds(g.Item) {
 						c.drop(g.Item)
 						it.Holder, it.Loc = "", c.Loc
 					}
@@ -136,6 +145,10 @@ func (s *Sim) recheckObtain(t *turnState, ci, j int) {
 		gs.Status, gs.Turn = GoalActive, 0
 		gs.Slipped++
 		r.Detail = "slipped"
+		// Who lost it: the character, or the ally who had it.
+		if was := t.holders[s.geo.itemIndex[g.Item]]; was != "" && was != c.ID {
+			r.With = []string{was}
+		}
 		if m := recall(c, func(m memory) bool { return m.Item == g.Item && m.Turn < t.seq }); m != nil {
 			r.Callback = m.callback()
 		}
@@ -189,6 +202,10 @@ func (s *Sim) goalStatus(ci int, g *Goal) string {
 			return GoalWon
 		}
 		if itemGone() {
+			// Carried where this goal wanted it by an ally: done.
+			if it := s.w.Items[s.geo.itemIndex[g.Item]]; g.Target == "" && it.Holder == "" && it.Loc == g.Location && s.deliveredBy(ci, g.Item) != "" {
+				return GoalWon
+			}
 			return GoalLost
 		}
 	case GoalReach:

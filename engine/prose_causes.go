@@ -22,7 +22,7 @@ func (t *teller) causeClause(r *Record) string {
 	case "hatred":
 		opts = []string{", out of plain hatred", ", with no love lost between them", ", because old hate needs little reason"}
 	case "temper":
-		opts = []string{", on a flash of temper", ", for no reason anyone could name", ", spoiling for a fight"}
+		opts = []string{", on a flash of temper", ", in a black mood", ", spoiling for a fight"}
 	case "greed":
 		opts = []string{", because it was there for the taking", ", with a glance to see who watched", ""}
 	case "fear":
@@ -30,7 +30,7 @@ func (t *teller) causeClause(r *Record) string {
 	case "debt":
 		opts = []string{", repaying an old kindness", ", because one good turn deserved another", ", not forgetting who had helped {a.obj}"}
 	case "kin":
-		opts = []string{", as one of {a.pos} own", ", because " + t.cast.People[r.Target].Faction + " look after their own", ""}
+		opts = []string{", as one of {a.pos} own", ", because one looks after one's own", ""}
 	case "kindness":
 		opts = []string{"", ", unasked", ", gently"}
 	case "side":

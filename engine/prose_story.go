@@ -46,6 +46,28 @@ func (t *teller) tellGoal(r *Record, v slots) {
 		return
 	}
 	v.text, v.extra = goalPhrase(r.Text), r.Text
+	switch {
+	case r.Detail == GoalWon && r.Cause == "side" && r.Target != "" && t.cast.Goals[r.Actor][r.CauseRef].Kind == GoalObtain:
+		// An ally has the thing: the line says who.
+		t.say("goal.won.side", v, []string{
+			"{item} was with {t} now, and {A} counted that as good as {a.pos} own.",
+			"So {A's} side had {item}: {T} had it safe.",
+		})
+		return
+	case r.Detail == GoalWon && r.Cause == "side" && r.Target != "":
+		// An ally did it: the line says who.
+		t.say("goal.won.side", v, []string{
+			"{A} had wanted {extra}, and {T} had seen to it.",
+			"{T} had done what {A} set out to do: {text}.",
+		})
+		return
+	case r.Detail == GoalWon && r.Cause == "side":
+		t.say("goal.won.side", v, []string{
+			"{A} had wanted {extra}, and so it was, though not by {a.pos} own hand.",
+			"It had come about as {A} wanted, {extra}, though others had done it.",
+		})
+		return
+	}
 	switch r.Detail {
 	case GoalWon:
 		t.say("goal.won", v, []string{
@@ -57,6 +79,24 @@ func (t *teller) tellGoal(r *Record, v slots) {
 		v.place = ""
 		if r.Callback != nil && r.Callback.Place != "" {
 			v.place = ", for all it had cost at " + t.placeName(r.Callback.Place)
+		}
+		if len(r.With) > 0 {
+			// It was an ally who lost it.
+			v.with, v.group = t.listNames(r.With), r.With
+			t.claim(Claim{Kind: ClaimHeld, Who: r.With[0], Item: r.Item})
+			if r.Target == "" {
+				t.say("goal.slip.ally.loose", v, []string{
+					"{item} was out of {with}'s hands now, and {A} went looking for it.",
+					"{With} no longer had {item}; {A} meant to find it.",
+				})
+				return
+			}
+			t.say("goal.slip.ally", v, []string{
+				"{With} had lost {item} to {t}{place}, and {A} meant to have it back.",
+				"Now {T} had {item}, not {with}, and {A} would not let that stand.",
+				"{item} had passed from {with} to {t}{place}; {A} set {a.pos} jaw and went after it.",
+			})
+			return
 		}
 		t.claim(Claim{Kind: ClaimHeld, Who: r.Actor, Item: r.Item})
 		if r.Target == "" {
@@ -94,10 +134,28 @@ func (t *teller) tellGoal(r *Record, v slots) {
 
 func (t *teller) tellReaction(r *Record, v slots) {
 	v.cause = t.memoryClause(r)
-	t.claim(Claim{Kind: ClaimTogether, Who: r.Actor, Other: r.Target})
 	if r.Detail == "glad" && v.cause != "" {
 		t.claim(Claim{Kind: ClaimGladRecall, Who: r.Actor, Other: r.Target, Detail: r.Callback.Kind})
 	}
+	if r.From == "word" {
+		// Apart: the news reaches them where they are.
+		v.place = t.placeName(r.Place)
+		if r.Detail == "glad" {
+			t.say("react.glad.word", v, []string{
+				"Word reached {A} at {place}, and {a.sub} was glad of {t}{cause}.",
+				"When the news came to {place}, {A} blessed {T's} name{cause}.",
+				"At {place}, {A} heard how it had gone and thought well of {t}{cause}.",
+			})
+			return
+		}
+		t.say("react.bitter.word", v, []string{
+			"Word reached {A} at {place}, and {a.sub} cursed {T's} name{cause}.",
+			"When the news came to {place}, {A} swore that {T} had not heard the last of it{cause}.",
+			"At {place}, {A} heard how it had gone and said nothing for a long time{cause}.",
+		})
+		return
+	}
+	t.claim(Claim{Kind: ClaimTogether, Who: r.Actor, Other: r.Target})
 	if r.Detail == "glad" {
 		t.say("react.glad", v, []string{
 			"{A} found {t} afterwards and gripped {t.pos} hand{cause}.",
@@ -193,6 +251,16 @@ func (t *teller) epilogue(idx []int) {
 				"As for {a}, {a.sub} had wanted {extra}, and got it.",
 				"{A} could say {a.sub} had done what {a.sub} came for: {extra}.",
 			})
+		case GoalLost:
+			if r.Cause == "side" && r.Target != "" {
+				// The side won what this goal wanted, by another's hand.
+				t.say("epi.side", v, []string{
+					"{A} had wanted {extra}; in the end it was {T} who won it for {a.pos} side.",
+					"As for {a}, {a.sub} had wanted {extra}, and {A's} side had it, by {T's} hand.",
+				})
+				break
+			}
+			fallthrough
 		default:
 			t.failedClaim(r)
 			t.say("epi.lost", v, []string{

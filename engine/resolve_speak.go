@@ -33,14 +33,15 @@ func (s *Sim) resolveSpeak(t *turnState, i, ti int, text string, r *Record, ev *
 	if c.Rel[tc.ID] >= 0.1 && text == "" && s.shareFact(t, i, ti, r, ev) {
 		return
 	}
-	ev.Text = s.spokenLine(t, i, text)
+	ev.Text = s.spokenLine(t, i, ti, text)
 	r.Text, r.Detail = ev.Text, "talk"
 	s.witness(t, c.Loc, ActSpeak, c.ID, tc.ID, "", 0.2)
 }
 
-// spokenLine is what character i says: the player's text, or else a
-// line drawn from the character's voice.
-func (s *Sim) spokenLine(t *turnState, i int, text string) string {
+// spokenLine is what character i says to listener (-1 for everyone
+// here): the player's text, or else a line drawn from the character's
+// voice, one that can be said to that listener; "" if none can.
+func (s *Sim) spokenLine(t *turnState, i, listener int, text string) string {
 	if text != "" {
 		return text
 	}
@@ -48,14 +49,18 @@ func (s *Sim) spokenLine(t *turnState, i int, text string) string {
 	if len(d.Voice) == 0 {
 		return ""
 	}
-	return d.Voice[t.plot.IntN(len(d.Voice))]
+	line := d.Voice[t.plot.IntN(len(d.Voice))]
+	if listener >= 0 && !s.fitsListener(line, listener) {
+		return ""
+	}
+	return line
 }
 
 // speakToAll has character i address everyone here, who warm to the
 // speaker a little.
 func (s *Sim) speakToAll(t *turnState, i int, text string, r *Record, ev *Event) {
 	c := s.w.Chars[i]
-	ev.Text = s.spokenLine(t, i, text)
+	ev.Text = s.spokenLine(t, i, -1, text)
 	r.Text, r.Detail = ev.Text, "address"
 	for _, o := range s.w.Chars {
 		if o.Alive && o.Onstage && o.Loc == c.Loc && o != c {
@@ -69,7 +74,7 @@ func (s *Sim) speakToAll(t *turnState, i int, text string, r *Record, ev *Event)
 func (s *Sim) refuseToListen(t *turnState, i, ti int, text string, r *Record, ev *Event) {
 	c, tc := s.w.Chars[i], s.w.Chars[ti]
 	ev.Outcome, r.Outcome, r.Detail = OutcomeFailure, OutcomeFailure, "refuse"
-	ev.Text = s.spokenLine(t, i, text)
+	ev.Text = s.spokenLine(t, i, ti, text)
 	r.Text = ev.Text
 	s.shiftAffinity(c, tc.ID, -0.05)
 	if m := recall(tc, func(m memory) bool { return m.Actor == c.ID && m.Target == tc.ID && m.Kind != ActSpeak }); m != nil {
@@ -99,7 +104,7 @@ func (s *Sim) askForWanted(t *turnState, i, ti int, text string, r *Record, ev *
 			ev.Outcome, r.Outcome, r.Detail = OutcomePartial, OutcomePartial, "denied"
 			t.tension += 0.03
 		}
-		ev.Text = s.spokenLine(t, i, text)
+		ev.Text = s.spokenLine(t, i, ti, text)
 		r.Text = ev.Text
 		return true
 	}
@@ -149,7 +154,7 @@ func (s *Sim) shareFact(t *turnState, i, ti int, r *Record, ev *Event) bool {
 			continue
 		}
 		fd := &s.sc.Facts[s.geo.factIndex[f]]
-		if fd.About == tc.ID {
+		if fd.About == tc.ID || fd.Holder == tc.ID {
 			continue
 		}
 		share = f

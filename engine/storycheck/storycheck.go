@@ -48,6 +48,10 @@ const (
 	ClassMachinery = "machinery in prose"
 )
 
+// ExampleUnintroduced keys, in Figures.Examples, sentences that name a
+// person by role before the story introduced them.
+const ExampleUnintroduced = "role before introduction"
+
 // Classes lists the contradiction classes in table order.
 var Classes = []string{ClassWonNotHeld, ClassWonWrongActor, ClassLostNeverHeld, ClassFaceApart, ClassGladHostile,
 	ClassFailedWon, ClassNewsToDoer, ClassMisaddressed, ClassMachinery}
@@ -434,7 +438,10 @@ func measureStory(sc *engine.Scenario, st *story) storyFigures {
 	if templated > 0 {
 		m.topShare = float64(families[m.topFamily]) / float64(templated)
 	}
-	m.uninitiated = !w.introducedFirst(all)
+	if bad := w.firstUnintroduced(all); bad != "" {
+		m.uninitiated = true
+		m.examples[ExampleUnintroduced] = []string{bad}
+	}
 	return m
 }
 
@@ -517,6 +524,8 @@ type worldIndex struct {
 	items map[string]int
 	facts map[string]*engine.Fact
 	prize map[string]bool // items some goal is about
+	// ending: the scenario's own endings, whose verdict favours a side.
+	ending map[string]bool
 	// authored: word pairs of the scenario's own texts, where an id may
 	// legitimately appear as a word.
 	authored map[string]bool
@@ -547,6 +556,10 @@ func newWorldIndex(sc *engine.Scenario) *worldIndex {
 	}
 	for i, it := range sc.Items {
 		w.items[it.ID] = i
+	}
+	w.ending = map[string]bool{}
+	for _, e := range sc.End {
+		w.ending[e.ID] = true
 	}
 	for i := range sc.Facts {
 		w.facts[sc.Facts[i].ID] = &sc.Facts[i]
@@ -728,7 +741,7 @@ func (w *worldIndex) checkClaim(c engine.Claim, pt *playedTurn, rec *engine.Reco
 		}
 	case engine.ClaimFailed:
 		side := w.faction(c.Who)
-		if sn.Victor != "" && w.faction(sn.Victor) == side {
+		if sn.Victor != "" && w.ending[sn.Verdict] && w.faction(sn.Victor) == side {
 			return ClassFailedWon
 		}
 		for i, ch := range w.sc.Characters {
@@ -772,6 +785,9 @@ func (w *worldIndex) misaddressed(line, listener string) bool {
 	return false
 }
 
+// placeholder: the words a shape puts for names, places and items.
+var placeholder = map[string]bool{"P": true, "L": true, "I": true}
+
 var placeholders = []string{"for no reason anyone could name", "{", "}"}
 
 // machinery returns what of the simulation's machinery a sentence lets
@@ -793,6 +809,11 @@ func (w *worldIndex) machinery(s string) string {
 		if k > 0 {
 			prev = strings.ToLower(ws[k-1])
 		}
+		// After a name, place or item an id is a plain word ("kept
+		// the pilot company").
+		if k > 0 && placeholder[ws[k-1]] {
+			continue
+		}
 		if !w.authored[prev+" "+wd] {
 			return strings.TrimSpace(prev + " " + wd)
 		}
@@ -800,10 +821,10 @@ func (w *worldIndex) machinery(s string) string {
 	return ""
 }
 
-// introducedFirst reports whether every reference to a person by role
-// ("the bailiff") comes at or after a sentence that ties their name to
-// their role.
-func (w *worldIndex) introducedFirst(all []string) bool {
+// firstUnintroduced returns the first sentence that refers to a person
+// by role ("the bailiff") before any sentence tied their name to their
+// role, "" if there is none.
+func (w *worldIndex) firstUnintroduced(all []string) string {
 	for _, r := range w.roles {
 		introduced := false
 		for _, s := range all {
@@ -823,10 +844,10 @@ func (w *worldIndex) introducedFirst(all []string) bool {
 			}
 			for _, re := range r.refs {
 				if re.MatchString(s) {
-					return false
+					return s
 				}
 			}
 		}
 	}
-	return true
+	return ""
 }

@@ -36,18 +36,23 @@ func figures(t *testing.T) map[string]*Figures {
 }
 
 // TestAimsMet asserts the aims of the table that the built-in stories
-// meet. Aims still pending (asserted as ratchets in TestRatchets until
-// they are met): idle turns, moves back, sentence shapes, repeated
-// sentences, told turns that changed something, the most used template
-// family, and every contradiction class but news told to its doer.
+// meet: no told sentence contradicts the world, in any class; every
+// story ends by resolution; every role reference comes after an
+// introduction; relationship lines are told with their cause; a seed
+// tells one story. Aims still pending, asserted as ratchets in
+// TestRatchets until they are met: idle turns, moves back, sentence
+// shapes, repeated sentences, told turns that changed something, the
+// most used template family.
 func TestAimsMet(t *testing.T) {
 	for id, f := range figures(t) {
 		t.Run(id, func(t *testing.T) {
 			for _, r := range f.Rows() {
 				t.Logf("%s: %s (aim %s)", r.Measure, r.Value, r.Aim)
 			}
-			if n := f.Contradictions[ClassNewsToDoer]; n != 0 {
-				t.Errorf("%d times news was told to the one it was about: %v", n, f.Examples[ClassNewsToDoer])
+			for _, c := range Classes {
+				if n := f.Contradictions[c]; n != 0 {
+					t.Errorf("%s: %d in %d runs, e.g. %q", c, n, f.Runs, f.Examples[c])
+				}
 			}
 			if f.Uninitiated != 0 {
 				t.Errorf("%d of %d stories call someone by role before introducing them by name and role", f.Uninitiated, f.Runs)
@@ -73,17 +78,8 @@ func TestRatchets(t *testing.T) {
 	if testing.Short() {
 		t.Skip("the ratchets are set for 50 runs per scenario")
 	}
-	worst := map[string]int{
-		ClassWonNotHeld: 55, ClassWonWrongActor: 15, ClassLostNeverHeld: 95, ClassFaceApart: 200,
-		ClassGladHostile: 25, ClassFailedWon: 50, ClassMisaddressed: 25, ClassMachinery: 65,
-	}
 	for id, f := range figures(t) {
 		t.Run(id, func(t *testing.T) {
-			for c, most := range worst {
-				if n := f.Contradictions[c]; n > most {
-					t.Errorf("%s: %d in %d runs (at most %d so far, aim 0): %v", c, n, f.Runs, most, f.Examples[c])
-				}
-			}
 			check := func(ok bool, format string, args ...any) {
 				if !ok {
 					t.Errorf(format, args...)
