@@ -132,13 +132,15 @@ func (b *batchWriter) flushLocked() error {
 	return err
 }
 
-// writeLocked writes p with a deadline. Setting one costs a timer update;
-// it is moved forward only when less than half the timeout is left, so
-// a write gets between half and all of timeout.
+// writeLocked writes p with a deadline. Setting one costs a timer update,
+// so it is set half a timeout further than needed and moved forward only
+// when less than the timeout is left: a write gets between one and one
+// and a half timeouts, and the deadline is set at most every half
+// timeout rather than per write.
 func (b *batchWriter) writeLocked(p []byte) (int, error) {
 	now := time.Now()
-	if b.deadline.Sub(now) < b.timeout/2 {
-		b.deadline = now.Add(b.timeout)
+	if b.deadline.Sub(now) < b.timeout {
+		b.deadline = now.Add(b.timeout * 3 / 2)
 		if err := b.conn.SetWriteDeadline(b.deadline); err != nil {
 			return 0, err
 		}

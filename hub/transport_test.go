@@ -316,3 +316,42 @@ func TestFrameBehindHandshake(t *testing.T) {
 		t.Fatal("the server read nothing")
 	}
 }
+
+// deadlineConn records the write deadlines set on it.
+type deadlineConn struct {
+	net.Conn
+	deadlines []time.Time
+}
+
+func (c *deadlineConn) SetWriteDeadline(t time.Time) error {
+	c.deadlines = append(c.deadlines, t)
+	return nil
+}
+
+func (c *deadlineConn) Write(p []byte) (int, error) { return len(p), nil }
+
+// TestWriteGetsTheWholeTimeout: the deadline is not set per write, yet
+// every write has at least the write timeout to complete.
+func TestWriteGetsTheWholeTimeout(t *testing.T) {
+	const timeout = 10 * time.Second
+	dc := &deadlineConn{}
+	b := &batchWriter{conn: dc, timeout: timeout}
+	check := func(what string) {
+		t.Helper()
+		start := time.Now()
+		if _, err := b.Write([]byte("x")); err != nil {
+			t.Fatal(err)
+		}
+		if left := b.deadline.Sub(start); left < timeout {
+			t.Fatalf("%s: the write had %v, less than the timeout", what, left)
+		}
+	}
+	check("first write")
+	check("second write")
+	if len(dc.deadlines) != 1 {
+		t.Fatalf("%d deadlines set for two writes in a row, want 1", len(dc.deadlines))
+	}
+	// Time passes: less than the timeout is left of the deadline.
+	b.deadline = time.Now().Add(timeout * 6 / 10)
+	check("a later write")
+}
