@@ -55,11 +55,13 @@ type Broker struct {
 	keys    keys
 	opts    BrokerOptions
 	log     *slog.Logger
-	ps      *redis.PubSub
 	ctx     context.Context
 	cancel  context.CancelFunc
-	done    chan struct{} // closed when the receive loop has returned
-	control string        // the broker's own channel, so the connection is always in subscribe mode
+	control string // the broker's own channel, so the connection is always in subscribe mode
+	// sharded: Redis is a cluster, and story channels use sharded pub/sub
+	// (SPUBLISH, SSUBSCRIBE) on a connection per bucket of channels.
+	sharded bool
+	main    *subConn // plain Redis: the one connection for every channel
 
 	reconnects atomic.Int64
 	dropped    atomic.Int64
@@ -71,7 +73,17 @@ type Broker struct {
 	mu      sync.Mutex
 	recv    hub.Receiver
 	sims    map[string]*simQueue
+	conns   map[string]*subConn // sharded: by bucket
 	workers sync.WaitGroup
+}
+
+// subConn is one subscription connection and its receive loop.
+type subConn struct {
+	ps     *redis.PubSub
+	bucket string // sharded: the bucket it serves; "" for the main connection
+	sims   int    // sharded: simulations subscribed on it; guarded by the broker's mu
+	cancel context.CancelFunc
+	done   chan struct{} // closed when its receive loop has returned
 }
 
 // simQueue holds one subscribed simulation's publications until its
@@ -79,7 +91,8 @@ type Broker struct {
 // deliver or recover.
 type simQueue struct {
 	sim  string
-	refs int // Subscribe calls not yet undone; guarded by the broker's mu
+	conn *subConn // the connection its channel is subscribed on
+	refs int      // Subscribe calls not yet undone; guarded by the broker's mu
 
 	mu      sync.Mutex // guards the fields below
 	pubs    []hub.Publication
@@ -97,7 +110,9 @@ var _ hub.Broker = (*Broker)(nil)
 //
 // KEYS[1] history stream, KEYS[2] epoch
 // ARGV[1] channel, ARGV[2] seq, ARGV[3] message, ARGV[4] history length,
-// ARGV[5] a fresh epoch, ARGV[6] ttl in ms, ARGV[7] the turn's data
+// ARGV[5] a fresh epoch, ARGV[6] ttl in ms, ARGV[7] the turn's data.
+// An empty channel only appends: on a Redis Cluster the channel lives in
+// another slot, and the turn is published with SPUBLISH after.
 var publishScript = redis.NewScript(`
 local seq = tonumber(ARGV[2])
 if seq > 0 then
@@ -110,6 +125,7 @@ if seq > 0 then
   redis.call('PEXPIRE', KEYS[1], ARGV[6])
   redis.call('PEXPIRE', KEYS[2], ARGV[6])
 end
+if ARGV[1] == '' then return 0 end
 return redis.call('PUBLISH', ARGV[1], ARGV[3])
 `)
 
@@ -145,21 +161,49 @@ func NewBroker(rdb redis.UniversalClient, prefix string, opts BrokerOptions) *Br
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
 	k := newKeys(prefix)
+	_, sharded := rdb.(*redis.ClusterClient)
 	b := &Broker{
-		rdb: rdb, keys: k, opts: opts, log: opts.Logger, done: make(chan struct{}),
+		rdb: rdb, keys: k, opts: opts, log: opts.Logger,
 		control: k.brokerControl(),
+		sharded: sharded,
 		sims:    make(map[string]*simQueue),
+		conns:   make(map[string]*subConn),
 	}
 	b.ctx, b.cancel = context.WithCancel(context.Background())
-	// Subscribing with no channel does not connect; the first Receive does.
-	b.ps = rdb.Subscribe(b.ctx)
-	sctx, cancel := context.WithTimeout(b.ctx, 2*time.Second)
-	if err := b.ps.Subscribe(sctx, b.control); err != nil {
-		b.log.Warn("redis broker: subscribe (will retry)", "err", err)
+	if !sharded {
+		// Subscribing with no channel does not connect; the first Receive does.
+		b.main = b.startConn(rdb.Subscribe(b.ctx), "")
+		sctx, cancel := context.WithTimeout(b.ctx, 2*time.Second)
+		if err := b.main.ps.Subscribe(sctx, b.control); err != nil {
+			b.log.Warn("redis broker: subscribe (will retry)", "err", err)
+		}
+		cancel()
 	}
-	cancel()
-	go b.receive()
 	return b
+}
+
+// startConn runs the receive loop of a subscription connection.
+func (b *Broker) startConn(ps *redis.PubSub, bucket string) *subConn {
+	ctx, cancel := context.WithCancel(b.ctx)
+	sc := &subConn{ps: ps, bucket: bucket, cancel: cancel, done: make(chan struct{})}
+	go b.receive(ctx, sc)
+	return sc
+}
+
+// stopConn ends a subscription connection and waits for its loop.
+func (b *Broker) stopConn(sc *subConn) error {
+	sc.cancel()
+	err := sc.ps.Close()
+	<-sc.done
+	return err
+}
+
+// channel is sim's channel: sharded on a Redis Cluster.
+func (b *Broker) channel(sim string) string {
+	if b.sharded {
+		return b.keys.shardTurns(sim)
+	}
+	return b.keys.turns(sim)
 }
 
 // Bind sets where publications go, and which simulations are recovered
@@ -183,10 +227,20 @@ func (b *Broker) Publish(ctx context.Context, pub hub.Publication) error {
 	msg = strconv.AppendInt(msg, pub.Seq, 10)
 	msg = append(msg, ' ')
 	msg = append(msg, pub.Data...)
+	ch := b.keys.turns(pub.Sim)
+	if b.sharded {
+		ch = ""
+	}
 	err := publishScript.Run(ctx, b.rdb,
 		[]string{b.keys.history(pub.Sim), b.keys.epoch(pub.Sim)},
-		b.keys.turns(pub.Sim), pub.Seq, msg, b.opts.HistoryLen, newEpoch(), b.opts.HistoryTTL.Milliseconds(), pub.Data,
+		ch, pub.Seq, msg, b.opts.HistoryLen, newEpoch(), b.opts.HistoryTTL.Milliseconds(), pub.Data,
 	).Err()
+	if err == nil && b.sharded {
+		// In history first: a node that sees the turn, or a later one,
+		// finds it there. Should this publication fail, the next turn's
+		// gap is filled from history.
+		err = b.rdb.SPublish(ctx, b.keys.shardTurns(pub.Sim), msg).Err()
+	}
 	if err != nil {
 		return fmt.Errorf("publish %q seq %d: %w", pub.Sim, pub.Seq, err)
 	}
@@ -248,9 +302,39 @@ func (b *Broker) Subscribe(ctx context.Context, sim string) error {
 		return nil
 	}
 	q := &simQueue{sim: sim, refs: 1}
+	q.conn = b.main
+	var sc *subConn
+	if b.sharded {
+		sc = b.conns[bucket(sim)]
+		if sc != nil {
+			sc.sims++
+			q.conn = sc
+		}
+	}
 	b.sims[sim] = q
 	b.mu.Unlock()
-	if err := b.ps.Subscribe(ctx, b.keys.turns(sim)); err != nil {
+	var err error
+	switch {
+	case b.sharded && sc == nil && b.ctx.Err() != nil:
+		// Closed meanwhile: no new connection.
+	case b.sharded && sc == nil:
+		// The bucket's first channel: the connection is made to the
+		// primary of its slot (go-redis keeps the channel, and makes it
+		// again there, when this fails).
+		ps := b.rdb.SSubscribe(ctx)
+		err = ps.SSubscribe(ctx, b.channel(sim))
+		sc = b.startConn(ps, bucket(sim))
+		sc.sims = 1
+		b.mu.Lock()
+		q.conn = sc
+		b.conns[sc.bucket] = sc
+		b.mu.Unlock()
+	case b.sharded:
+		err = sc.ps.SSubscribe(ctx, b.channel(sim))
+	default:
+		err = q.conn.ps.Subscribe(ctx, b.channel(sim))
+	}
+	if err != nil {
 		// go-redis keeps the channel and subscribes it on reconnect.
 		b.log.Warn("redis broker: subscribe (will retry on reconnect)", "sim", sim, "err", err)
 		q.mu.Lock()
@@ -276,8 +360,28 @@ func (b *Broker) Unsubscribe(ctx context.Context, sim string) error {
 	}
 	delete(b.sims, sim)
 	q.stop()
+	sc := q.conn
+	last := false
+	if b.sharded {
+		sc.sims--
+		if last = sc.sims == 0; last {
+			delete(b.conns, sc.bucket)
+		}
+	}
 	b.mu.Unlock()
-	if err := b.ps.Unsubscribe(ctx, b.keys.turns(sim)); err != nil {
+	if last {
+		// Nothing left on it: close it rather than leave a connection
+		// out of subscribe mode.
+		b.stopConn(sc)
+		return nil
+	}
+	var err error
+	if b.sharded {
+		err = sc.ps.SUnsubscribe(ctx, b.channel(sim))
+	} else {
+		err = sc.ps.Unsubscribe(ctx, b.channel(sim))
+	}
+	if err != nil {
 		return fmt.Errorf("unsubscribe %q: %w", sim, err)
 	}
 	return nil
@@ -294,8 +398,20 @@ func (b *Broker) Dropped() int64 { return b.dropped.Load() }
 // Close stops receiving and delivering. It does not close rdb.
 func (b *Broker) Close() error {
 	b.cancel()
-	err := b.ps.Close()
-	<-b.done
+	var err error
+	if b.main != nil {
+		err = b.stopConn(b.main)
+	}
+	b.mu.Lock()
+	conns := make([]*subConn, 0, len(b.conns))
+	for bk, sc := range b.conns {
+		conns = append(conns, sc)
+		delete(b.conns, bk)
+	}
+	b.mu.Unlock()
+	for _, sc := range conns {
+		b.stopConn(sc)
+	}
 	b.mu.Lock()
 	for sim, q := range b.sims {
 		q.stop()
@@ -306,27 +422,28 @@ func (b *Broker) Close() error {
 	return err
 }
 
-// receive reads the subscription connection until Close. go-redis
-// reconnects and resubscribes when a read fails; the loop backs off
-// between attempts and, once messages flow again, marks every subscribed
-// simulation for recovery.
-func (b *Broker) receive() {
-	defer close(b.done)
+// receive reads a subscription connection until it is stopped. go-redis
+// reconnects and resubscribes when a read fails (on a Redis Cluster, to
+// the slot's primary of now); the loop backs off between attempts and,
+// once messages flow again, marks every simulation subscribed on it for
+// recovery.
+func (b *Broker) receive(ctx context.Context, sc *subConn) {
+	defer close(sc.done)
 	const minBackoff, maxBackoff = 50 * time.Millisecond, 2 * time.Second
 	backoff := minBackoff
 	lost := false
 	for {
-		msg, err := b.ps.ReceiveTimeout(b.ctx, b.opts.HealthCheck)
+		msg, err := sc.ps.ReceiveTimeout(ctx, b.opts.HealthCheck)
 		if err != nil {
-			if b.ctx.Err() != nil {
+			if ctx.Err() != nil {
 				return
 			}
 			var ne net.Error
 			if errors.As(err, &ne) && ne.Timeout() {
 				// Silence: make sure the connection is alive. A failed
 				// ping drops it; the next read reconnects.
-				pctx, cancel := context.WithTimeout(b.ctx, b.opts.HealthCheck)
-				perr := b.ps.Ping(pctx)
+				pctx, cancel := context.WithTimeout(ctx, b.opts.HealthCheck)
+				perr := sc.ps.Ping(pctx)
 				cancel()
 				if perr == nil {
 					continue
@@ -339,7 +456,7 @@ func (b *Broker) receive() {
 			lost = true
 			select {
 			case <-time.After(backoff):
-			case <-b.ctx.Done():
+			case <-ctx.Done():
 				return
 			}
 			backoff = min(backoff*2, maxBackoff)
@@ -349,8 +466,8 @@ func (b *Broker) receive() {
 		if lost {
 			lost = false
 			b.reconnects.Add(1)
-			b.log.Info("redis broker: reconnected; recovering missed turns")
-			b.resyncAll()
+			b.log.Info("redis broker: reconnected; recovering missed turns", "bucket", sc.bucket)
+			b.resyncAll(sc)
 		}
 		m, ok := msg.(*redis.Message)
 		if !ok {
@@ -363,6 +480,9 @@ func (b *Broker) receive() {
 // route queues a message for its simulation's worker.
 func (b *Broker) route(m *redis.Message) {
 	sim, ok := b.keys.turnsSim(m.Channel)
+	if b.sharded {
+		sim, ok = b.keys.shardTurnsSim(m.Channel)
+	}
 	if !ok {
 		return
 	}
@@ -398,10 +518,14 @@ func (b *Broker) route(m *redis.Message) {
 	b.startLocked(q)
 }
 
-func (b *Broker) resyncAll() {
+// resyncAll marks the simulations subscribed on sc for recovery.
+func (b *Broker) resyncAll(sc *subConn) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	for _, q := range b.sims {
+		if q.conn != sc {
+			continue
+		}
 		q.mu.Lock()
 		if !q.stopped {
 			q.resync = true

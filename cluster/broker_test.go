@@ -42,11 +42,17 @@ type recorder struct {
 	mu        sync.Mutex
 	seqs      map[string][]int64
 	recovered int
+	// dedupe drops a turn at or before the last one delivered, as the
+	// hub does (one recovered from history may then come again).
+	dedupe bool
 }
 
 func (r *recorder) Deliver(ctx context.Context, p hub.Publication) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	if n := len(r.seqs[p.Sim]); r.dedupe && p.Seq > 0 && n > 0 && p.Seq <= r.seqs[p.Sim][n-1] {
+		return
+	}
 	r.seqs[p.Sim] = append(r.seqs[p.Sim], p.Seq)
 }
 
@@ -243,4 +249,87 @@ func TestRedisBrokerSubscribeCounts(t *testing.T) {
 	poll.Until(t, 5*time.Second, "subscription", func() bool { return numsub() == 1 })
 	b.Unsubscribe(ctx, "c")
 	poll.Until(t, 5*time.Second, "unsubscription", func() bool { return numsub() == 0 })
+}
+
+// TestRedisClusterBroker: on a Redis Cluster of three shards, each with a
+// replica, turns reach every node's watchers through sharded pub/sub, in
+// order; when a shard's primary is killed and its replica takes over,
+// the watchers of the stories on that shard end with every turn, those
+// published during the failover included.
+func TestRedisClusterBroker(t *testing.T) {
+	rc := redistest.StartCluster(t, 3, 1)
+	ctx := context.Background()
+	client := func() redis.UniversalClient {
+		c := cluster.NewClusterClient(rc.Options())
+		t.Cleanup(func() { c.Close() })
+		return c
+	}
+	a, b := newRedisNode(t, client(), "c:"), newRedisNode(t, client(), "c:")
+	a.rec.dedupe, b.rec.dedupe = true, true
+	var sims []string
+	for i := range 40 {
+		sims = append(sims, fmt.Sprintf("s%d", i))
+	}
+	nodes := []*redisNode{a, b}
+	for _, n := range nodes {
+		for _, sim := range sims {
+			n.watch(t, sim)
+		}
+	}
+	// Subscriptions are confirmed asynchronously: publish markers (seq 0,
+	// not kept in history) until each node has one of every story.
+	poll.Until(t, 20*time.Second, "every node subscribed to every story", func() bool {
+		for _, sim := range sims {
+			for _, n := range nodes {
+				if !slices.Contains(n.rec.got(sim), 0) {
+					a.b.Publish(ctx, hub.Publication{Sim: sim})
+					return false
+				}
+			}
+		}
+		return true
+	})
+	publish := func(from, to int64) {
+		t.Helper()
+		for _, sim := range sims {
+			for i := from; i <= to; i++ {
+				// A publication refused while a shard fails over is
+				// tried again, as the next turn would be.
+				var err error
+				poll.Until(t, 30*time.Second, "publish "+sim, func() bool {
+					if err = a.b.Publish(ctx, tpub(sim, i)); err != nil {
+						t.Log(err)
+					}
+					return err == nil
+				})
+			}
+		}
+	}
+	turns := func(n *redisNode, sim string) []int64 {
+		return slices.DeleteFunc(n.rec.got(sim), func(s int64) bool { return s == 0 })
+	}
+	check := func(upTo int64) {
+		t.Helper()
+		for i, n := range nodes {
+			for _, sim := range sims {
+				poll.Until(t, 30*time.Second, fmt.Sprintf("node %d: turns of %s", i, sim), func() bool { return len(turns(n, sim)) >= int(upTo) })
+				if got := turns(n, sim); !slices.Equal(got, seqRange(1, upTo)) {
+					t.Fatalf("node %d: %s got %v", i, sim, got)
+				}
+			}
+		}
+	}
+	publish(1, 20)
+	check(20)
+	// Each story's channel is on its bucket's shard, not everywhere.
+	counts := map[string]int{}
+	for _, sim := range sims {
+		counts[rc.PrimaryFor("c:turns:{"+cluster.BucketOf(sim)+"}").Addr]++
+	}
+	if len(counts) != 3 {
+		t.Fatalf("stories' channels on %d shards, want 3: %v", len(counts), counts)
+	}
+	rc.Kill(rc.PrimaryFor("c:turns:{"+cluster.BucketOf("s0")+"}"), true)
+	publish(21, 40)
+	check(40)
 }

@@ -43,6 +43,10 @@ type Config struct {
 	// HeartbeatInterval is how often the node says it is alive; a node
 	// silent for four intervals is out of the placement. Defaults to 500ms.
 	HeartbeatInterval time.Duration
+	// ActionsSweep is how often the node reads the actions streams of
+	// every simulation it runs, in case the wake for a request was lost.
+	// Defaults to 5s.
+	ActionsSweep time.Duration
 	// RemoteTimeout bounds the wait for the owner's answer to an action or
 	// a control sent from another node. Defaults to 8s (longer than a
 	// takeover).
@@ -126,7 +130,9 @@ type Cluster struct {
 	waiters   map[string]chan Reply
 	counted   map[string]int // simulation → this node's watchers as last written to Redis
 	leaving   bool
-	readerSet chan struct{} // capacity 1: the leases changed (actions reader)
+	readerSet chan struct{}   // capacity 1: the leases changed (actions reader)
+	woken     map[string]bool // simulations whose actions stream has news
+	wake      chan struct{}   // capacity 1: woken has news
 }
 
 // New returns the node's cluster, with its broker ready for the hub. Call
@@ -143,6 +149,9 @@ func New(cfg Config) *Cluster {
 	}
 	if cfg.HeartbeatInterval <= 0 {
 		cfg.HeartbeatInterval = 500 * time.Millisecond
+	}
+	if cfg.ActionsSweep <= 0 {
+		cfg.ActionsSweep = 5 * time.Second
 	}
 	if cfg.RemoteTimeout <= 0 {
 		cfg.RemoteTimeout = 8 * time.Second
@@ -163,6 +172,8 @@ func New(cfg Config) *Cluster {
 		waiters:   make(map[string]chan Reply),
 		counted:   make(map[string]int),
 		readerSet: make(chan struct{}, 1),
+		woken:     make(map[string]bool),
+		wake:      make(chan struct{}, 1),
 	}
 	c.ctx, c.cancel = context.WithCancel(context.Background())
 	return c

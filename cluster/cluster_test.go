@@ -2,6 +2,7 @@ package cluster
 
 import (
 	"context"
+	"fmt"
 	"sync"
 	"testing"
 	"time"
@@ -100,7 +101,7 @@ func TestLeaseLost(t *testing.T) {
 		st := store.NewMemory()
 		c, r := newNode(t, rdb, prefix, "n1", st, nil)
 		rec := createSim(t, st, "s1")
-		if !c.acquire(ctx, rec) || !r.Running("s1") {
+		if !c.acquire(ctx, rec.ID) || !r.Running("s1") {
 			t.Fatal("not acquired")
 		}
 		// Redis lost it (a restart): renewing takes it again.
@@ -128,7 +129,7 @@ func TestLeaseLost(t *testing.T) {
 		st := store.NewMemory()
 		c, r := newNode(t, rdb, "u:", "n1", st, nil)
 		rec := createSim(t, st, "s1")
-		if !c.acquire(ctx, rec) {
+		if !c.acquire(ctx, rec.ID) {
 			t.Fatal("not acquired")
 		}
 		srv.Stop()
@@ -151,8 +152,26 @@ func TestLeaseLost(t *testing.T) {
 // other's requests; a request the owner leaves (the simulation stopped
 // there) is taken by the next owner.
 func TestRequests(t *testing.T) {
+	forEachRedis(t, testRequests)
+}
+
+// forEachRedis runs test on the shared Redis and on a Redis Cluster of
+// three shards.
+func forEachRedis(t *testing.T, test func(t *testing.T, rdb redis.UniversalClient, prefix string)) {
+	t.Run("redis", func(t *testing.T) {
+		rdb, prefix := redistest.Client(t)
+		test(t, rdb, prefix)
+	})
+	t.Run("cluster", func(t *testing.T) {
+		rc := redistest.StartCluster(t, 3, 0)
+		rdb := NewClusterClient(rc.Options())
+		t.Cleanup(func() { rdb.Close() })
+		test(t, rdb, "c:")
+	})
+}
+
+func testRequests(t *testing.T, rdb redis.UniversalClient, prefix string) {
 	ctx := context.Background()
-	rdb, prefix := redistest.Client(t)
 	st := store.NewMemory()
 	var (
 		mu   sync.Mutex
@@ -178,7 +197,7 @@ func TestRequests(t *testing.T) {
 		}
 	}))
 	for _, id := range []string{"fast", "slow", "gone"} {
-		if !owner.acquire(ctx, createSim(t, st, id)) {
+		if !owner.acquire(ctx, createSim(t, st, id).ID) {
 			t.Fatalf("%s not acquired", id)
 		}
 	}
@@ -235,11 +254,88 @@ func TestRequests(t *testing.T) {
 		done(Reply{Message: "next " + req.Op}, true)
 	}))
 	rec, _ := st.GetSimulation(ctx, "gone")
-	if !next.acquire(ctx, rec) {
+	if !next.acquire(ctx, rec.ID) {
 		t.Fatal("next owner did not acquire")
 	}
 	next.Start(next.deps)
 	if rep := <-goneDone; rep.Message != "next pause" {
 		t.Fatalf("request left by the owner answered %+v, want the next owner's", rep)
+	}
+}
+
+// countingStore counts the store's reads of simulations.
+type countingStore struct {
+	store.Store
+	mu          sync.Mutex
+	lists, gets int
+}
+
+func (s *countingStore) ListSimulations(ctx context.Context, opts store.ListOptions) ([]*store.Simulation, string, error) {
+	s.mu.Lock()
+	s.lists++
+	s.mu.Unlock()
+	return s.Store.ListSimulations(ctx, opts)
+}
+
+func (s *countingStore) GetSimulation(ctx context.Context, id string) (*store.Simulation, error) {
+	s.mu.Lock()
+	s.gets++
+	s.mu.Unlock()
+	return s.Store.GetSimulation(ctx, id)
+}
+
+func (s *countingStore) reads() (lists, gets int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.lists, s.gets
+}
+
+// TestTakeOverOrphans: a node's scans for simulations without an owner
+// read nothing of the simulations other live nodes hold; when a node
+// dies, its simulations, and only they, are read and taken over.
+func TestTakeOverOrphans(t *testing.T) {
+	forEachRedis(t, testTakeOverOrphans)
+}
+
+func testTakeOverOrphans(t *testing.T, rdb redis.UniversalClient, prefix string) {
+	ctx := context.Background()
+	mem := store.NewMemory()
+	const n = 60
+	for i := range n {
+		createSim(t, mem, fmt.Sprintf("s%02d", i))
+	}
+	// a holds them all, with its loops running (renewals).
+	a, ra := newNode(t, rdb, prefix, "a", mem, nil)
+	a.cfg.ScanInterval = 50 * time.Millisecond
+	a.Start(a.deps)
+	poll.Until(t, 20*time.Second, "a to run every simulation", func() bool { return ra.Count() == n })
+
+	// b joins, with a store that counts its reads.
+	cs := &countingStore{Store: mem}
+	b, rb := newNode(t, rdb, prefix, "b", cs, nil)
+	b.cfg.ScanInterval = 50 * time.Millisecond
+	b.Start(b.deps)
+	poll.Until(t, 10*time.Second, "b to see a", func() bool {
+		b.mu.Lock()
+		defer b.mu.Unlock()
+		return len(b.live) == 2
+	})
+	l0, g0 := cs.reads()
+	for range 10 {
+		if err := b.takeOver(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if l, g := cs.reads(); l != l0 || g != g0 || rb.Count() != 0 {
+		t.Fatalf("10 scans with every simulation held by a live node: %d lists, %d gets, %d taken; want none",
+			l-l0, g-g0, rb.Count())
+	}
+
+	// a dies: no release, its leases expire.
+	a.cancel()
+	a.wg.Wait()
+	poll.Until(t, 20*time.Second, "b to take over a's simulations", func() bool { return rb.Count() == n })
+	if l, _ := cs.reads(); l != l0 {
+		t.Fatalf("takeover listed simulations %d times; want only the orphans read", l-l0)
 	}
 }

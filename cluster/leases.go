@@ -2,6 +2,8 @@ package cluster
 
 import (
 	"context"
+	"errors"
+	"strconv"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -27,45 +29,68 @@ return 0
 )
 
 // Place starts a new simulation's life in the cluster: run it here if
-// this node is its preferred one, else tell the others to look now.
+// this node is its preferred one, else put it among those without an
+// owner and tell the others to look now.
 func (c *Cluster) Place(ctx context.Context, rec *store.Simulation) {
 	c.heartbeat(ctx)
 	if c.placement(1).preferred(rec.ID) == c.node {
-		if c.acquire(ctx, rec) {
+		if c.acquire(ctx, rec.ID) {
 			return
 		}
 	}
+	c.orphan(ctx, rec.ID)
 	c.notify(ctx, "scan", rec.ID)
+}
+
+// orphan scores sim in the lease index as without an owner.
+func (c *Cluster) orphan(ctx context.Context, sim string) {
+	if err := c.rdb.ZAdd(ctx, c.keys.leaseIndex(), redis.Z{Score: 0, Member: sim}).Err(); err != nil {
+		c.log.Warn("lease index", "sim", sim, "err", err)
+	}
+}
+
+// unindex takes sim, which has ended or is gone, out of the lease index.
+func (c *Cluster) unindex(ctx context.Context, sim string) {
+	if err := c.rdb.ZRem(ctx, c.keys.leaseIndex(), sim).Err(); err != nil {
+		c.log.Warn("lease index", "sim", sim, "err", err)
+	}
 }
 
 // acquire takes sim's lease and starts it here. It reports whether the
 // simulation runs here now.
-func (c *Cluster) acquire(ctx context.Context, rec *store.Simulation) bool {
-	if c.isLeaving() || c.deps.Runner.Running(rec.ID) {
+func (c *Cluster) acquire(ctx context.Context, sim string) bool {
+	if c.isLeaving() || c.deps.Runner.Running(sim) {
 		return false
 	}
-	ok, err := c.rdb.SetNX(ctx, c.keys.lease(rec.ID), c.node, c.cfg.LeaseTTL).Result()
+	ok, err := c.rdb.SetNX(ctx, c.keys.lease(sim), c.node, c.cfg.LeaseTTL).Result()
 	if err != nil || !ok {
 		return false
 	}
 	c.mu.Lock()
-	c.leases[rec.ID] = time.Now()
-	delete(c.unowned, rec.ID)
+	c.leases[sim] = time.Now()
+	delete(c.unowned, sim)
 	c.mu.Unlock()
-	// The record listed may be older than the lease: read it again.
-	fresh, err := c.deps.Store.GetSimulation(ctx, rec.ID)
-	if err == nil && (fresh.Status == store.StatusFinished || fresh.Status == store.StatusFailed) {
-		c.release(ctx, rec.ID, false)
+	c.rdb.ZAdd(ctx, c.keys.leaseIndex(), redis.Z{Score: float64(time.Now().Add(c.cfg.LeaseTTL).UnixMilli()), Member: sim})
+	// Read the record under the lease: any listing of it may be older.
+	rec, err := c.deps.Store.GetSimulation(ctx, sim)
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		c.release(ctx, sim, false)
+		c.unindex(ctx, sim)
+		return false
+	case err == nil && (rec.Status == store.StatusFinished || rec.Status == store.StatusFailed):
+		c.release(ctx, sim, false)
+		c.unindex(ctx, sim)
 		return false
 	}
 	if err == nil {
-		rec = fresh
 		c.prepareActions(ctx, rec.ID)
 		err = c.deps.Runner.Start(ctx, rec)
 	}
 	if err != nil {
-		c.log.Warn("take over simulation", "sim", rec.ID, "err", err)
-		c.release(ctx, rec.ID, false)
+		c.log.Warn("take over simulation", "sim", sim, "err", err)
+		c.release(ctx, sim, false)
+		c.orphan(ctx, sim)
 		return false
 	}
 	c.rdb.HSet(ctx, c.keys.loads(), c.node, c.deps.Runner.Count())
@@ -86,6 +111,7 @@ func (c *Cluster) release(ctx context.Context, sim string, announce bool) {
 		c.log.Warn("release lease", "sim", sim, "err", err)
 	}
 	if announce {
+		c.orphan(ctx, sim)
 		c.notify(ctx, "released", sim)
 	}
 }
@@ -107,6 +133,9 @@ func (c *Cluster) Stopped(sim string, lost bool) {
 		ended = rec.Status == store.StatusFinished || rec.Status == store.StatusFailed
 	}
 	c.release(ctx, sim, !ended)
+	if ended {
+		c.unindex(ctx, sim)
+	}
 }
 
 // renewLoop keeps this node's leases alive.
@@ -142,6 +171,8 @@ func (c *Cluster) renew(ctx context.Context) {
 		pipe.Exec(rctx)
 	}
 	now := time.Now()
+	renewed := make([]redis.Z, 0, len(sims))
+	until := float64(now.Add(c.cfg.LeaseTTL).UnixMilli())
 	for i, sim := range sims {
 		var n int64
 		if cmds[i] != nil {
@@ -149,6 +180,7 @@ func (c *Cluster) renew(ctx context.Context) {
 		}
 		switch {
 		case err == nil && n == 1:
+			renewed = append(renewed, redis.Z{Score: until, Member: sim})
 			c.mu.Lock()
 			if _, ok := c.leases[sim]; ok {
 				c.leases[sim] = now
@@ -165,6 +197,13 @@ func (c *Cluster) renew(ctx context.Context) {
 				c.log.Warn("lease not renewed for its whole TTL; stopping the simulation here", "sim", sim, "err", err)
 				c.lose(sim)
 			}
+		}
+	}
+	// One command for every lease renewed: the index says until when each
+	// is held, so others look at a simulation only once that has passed.
+	if len(renewed) > 0 {
+		if err := c.rdb.ZAdd(rctx, c.keys.leaseIndex(), renewed...).Err(); err != nil {
+			c.log.Debug("lease index", "err", err)
 		}
 	}
 }
@@ -199,68 +238,121 @@ func (c *Cluster) scanLoop(ctx context.Context) {
 // takeOver acquires the simulations with no lease for which this node is
 // the preferred one (while it runs less than an even share), or which
 // stayed without an owner for two scans (their preferred node is not
-// taking them).
+// taking them). It reads only the simulations the lease index says have
+// no owner now, so its cost grows with those, not with all.
 func (c *Cluster) takeOver(ctx context.Context) error {
-	candidates, err := c.unrun(ctx)
+	candidates, err := c.orphans(ctx)
 	if err != nil || len(candidates) == 0 {
-		return err
-	}
-	holders, err := c.holders(ctx, candidates)
-	if err != nil {
+		c.forgetUnowned(nil)
 		return err
 	}
 	c.heartbeat(ctx)
 	now := time.Now()
 	grace := 2 * c.cfg.ScanInterval
 	seen := make(map[string]bool, len(candidates))
-	unleased := 0
-	for i := range candidates {
-		if holders[i] == nil {
-			unleased++
-		}
-	}
-	place := c.placement(unleased)
-	for i, rec := range candidates {
-		if holders[i] != nil {
-			continue
-		}
-		seen[rec.ID] = true
+	place := c.placement(len(candidates))
+	for _, sim := range candidates {
+		seen[sim] = true
 		c.mu.Lock()
-		since, ok := c.unowned[rec.ID]
+		since, ok := c.unowned[sim]
 		if !ok {
 			since = now
-			c.unowned[rec.ID] = now
+			c.unowned[sim] = now
 		}
 		c.mu.Unlock()
-		mine := place.preferred(rec.ID) == c.node && c.deps.Runner.Count() < place.target
+		mine := place.preferred(sim) == c.node && c.deps.Runner.Count() < place.target
 		if mine || now.Sub(since) >= grace {
-			c.acquire(ctx, rec)
+			c.acquire(ctx, sim)
 		}
 	}
+	c.forgetUnowned(seen)
+	return nil
+}
+
+// forgetUnowned forgets when the simulations not in seen were first seen
+// without an owner.
+func (c *Cluster) forgetUnowned(seen map[string]bool) {
 	c.mu.Lock()
+	defer c.mu.Unlock()
 	for id := range c.unowned {
 		if !seen[id] {
 			delete(c.unowned, id)
 		}
 	}
-	c.mu.Unlock()
-	return nil
 }
 
-// unrun lists the simulations that should run and do not run here.
-func (c *Cluster) unrun(ctx context.Context) ([]*store.Simulation, error) {
-	var out []*store.Simulation
+// maxOrphans bounds the simulations one scan looks at; the rest wait for
+// the next scans.
+const maxOrphans = 1000
+
+// orphans lists the simulations without a lease that do not run here:
+// those the index scores as expired, whose lease key confirms it. When
+// the index was lost (Redis restarted without persistence) it is seeded
+// again from the store first.
+func (c *Cluster) orphans(ctx context.Context) ([]string, error) {
+	pipe := c.rdb.Pipeline()
+	seeded := pipe.Exists(ctx, c.keys.indexSeeded())
+	due := pipe.ZRangeByScore(ctx, c.keys.leaseIndex(), &redis.ZRangeBy{
+		Min: "-inf", Max: strconv.FormatInt(time.Now().UnixMilli(), 10), Count: maxOrphans,
+	})
+	if _, err := pipe.Exec(ctx); err != nil {
+		return nil, err
+	}
+	if seeded.Val() == 0 {
+		if err := c.seedIndex(ctx); err != nil {
+			return nil, err
+		}
+		return c.orphans(ctx)
+	}
+	var sims []string
+	for _, sim := range due.Val() {
+		if !c.deps.Runner.Running(sim) {
+			sims = append(sims, sim)
+		}
+	}
+	if len(sims) == 0 {
+		return nil, nil
+	}
+	// The index is a hint: a lease key says who holds it.
+	pipe = c.rdb.Pipeline()
+	holders := make([]*redis.StringCmd, len(sims))
+	for i, sim := range sims {
+		holders[i] = pipe.Get(ctx, c.keys.lease(sim))
+	}
+	if _, err := pipe.Exec(ctx); err != nil && !errors.Is(err, redis.Nil) {
+		return nil, err
+	}
+	out := sims[:0]
+	for i, sim := range sims {
+		if errors.Is(holders[i].Err(), redis.Nil) {
+			out = append(out, sim)
+		}
+	}
+	return out, nil
+}
+
+// seedIndex puts every simulation the store says should run into the
+// lease index (keeping the scores of those already there), then marks
+// the index seeded. It reads every such simulation: it runs only when
+// Redis has lost the index.
+func (c *Cluster) seedIndex(ctx context.Context) error {
+	n := 0
 	for _, status := range []string{store.StatusRunning, store.StatusPaused, store.StatusCreated} {
 		cursor := ""
 		for {
 			sims, next, err := c.deps.Store.ListSimulations(ctx, store.ListOptions{Status: status, Limit: 200, Cursor: cursor})
 			if err != nil {
-				return nil, err
+				return err
 			}
-			for _, rec := range sims {
-				if !c.deps.Runner.Running(rec.ID) {
-					out = append(out, rec)
+			if len(sims) > 0 {
+				zs := make([]redis.Z, len(sims))
+				for i, rec := range sims {
+					zs[i] = redis.Z{Score: 0, Member: rec.ID}
 				}
+				if err := c.rdb.ZAddNX(ctx, c.keys.leaseIndex(), zs...).Err(); err != nil {
+					return err
+				}
+				n += len(sims)
 			}
 			if next == "" {
 				break
@@ -268,22 +360,6 @@ func (c *Cluster) unrun(ctx context.Context) ([]*store.Simulation, error) {
 			cursor = next
 		}
 	}
-	return out, nil
-}
-
-// holders reads who holds each simulation's lease (nil: nobody).
-func (c *Cluster) holders(ctx context.Context, sims []*store.Simulation) ([]any, error) {
-	keys := make([]string, len(sims))
-	for i, rec := range sims {
-		keys[i] = c.keys.lease(rec.ID)
-	}
-	out := make([]any, 0, len(keys))
-	for i := 0; i < len(keys); i += 500 {
-		vals, err := c.rdb.MGet(ctx, keys[i:min(i+500, len(keys))]...).Result()
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, vals...)
-	}
-	return out, nil
+	c.log.Info("lease index seeded from the store", "simulations", n)
+	return c.rdb.Set(ctx, c.keys.indexSeeded(), c.node, 0).Err()
 }

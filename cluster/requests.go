@@ -16,18 +16,37 @@ import (
 )
 
 // Actions and controls sent from a node that does not run the simulation
-// travel through a Redis stream per simulation. The owner reads its
-// simulations' streams through one consumer group and hands each request
-// to the simulation's own inbox without waiting for it, so one slow
-// simulation delays no other; the answer comes back to the answer loop,
-// which acknowledges the request (the store holds its effect by then)
-// and answers the sender on the sender's reply channel. An entry the
-// owner read but did not acknowledge (it died, or the simulation stopped
-// running there) is claimed by the next owner; one nobody read waits in
-// the stream for it. A request is applied only until its deadline: after
-// that the sender has told its client that it failed.
+// travel through a Redis stream per simulation. The sender appends the
+// request and reads the lease in one script (both keys in the
+// simulation's slot), then wakes the owner it names on that node's reply
+// channel. The owner reads the streams it was woken for, and every
+// stream it holds now and then, in case a wake was lost; a new owner
+// reads its simulation's stream at once, after taking the lease, so a
+// request queued while the lease changed hands is read. Reads go through
+// one consumer group; the owner hands each request to the simulation's
+// own inbox without waiting for it, so one slow simulation delays no
+// other; the answer comes back to the answer loop, which acknowledges
+// the request (the store holds its effect by then) and answers the
+// sender on the sender's reply channel. An entry the owner read but did
+// not acknowledge (it died, or the simulation stopped running there) is
+// claimed by the next owner. A request is applied only until its
+// deadline: after that the sender has told its client that it failed.
 
 const actionsGroup = "owners"
+
+// wakePrefix starts a message on a node's reply channel that names a
+// simulation whose actions stream has news (answers are JSON objects).
+const wakePrefix = "wake "
+
+// queueScript appends a request to a simulation's actions stream and
+// returns the lease's holder (false: none).
+//
+// KEYS[1] actions stream, KEYS[2] lease; ARGV[1] the request
+var queueScript = redis.NewScript(`
+redis.call('XADD', KEYS[1], 'MAXLEN', '~', 1000, '*', 'req', ARGV[1])
+redis.call('EXPIRE', KEYS[1], 86400)
+return redis.call('GET', KEYS[2])
+`)
 
 // Request is an action or a control for the node running a simulation.
 type Request struct {
@@ -88,14 +107,16 @@ func (c *Cluster) Call(ctx context.Context, sim string, req Request) (Reply, err
 	if err != nil {
 		return Reply{}, err
 	}
-	pipe := c.rdb.Pipeline()
-	pipe.XAdd(ctx, &redis.XAddArgs{
-		Stream: c.keys.actions(sim), MaxLen: 1000, Approx: true, Values: map[string]any{"req": data},
-	})
-	pipe.Expire(ctx, c.keys.actions(sim), 24*time.Hour) // gone a day after the last request
-	if _, err := pipe.Exec(ctx); err != nil {
+	// The stream is gone a day after its last request.
+	owner, err := queueScript.Run(ctx, c.rdb, []string{c.keys.actions(sim), c.keys.lease(sim)}, data).Text()
+	if err != nil && !errors.Is(err, redis.Nil) {
 		c.log.Warn("queue remote request", "sim", sim, "err", err)
 		return Reply{}, unavailable("the cluster is unavailable; try again shortly")
+	}
+	if owner != "" {
+		if err := c.rdb.Publish(ctx, c.keys.replies(owner), wakePrefix+sim).Err(); err != nil {
+			c.log.Debug("wake owner", "sim", sim, "err", err)
+		}
 	}
 	if req.Kind == "act" {
 		c.remoteActs.Add(1)
@@ -116,6 +137,13 @@ func (c *Cluster) Call(ctx context.Context, sim string, req Request) (Reply, err
 
 // deliverReply hands an answer from an owner to the call waiting for it.
 func (c *Cluster) deliverReply(payload string) {
+	if sim, ok := strings.CutPrefix(payload, wakePrefix); ok {
+		c.mu.Lock()
+		c.woken[sim] = true
+		c.mu.Unlock()
+		signal(c.wake)
+		return
+	}
 	var rep reply
 	if err := json.Unmarshal([]byte(payload), &rep); err != nil {
 		return
@@ -153,18 +181,25 @@ func (c *Cluster) held() []string {
 }
 
 // actionsLoop reads the actions streams of the simulations this node
-// runs, for as long as the node is in the cluster.
+// runs, for as long as the node is in the cluster: a stream it was woken
+// for at once, a simulation's stream when it starts here, and every
+// stream it holds each ActionsSweep.
 func (c *Cluster) actionsLoop(ctx context.Context) {
 	claimed := make(map[string]bool) // streams whose earlier owner's entries were claimed
+	sweep := time.NewTicker(c.cfg.ActionsSweep)
+	defer sweep.Stop()
 	backoff := 50 * time.Millisecond
+	all := false // read every stream held
 	for ctx.Err() == nil {
 		sims := c.held()
 		current := make(map[string]bool, len(sims))
+		var due []string
 		for _, sim := range sims {
 			current[sim] = true
 			if !claimed[sim] {
 				c.claimPending(ctx, sim)
 				claimed[sim] = true
+				due = append(due, sim)
 			}
 		}
 		for sim := range claimed {
@@ -172,23 +207,52 @@ func (c *Cluster) actionsLoop(ctx context.Context) {
 				delete(claimed, sim)
 			}
 		}
-		if len(sims) == 0 {
+		// A wake for a stream not held here is dropped: a new owner
+		// reads its stream when it takes the simulation.
+		c.mu.Lock()
+		for sim := range c.woken {
+			if current[sim] && !all {
+				due = append(due, sim)
+			}
+		}
+		clear(c.woken)
+		c.mu.Unlock()
+		if all {
+			due, all = sims, false
+		}
+		if len(due) == 0 {
 			select {
 			case <-ctx.Done():
 				return
 			case <-c.readerSet:
+			case <-c.wake:
+			case <-sweep.C:
+				all = true
 			}
 			continue
 		}
-		err := c.readActions(ctx, sims)
-		if err == nil || errors.Is(err, redis.Nil) {
+		more, err := c.readActions(ctx, due)
+		if err == nil {
 			backoff = 50 * time.Millisecond
+			if len(more) > 0 {
+				// A full read: there may be more.
+				c.mu.Lock()
+				for _, sim := range more {
+					c.woken[sim] = true
+				}
+				c.mu.Unlock()
+			}
 			continue
 		}
 		if ctx.Err() != nil {
 			return
 		}
 		c.log.Debug("read actions", "err", err)
+		c.mu.Lock()
+		for _, sim := range due {
+			c.woken[sim] = true
+		}
+		c.mu.Unlock()
 		select {
 		case <-time.After(backoff):
 		case <-ctx.Done():
@@ -198,36 +262,48 @@ func (c *Cluster) actionsLoop(ctx context.Context) {
 	}
 }
 
-// readActions reads what is new in the streams of sims, waiting a little
-// for it, and hands each request on.
-func (c *Cluster) readActions(ctx context.Context, sims []string) error {
-	streams := make([]string, 0, 2*len(sims))
-	for _, sim := range sims {
-		streams = append(streams, c.keys.actions(sim))
+// readActionsBatch is how many requests of one stream one read takes.
+const readActionsBatch = 100
+
+// readActions reads what is new in the streams of sims, one command per
+// stream in one pipeline (on a Redis Cluster the streams live in many
+// slots), and hands each request on. It returns the simulations whose
+// read was full: there may be more.
+func (c *Cluster) readActions(ctx context.Context, sims []string) ([]string, error) {
+	pipe := c.rdb.Pipeline()
+	cmds := make([]*redis.XStreamSliceCmd, len(sims))
+	for i, sim := range sims {
+		cmds[i] = pipe.XReadGroup(ctx, &redis.XReadGroupArgs{
+			Group: actionsGroup, Consumer: c.node, Streams: []string{c.keys.actions(sim), ">"},
+			Count: readActionsBatch, Block: -1,
+		})
 	}
-	for range sims {
-		streams = append(streams, ">")
-	}
-	res, err := c.rdb.XReadGroup(ctx, &redis.XReadGroupArgs{
-		Group: actionsGroup, Consumer: c.node, Streams: streams, Count: 100, Block: 250 * time.Millisecond,
-	}).Result()
-	if err != nil {
-		if strings.Contains(err.Error(), "NOGROUP") {
-			// Redis lost the streams (a restart): make them again.
-			for _, sim := range sims {
+	pipe.Exec(ctx)
+	var more []string
+	var firstErr error
+	for i, sim := range sims {
+		res, err := cmds[i].Result()
+		if err != nil {
+			switch {
+			case errors.Is(err, redis.Nil):
+			case strings.Contains(err.Error(), "NOGROUP"):
+				// Redis lost the stream (a restart): make it again.
 				c.prepareActions(ctx, sim)
+			case firstErr == nil:
+				firstErr = err
 			}
-			return nil
+			continue
 		}
-		return err
-	}
-	for _, st := range res {
-		sim := c.keys.actionsSim(st.Stream)
-		for _, m := range st.Messages {
-			c.dispatch(ctx, sim, m)
+		for _, st := range res {
+			for _, m := range st.Messages {
+				c.dispatch(ctx, sim, m)
+			}
+			if len(st.Messages) >= readActionsBatch {
+				more = append(more, sim)
+			}
 		}
 	}
-	return nil
+	return more, firstErr
 }
 
 // claimPending takes over the entries an earlier owner of sim read but

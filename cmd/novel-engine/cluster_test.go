@@ -80,8 +80,9 @@ type clusterNode struct {
 	done chan struct{}
 }
 
-// startCluster starts n nodes on dbURL and redisURL behind a balancer.
-func startCluster(t *testing.T, n int, dbURL, redisURL string) *testCluster {
+// startCluster starts n nodes on dbURL and redisURL behind a balancer;
+// env is added to every node's environment.
+func startCluster(t *testing.T, n int, dbURL, redisURL string, env ...string) *testCluster {
 	t.Helper()
 	c := &testCluster{t: t, bin: nodeBinary(t)}
 	c.env = []string{
@@ -94,6 +95,7 @@ func startCluster(t *testing.T, n int, dbURL, redisURL string) *testCluster {
 		"NOVEL_LOG_LEVEL=info",
 		"NOVEL_SHUTDOWN_TIMEOUT=15s",
 	}
+	c.env = append(c.env, env...)
 	var targets []string
 	for i := range n {
 		node := &clusterNode{id: fmt.Sprintf("n%d", i+1), addr: freeAddr(t)}

@@ -31,6 +31,8 @@ type serveConfig struct {
 	addr           string
 	databaseURL    string
 	redisURL       string
+	redisCluster   bool
+	redisSentinel  bool
 	redisPrefix    string
 	leaseTTL       time.Duration
 	nodeID         string
@@ -100,6 +102,8 @@ func parseServe(args []string, getenv func(string) string, stdout, stderr io.Wri
 	// after parsing instead.
 	fs.StringVar(&c.databaseURL, "database-url", "", "PostgreSQL URL; empty: memory store (NOVEL_DATABASE_URL)")
 	fs.StringVar(&c.redisURL, "redis-url", "", "Redis URL; empty: single node (NOVEL_REDIS_URL)")
+	fs.BoolVar(&c.redisCluster, "redis-cluster", envBool("NOVEL_REDIS_CLUSTER", false), "the Redis is a Redis Cluster; the URL lists its nodes: redis://host:port?addr=host2:port2&addr=host3:port3 (NOVEL_REDIS_CLUSTER)")
+	fs.BoolVar(&c.redisSentinel, "redis-sentinel", envBool("NOVEL_REDIS_SENTINEL", false), "the Redis is a primary watched by Sentinel; the URL lists the sentinels: redis://sentinel:26379?master_name=mymaster&addr=sentinel2:26379 (NOVEL_REDIS_SENTINEL)")
 	fs.StringVar(&c.redisPrefix, "redis-prefix", env("NOVEL_REDIS_PREFIX", "novel:"), "prefix of every Redis key and channel; nodes of one cluster share it (NOVEL_REDIS_PREFIX)")
 	fs.DurationVar(&c.leaseTTL, "lease-ttl", envDur("NOVEL_LEASE_TTL", 3*time.Second), "how long a dead node's simulations wait for another owner; renewed every third of it (NOVEL_LEASE_TTL)")
 	fs.StringVar(&c.nodeID, "node-id", env("NOVEL_NODE_ID", ""), "this node's name; empty: hostname plus a random suffix (NOVEL_NODE_ID)")
@@ -233,9 +237,9 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	return serveHTTP(ctx, srv, c, log, stdout, "guest_auth", guest)
 }
 
-// clusterOptions checks what a cluster needs, and returns its Redis
-// options; nil on a single node.
-func clusterOptions(c *serveConfig) (*redis.Options, error) {
+// clusterOptions checks what a cluster needs, and returns how to make
+// its Redis client; nil on a single node.
+func clusterOptions(c *serveConfig) (func() redis.UniversalClient, error) {
 	if c.redisURL == "" {
 		return nil, nil
 	}
@@ -247,20 +251,36 @@ func clusterOptions(c *serveConfig) (*redis.Options, error) {
 	if c.databaseURL == "" {
 		return nil, errors.New("NOVEL_DATABASE_URL is required with NOVEL_REDIS_URL: the nodes of a cluster share one PostgreSQL store")
 	}
+	if c.leaseTTL < 300*time.Millisecond {
+		return nil, errors.New("NOVEL_LEASE_TTL: use at least 300ms")
+	}
+	switch {
+	case c.redisCluster && c.redisSentinel:
+		return nil, errors.New("NOVEL_REDIS_CLUSTER and NOVEL_REDIS_SENTINEL: choose one")
+	case c.redisCluster:
+		opts, err := redis.ParseClusterURL(c.redisURL)
+		if err != nil {
+			return nil, fmt.Errorf("NOVEL_REDIS_URL (a Redis Cluster): %w", err)
+		}
+		return func() redis.UniversalClient { return cluster.NewClusterClient(opts) }, nil
+	case c.redisSentinel:
+		opts, err := redis.ParseFailoverURL(c.redisURL)
+		if err != nil {
+			return nil, fmt.Errorf("NOVEL_REDIS_URL (Sentinel): %w", err)
+		}
+		return func() redis.UniversalClient { return redis.NewFailoverClient(opts) }, nil
+	}
 	opts, err := redis.ParseURL(c.redisURL)
 	if err != nil {
 		return nil, fmt.Errorf("NOVEL_REDIS_URL: %w", err)
 	}
-	if c.leaseTTL < 300*time.Millisecond {
-		return nil, errors.New("NOVEL_LEASE_TTL: use at least 300ms")
-	}
-	return opts, nil
+	return func() redis.UniversalClient { return redis.NewClient(opts) }, nil
 }
 
 // connectRedis returns a client of Redis. Redis being away is not fatal:
 // the node reports it in /readyz and connects when Redis is back.
-func connectRedis(ctx context.Context, opts *redis.Options, log *slog.Logger) *redis.Client {
-	rdb := redis.NewClient(opts)
+func connectRedis(ctx context.Context, newClient func() redis.UniversalClient, log *slog.Logger) redis.UniversalClient {
+	rdb := newClient()
 	pctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
 	if err := rdb.Ping(pctx).Err(); err != nil {
