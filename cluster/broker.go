@@ -362,13 +362,16 @@ func (b *Broker) Unsubscribe(ctx context.Context, sim string) error {
 	q.stop()
 	sc := q.conn
 	last := false
-	if b.sharded {
+	if b.sharded && sc != nil {
 		sc.sims--
 		if last = sc.sims == 0; last {
 			delete(b.conns, sc.bucket)
 		}
 	}
 	b.mu.Unlock()
+	if sc == nil {
+		return nil // subscribed while the broker closed
+	}
 	if last {
 		// Nothing left on it: close it rather than leave a connection
 		// out of subscribe mode.
