@@ -5,6 +5,8 @@ import (
 	"slices"
 	"strconv"
 	"time"
+
+	"github.com/redis/go-redis/v9"
 )
 
 // Watchers records this node's count of sim's watchers (local) and
@@ -66,4 +68,29 @@ func (c *Cluster) CountWatchers(ctx context.Context, sim string) (int, error) {
 		}
 	}
 	return total, nil
+}
+
+// CountWatchersOf sums the watchers of each of sims over the live nodes,
+// in one pipeline (one round trip per shard of a Redis Cluster).
+func (c *Cluster) CountWatchersOf(ctx context.Context, sims []string) (map[string]int, error) {
+	c.mu.Lock()
+	live := c.live
+	c.mu.Unlock()
+	pipe := c.rdb.Pipeline()
+	cmds := make([]*redis.MapStringStringCmd, len(sims))
+	for i, sim := range sims {
+		cmds[i] = pipe.HGetAll(ctx, c.keys.watchers(sim))
+	}
+	if _, err := pipe.Exec(ctx); err != nil {
+		return nil, err
+	}
+	out := make(map[string]int, len(sims))
+	for i, sim := range sims {
+		for node, v := range cmds[i].Val() {
+			if n, err := strconv.Atoi(v); err == nil && (node == c.node || slices.Contains(live, node)) {
+				out[sim] += n
+			}
+		}
+	}
+	return out, nil
 }

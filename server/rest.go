@@ -284,7 +284,11 @@ func (s *Server) create(ctx context.Context, u User, req createRequest) (*Simula
 
 func (s *Server) handleListSimulations(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
-	opts := store.ListOptions{Status: q.Get("status"), Cursor: q.Get("cursor")}
+	opts := store.ListOptions{Status: q.Get("status"), ScenarioID: q.Get("scenario"), Cursor: q.Get("cursor")}
+	if len(opts.ScenarioID) > maxIDLen {
+		s.writeError(w, r, Errorf(CodeBadRequest, "scenario must be at most %d characters", maxIDLen))
+		return
+	}
 	switch opts.Status {
 	case "", store.StatusCreated, store.StatusRunning, store.StatusPaused, store.StatusFinished, store.StatusFailed:
 	default:
@@ -307,14 +311,10 @@ func (s *Server) handleListSimulations(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
-	views := make([]*SimulationView, 0, len(recs))
-	for _, rec := range recs {
-		v, err := s.describe(r.Context(), rec, nil)
-		if err != nil {
-			s.writeError(w, r, err)
-			return
-		}
-		views = append(views, v)
+	views, err := s.describeAll(r.Context(), recs)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"simulations": views, "next_cursor": next})
 }

@@ -97,6 +97,61 @@ func (v *viewCache) info(rec *store.Simulation) (*simInfo, error) {
 // (lastTurn, the head turn's body, is read from the store when nil) and
 // its seats.
 func (s *Server) describe(ctx context.Context, rec *store.Simulation, lastTurn []byte) (*SimulationView, error) {
+	w := s.hub.Watchers(rec.ID)
+	if s.cluster != nil {
+		if total, err := s.cluster.CountWatchers(ctx, rec.ID); err == nil {
+			w = max(total, w)
+		}
+	}
+	if rec.Head > 0 && lastTurn == nil {
+		turns, err := s.store.ListTurns(ctx, rec.ID, rec.Head-1, 1)
+		if err != nil {
+			return nil, fmt.Errorf("head turn of %q: %w", rec.ID, err)
+		}
+		if len(turns) == 1 {
+			lastTurn = turns[0].Body
+		}
+	}
+	seats, err := s.store.Seats(ctx, rec.ID)
+	if err != nil {
+		return nil, fmt.Errorf("seats of %q: %w", rec.ID, err)
+	}
+	return s.view(rec, lastTurn, seats, w)
+}
+
+// describeAll builds the Simulations of a page of records in a constant
+// number of round trips: one to the store for every head turn and seat,
+// one to Redis for every watcher count.
+func (s *Server) describeAll(ctx context.Context, recs []*store.Simulation) ([]*SimulationView, error) {
+	ids := make([]string, len(recs))
+	for i, rec := range recs {
+		ids[i] = rec.ID
+	}
+	sums, err := s.store.Summaries(ctx, ids)
+	if err != nil {
+		return nil, err
+	}
+	var counts map[string]int
+	if s.cluster != nil && len(ids) > 0 {
+		// Without Redis the counts are this node's: a listing is still
+		// worth giving.
+		counts, _ = s.cluster.CountWatchersOf(ctx, ids)
+	}
+	views := make([]*SimulationView, 0, len(recs))
+	for _, rec := range recs {
+		sum := sums[rec.ID]
+		v, err := s.view(rec, sum.HeadTurn, sum.Seats, max(counts[rec.ID], s.hub.Watchers(rec.ID)))
+		if err != nil {
+			return nil, err
+		}
+		views = append(views, v)
+	}
+	return views, nil
+}
+
+// view builds the Simulation of rec from its head turn's body (nil
+// before the first turn), its seats and its watchers.
+func (s *Server) view(rec *store.Simulation, lastTurn []byte, seats map[string]store.Seat, watchers int) (*SimulationView, error) {
 	in, err := s.views.info(rec)
 	if err != nil {
 		return nil, err
@@ -111,22 +166,7 @@ func (s *Server) describe(ctx context.Context, rec *store.Simulation, lastTurn [
 	if v.Owner == "" && s.runner.Running(rec.ID) {
 		v.Owner = s.cfg.Node
 	}
-	w := s.hub.Watchers(rec.ID)
-	if s.cluster != nil {
-		if total, err := s.cluster.CountWatchers(ctx, rec.ID); err == nil {
-			w = max(total, w)
-		}
-	}
-	v.Watchers = &w
-	if rec.Head > 0 && lastTurn == nil {
-		turns, err := s.store.ListTurns(ctx, rec.ID, rec.Head-1, 1)
-		if err != nil {
-			return nil, fmt.Errorf("head turn of %q: %w", rec.ID, err)
-		}
-		if len(turns) == 1 {
-			lastTurn = turns[0].Body
-		}
-	}
+	v.Watchers = &watchers
 	state := map[string]engine.CharacterState{}
 	if lastTurn != nil {
 		var t struct {
@@ -138,10 +178,6 @@ func (s *Server) describe(ctx context.Context, rec *store.Simulation, lastTurn [
 		for _, c := range t.Characters {
 			state[c.ID] = c
 		}
-	}
-	seats, err := s.store.Seats(ctx, rec.ID)
-	if err != nil {
-		return nil, fmt.Errorf("seats of %q: %w", rec.ID, err)
 	}
 	v.Characters = make([]CharacterSeatView, len(in.initial))
 	for i, c := range in.initial {

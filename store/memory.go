@@ -141,6 +141,9 @@ func (m *Memory) ListSimulations(ctx context.Context, opts ListOptions) ([]*Simu
 		if opts.Status != "" && s.rec.Status != opts.Status {
 			continue
 		}
+		if opts.ScenarioID != "" && s.rec.ScenarioID != opts.ScenarioID {
+			continue
+		}
 		all = append(all, cloneSim(&s.rec))
 	}
 	m.mu.RUnlock()
@@ -223,6 +226,28 @@ func (m *Memory) AppendTurn(ctx context.Context, simID string, t Turn, state []b
 		}
 	}
 	return nil
+}
+
+func (m *Memory) Summaries(ctx context.Context, ids []string) (map[string]Summary, error) {
+	m.mu.RLock()
+	defer m.mu.RUnlock()
+	out := make(map[string]Summary, len(ids))
+	for _, id := range ids {
+		s, ok := m.sims[id]
+		if !ok {
+			continue
+		}
+		var sum Summary
+		if n := len(s.turns); n > 0 {
+			sum.HeadTurn = s.turns[n-1].Body
+		}
+		sum.Seats = make(map[string]Seat, len(s.seats))
+		for k, v := range s.seats {
+			sum.Seats[k] = v
+		}
+		out[id] = sum
+	}
+	return out, nil
 }
 
 func (m *Memory) ListTurns(ctx context.Context, simID string, since int64, limit int) ([]Turn, error) {

@@ -107,11 +107,18 @@ type PendingAction struct {
 	At        time.Time
 }
 
+// Summary is what a listing shows of a simulation beside its record.
+type Summary struct {
+	HeadTurn []byte // the head turn's body; nil at head 0
+	Seats    map[string]Seat
+}
+
 // ListOptions filter and page ListSimulations.
 type ListOptions struct {
-	Status string // empty: any
-	Limit  int    // 1..200; zero means 50
-	Cursor string // opaque, from a previous page
+	Status     string // empty: any
+	ScenarioID string // empty: any
+	Limit      int    // 1..200; zero means 50
+	Cursor     string // opaque, from a previous page
 }
 
 // Store is what the server needs from persistence.
@@ -130,6 +137,10 @@ type Store interface {
 	// ListForks lists the simulations forked from id, oldest first (none
 	// when id is unknown: a fork outlives its parent).
 	ListForks(ctx context.Context, id string) ([]*Simulation, error)
+	// Summaries returns, in one round trip, the head turn's body (nil at
+	// head 0) and the seats of each of ids that exists: what a listing
+	// shows of each simulation beside its record.
+	Summaries(ctx context.Context, ids []string) (map[string]Summary, error)
 	// SetStatus changes a simulation's status and returns the new record.
 	SetStatus(ctx context.Context, id, status string) (*Simulation, error)
 	// SetOwner records which node runs the simulation ("" for none).

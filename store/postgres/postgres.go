@@ -263,9 +263,10 @@ func (s *Store) ListSimulations(ctx context.Context, opts store.ListOptions) ([]
 	}
 	rows, err := s.pool.Query(ctx, `select `+simColumns+` from simulations
 		where ($1::text = '' or status = $1)
+		  and ($5::text = '' or scenario_id = $5)
 		  and ($2::timestamptz is null or (created_at, id) < ($2, $3::text))
 		order by created_at desc, id desc
-		limit $4`, opts.Status, afterT, afterID, limit+1)
+		limit $4`, opts.Status, afterT, afterID, limit+1, opts.ScenarioID)
 	if err != nil {
 		return nil, "", fmt.Errorf("list simulations: %w", translate(err))
 	}
@@ -280,6 +281,45 @@ func (s *Store) ListSimulations(ctx context.Context, opts store.ListOptions) ([]
 		next = store.EncodeCursor(last.CreatedAt, last.ID)
 	}
 	return sims, next, nil
+}
+
+func (s *Store) Summaries(ctx context.Context, ids []string) (map[string]store.Summary, error) {
+	rows, err := s.pool.Query(ctx, `select s.id, t.body,
+		  coalesce((select json_agg(json_build_object('c', c.character, 'u', c.user_id, 'n', c.user_name, 'a', c.ai_fill))
+		    from seats c where c.sim_id = s.id), '[]')
+		from simulations s left join turns t on t.sim_id = s.id and t.seq = s.head
+		where s.id = any($1)`, ids)
+	if err != nil {
+		return nil, fmt.Errorf("summaries: %w", translate(err))
+	}
+	defer rows.Close()
+	out := make(map[string]store.Summary, len(ids))
+	for rows.Next() {
+		var (
+			id    string
+			body  []byte
+			seats []byte
+		)
+		if err := rows.Scan(&id, &body, &seats); err != nil {
+			return nil, fmt.Errorf("summaries: %w", translate(err))
+		}
+		var list []struct {
+			C, U, N string
+			A       bool
+		}
+		if err := json.Unmarshal(seats, &list); err != nil {
+			return nil, fmt.Errorf("summaries: seats of %q: %w", id, err)
+		}
+		sum := store.Summary{HeadTurn: body, Seats: make(map[string]store.Seat, len(list))}
+		for _, c := range list {
+			sum.Seats[c.C] = store.Seat{UserID: c.U, UserName: c.N, AIFill: c.A}
+		}
+		out[id] = sum
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("summaries: %w", translate(err))
+	}
+	return out, nil
 }
 
 func (s *Store) SetStatus(ctx context.Context, id, status string) (*store.Simulation, error) {

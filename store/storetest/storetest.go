@@ -25,6 +25,8 @@ func Run(t *testing.T, newStore func(t testing.TB) store.Store) {
 		{"CreateConflict", testCreateConflict},
 		{"NotFound", testNotFound},
 		{"ListPaging", testListPaging},
+		{"ListByScenario", testListByScenario},
+		{"Summaries", testSummaries},
 		{"StatusOwner", testStatusOwner},
 		{"AppendAndList", testAppendAndList},
 		{"Fencing", testFencing},
@@ -177,6 +179,65 @@ func testListPaging(t *testing.T, s store.Store) {
 	}
 	if _, _, err := s.ListSimulations(ctx(t), store.ListOptions{Cursor: "%%%"}); err == nil {
 		t.Fatal("bad cursor accepted")
+	}
+}
+
+func testListByScenario(t *testing.T, s store.Store) {
+	for i := range 5 {
+		sim := NewSim(fmt.Sprintf("sc%d", i))
+		if i%2 == 0 {
+			sim.ScenarioID = "keep"
+			sim.Status = store.StatusRunning
+		}
+		if err := s.CreateSimulation(ctx(t), sim, nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	got, _, err := s.ListSimulations(ctx(t), store.ListOptions{ScenarioID: "keep"})
+	if err != nil || len(got) != 3 {
+		t.Fatalf("scenario filter: %d, %v; want 3", len(got), err)
+	}
+	for _, g := range got {
+		if g.ScenarioID != "keep" {
+			t.Fatalf("scenario filter gave %s of %s", g.ID, g.ScenarioID)
+		}
+	}
+	got, next, err := s.ListSimulations(ctx(t), store.ListOptions{ScenarioID: "keep", Status: store.StatusRunning, Limit: 2})
+	if err != nil || len(got) != 2 || next == "" {
+		t.Fatalf("scenario and status, page of 2: %d, next %q, %v", len(got), next, err)
+	}
+	rest, next, err := s.ListSimulations(ctx(t), store.ListOptions{ScenarioID: "keep", Status: store.StatusRunning, Limit: 2, Cursor: next})
+	if err != nil || len(rest) != 1 || next != "" || rest[0].ID != "sc0" {
+		t.Fatalf("second page: %v, next %q, %v; want [sc0]", rest, next, err)
+	}
+}
+
+func testSummaries(t *testing.T, s store.Store) {
+	mustCreate(t, s, "su1")
+	mustCreate(t, s, "su2")
+	for seq := int64(1); seq <= 2; seq++ {
+		if err := s.AppendTurn(ctx(t), "su1", store.Turn{Seq: seq, At: time.Now(), Body: TurnBody("su1", seq)}, []byte("s"), "", nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := s.ClaimSeat(ctx(t), "su1", "ada", store.Seat{UserID: "u1", UserName: "Ada", AIFill: true}); err != nil {
+		t.Fatal(err)
+	}
+	got, err := s.Summaries(ctx(t), []string{"su1", "su2", "nope"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 2 {
+		t.Fatalf("%d summaries, want 2 (one id does not exist)", len(got))
+	}
+	if string(got["su1"].HeadTurn) != string(TurnBody("su1", 2)) {
+		t.Fatalf("head turn %s", got["su1"].HeadTurn)
+	}
+	if seat := got["su1"].Seats["ada"]; seat.UserID != "u1" || seat.UserName != "Ada" || !seat.AIFill || len(got["su1"].Seats) != 1 {
+		t.Fatalf("seats %+v", got["su1"].Seats)
+	}
+	if got["su2"].HeadTurn != nil || len(got["su2"].Seats) != 0 {
+		t.Fatalf("a story at head 0: %+v", got["su2"])
 	}
 }
 
