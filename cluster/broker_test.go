@@ -333,3 +333,49 @@ func TestRedisClusterBroker(t *testing.T) {
 	publish(21, 40)
 	check(40)
 }
+
+// TestRedisSentinelBroker: through go-redis's failover client, turns
+// reach a watching node before and after Sentinel replaces a killed
+// primary with its replica, and the watcher ends with every turn.
+func TestRedisSentinelBroker(t *testing.T) {
+	s := redistest.StartSentinel(t)
+	ctx := context.Background()
+	client := func() redis.UniversalClient {
+		c := redis.NewFailoverClient(s.Options())
+		t.Cleanup(func() { c.Close() })
+		return c
+	}
+	a, b := newRedisNode(t, client(), "s:"), newRedisNode(t, client(), "s:")
+	a.rec.dedupe, b.rec.dedupe = true, true
+	b.watch(t, "sim")
+	poll.Until(t, 20*time.Second, "the watcher subscribed", func() bool {
+		if !slices.Contains(b.rec.got("sim"), 0) {
+			a.b.Publish(ctx, hub.Publication{Sim: "sim"})
+			return false
+		}
+		return true
+	})
+	publish := func(from, to int64) {
+		for i := from; i <= to; i++ {
+			poll.Until(t, 60*time.Second, "publish", func() bool { return a.b.Publish(ctx, tpub("sim", i)) == nil })
+		}
+	}
+	turns := func() []int64 {
+		return slices.DeleteFunc(b.rec.got("sim"), func(s int64) bool { return s == 0 })
+	}
+	publish(1, 10)
+	poll.Until(t, 20*time.Second, "turns 1-10", func() bool { return len(turns()) >= 10 })
+	// Let the replica have every turn before its primary dies.
+	poll.Until(t, 20*time.Second, "the replica in sync", func() bool {
+		r := redis.NewClient(&redis.Options{Addr: s.Replica.Addr})
+		defer r.Close()
+		n, _ := r.XLen(ctx, "s:history:{sim}").Result()
+		return n == 10
+	})
+	s.KillPrimary()
+	publish(11, 20)
+	poll.Until(t, 60*time.Second, "turns 11-20", func() bool { return len(turns()) >= 20 })
+	if got := turns(); !slices.Equal(got, seqRange(1, 20)) {
+		t.Fatalf("watcher got %v", got)
+	}
+}

@@ -72,10 +72,11 @@ type sample struct {
 }
 
 type watcher struct {
-	node    string
-	samples []sample
-	gaps    int
-	last    int64
+	node       string
+	samples    []sample
+	gaps       int
+	last       int64
+	reconnects int
 }
 
 func run(base string, nStories, nWatchers, intervalMS int, duration, warmup time.Duration) error {
@@ -97,9 +98,17 @@ func run(base string, nStories, nWatchers, intervalMS int, duration, warmup time
 	var sims []string
 	for i := range nStories {
 		var v struct{ ID string }
-		err := api("POST", base+"/v1/simulations", guest.Token, map[string]any{
-			"scenario": scenario, "seed": i + 1, "max_turns": 100000, "turn_interval_ms": intervalMS,
-		}, &v)
+		var err error
+		for {
+			err = api("POST", base+"/v1/simulations", guest.Token, map[string]any{
+				"scenario": scenario, "seed": i + 1, "max_turns": 100000, "turn_interval_ms": intervalMS,
+			}, &v)
+			// Creating is rate limited per client address: wait as told.
+			if err == nil || !strings.Contains(err.Error(), ": 429 ") {
+				break
+			}
+			time.Sleep(200 * time.Millisecond)
+		}
 		if err != nil {
 			return err
 		}
@@ -143,8 +152,37 @@ func run(base string, nStories, nWatchers, intervalMS int, duration, warmup time
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			defer conn.CloseNow()
-			w.read(ctx, conn, &measuring)
+			for {
+				w.read(ctx, conn, &measuring)
+				conn.CloseNow()
+				// The node went away (killed, or drained): resume through
+				// the balancer from the last turn seen, as a client does.
+				for ctx.Err() == nil {
+					select {
+					case <-ctx.Done():
+						return
+					case <-time.After(100 * time.Millisecond):
+					}
+					dctx, dcancel := context.WithTimeout(ctx, 10*time.Second)
+					c, _, err := websocket.Dial(dctx, wsURL, nil)
+					dcancel()
+					if err != nil {
+						continue
+					}
+					c.SetReadLimit(1 << 22)
+					w.reconnects++
+					sub := fmt.Sprintf(`{"type":"subscribe","sim":%q,"since":%d}`, sim, w.last)
+					if c.Write(ctx, websocket.MessageText, []byte(sub)) != nil {
+						c.CloseNow()
+						continue
+					}
+					conn = c
+					break
+				}
+				if ctx.Err() != nil {
+					return
+				}
+			}
 		}()
 	}
 	fmt.Printf("%d watchers connected in %v (%d failed); warming up %v\n", nWatchers-int(dialFailed.Load()), time.Since(start).Round(time.Millisecond), dialFailed.Load(), warmup)
@@ -157,9 +195,10 @@ func run(base string, nStories, nWatchers, intervalMS int, duration, warmup time
 
 	var all []time.Duration
 	perNode := map[string][]time.Duration{}
-	gaps, conns := 0, map[string]int{}
+	gaps, reconnects, conns := 0, 0, map[string]int{}
 	for _, w := range ws {
 		gaps += w.gaps
+		reconnects += w.reconnects
 		conns[w.node]++
 		for _, s := range w.samples {
 			all = append(all, s.latency)
@@ -177,7 +216,7 @@ func run(base string, nStories, nWatchers, intervalMS int, duration, warmup time
 			ended++
 		}
 	}
-	fmt.Printf("deliveries %d, gaps or duplicates %d, watchers per node %v, stories that ended by themselves %d\n", len(all), gaps, conns, ended)
+	fmt.Printf("deliveries %d, gaps or duplicates %d, reconnections %d, watchers per node %v, stories that ended by themselves %d\n", len(all), gaps, reconnects, conns, ended)
 	fmt.Printf("delivery latency (turn produced → watcher): %s\n", summary(all))
 	nodes := make([]string, 0, len(perNode))
 	for n := range perNode {
@@ -221,6 +260,8 @@ func (w *watcher) read(ctx context.Context, conn *websocket.Conn, measuring *ato
 			w.node = m.Node
 		case "snapshot":
 			w.last = m.Seq
+		case "error":
+			return // a node going away mid-request: resume elsewhere
 		case "turn":
 			if w.last > 0 && m.Seq != w.last+1 {
 				w.gaps++

@@ -1,0 +1,169 @@
+#!/usr/bin/env bash
+# A fleet on one machine: a Redis Cluster of three shards (each primary
+# with a replica), a PostgreSQL database of its own, three nodes and the
+# balancer; then load, and faults under load, with the figures printed.
+#
+#   deploy/fleet.sh                     # the defaults below
+#   STORIES=300 WATCHERS=900 INTERVAL_MS=2000 DURATION=60s deploy/fleet.sh
+#
+# Environment (defaults in brackets):
+#   STORIES      live stories [10000]
+#   WATCHERS     watchers, spread over the stories and the nodes [30000]
+#   INTERVAL_MS  each story's turn interval [10000]
+#   DURATION     measurement time; the faults happen inside it [120s]
+#   FAULTS       1: kill -9 a node, kill a shard primary, restart
+#                PostgreSQL during the measurement; 0: load only [1]
+#   PG_ADMIN_URL PostgreSQL server to create the fleet's database on
+#                [postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable]
+#   PG_RESTART   command that restarts PostgreSQL [pg_ctlcluster of the
+#                first local cluster, when there is one]
+#   BASE_PORT    first port; Redis uses BASE_PORT..+5, the nodes the next
+#                three, the balancer the one after [17100]
+# Needs redis-server and redis-cli (7 or later), psql, and Go. Everything
+# it starts is stopped when it ends (or on Ctrl-C).
+set -euo pipefail
+
+root="$(cd "$(dirname "$0")/.." && pwd)"
+: "${STORIES:=10000}" "${WATCHERS:=30000}" "${INTERVAL_MS:=10000}" "${DURATION:=120s}" "${FAULTS:=1}"
+: "${PG_ADMIN_URL:=postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable}"
+: "${BASE_PORT:=17100}"
+for tool in redis-server redis-cli psql go; do
+	command -v "$tool" >/dev/null || { echo "fleet: $tool not found" >&2; exit 1; }
+done
+
+work="$(mktemp -d)"
+pids=()
+cleanup() {
+	for p in "${pids[@]}"; do kill -9 "$p" 2>/dev/null || true; done
+	wait 2>/dev/null || true
+	rm -rf "$work"
+}
+trap cleanup EXIT INT TERM
+
+echo "building ..."
+(cd "$root" && go build -o "$work/novel-engine" ./cmd/novel-engine && go build -o "$work/novel-lb" ./cmd/novel-lb &&
+	go build -o "$work/loadcluster" ./loadtest/cluster)
+
+# Redis Cluster: three primaries and three replicas.
+redis_ports=()
+for i in 0 1 2 3 4 5; do
+	port=$((BASE_PORT + i))
+	redis_ports+=("$port")
+	mkdir -p "$work/redis-$port"
+	redis-server --port "$port" --bind 127.0.0.1 --cluster-enabled yes --cluster-config-file nodes.conf \
+		--cluster-node-timeout 1000 --cluster-replica-validity-factor 0 --dir "$work/redis-$port" \
+		--save "" --appendonly no --protected-mode no --maxclients 50000 --logfile "$work/redis-$port/log" &
+	pids+=($!)
+done
+for port in "${redis_ports[@]}"; do
+	for _ in $(seq 1 100); do redis-cli -p "$port" ping >/dev/null 2>&1 && break; sleep 0.1; done
+done
+redis-cli --cluster create $(printf '127.0.0.1:%s ' "${redis_ports[@]}") --cluster-replicas 1 --cluster-yes >/dev/null
+for _ in $(seq 1 100); do
+	redis-cli -p "${redis_ports[0]}" cluster info | grep -q 'cluster_state:ok' && break
+	sleep 0.1
+done
+redis_url="redis://127.0.0.1:${redis_ports[0]}$(printf '?addr=127.0.0.1:%s' "${redis_ports[1]}")$(printf '&addr=127.0.0.1:%s' "${redis_ports[@]:2}")"
+echo "redis cluster: 3 shards with a replica each on ports ${redis_ports[*]}"
+
+# The fleet's own database, created fresh.
+db="novel_fleet_$$"
+psql "$PG_ADMIN_URL" -qc "CREATE DATABASE $db" >/dev/null
+drop_db() { psql "$PG_ADMIN_URL" -qc "DROP DATABASE IF EXISTS $db WITH (FORCE)" >/dev/null 2>&1 || true; }
+trap 'cleanup; drop_db' EXIT INT TERM
+db_url="${PG_ADMIN_URL%%\?*}"
+db_url="${db_url%/*}/$db?sslmode=disable"
+
+export NOVEL_DATABASE_URL="$db_url" NOVEL_REDIS_URL="$redis_url" NOVEL_REDIS_CLUSTER=true
+export NOVEL_JWT_SECRET="$(head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n')"
+export NOVEL_GUEST_AUTH=true NOVEL_LOG_LEVEL=warn NOVEL_REDIS_PREFIX=fleet:
+node_pids=()
+node_addrs=()
+start_node() { # index
+	local i=$1 port=$((BASE_PORT + 6 + $1))
+	NOVEL_ADDR="127.0.0.1:$port" NOVEL_NODE_ID="n$((i + 1))" "$work/novel-engine" serve >>"$work/node$i.log" 2>&1 &
+	node_pids[$i]=$!
+	pids+=($!)
+	node_addrs[$i]="127.0.0.1:$port"
+	for _ in $(seq 1 300); do curl -fs "http://127.0.0.1:$port/readyz" >/dev/null && return; sleep 0.1; done
+	echo "node n$((i + 1)) not ready:" >&2
+	tail -20 "$work/node$i.log" >&2
+	exit 1
+}
+for i in 0 1 2; do start_node "$i"; done
+lb_port=$((BASE_PORT + 9))
+"$work/novel-lb" -addr "127.0.0.1:$lb_port" -backends "$(printf 'http://%s,' "${node_addrs[@]}" | sed 's/,$//')" >"$work/lb.log" 2>&1 &
+pids+=($!)
+for _ in $(seq 1 100); do curl -fs "http://127.0.0.1:$lb_port/readyz" >/dev/null && break; sleep 0.1; done
+base="http://127.0.0.1:$lb_port"
+echo "nodes ${node_addrs[*]}, balancer $base, database $db"
+
+usage() { # label
+	echo "per-node CPU and RSS ($1):"
+	for i in "${!node_pids[@]}"; do
+		local p=${node_pids[$i]}
+		[ -d "/proc/$p" ] || { echo "  n$((i + 1)) down"; continue; }
+		local t0 t1
+		t0=$(awk '{print $14 + $15}' "/proc/$p/stat")
+		sleep 2
+		[ -d "/proc/$p" ] || continue
+		t1=$(awk '{print $14 + $15}' "/proc/$p/stat")
+		printf '  n%d  cpu %5.1f%%  rss %s\n' $((i + 1)) "$(echo "($t1 - $t0) / $(getconf CLK_TCK) / 2 * 100" | bc -l)" \
+			"$(awk '/VmRSS/ {printf "%.0f MiB", $2 / 1024}' "/proc/$p/status")"
+	done
+}
+
+faults() {
+	local d=${DURATION%s} step
+	step=$((d / 4))
+	sleep "$step"
+	local victim=${node_pids[0]}
+	echo "[fault] kill -9 of n1 (pid $victim)"
+	kill -9 "$victim"
+	local t0=$SECONDS
+	sleep "$step"
+	echo "[fault] n1 restarted after $((SECONDS - t0))s"
+	start_node 0
+	local shard=${redis_ports[1]}
+	echo "[fault] kill -9 of the Redis primary on port $shard (its replica takes over)"
+	kill -9 "$(redis-cli -p "$shard" info server | awk -F: '/process_id/ {print $2}' | tr -d '\r')" || true
+	sleep "$step"
+	if [ -n "${PG_RESTART:-}" ]; then
+		echo "[fault] restarting PostgreSQL: $PG_RESTART"
+		eval "$PG_RESTART" || echo "[fault] PostgreSQL restart failed"
+	elif command -v pg_ctlcluster >/dev/null && [ -d /etc/postgresql ]; then
+		local v
+		v=$(ls /etc/postgresql | head -1)
+		echo "[fault] restarting PostgreSQL ($v main)"
+		pg_ctlcluster --skip-systemctl-redirect "$v" main restart || echo "[fault] PostgreSQL restart failed"
+	else
+		echo "[fault] no way to restart PostgreSQL here (set PG_RESTART): skipped"
+	fi
+}
+
+echo "load: $STORIES stories at one turn per ${INTERVAL_MS}ms, $WATCHERS watchers, measured over $DURATION"
+"$work/loadcluster" -url "$base" -stories "$STORIES" -watchers "$WATCHERS" -interval-ms "$INTERVAL_MS" \
+	-duration "$DURATION" -warmup 10s >"$work/load.out" 2>&1 &
+load=$!
+pids+=($load)
+# Faults start once the watchers are connected and measuring.
+for _ in $(seq 1 36000); do
+	grep -q 'watchers connected' "$work/load.out" 2>/dev/null && break
+	kill -0 "$load" 2>/dev/null || break
+	sleep 0.1
+done
+cat "$work/load.out"
+sleep 10
+usage "under load"
+
+# The lobby: a page of 50, many times, while the load runs.
+lobby=()
+for _ in $(seq 1 200); do
+	lobby+=("$(curl -s -o /dev/null -w '%{time_total}' "$base/v1/simulations?status=running&limit=50")")
+done
+printf '%s\n' "${lobby[@]}" | sort -n | awk '{a[NR]=$1} END {printf "lobby page of 50 (%d requests): p50 %.1f ms, p99 %.1f ms\n", NR, a[int(NR*0.5)]*1000, a[int(NR*0.99)]*1000}'
+
+if [ "$FAULTS" = 1 ]; then faults; fi
+wait "$load" || { echo "load failed:"; cat "$work/load.out"; exit 1; }
+tail -n +2 "$work/load.out"
+usage "after the run"
