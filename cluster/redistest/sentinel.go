@@ -35,7 +35,13 @@ func StartSentinel(t testing.TB) *Sentinel {
 	start := func(args ...string) *ClusterNode {
 		n := &ClusterNode{Addr: freeClusterAddr(t), done: make(chan struct{})}
 		_, port := splitPort(n.Addr)
-		n.cmd = exec.Command("redis-server", append(args, "--port", port, "--bind", "127.0.0.1",
+		// A primary writes a snapshot for its replica's first sync: into
+		// the test's folder.
+		nodeDir := filepath.Join(dir, port)
+		if err := os.Mkdir(nodeDir, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		n.cmd = exec.Command("redis-server", append(args, "--port", port, "--bind", "127.0.0.1", "--dir", nodeDir,
 			"--save", "", "--appendonly", "no", "--protected-mode", "no")...)
 		if err := n.cmd.Start(); err != nil {
 			t.Fatalf("start redis-server: %v", err)
