@@ -5,8 +5,6 @@
 
 package engine
 
-import "slices"
-
 // Sentence is what the built-in chronicler knows of one sentence it
 // told. Other chroniclers leave Narration.Sentences empty.
 type Sentence struct {
@@ -148,7 +146,7 @@ func exportSentences(told []toldSentence) []Sentence {
 	for k, ts := range told {
 		out[k] = Sentence{
 			Text: ts.text, Key: ts.key, Family: ts.family, Record: ts.rec,
-			Subject: ts.subject, People: slices.Clone(ts.people), Cause: ts.cause, Claims: ts.claims,
+			Subject: ts.subject, People: ts.people, Cause: ts.cause, Claims: ts.claims,
 		}
 	}
 	return out

@@ -127,22 +127,33 @@ func hostileMemory(kind string) bool {
 // by another's role ("…, clerk." to the bailiff).
 func (s *Sim) fitsListener(line string, listener int) bool {
 	low := strings.ToLower(line)
-	for i := range s.sc.Characters {
-		w := roleWord(s.sc.Characters[i].Role)
-		if w == "" {
+	for i, r := range s.geo.roles {
+		if r.word == "" {
 			continue
 		}
 		if i == listener {
-			if strings.Contains(low, w+"'s") || strings.Contains(low, "the "+w) {
+			if strings.Contains(low, r.poss) || strings.Contains(low, r.the) {
 				return false
 			}
 			continue
 		}
-		if callsBy(low, w) {
+		if callsBy(low, r.voc) {
 			return false
 		}
 	}
 	return true
+}
+
+// roleWords are the forms of a character's role word a line is checked
+// for: "reeve", "reeve's", "the reeve", ", reeve".
+type roleWords struct{ word, poss, the, voc string }
+
+func newRoleWords(role string) roleWords {
+	w := roleWord(role)
+	if w == "" {
+		return roleWords{}
+	}
+	return roleWords{word: w, poss: w + "'s", the: "the " + w, voc: ", " + w}
 }
 
 // roleWord is the last word of a role ("reeve" of "harbour reeve",
@@ -155,15 +166,15 @@ func roleWord(role string) string {
 	return ws[len(ws)-1]
 }
 
-// callsBy reports whether a line (lower case) calls someone by the role
-// word w: ", clerk." and the like.
-func callsBy(low, w string) bool {
+// callsBy reports whether a line (lower case) calls someone by a role
+// word: voc is ", clerk", and a stop or comma follows it.
+func callsBy(low, voc string) bool {
 	for rest := low; ; {
-		k := strings.Index(rest, ", "+w)
+		k := strings.Index(rest, voc)
 		if k < 0 {
 			return false
 		}
-		rest = rest[k+2+len(w):]
+		rest = rest[k+len(voc):]
 		if rest != "" && strings.ContainsRune(".!?,", rune(rest[0])) {
 			return true
 		}

@@ -128,8 +128,9 @@ type geography struct {
 	charIndex map[string]int
 	itemIndex map[string]int
 	factIndex map[string]int
-	exits     [][]string // both ways, sorted
-	next      [][]int    // next[a][b]: index of the first step from a to b, -1 if none
+	exits     [][]string  // both ways, sorted
+	roles     []roleWords // each character's role word, for fitting lines to listeners
+	next      [][]int     // next[a][b]: index of the first step from a to b, -1 if none
 	dist      [][]int
 }
 
@@ -145,6 +146,7 @@ func newGeography(sc *Scenario) *geography {
 	}
 	for i, c := range sc.Characters {
 		g.charIndex[c.ID] = i
+		g.roles = append(g.roles, newRoleWords(c.Role))
 	}
 	for i, it := range sc.Items {
 		g.itemIndex[it.ID] = i
