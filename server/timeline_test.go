@@ -281,4 +281,22 @@ func TestForkOnCluster(t *testing.T) {
 	if rec.Head < 6 {
 		t.Fatalf("parent ended at %d", rec.Head)
 	}
+
+	// With its parent gone, the fork is still whole: its turns read, its
+	// worlds replay (with the seeds it keeps), and it can be forked.
+	if _, err := st.Pool().Exec(context.Background(), `delete from simulations where id = $1`, parent.ID); err != nil {
+		t.Fatal(err)
+	}
+	if code := c2.do("GET", "/v1/simulations/"+parent.ID, "", nil); code != 404 {
+		t.Fatalf("the deleted parent: %d", code)
+	}
+	var page struct{ Turns []json.RawMessage }
+	if code := c2.do("GET", "/v1/simulations/"+fork.ID+"/turns?limit=500", "", &page); code != 200 || len(page.Turns) < 6 {
+		t.Fatalf("the fork's turns without its parent: %d, %d turns", code, len(page.Turns))
+	}
+	checkWorlds(t, c2, st, fork.ID)
+	var again SimulationView
+	if code := c1.do("POST", "/v1/simulations/"+fork.ID+"/fork", `{"at":3,"autostart":false}`, &again); code != 201 || again.Parent != fork.ID {
+		t.Fatalf("fork of an orphan at an inherited turn: %d %+v", code, again)
+	}
 }
