@@ -110,6 +110,10 @@ func (e *canonEncoder) world(w *world) []byte {
 		e.b = append(e.b, `,"introduced":`...)
 		e.strs(w.Introduced)
 	}
+	if len(w.Felt) > 0 {
+		e.b = append(e.b, `,"felt":`...)
+		e.strs(w.Felt)
+	}
 	e.b = append(e.b, '}')
 	return e.b
 }

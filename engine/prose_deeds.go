@@ -235,6 +235,8 @@ func (t *teller) tellAttack(r *Record, v slots) {
 			"{A} struck {t} and tore {item} from {t.pos} grip.",
 			"{A's} blow sent {item} flying from {T's} hands, and {A} snatched it up.",
 			"{A} hit {t} hard enough to loosen {t.pos} hold, and came away with {item}.",
+			"{A} wrenched {item} out of {T's} hands with a blow.",
+			"{T} reeled from {A's} blow, and {item} went with {a}.",
 		})
 		return
 	}

@@ -69,6 +69,7 @@ func (t *teller) tellSpeak(r *Record, v slots) {
 			"{A} asked {t} for {item}; {T} only shook {t.pos} head.",
 			"{A} tried to talk {t} out of {item} and got nowhere.",
 			"{T} heard {a} out and kept a tight hold on {item}.",
+			"{A} asked {t} for {item}, and {T} refused outright.",
 		})
 	case "address":
 		if !quoted {

@@ -110,12 +110,14 @@ func (t *teller) tellGoal(r *Record, v slots) {
 			"{A} had lost {item} to {t}{place}, and meant to have it back.",
 			"Now {T} had {item}, not {a}, and {A} would not let that stand.",
 			"{item} was in {T's} hands now{place}; {A} set {a.pos} jaw and went after it.",
+			"Losing {item} to {t}{place} only made {A} more stubborn.",
 		})
 	case "regained":
 		t.say("goal.regain", v, []string{
 			"{item} was back where {A} wanted it.",
 			"{A} had {item} back in friendly hands.",
 			"So {item} changed hands again, and {A} breathed easier.",
+			"For now, {item} was where {A} wanted it.",
 		})
 	case GoalReconciled:
 		t.say("goal.rec", v, []string{
@@ -211,18 +213,21 @@ func (t *teller) tellBond(r *Record, v slots) {
 		t.say("bond.devoted", v, []string{
 			"{A} would have followed {t} anywhere by now.",
 			"Whatever else happened, {A} was {T's} to the end.",
+			"There was nothing {A} would not have done for {t} now.",
 		})
 	case now == 1 && was < 1:
 		t.say("bond.warm", v, []string{
 			"Something warmed between {a} and {t}.",
 			"{A} began, against all sense, to trust {t}.",
 			"{A} looked at {t} differently after that.",
+			"{A} trusted {t} a little more after that.",
 		})
 	case now == -2:
 		t.say("bond.enemy", v, []string{
 			"From then on {A} counted {t} an enemy.",
 			"{A} would not forgive {t}.",
 			"Whatever had been between {a} and {t}, it was hate now.",
+			"{A} swore that {T} would pay for it.",
 		})
 	case now < was:
 		t.say("bond.cool", v, []string{

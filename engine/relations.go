@@ -3,7 +3,11 @@
 
 package engine
 
-import "fmt"
+import (
+	"fmt"
+	"slices"
+	"strconv"
+)
 
 // shiftAffinity moves from's affinity towards to by d.
 func (s *Sim) shiftAffinity(from *charState, to string, d float64) {
@@ -53,10 +57,18 @@ func (s *Sim) noteBonds(t *turnState, before []int8) {
 			}
 			now := relationBand(c.Rel[o.ID])
 			was := int(before[i*n+j])
-			// Telling every wobble around neutral would be noise.
+			// Telling every wobble around neutral would be noise; so
+			// would a feeling that swings back into a band it has been
+			// in before.
 			if now == was || (now >= -1 && now <= 0 && was >= -1 && was <= 0) {
 				continue
 			}
+			key := c.ID + ">" + o.ID + ":" + strconv.Itoa(now)
+			k, felt := slices.BinarySearch(s.w.Felt, key)
+			if felt {
+				continue
+			}
+			s.w.Felt = slices.Insert(s.w.Felt, k, key)
 			t.recs = append(t.recs, Record{Kind: "bond", Actor: c.ID, Target: o.ID, Amount: now, Outcome: OutcomeSuccess, Detail: fmt.Sprint(was),
 				CauseAt: s.bondCause(t, c, o)})
 		}

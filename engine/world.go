@@ -56,6 +56,10 @@ type world struct {
 	// Introduced: the characters the prose has introduced by name and
 	// role, sorted; until then it never calls them by role alone.
 	Introduced []string `json:"introduced,omitempty"`
+	// Felt: the relationship bands each character has come to feel
+	// towards another, as "from>to:band", sorted. A band felt before is
+	// no news when it is crossed into again.
+	Felt []string `json:"felt,omitempty"`
 }
 
 // charState is a character's state; Chars is in scenario order.
