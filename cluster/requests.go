@@ -50,19 +50,21 @@ return redis.call('GET', KEYS[2])
 
 // Request is an action or a control for the node running a simulation.
 type Request struct {
-	Kind      string         `json:"kind"` // "act" or "control"
+	Kind      string         `json:"kind"` // "act", "control" or "seats" (the seats changed)
 	Character string         `json:"character,omitempty"`
 	UserID    string         `json:"user_id,omitempty"`
 	Action    *engine.Action `json:"action,omitempty"`
 	Op        string         `json:"op,omitempty"`
 }
 
-// Reply is the owner's answer: the turn an action will be played in, or
-// a refusal in the protocol's terms (code and message).
+// Reply is the owner's answer: the turn an action will be played in (and
+// whether it replaced one queued for that turn), or a refusal in the
+// protocol's terms (code and message).
 type Reply struct {
-	Turn    int64  `json:"turn,omitempty"`
-	Code    string `json:"code,omitempty"`
-	Message string `json:"message,omitempty"`
+	Turn     int64  `json:"turn,omitempty"`
+	Replaced bool   `json:"replaced,omitempty"`
+	Code     string `json:"code,omitempty"`
+	Message  string `json:"message,omitempty"`
 }
 
 // envelope is one request in a simulation's actions stream.

@@ -252,37 +252,45 @@ func (r *Runner) Count() int {
 // MinInterval is the shortest turn interval a story may ask for.
 func (r *Runner) MinInterval() time.Duration { return r.cfg.MinInterval }
 
+// Accepted is a queued action's answer: the turn it will be played in,
+// and whether it replaced an action the same character had queued for
+// that turn (the last one sent is the one played).
+type Accepted struct {
+	Turn     int64
+	Replaced bool
+}
+
 // Act validates an action for a character and queues it with the story
-// that runs here; it returns the turn the action will be played in. The
-// caller checks that the user holds the character's seat.
-func (r *Runner) Act(ctx context.Context, id, character, userID string, a engine.Action) (int64, error) {
+// that runs here. The caller checks that the user holds the character's
+// seat.
+func (r *Runner) Act(ctx context.Context, id, character, userID string, a engine.Action) (Accepted, error) {
 	type answer struct {
-		turn int64
-		err  error
+		acc Accepted
+		err error
 	}
 	ch := make(chan answer, 1)
 	deadline, _ := ctx.Deadline()
-	r.ActAsync(id, character, userID, a, deadline, func(turn int64, err error) { ch <- answer{turn, err} })
+	r.ActAsync(id, character, userID, a, deadline, func(acc Accepted, err error) { ch <- answer{acc, err} })
 	select {
 	case v := <-ch:
-		return v.turn, v.err
+		return v.acc, v.err
 	case <-ctx.Done():
-		return 0, ctx.Err()
+		return Accepted{}, ctx.Err()
 	}
 }
 
 // ActAsync is Act for callers that cannot wait (requests from other
 // nodes): done is called once with the outcome, from the story's actor or
 // at once, and must not block. A zero deadline means none.
-func (r *Runner) ActAsync(id, character, userID string, a engine.Action, deadline time.Time, done func(turn int64, err error)) {
+func (r *Runner) ActAsync(id, character, userID string, a engine.Action, deadline time.Time, done func(Accepted, error)) {
 	st := r.get(id)
 	if st == nil {
-		done(0, notRunning(id))
+		done(Accepted{}, notRunning(id))
 		return
 	}
 	pa := store.PendingAction{ID: newID(), Character: character, UserID: userID, Action: a}
 	if err := st.send(&actReq{action: pa, deadline: deadline, done: done}); err != nil {
-		done(0, err)
+		done(Accepted{}, err)
 	}
 }
 
@@ -321,12 +329,21 @@ func (r *Runner) ControlAsync(id, op string, deadline time.Time, done func(*stor
 	}
 }
 
-// SeatsChanged tells a story running here that its seats changed, so a
-// story waiting for its players looks again.
-func (r *Runner) SeatsChanged(id string) {
-	if st := r.get(id); st != nil {
-		st.send(seatsChanged{})
+// SeatsChanged tells a story running here that its seats changed: it
+// reads them again before its next turn, so a newly seated character
+// holds and a freed one is played by the AI again. The notice is never
+// lost to a busy inbox. It reports whether the story runs here.
+func (r *Runner) SeatsChanged(id string) bool {
+	st := r.get(id)
+	if st == nil {
+		return false
 	}
+	st.seatsDirty.Store(true)
+	select {
+	case st.poke <- struct{}{}:
+	default: // a poke is waiting already
+	}
+	return true
 }
 
 // Shutdown lets every simulation finish the turn in progress and stops

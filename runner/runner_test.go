@@ -205,7 +205,8 @@ func TestActionDuringTakeover(t *testing.T) {
 		if err := owner.Start(ctx, rec); err != nil {
 			t.Fatal(err)
 		}
-		turn, err := old.Act(ctx, "s1", "ona", "u1", speak("Who goes there?"))
+		acc, err := old.Act(ctx, "s1", "ona", "u1", speak("Who goes there?"))
+		turn := acc.Turn
 		if err != nil || turn != 1 {
 			t.Fatalf("old owner's answer: turn %d, %v; want 1", turn, err)
 		}
@@ -235,7 +236,8 @@ func TestActionDuringTakeover(t *testing.T) {
 		st.puts.hold("s1")
 		answer := make(chan int64, 1)
 		go func() {
-			turn, err := old.Act(ctx, "s1", "ona", "u1", speak("Who goes there?"))
+			acc, err := old.Act(ctx, "s1", "ona", "u1", speak("Who goes there?"))
+			turn := acc.Turn
 			if err != nil {
 				t.Error(err)
 			}
@@ -285,11 +287,11 @@ func TestSlowStoreCall(t *testing.T) {
 	st.puts.hold("a")
 	answer := make(chan int64, 1)
 	go func() {
-		turn, err := r.Act(ctx, "a", "ona", "u1", speak("The lamps are lit."))
+		acc, err := r.Act(ctx, "a", "ona", "u1", speak("The lamps are lit."))
 		if err != nil {
 			t.Error(err)
 		}
-		answer <- turn
+		answer <- acc.Turn
 	}()
 	within(t, st.puts.entered, "the action's write")
 	from := head(t, st, "a")
@@ -308,8 +310,8 @@ func TestSlowStoreCall(t *testing.T) {
 	stuck := head(t, st, "a")
 	tctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
-	if turn, err := r.Act(tctx, "a", "bel", "u2", speak("Still here.")); err != nil || turn != stuck+2 {
-		t.Fatalf("act while a's turn %d is being stored: turn %d, %v; want %d", stuck+1, turn, err, stuck+2)
+	if acc, err := r.Act(tctx, "a", "bel", "u2", speak("Still here.")); err != nil || acc.Turn != stuck+2 {
+		t.Fatalf("act while a's turn %d is being stored: turn %d, %v; want %d", stuck+1, acc.Turn, err, stuck+2)
 	}
 	if _, err := r.Act(tctx, "b", "ona", "u1", speak("And here.")); err != nil {
 		t.Fatalf("act on b while a is stuck: %v", err)
@@ -445,12 +447,12 @@ func TestActDuringSlowDecision(t *testing.T) {
 	}
 	tctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
-	turn, err := r.Act(tctx, "s1", "ona", "u1", engine.Action{Kind: engine.ActMove, Target: "tower"})
+	acc, err := r.Act(tctx, "s1", "ona", "u1", engine.Action{Kind: engine.ActMove, Target: "tower"})
 	if err != nil {
 		t.Fatalf("act while a turn is decided: %v", err)
 	}
-	if turn != 2 {
-		t.Fatalf("accepted for turn %d, want 2 (turn 1 is being decided)", turn)
+	if acc.Turn != 2 {
+		t.Fatalf("accepted for turn %d, want 2 (turn 1 is being decided)", acc.Turn)
 	}
 	release()
 	poll.Until(t, 10*time.Second, "turn 2", func() bool { return pub.published() >= 2 })
@@ -463,4 +465,114 @@ func TestActDuringSlowDecision(t *testing.T) {
 		}
 	}
 	t.Fatalf("turn 2 lacks ona's move: %+v", body.Events)
+}
+
+// eventsOf returns character's events in the stored turns from..to.
+func eventsOf(t *testing.T, st store.Store, id, character string, from, to int64) map[int64][]engine.Event {
+	t.Helper()
+	turns, err := st.ListTurns(context.Background(), id, from-1, int(to-from+1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := make(map[int64][]engine.Event)
+	for _, tr := range turns {
+		var body storedTurn
+		if err := json.Unmarshal(tr.Body, &body); err != nil {
+			t.Fatal(err)
+		}
+		for _, e := range body.Events {
+			if e.Actor == character {
+				out[tr.Seq] = append(out[tr.Seq], e)
+			}
+		}
+	}
+	return out
+}
+
+// A seated character does only what its player chose: between its
+// player's actions it holds its ground, unless the player asked the AI
+// to fill in; a freed seat is the AI's again.
+func TestSeatedCharacterHolds(t *testing.T) {
+	ctx := context.Background()
+	st := store.NewMemory()
+	rec := newSim(t, st, "h", store.StatusRunning, 10)
+	if err := st.ClaimSeat(ctx, "h", "ona", store.Seat{UserID: "u1", UserName: "Ada"}); err != nil {
+		t.Fatal(err)
+	}
+	r, _ := newRunner(t, st, "n1", Config{})
+	if err := r.Start(ctx, rec); err != nil {
+		t.Fatal(err)
+	}
+	poll.Until(t, 10*time.Second, "20 turns", func() bool { return head(t, st, "h") >= 20 })
+	for seq, evs := range eventsOf(t, st, "h", "ona", 1, 20) {
+		for _, e := range evs {
+			if e.Kind != engine.ActWait || e.Source != engine.SourcePlayer {
+				t.Fatalf("turn %d: seated ona did %s (source %s), want a wait of her player's", seq, e.Kind, e.Source)
+			}
+		}
+	}
+
+	// The player's own action is played, and the hold resumes after it.
+	acc, err := r.Act(ctx, "h", "ona", "u1", speak("Quiet night."))
+	if err != nil {
+		t.Fatal(err)
+	}
+	poll.Until(t, 10*time.Second, "the action's turn", func() bool { return head(t, st, "h") >= acc.Turn+3 })
+	if got := playedIn(t, st, "h", "ona", "Quiet night."); got != acc.Turn {
+		t.Fatalf("action accepted for turn %d played in %d", acc.Turn, got)
+	}
+
+	// With the AI filling in, the AI decides her idle turns.
+	if err := st.ClaimSeat(ctx, "h", "ona", store.Seat{UserID: "u1", UserName: "Ada", AIFill: true}); err != nil {
+		t.Fatal(err)
+	}
+	if !r.SeatsChanged("h") {
+		t.Fatal("SeatsChanged: the story does not run here")
+	}
+	from := head(t, st, "h") + 1
+	poll.Until(t, 10*time.Second, "a turn the AI plays for ona", func() bool {
+		now := head(t, st, "h")
+		for _, evs := range eventsOf(t, st, "h", "ona", from, now) {
+			for _, e := range evs {
+				if e.Source == engine.SourceAI {
+					return true
+				}
+			}
+		}
+		return false
+	})
+}
+
+// A second action for the same turn replaces the first, and the answer
+// says so.
+func TestActReplaced(t *testing.T) {
+	ctx := context.Background()
+	st := store.NewMemory()
+	rec := newSim(t, st, "p", store.StatusPaused, 10)
+	r, _ := newRunner(t, st, "n1", Config{})
+	if err := r.Start(ctx, rec); err != nil {
+		t.Fatal(err)
+	}
+	first, err := r.Act(ctx, "p", "ona", "u1", speak("One."))
+	if err != nil || first.Replaced {
+		t.Fatalf("first action: %+v %v, want not replaced", first, err)
+	}
+	second, err := r.Act(ctx, "p", "ona", "u1", speak("Two."))
+	if err != nil || !second.Replaced || second.Turn != first.Turn {
+		t.Fatalf("second action: %+v %v, want replacing turn %d", second, err, first.Turn)
+	}
+	other, err := r.Act(ctx, "p", "bel", "u2", speak("Three."))
+	if err != nil || other.Replaced {
+		t.Fatalf("another character's action: %+v %v, want not replaced", other, err)
+	}
+	if _, err := r.Control(ctx, "p", "resume"); err != nil {
+		t.Fatal(err)
+	}
+	poll.Until(t, 10*time.Second, "the actions' turn", func() bool { return head(t, st, "p") >= first.Turn })
+	if got := playedIn(t, st, "p", "ona", "Two."); got != first.Turn {
+		t.Fatalf("the replacing action played in turn %d, want %d", got, first.Turn)
+	}
+	if got := playedIn(t, st, "p", "ona", "One."); got != 0 {
+		t.Fatalf("the replaced action played in turn %d", got)
+	}
 }

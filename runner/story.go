@@ -18,6 +18,9 @@ const (
 	maxControls  = 8  // controls waiting for the one being applied
 	maxJobs      = maxPuts + 3
 	storeTimeout = 30 * time.Second // a job's store call with no deadline of its own
+	// seatsMaxAge bounds how long a story trusts the seats it read: a
+	// change notice from another node can be lost with that node.
+	seatsMaxAge = 30 * time.Second
 )
 
 // Requests in a story's inbox.
@@ -25,14 +28,13 @@ type (
 	actReq struct {
 		action   store.PendingAction // Turn is set by the actor
 		deadline time.Time
-		done     func(turn int64, err error)
+		done     func(Accepted, error)
 	}
 	controlReq struct {
 		op       string
 		deadline time.Time
 		done     func(*store.Simulation, error)
 	}
-	seatsChanged struct{}
 )
 
 // story is one simulation running on this node: an actor. Only its own
@@ -49,11 +51,13 @@ type story struct {
 	maxTurns    int64
 	waitPlayers bool
 	log         *slog.Logger
-	inbox       chan any      // *actReq, *controlReq, seatsChanged
+	inbox       chan any      // *actReq, *controlReq
+	poke        chan struct{} // seats changed: look at seatsDirty
 	results     chan func()   // outcomes of jobs, run by the actor
 	stop        chan struct{} // closed by halt
 	stopOnce    sync.Once
 	lost        atomic.Bool // stopped because another node may own it now
+	seatsDirty  atomic.Bool // the seats changed since they were last read
 
 	mu     sync.Mutex // guards closed, so no request lands in a dead inbox
 	closed bool
@@ -67,8 +71,9 @@ type story struct {
 	status   string
 	pending  map[string]store.PendingAction // by character
 	seats    map[string]store.Seat
-	fresh    bool // seats read since the last event that may change who must act
-	jobs     int  // jobs started and not yet taken in
+	seatsAt  time.Time // when seats were read; zero before the first read
+	fresh    bool      // seats read since the last event that may change who must act
+	jobs     int       // jobs started and not yet taken in
 	turning  bool
 	puts     int
 	reading  bool // seats being read
@@ -92,6 +97,7 @@ func newStory(r *Runner, rec *store.Simulation, sc *engine.Scenario, sim *engine
 		waitPlayers: rec.WaitForPlayers,
 		log:         r.log.With("sim", rec.ID),
 		inbox:       make(chan any, r.cfg.Inbox),
+		poke:        make(chan struct{}, 1),
 		results:     make(chan func(), maxJobs),
 		stop:        make(chan struct{}),
 		sim:         sim, state: state, head: head, next: head + 1, status: rec.Status,
@@ -134,6 +140,8 @@ func (st *story) run() {
 		select {
 		case req := <-st.inbox:
 			st.handle(req)
+		case <-st.poke:
+			st.fresh = false
 		case fn := <-st.results:
 			st.jobs--
 			fn()
@@ -203,7 +211,7 @@ func (st *story) clearOwner(ctx context.Context) {
 func (st *story) refuse(req any, err error) {
 	switch req := req.(type) {
 	case *actReq:
-		req.done(0, err)
+		req.done(Accepted{}, err)
 	case *controlReq:
 		req.done(nil, err)
 	}
@@ -224,8 +232,6 @@ func (st *story) handle(req any) {
 		}
 		st.controls = append(st.controls, req)
 		st.nextControl()
-	case seatsChanged:
-		st.fresh = false
 	}
 }
 
@@ -254,11 +260,11 @@ func (st *story) jobContext(deadline time.Time) (context.Context, context.Cancel
 // stored that one already; the answer says which.
 func (st *story) act(req *actReq) {
 	if st.ended || st.status == store.StatusFinished || st.status == store.StatusFailed {
-		req.done(0, refuse(ErrEnded, "simulation %q has ended", st.id))
+		req.done(Accepted{}, refuse(ErrEnded, "simulation %q has ended", st.id))
 		return
 	}
 	if !req.deadline.IsZero() && time.Now().After(req.deadline) {
-		req.done(0, context.DeadlineExceeded)
+		req.done(Accepted{}, context.DeadlineExceeded)
 		return
 	}
 	validator := st.view
@@ -267,11 +273,11 @@ func (st *story) act(req *actReq) {
 	}
 	a := req.action
 	if err := validator.ValidateAction(a.Character, a.Action); err != nil {
-		req.done(0, refuse(ErrInvalid, "%s", err.Error()))
+		req.done(Accepted{}, refuse(ErrInvalid, "%s", err.Error()))
 		return
 	}
 	if st.puts >= maxPuts {
-		req.done(0, refuse(ErrBusy, "simulation %q is busy; try again shortly", st.id))
+		req.done(Accepted{}, refuse(ErrBusy, "simulation %q is busy; try again shortly", st.id))
 		return
 	}
 	a.Turn, a.At = st.next, st.r.cfg.Now().UTC()
@@ -285,20 +291,22 @@ func (st *story) act(req *actReq) {
 }
 
 // stored takes in an action the store holds (or refused), and answers.
-func (st *story) stored(a store.PendingAction, turn int64, err error, done func(int64, error)) {
+func (st *story) stored(a store.PendingAction, turn int64, err error, done func(Accepted, error)) {
 	st.puts--
 	if err != nil {
-		done(0, fmt.Errorf("queue action: %w", err))
+		done(Accepted{}, fmt.Errorf("queue action: %w", err))
 		return
 	}
 	a.Turn = turn
 	// A turn already stored played it (or the store refused that turn
 	// until it did); later writes for the same character replace it.
+	prev, replaced := st.pending[a.Character]
+	replaced = replaced && prev.Turn == turn
 	if turn > st.head {
 		st.pending[a.Character] = a
 	}
 	st.fresh = false
-	done(turn, nil)
+	done(Accepted{Turn: turn, Replaced: replaced}, nil)
 }
 
 // nextControl applies the oldest control waiting, unless one is being
@@ -378,12 +386,16 @@ func (st *story) schedule() {
 		st.arm(d)
 		return
 	}
+	// Who holds a seat decides who holds their ground this turn; a story
+	// that waits for its players also looks again after every event that
+	// may change who must act.
+	stale := st.seatsDirty.Load() || st.seatsAt.IsZero() || now.Sub(st.seatsAt) > seatsMaxAge
+	if stale || (st.waitPlayers && !st.fresh) {
+		st.disarm()
+		st.readSeats()
+		return
+	}
 	if st.waitPlayers {
-		if !st.fresh {
-			st.disarm()
-			st.readSeats()
-			return
-		}
 		if st.missing() > 0 {
 			if st.since.IsZero() {
 				st.since = now
@@ -417,15 +429,20 @@ func (st *story) readSeats() {
 		return
 	}
 	st.reading = true
+	// A change noticed from now on is read by the next read.
+	st.seatsDirty.Store(false)
 	st.spawn(func() func() {
 		ctx, cancel := st.jobContext(time.Time{})
 		defer cancel()
 		seats, err := st.r.cfg.Store.Seats(ctx, st.id)
 		return func() {
 			st.reading, st.fresh = false, true
+			st.seatsAt = time.Now()
 			if err != nil {
+				// Keep what was known: the turn goes on with it rather
+				// than waiting on the store.
 				st.log.Warn("read seats", "err", err)
-				seats = nil // play rather than wait on an unknown
+				return
 			}
 			st.seats = seats
 		}

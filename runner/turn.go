@@ -30,8 +30,9 @@ type turnJob struct {
 	seq     int64
 	actions map[string]engine.Action
 	played  []string // ids of the pending actions in actions
-	prev    []byte   // the world state the turn is played from
-	slow    bool     // a custom decider: the job steps, and makes the next view
+	seats   map[string]store.Seat
+	prev    []byte // the world state the turn is played from
+	slow    bool   // a custom decider: the job steps, and makes the next view
 	sim     *engine.Sim
 	turn    engine.Turn // stepped already by the actor (built-in decider)
 	state   []byte
@@ -61,8 +62,8 @@ type turnResult struct {
 // quick), so actions arriving meanwhile are validated against the state
 // the following turn starts from; a slow decider steps in the job.
 func (st *story) startTurn(now time.Time) {
-	j := turnJob{seq: st.next, prev: st.state, slow: st.view != nil}
-	j.actions, j.played = due(slices.Collect(maps.Values(st.pending)), j.seq)
+	j := turnJob{seq: st.next, prev: st.state, slow: st.view != nil, seats: st.seats}
+	j.actions, j.played = due(slices.Collect(maps.Values(st.pending)), j.seq, j.seats)
 	st.next++
 	st.last = now
 	st.turning = true
@@ -77,14 +78,22 @@ func (st *story) startTurn(now time.Time) {
 	})
 }
 
-// due picks the actions due by turn seq.
-func due(pending []store.PendingAction, seq int64) (map[string]engine.Action, []string) {
-	actions := make(map[string]engine.Action, len(pending))
+// due picks the actions due by turn seq. A seated character whose player
+// sent nothing holds its ground (waits, as its player's choice), unless
+// the player asked the AI to fill in: the AI never moves a character a
+// player holds.
+func due(pending []store.PendingAction, seq int64, seats map[string]store.Seat) (map[string]engine.Action, []string) {
+	actions := make(map[string]engine.Action, len(pending)+len(seats))
 	var ids []string
 	for _, a := range pending {
 		if a.Turn <= seq {
 			actions[a.Character] = a.Action
 			ids = append(ids, a.ID)
+		}
+	}
+	for char, seat := range seats {
+		if _, ok := actions[char]; !ok && !seat.AIFill {
+			actions[char] = engine.Action{Kind: engine.ActWait}
 		}
 	}
 	return actions, ids
@@ -136,7 +145,7 @@ func (st *story) play(j turnJob) turnResult {
 		}
 		st.log.Info("an action accepted for this turn is pending: playing it again with it", "seq", j.seq)
 		var actions map[string]engine.Action
-		if actions, played, err = st.dueFromStore(j.seq); err != nil {
+		if actions, played, err = st.dueFromStore(j.seq, j.seats); err != nil {
 			break
 		}
 		if sim, err = engine.RestoreSim(st.sc, st.seed, j.prev, st.r.cfg.Engine); err == nil {
@@ -221,11 +230,11 @@ func (st *story) pause() bool {
 }
 
 // dueFromStore reads the actions due by turn seq from the store.
-func (st *story) dueFromStore(seq int64) (map[string]engine.Action, []string, error) {
+func (st *story) dueFromStore(seq int64, seats map[string]store.Seat) (map[string]engine.Action, []string, error) {
 	for {
 		pending, err := st.r.cfg.Store.PendingActions(st.r.ctx, st.id)
 		if err == nil {
-			actions, ids := due(pending, seq)
+			actions, ids := due(pending, seq, seats)
 			return actions, ids, nil
 		}
 		st.log.Warn("read pending actions; retrying", "seq", seq, "err", err)

@@ -15,6 +15,7 @@ import (
 
 	"github.com/novel-engine/novel-engine/cluster"
 	"github.com/novel-engine/novel-engine/cluster/redistest"
+	"github.com/novel-engine/novel-engine/engine"
 	"github.com/novel-engine/novel-engine/internal/poll"
 	"github.com/novel-engine/novel-engine/store"
 	"github.com/novel-engine/novel-engine/store/postgres"
@@ -47,18 +48,13 @@ func newClusterNode(t *testing.T, st store.Store, rdb redis.UniversalClient, pre
 	return s, hs
 }
 
-// TestAcceptedBeforeTurnAcrossNodes: a player on a node that does not
-// run the story hears "accepted" before the turn that plays the action,
-// every time, though the answer and the turn reach that node by
-// different ways.
-func TestAcceptedBeforeTurnAcrossNodes(t *testing.T) {
-	if testing.Short() {
-		t.Skip("runs two nodes on PostgreSQL and Redis")
-	}
+// storyOnOtherNode starts two nodes on PostgreSQL and Redis and an
+// endless story on one of them; it returns the story, a player's token,
+// the URL of the node that does not run the story, and the store.
+func storyOnOtherNode(t *testing.T, ctx context.Context) (sim SimulationView, tok, other string, st store.Store) {
+	t.Helper()
 	rdb, prefix := redistest.Client(t)
-	st := pgtest.Store(t, postgres.Options{})
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-	defer cancel()
+	st = pgtest.Store(t, postgres.Options{})
 	s1, hs1 := newClusterNode(t, st, rdb, prefix, "n1")
 	_, hs2 := newClusterNode(t, st, rdb, prefix, "n2")
 	tok, _, err := s1.auth.Issue(User{ID: "u1", Name: "Ada", Role: RolePlayer}, time.Hour)
@@ -71,7 +67,6 @@ func TestAcceptedBeforeTurnAcrossNodes(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var sim SimulationView
 	json.NewDecoder(resp.Body).Decode(&sim)
 	resp.Body.Close()
 	var owner string
@@ -80,10 +75,24 @@ func TestAcceptedBeforeTurnAcrossNodes(t *testing.T) {
 		owner = rec.Owner
 		return err == nil && owner != ""
 	})
-	other := hs2.URL
+	other = hs2.URL
 	if owner == "n2" {
 		other = hs1.URL
 	}
+	return sim, tok, other, st
+}
+
+// TestAcceptedBeforeTurnAcrossNodes: a player on a node that does not
+// run the story hears "accepted" before the turn that plays the action,
+// every time, though the answer and the turn reach that node by
+// different ways.
+func TestAcceptedBeforeTurnAcrossNodes(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs two nodes on PostgreSQL and Redis")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	sim, tok, other, _ := storyOnOtherNode(t, ctx)
 	c, _, err := websocket.Dial(ctx, strings.Replace(other, "http", "ws", 1)+"/v1/ws?token="+tok, nil)
 	if err != nil {
 		t.Fatal(err)
@@ -140,5 +149,67 @@ func TestAcceptedBeforeTurnAcrossNodes(t *testing.T) {
 			t.Fatalf("round %d: turn %d, accepted for %d, lacks the action: %s", round, m.Seq, turn, m.Turn)
 		}
 		seen = turn
+	}
+}
+
+// TestSeatHeldAcrossNodes: a character claimed through a node that does
+// not run its story holds its ground from the next turns on: the owner
+// hears of the claim at once.
+func TestSeatHeldAcrossNodes(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs two nodes on PostgreSQL and Redis")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	sim, tok, other, st := storyOnOtherNode(t, ctx)
+	c, _, err := websocket.Dial(ctx, strings.Replace(other, "http", "ws", 1)+"/v1/ws?token="+tok, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.CloseNow()
+	c.SetReadLimit(1 << 20)
+	await := func(id string) map[string]any {
+		for {
+			_, data, err := c.Read(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var m map[string]any
+			json.Unmarshal(data, &m)
+			if m["id"] == id {
+				return m
+			}
+		}
+	}
+	c.Write(ctx, websocket.MessageText, []byte(fmt.Sprintf(`{"type":"claim","id":"c","sim":%q,"character":"ona"}`, sim.ID)))
+	if m := await("c"); m["type"] != "claimed" || m["ai_fill"] != false {
+		t.Fatalf("claim: %v", m)
+	}
+	// Messages are handled in order: by the pong, the owner has heard.
+	c.Write(ctx, websocket.MessageText, []byte(`{"type":"ping","id":"p"}`))
+	await("p")
+	rec, err := st.GetSimulation(ctx, sim.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	from := rec.Head + 2 // a turn being played meanwhile may not know yet
+	poll.Until(t, 20*time.Second, "ten more turns", func() bool {
+		rec, err := st.GetSimulation(ctx, sim.ID)
+		return err == nil && rec.Head >= from+10
+	})
+	turns, err := st.ListTurns(ctx, sim.ID, from-1, 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tr := range turns {
+		var body struct {
+			Events []engine.Event `json:"events"`
+		}
+		json.Unmarshal(tr.Body, &body)
+		for _, e := range body.Events {
+			if e.Actor == "ona" && (e.Kind != engine.ActWait || e.Source != engine.SourcePlayer) {
+				t.Fatalf("turn %d: seated ona did %s (source %s), want her player's wait", tr.Seq, e.Kind, e.Source)
+			}
+		}
 	}
 }

@@ -24,13 +24,16 @@ const (
 
 // clientMsg is any message a client sends.
 type clientMsg struct {
-	Type      string          `json:"type"`
-	ID        string          `json:"id,omitempty"`
-	Sim       string          `json:"sim,omitempty"`
-	Since     *int64          `json:"since,omitempty"`
-	Character string          `json:"character,omitempty"`
-	Action    *engine.Action  `json:"action,omitempty"`
-	Extra     json.RawMessage `json:"-"`
+	Type      string         `json:"type"`
+	ID        string         `json:"id,omitempty"`
+	Sim       string         `json:"sim,omitempty"`
+	Since     *int64         `json:"since,omitempty"`
+	Character string         `json:"character,omitempty"`
+	Action    *engine.Action `json:"action,omitempty"`
+	// AIFill (extension, in claim): the AI plays the character on turns
+	// its player sends no action for.
+	AIFill bool            `json:"ai_fill,omitempty"`
+	Extra  json.RawMessage `json:"-"`
 }
 
 type welcomeMsg struct {
@@ -49,6 +52,12 @@ type replyMsg struct {
 	Head      *int64 `json:"head,omitempty"`
 	Recovered *bool  `json:"recovered,omitempty"`
 	Turn      *int64 `json:"turn,omitempty"`
+	// Replaced (extension, in accepted): the action replaced one the
+	// character had queued for the same turn.
+	Replaced bool `json:"replaced,omitempty"`
+	// AIFill (extension, in claimed): whether the AI fills in for the
+	// player's idle turns.
+	AIFill *bool `json:"ai_fill,omitempty"`
 	// Epoch (extension, in subscribed) names the generation of the
 	// simulation's history in the broker; it changes when that history
 	// was lost. Absent on a single node.

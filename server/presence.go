@@ -5,8 +5,13 @@ import (
 	"sync"
 	"time"
 
+	"github.com/novel-engine/novel-engine/cluster"
 	"github.com/novel-engine/novel-engine/hub"
 )
+
+// seatsNoticeTimeout bounds the wait for the owner of a story on another
+// node to hear that its seats changed.
+const seatsNoticeTimeout = 3 * time.Second
 
 // presence publishes who watches and who holds each seat, at most once
 // per interval per simulation: a crowd arriving at once costs one message
@@ -23,11 +28,19 @@ func newPresence(s *Server) *presence {
 }
 
 // seatsChanged tells who needs to know that sim's seats changed: the
-// watchers (presence) and the story, if it runs here and waits for its
-// players.
-func (s *Server) seatsChanged(sim string) {
+// watchers (presence) and the story, which holds seated characters and
+// may wait for its players, on whichever node runs it. A story that does
+// not hear of it reads its seats again within a bounded time anyway.
+func (s *Server) seatsChanged(ctx context.Context, sim string) {
 	s.presence.mark(sim)
-	s.runner.SeatsChanged(sim)
+	if s.runner.SeatsChanged(sim) || s.cluster == nil {
+		return
+	}
+	ctx, cancel := context.WithTimeout(ctx, seatsNoticeTimeout)
+	defer cancel()
+	if _, err := s.cluster.Call(ctx, sim, cluster.Request{Kind: "seats"}); err != nil {
+		s.log.Debug("tell the owner that seats changed", "sim", sim, "err", err)
+	}
 }
 
 // mark notes that sim's presence changed.

@@ -19,12 +19,12 @@ type remote struct{ s *Server }
 var _ cluster.Handler = remote{}
 
 func (r remote) Handle(sim string, req cluster.Request, deadline time.Time, done func(cluster.Reply, bool)) {
-	answer := func(turn int64, err error) {
+	answer := func(acc runner.Accepted, err error) {
 		if errors.Is(err, runner.ErrNotRunning) {
 			done(cluster.Reply{}, false)
 			return
 		}
-		rep := cluster.Reply{Turn: turn}
+		rep := cluster.Reply{Turn: acc.Turn, Replaced: acc.Replaced}
 		if err != nil {
 			e := toError(r.s.log, err)
 			rep.Code, rep.Message = e.Code, e.Message
@@ -34,31 +34,33 @@ func (r remote) Handle(sim string, req cluster.Request, deadline time.Time, done
 	switch req.Kind {
 	case "act":
 		if req.Action == nil {
-			answer(0, Errorf(CodeBadRequest, "action is required"))
+			answer(runner.Accepted{}, Errorf(CodeBadRequest, "action is required"))
 			return
 		}
 		r.s.runner.ActAsync(sim, req.Character, req.UserID, *req.Action, deadline, answer)
 	case "control":
-		r.s.runner.ControlAsync(sim, req.Op, deadline, func(_ *store.Simulation, err error) { answer(0, err) })
+		r.s.runner.ControlAsync(sim, req.Op, deadline, func(_ *store.Simulation, err error) { answer(runner.Accepted{}, err) })
+	case "seats":
+		done(cluster.Reply{}, r.s.runner.SeatsChanged(sim))
 	default:
-		answer(0, Errorf(CodeBadRequest, "unknown request %q", req.Kind))
+		answer(runner.Accepted{}, Errorf(CodeBadRequest, "unknown request %q", req.Kind))
 	}
 }
 
 // actHere queues an action with the node that runs the simulation: this
 // one, or another through the cluster.
-func (s *Server) actHere(ctx context.Context, sim, character, userID string, a engine.Action) (int64, error) {
-	turn, err := s.runner.Act(ctx, sim, character, userID, a)
+func (s *Server) actHere(ctx context.Context, sim, character, userID string, a engine.Action) (runner.Accepted, error) {
+	acc, err := s.runner.Act(ctx, sim, character, userID, a)
 	if !errors.Is(err, runner.ErrNotRunning) || s.cluster == nil {
-		return turn, err
+		return acc, err
 	}
 	// Validated and queued by the node running it, which answers with
 	// the turn it will be played in.
 	rep, err := s.cluster.Call(ctx, sim, cluster.Request{Kind: "act", Character: character, UserID: userID, Action: &a})
 	if err != nil {
-		return 0, err
+		return runner.Accepted{}, err
 	}
-	return rep.Turn, replyError(rep)
+	return runner.Accepted{Turn: rep.Turn, Replaced: rep.Replaced}, replyError(rep)
 }
 
 // controlHere applies op on the node that runs the simulation.

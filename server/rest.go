@@ -16,6 +16,7 @@ import (
 	"github.com/go-chi/chi/v5"
 
 	"github.com/novel-engine/novel-engine/engine"
+	"github.com/novel-engine/novel-engine/runner"
 	"github.com/novel-engine/novel-engine/store"
 )
 
@@ -456,6 +457,13 @@ func (s *Server) handleStory(w http.ResponseWriter, r *http.Request) {
 	io.WriteString(w, engine.RenderMarkdown(rec.Title, in.scenario.Premise, turns))
 }
 
+// acceptedView is the answer to a REST action: the turn it will be
+// played in, and (extension) whether it replaced one queued for it.
+type acceptedView struct {
+	Turn     int64 `json:"turn"`
+	Replaced bool  `json:"replaced"`
+}
+
 type actionRequest struct {
 	Character string         `json:"character"`
 	Action    *engine.Action `json:"action"`
@@ -467,51 +475,51 @@ func (s *Server) handleAction(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
-	turn, err := s.act(r.Context(), userFrom(r.Context()), chi.URLParam(r, "id"), req.Character, req.Action)
+	acc, err := s.act(r.Context(), userFrom(r.Context()), chi.URLParam(r, "id"), req.Character, req.Action)
 	if err != nil {
 		s.writeError(w, r, err)
 		return
 	}
-	writeJSON(w, http.StatusAccepted, map[string]int64{"turn": turn})
+	writeJSON(w, http.StatusAccepted, acceptedView{Turn: acc.Turn, Replaced: acc.Replaced})
 }
 
 // act applies the protocol's rules for a player's action and queues it.
-func (s *Server) act(ctx context.Context, u User, simID, character string, a *engine.Action) (int64, error) {
+func (s *Server) act(ctx context.Context, u User, simID, character string, a *engine.Action) (runner.Accepted, error) {
 	switch u.Role {
 	case RoleAnonymous:
-		return 0, Errorf(CodeUnauthorized, "sign in to act")
+		return runner.Accepted{}, Errorf(CodeUnauthorized, "sign in to act")
 	case RoleViewer:
-		return 0, Errorf(CodeForbidden, "viewers may not act")
+		return runner.Accepted{}, Errorf(CodeForbidden, "viewers may not act")
 	}
 	if a == nil {
-		return 0, Errorf(CodeBadRequest, "action is required")
+		return runner.Accepted{}, Errorf(CodeBadRequest, "action is required")
 	}
 	if character == "" || len(character) > maxIDLen {
-		return 0, Errorf(CodeBadRequest, "character must be 1 to %d characters", maxIDLen)
+		return runner.Accepted{}, Errorf(CodeBadRequest, "character must be 1 to %d characters", maxIDLen)
 	}
 	if len([]rune(a.Text)) > maxActionText {
-		return 0, Errorf(CodeTooLarge, "action text is longer than %d characters", maxActionText)
+		return runner.Accepted{}, Errorf(CodeTooLarge, "action text is longer than %d characters", maxActionText)
 	}
 	if len(a.Kind) > maxIDLen || len(a.Target) > maxIDLen {
-		return 0, Errorf(CodeBadRequest, "action kind and target must be at most %d characters", maxIDLen)
+		return runner.Accepted{}, Errorf(CodeBadRequest, "action kind and target must be at most %d characters", maxIDLen)
 	}
 	rec, err := s.simulation(ctx, simID)
 	if err != nil {
-		return 0, err
+		return runner.Accepted{}, err
 	}
 	if rec.Status == store.StatusFinished || rec.Status == store.StatusFailed {
-		return 0, Errorf(CodeConflict, "simulation %q has ended", rec.ID)
+		return runner.Accepted{}, Errorf(CodeConflict, "simulation %q has ended", rec.ID)
 	}
 	seats, err := s.store.Seats(ctx, rec.ID)
 	if err != nil {
-		return 0, err
+		return runner.Accepted{}, err
 	}
 	if seat, ok := seats[character]; !ok || seat.UserID != u.ID {
-		return 0, Errorf(CodeForbidden, "you do not hold the seat of %q; claim it first", character)
+		return runner.Accepted{}, Errorf(CodeForbidden, "you do not hold the seat of %q; claim it first", character)
 	}
-	turn, err := s.actHere(ctx, rec.ID, character, u.ID, *a)
+	acc, err := s.actHere(ctx, rec.ID, character, u.ID, *a)
 	if err == nil {
 		s.metrics.actions.Inc()
 	}
-	return turn, err
+	return acc, err
 }

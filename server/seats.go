@@ -54,7 +54,7 @@ func (s *Server) freeSeat(sim, character, userID string) {
 		s.log.Debug("release seat after grace", "sim", sim, "character", character, "err", err)
 		return
 	}
-	s.seatsChanged(sim)
+	s.seatsChanged(ctx, sim)
 }
 
 func (k *seatKeeper) connected(u User) {

@@ -46,6 +46,9 @@ type CharacterSeatView struct {
 type SeatView struct {
 	UserID   string `json:"user_id"`
 	UserName string `json:"user_name"`
+	// AIFill (extension): the AI plays the character on turns its player
+	// sends no action for; otherwise it holds its ground.
+	AIFill bool `json:"ai_fill"`
 }
 
 // simInfo is what never changes about a simulation: its parsed scenario
@@ -186,7 +189,7 @@ func (s *Server) view(rec *store.Simulation, lastTurn []byte, seats map[string]s
 		}
 		v.Characters[i] = CharacterSeatView{CharacterView: c}
 		if seat, ok := seats[c.ID]; ok {
-			v.Characters[i].Seat = &SeatView{UserID: seat.UserID, UserName: seat.UserName}
+			v.Characters[i].Seat = &SeatView{UserID: seat.UserID, UserName: seat.UserName, AIFill: seat.AIFill}
 		}
 	}
 	return v, nil

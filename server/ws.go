@@ -271,11 +271,11 @@ func (c *conn) sendHistory(ctx context.Context, m clientMsg) (int64, error) {
 func (c *conn) act(ctx context.Context, m clientMsg) error {
 	release := c.s.hub.Hold(c.client, m.Sim)
 	defer release(context.WithoutCancel(ctx))
-	turn, err := c.s.act(ctx, c.user, m.Sim, m.Character, m.Action)
+	acc, err := c.s.act(ctx, c.user, m.Sim, m.Character, m.Action)
 	if err != nil {
 		return err
 	}
-	c.send(replyMsg{Type: "accepted", ID: m.ID, Sim: m.Sim, Turn: &turn})
+	c.send(replyMsg{Type: "accepted", ID: m.ID, Sim: m.Sim, Turn: &acc.Turn, Replaced: acc.Replaced})
 	return nil
 }
 
@@ -301,7 +301,7 @@ func (c *conn) claim(ctx context.Context, m clientMsg) error {
 	if rec.Status == store.StatusFinished || rec.Status == store.StatusFailed {
 		return Errorf(CodeConflict, "simulation %q has ended", rec.ID)
 	}
-	err = s.store.ClaimSeat(ctx, rec.ID, m.Character, store.Seat{UserID: c.user.ID, UserName: c.user.Name})
+	err = s.store.ClaimSeat(ctx, rec.ID, m.Character, store.Seat{UserID: c.user.ID, UserName: c.user.Name, AIFill: m.AIFill})
 	if errors.Is(err, store.ErrConflict) {
 		return Errorf(CodeConflict, "character %q is already claimed", m.Character)
 	}
@@ -309,8 +309,8 @@ func (c *conn) claim(ctx context.Context, m clientMsg) error {
 		return err
 	}
 	s.seats.claimed(c.user.ID, rec.ID, m.Character)
-	s.seatsChanged(rec.ID)
-	c.send(replyMsg{Type: "claimed", ID: m.ID, Sim: m.Sim, Character: m.Character})
+	c.send(replyMsg{Type: "claimed", ID: m.ID, Sim: m.Sim, Character: m.Character, AIFill: &m.AIFill})
+	s.seatsChanged(ctx, rec.ID)
 	return nil
 }
 
@@ -347,8 +347,8 @@ func (c *conn) release(ctx context.Context, m clientMsg) error {
 		return err
 	}
 	s.seats.released(seat.UserID, rec.ID, m.Character)
-	s.seatsChanged(rec.ID)
 	c.send(replyMsg{Type: "released", ID: m.ID, Sim: m.Sim, Character: m.Character})
+	s.seatsChanged(ctx, rec.ID)
 	return nil
 }
 

@@ -455,6 +455,8 @@ function storyView(main, simId) {
   let unseen = 0;
   /** My action waiting to be played: the turn it goes in. @type {{turn: number, character: string, label: string}|null} */
   let pending = null;
+  /** Whether the AI plays my character on turns I send nothing for. */
+  let aiFill = false;
   let lastAnnounce = 0;
   /** @type {any} */ let announceTimer = null;
   let castDirty = true;
@@ -564,7 +566,7 @@ function storyView(main, simId) {
   // Reclaim my seats after a reconnect (they survive a short absence).
   const onWelcome = () => {
     for (const c of [...mine]) {
-      client.claim(simId, c).catch((err) => {
+      client.claim(simId, c, { aiFill }).catch((err) => {
         mine.delete(c);
         toast(`Lost the seat of ${charName(c)}: ${errText(err)}`, 'error');
         castDirty = true; schedule();
@@ -599,7 +601,7 @@ function storyView(main, simId) {
       chars.set(c.id, { ...chars.get(c.id), ...c });
       if (c.seat) {
         seats.set(c.id, c.seat.user_name);
-        if (session.user && c.seat.user_id === session.user.id) mine.add(c.id);
+        if (session.user && c.seat.user_id === session.user.id) { mine.add(c.id); aiFill = !!c.seat.ai_fill; }
       }
     }
     for (const c of s.characters || []) factionColor(c.faction || '');
@@ -781,6 +783,7 @@ function storyView(main, simId) {
   function played(t, art) {
     const p = /** @type {NonNullable<typeof pending>} */ (pending);
     pending = null;
+    renderNext();
     const mineEv = (t.events || []).find((/** @type {any} */ e) => e.actor === p.character);
     art.classList.add('has-mine');
     const msg = t.seq === p.turn && mineEv
@@ -995,7 +998,7 @@ function storyView(main, simId) {
   /** @param {string} c */
   async function claim(c) {
     try {
-      await client.claim(simId, c);
+      await client.claim(simId, c, { aiFill });
       mine.add(c);
       seats.set(c, session.user?.name || 'you');
       toast(`You now play ${charName(c)}.`);
@@ -1017,6 +1020,40 @@ function storyView(main, simId) {
     seats.delete(c);
     pending = null;
     castDirty = true; schedule();
+  }
+
+  /** @param {boolean} on */
+  async function setAIFill(on) {
+    const c = [...mine][0];
+    if (!c) return;
+    const was = aiFill;
+    aiFill = on;
+    renderNext();
+    try {
+      await client.claim(simId, c, { aiFill: on });
+    } catch (err) {
+      aiFill = was;
+      toast(`Could not change who plays ${charName(c)} while you wait: ${errText(err)}`, 'error');
+    }
+    renderNext();
+  }
+
+  /** Says what my character does next: my queued action, or what happens
+   * when I send none. */
+  function renderNext() {
+    const box = /** @type {HTMLElement|null} */ (playBox.querySelector('.next-up'));
+    const c = [...mine][0];
+    if (!box || !c) return;
+    const name = charName(c);
+    if (pending && pending.character === c) {
+      box.replaceChildren('Next: ', h('strong', null, pending.label), ` (turn ${pending.turn}). Sending another action replaces it.`);
+    } else {
+      box.replaceChildren(aiFill
+        ? `Next turn: nothing queued, so the AI decides for ${name}.`
+        : `Next turn: nothing queued, so ${name} holds their ground.`);
+    }
+    const fill = /** @type {HTMLInputElement|null} */ (playBox.querySelector('#ai-fill'));
+    if (fill) fill.checked = aiFill;
   }
 
   let playStatus = { text: '', seq: 0 };
@@ -1047,8 +1084,12 @@ function storyView(main, simId) {
     if (!c) return;
     try {
       const r = await client.act(simId, c, action);
+      const before = pending;
       pending = { turn: r.turn, character: c, label };
-      setPlayStatus(`Accepted: ${label}. It will be played in turn ${r.turn}.`);
+      setPlayStatus(r.replaced
+        ? `Replaced ${before && before.turn === r.turn ? `“${before.label}”` : 'your earlier action'} with ${label}, to be played in turn ${r.turn}.`
+        : `Accepted: ${label}. It will be played in turn ${r.turn}.`);
+      renderNext();
     } catch (err) {
       setPlayStatus(`Not accepted: ${errText(err)}`);
       if (/** @type {any} */ (err).code === 'forbidden') { mine.delete(c); castDirty = true; schedule(); }
@@ -1106,6 +1147,8 @@ function storyView(main, simId) {
       h('div.say-row', null, kindSel, otherTarget, otherBtn));
     const waitBtn = /** @type {HTMLButtonElement} */ (h('button.ghost', { type: 'button', dataset: { key: 'wait' }, onclick: () => act({ kind: 'wait' }, 'wait') }, 'Wait a turn'));
     const releaseBtn = h('button.ghost', { type: 'button', dataset: { key: 'release' }, onclick: () => release(c) });
+    const fill = /** @type {HTMLInputElement} */ (h('input', { type: 'checkbox', id: 'ai-fill', dataset: { key: 'ai-fill' },
+      onchange: (/** @type {Event} */ e) => setAIFill(/** @type {HTMLInputElement} */ (e.target).checked) }));
 
     playBox.replaceChildren(
       head,
@@ -1125,9 +1168,12 @@ function storyView(main, simId) {
         h('div.say-row', null, sayText, sayTo, sayBtn)),
       other,
       h('div.act-row', null, waitBtn, releaseBtn),
+      h('p.next-up', { 'aria-live': 'polite' }),
+      h('label.ai-fill', { for: 'ai-fill' }, fill, ' Let the AI act for me when I send nothing'),
       h('p.play-status', { role: 'status', 'aria-live': 'polite' }),
     );
     fillStatus(/** @type {HTMLElement} */ (playBox.querySelector('.play-status')));
+    renderNext();
 
     let last = '';
     return {
@@ -1169,6 +1215,7 @@ function storyView(main, simId) {
 
         sayText.disabled = ended || dead;
         for (const b of [sayBtn, otherBtn, waitBtn]) b.disabled = off;
+        fill.disabled = off;
         for (const s of [sayTo, kindSel, otherTarget]) s.disabled = off;
       },
     };

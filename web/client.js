@@ -307,11 +307,18 @@ export class NovelClient extends EventTarget {
   }
 
   /**
-   * Claims a character's seat. Needs a player or admin token.
-   * @param {string} sim @param {string} character
+   * Claims a character's seat. Needs a player or admin token. With
+   * `aiFill`, the AI plays the character on turns you send no action for;
+   * without it the character holds its ground until you act. Claiming a
+   * seat you hold again changes that choice.
+   * @param {string} sim @param {string} character @param {{aiFill?: boolean}} [opts]
    * @returns {Promise<Message>} the `claimed` reply
    */
-  claim(sim, character) { return this.request({ type: 'claim', sim, character }); }
+  claim(sim, character, opts = {}) {
+    /** @type {any} */ const m = { type: 'claim', sim, character };
+    if (opts.aiFill) m.ai_fill = true;
+    return this.request(m);
+  }
 
   /**
    * Frees a seat you hold.

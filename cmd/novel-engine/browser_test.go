@@ -262,11 +262,10 @@ func TestBrowserPlaysACharacter(t *testing.T) {
 		}
 	}
 
-	// Read the target and press in one step: the panel is rebuilt when
-	// the character moves. The AI plays a seated character whose player
-	// has not acted, so a turn may move it between the page's last update
-	// and the press; the server then refuses the move as not adjacent,
-	// and the test presses again on the rebuilt panel.
+	// Read the target and press in one step: the panel is updated when
+	// the character moves. A seated character holds its ground between
+	// its player's actions, but a refused move (not adjacent) is retried
+	// on the updated panel all the same.
 	// The panel says "Accepted … turn N", then "Played in turn N"; a
 	// quick turn may replace the first before the test looks.
 	var target string
@@ -335,6 +334,56 @@ func TestBrowserPlaysACharacter(t *testing.T) {
 		for _, c := range v.Characters {
 			if c.ID == "mara" {
 				return c.Seat == nil
+			}
+		}
+		return false
+	})
+	if errs := tab.Errors(); len(errs) > 0 {
+		t.Errorf("page errors: %v", errs)
+	}
+}
+
+// TestBrowserPanelShowsQueuedAction: the Play panel says what the
+// character will do next (the queued action, or that it holds its
+// ground), says plainly when a new action replaces the queued one, and
+// offers to let the AI act for an idle player.
+func TestBrowserPanelShowsQueuedAction(t *testing.T) {
+	e := newBrowserEnv(t)
+	tok := e.node.guest(t, "Wren")
+	// One turn now, the next a minute later: the actions below wait.
+	sim := e.story(t, tok, 60000)
+
+	tab := e.browser.NewTab(t)
+	tab.Do(20*time.Second, chromedp.Navigate(e.base+"/story/"+sim))
+	tab.WaitJS(10*time.Second, `document.querySelectorAll('#prose article.turn').length >= 1`, `document.querySelector('main').innerText`)
+	tab.Do(10*time.Second,
+		chromedp.SendKeys(chromedp.CSS("#guest-name"), "Ada"),
+		chromedp.Click(chromedp.CSS(".signin button")),
+	)
+	tab.WaitJS(10*time.Second, `!!document.querySelector('#cast li[data-id="mara"] button[aria-label^="Play"]:not([disabled])') && window.novel.client.isOpen`, `document.querySelector('#cast').innerText`)
+	webtest.MustEval[bool](tab, `(() => { document.querySelector('#cast li[data-id="mara"] button[aria-label^="Play"]:not([disabled])').click(); return true })()`)
+	tab.WaitJS(10*time.Second, `!!document.querySelector('#play button.move:not([disabled])')`, `document.querySelector('#play').innerText`)
+	const nextUp = `document.querySelector('#play .next-up').textContent`
+	tab.WaitJS(5*time.Second, `/holds their ground/.test(`+nextUp+`)`, nextUp)
+
+	target := webtest.MustEval[string](tab, `(() => { const b = document.querySelector('#play button.move'); b.click(); return b.textContent })()`)
+	tab.WaitJS(10*time.Second, `/^Next: go to /.test(`+nextUp+`)`, nextUp)
+	if got := webtest.MustEval[string](tab, nextUp); !strings.Contains(got, target) {
+		t.Fatalf("next-up line %q does not name the move to %s", got, target)
+	}
+	tab.Do(10*time.Second, chromedp.SendKeys(chromedp.CSS("#say-text"), "Who took the letter?\r"))
+	const status = `document.querySelector('.play-status').textContent`
+	tab.WaitJS(10*time.Second, `/^Replaced “go to .*” with say “Who took the letter\?”/.test(`+status+`)`, status)
+	tab.WaitJS(5*time.Second, `/^Next: say “Who took the letter\?”/.test(`+nextUp+`)`, nextUp)
+
+	// The AI may act for an idle player: the choice reaches the server.
+	webtest.MustEval[bool](tab, `(() => { document.querySelector('#ai-fill').click(); return true })()`)
+	poll.Until(t, 10*time.Second, "the seat to let the AI fill in", func() bool {
+		var v simView
+		e.node.api(t, "GET", "/v1/simulations/"+sim, "", nil, &v)
+		for _, c := range v.Characters {
+			if c.ID == "mara" {
+				return c.Seat != nil && c.Seat.AIFill
 			}
 		}
 		return false

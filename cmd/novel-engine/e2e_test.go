@@ -157,6 +157,7 @@ type simView struct {
 		Seat     *struct {
 			UserID   string `json:"user_id"`
 			UserName string `json:"user_name"`
+			AIFill   bool   `json:"ai_fill"`
 		} `json:"seat"`
 	} `json:"characters"`
 	Locations []struct {
