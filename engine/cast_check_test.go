@@ -177,7 +177,7 @@ func measureCast(tb testing.TB, sc *Scenario, seed int64, m *castMeter) castStat
 	}
 	for _, tt := range rec.turns {
 		for _, u := range tt.used {
-			if !strings.HasPrefix(u, "q#") {
+			if !strings.HasPrefix(u, "q#") && !strings.HasPrefix(u, "again:") {
 				families[templateFamily(u)]++
 				uses++
 			}

@@ -6,6 +6,9 @@ package engine
 
 // tell tells one record, by its kind.
 func (t *teller) tell(r *Record) {
+	if key := againKey(r); key != "" {
+		t.used = append(t.used, key)
+	}
 	v := slots{a: r.Actor, t: r.Target, item: t.itemName(r.Item), place: t.placeName(r.Place), from: t.placeName(r.From), text: r.Text}
 	if r.Outcome == OutcomeFailure && (r.Detail == "gone" || r.Detail == "dead") && (r.Kind == ActSpeak || r.Kind == ActGive || r.Kind == ActHelp) {
 		t.tellTargetGone(r, v)
@@ -34,7 +37,7 @@ func (t *teller) tell(r *Record) {
 			"{A} kept still and let {a.pos} wounds close.",
 			"{A} sat a while to get {a.pos} breath back.",
 			"Hurt, {A} stayed where {a.sub} was.",
-			"{A} leaned against the wall at {place} and waited for the shaking to stop.",
+			"{A} sat down at {place} and waited for the shaking to stop.",
 			"{A} could do nothing for a while but breathe.",
 		})
 	case EffectArrival, EffectDiscovery, EffectWeather, EffectMessage:

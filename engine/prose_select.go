@@ -83,6 +83,11 @@ func chooseRecords(sc *Scene) []bool {
 		if r.Outcome == OutcomeFailure && r.Detail == "gone" {
 			continue
 		}
+		// A request refused, a blow missed or a wound tended between
+		// the same two, told lately, is not told again.
+		if key := againKey(r); key != "" && slices.Contains(sc.Recent, key) {
+			continue
+		}
 		idx = append(idx, k)
 	}
 	slices.SortStableFunc(idx, func(a, b int) int { return tellPriority(&sc.Records[b]) - tellPriority(&sc.Records[a]) })
@@ -183,4 +188,21 @@ func routineRank(r *Record) int {
 		rank++
 	}
 	return rank
+}
+
+// againKey names a deed that recurs between the same two people and
+// changes little each time (a request refused, a blow missed, a wound
+// tended), so that the story tells it once in a while,
+// not every time. "" for any other deed, and for a player's.
+func againKey(r *Record) string {
+	if r.Actor == "" || r.Target == "" || r.Source == SourcePlayer {
+		return ""
+	}
+	switch {
+	case r.Kind == ActSpeak && (r.Detail == "denied" || r.Detail == "refuse"),
+		r.Kind == ActHelp && r.Outcome == OutcomeSuccess && r.Detail != "remedy",
+		r.Kind == ActAttack && r.Outcome == OutcomeFailure:
+		return "again:" + r.Kind + ":" + r.Actor + ">" + r.Target
+	}
+	return ""
 }
