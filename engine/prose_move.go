@@ -13,6 +13,8 @@ func (t *teller) tellMove(r *Record, v slots) {
 			"{A} got out of {from} before {T} could strike again.",
 			"{A} limped out of {from}, afraid for {a.pos} life.",
 			"Not daring to stay near {t}, {A} slipped away to {place}.",
+			"{A} ran from {t}, and did not stop until {place}.",
+			"{A} backed away from {t} and made for {place}.",
 		})
 	case "side":
 		v.t = r.CauseRef
@@ -76,6 +78,8 @@ func (t *teller) tellMove(r *Record, v slots) {
 				"There {a.sub} found {company}.",
 				"{Company} looked up as {a.sub} came in.",
 				"{A} was not alone there: {company} {extra} waiting.",
+				"{Company} {extra} there before {a.obj}.",
+				"{A} came in on {company}.",
 			})
 		} else {
 			t.say("move.company.at", cv, []string{

@@ -93,6 +93,8 @@ func (t *teller) tellSpeak(r *Record, v slots) {
 				"{A} traded a few words with {t}.",
 				"{A} sat with {t} and talked of small things.",
 				"{T} let {a} talk, and listened.",
+				"{A} and {T} spoke quietly for a while, and nobody else heard what was said.",
+				"{A} had a word with {t}, and then another.",
 			})
 			return
 		}

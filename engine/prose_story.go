@@ -95,6 +95,8 @@ func (t *teller) tellGoal(r *Record, v slots) {
 				"{With} had lost {item} to {t}{place}, and {A} meant to have it back.",
 				"Now {T} had {item}, not {with}, and {A} would not let that stand.",
 				"{item} had passed from {with} to {t}{place}; {A} set {a.pos} jaw and went after it.",
+				"{A} would not leave {item} with {t} for long.",
+				"With {item} in {T's} hands{place}, {A} had work to do.",
 			})
 			return
 		}
@@ -214,6 +216,8 @@ func (t *teller) tellBond(r *Record, v slots) {
 			"{A} would have followed {t} anywhere by now.",
 			"Whatever else happened, {A} was {T's} to the end.",
 			"There was nothing {A} would not have done for {t} now.",
+			"{A} would have stood between {t} and any blade by then.",
+			"By now {A} was {T's} friend through and through.",
 		})
 	case now == 1 && was < 1:
 		t.say("bond.warm", v, []string{
@@ -221,6 +225,8 @@ func (t *teller) tellBond(r *Record, v slots) {
 			"{A} began, against all sense, to trust {t}.",
 			"{A} looked at {t} differently after that.",
 			"{A} trusted {t} a little more after that.",
+			"{A} was glad, in the end, to have {t} near.",
+			"A little of {A's} wariness of {t} went away.",
 		})
 	case now == -2:
 		t.say("bond.enemy", v, []string{
