@@ -87,8 +87,8 @@ func TestRatchets(t *testing.T) {
 			}
 			check(f.IdlePct <= 45, "idle turns %.1f%% (at most 45%% so far, aim %.0f%%)", f.IdlePct, AimIdlePct)
 			check(f.BackPct <= 40, "moves back %.1f%% (at most 40%% so far, aim %.0f%%)", f.BackPct, AimBackPct)
-			check(f.ShapeRatio >= 0.82, "distinct shapes %.3f (at least 0.82 so far, aim %.2f)", f.ShapeRatio, AimShapeRatio)
-			check(f.RepeatsPerStory <= 6.5, "repeated sentences %.2f per story (at most 6.5 so far, aim %.1f)", f.RepeatsPerStory, AimRepeats)
+			check(f.ShapeRatio >= 0.88, "distinct shapes %.3f (at least 0.88 so far, aim %.2f)", f.ShapeRatio, AimShapeRatio)
+			check(f.RepeatsPerStory <= 3.5, "repeated sentences %.2f per story (at most 3.5 so far, aim %.1f)", f.RepeatsPerStory, AimRepeats)
 			check(f.StakesPct >= 50, "told turns that changed something %.1f%% (at least 50%% so far, aim %.0f%%)", f.StakesPct, AimStakesPct)
 			check(f.TopFamilyPct <= 26, "template family %s %.1f%% (at most 26%% so far, aim %.0f%%)", f.TopFamily, f.TopFamilyPct, AimTopFamilyPct)
 		})
