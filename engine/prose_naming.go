@@ -116,15 +116,7 @@ func (t *teller) crowded(people []string, id string) bool {
 	return false
 }
 
-func (t *teller) uniqueRole(id string) bool {
-	role := t.cast.People[id].Role
-	for k, p := range t.cast.People {
-		if k != id && p.Role == role {
-			return false
-		}
-	}
-	return true
-}
+func (t *teller) uniqueRole(id string) bool { return t.ix().unique[id] }
 
 func pronoun(p, form string) string {
 	switch p {
@@ -199,6 +191,8 @@ type castIndex struct {
 	// vocatives ", reeve." and the like.
 	theLast, lastPos map[string]string
 	vocatives        map[string][4]string
+	// unique: whose role nobody else shares.
+	unique map[string]bool
 }
 
 type castRef struct{ id, ref string }
@@ -212,7 +206,11 @@ func (t *teller) ix() *castIndex {
 }
 
 func indexCast(c *Cast) *castIndex {
-	x := &castIndex{names: map[string][3]string{}, theLast: map[string]string{}, lastPos: map[string]string{}, vocatives: map[string][4]string{}}
+	x := &castIndex{names: map[string][3]string{}, theLast: map[string]string{}, lastPos: map[string]string{}, vocatives: map[string][4]string{}, unique: map[string]bool{}}
+	roles := map[string]int{}
+	for _, p := range c.People {
+		roles[p.Role]++
+	}
 	for id := range c.People {
 		x.ids = append(x.ids, id)
 	}
@@ -224,6 +222,7 @@ func indexCast(c *Cast) *castIndex {
 			f = f[:len(f)-1]
 		}
 		x.names[id] = [3]string{p.Name, f[0], f[len(f)-1]}
+		x.unique[id] = roles[p.Role] == 1
 		for _, r := range p.Refs {
 			x.refs = append(x.refs, castRef{id, r})
 		}
