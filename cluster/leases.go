@@ -138,6 +138,9 @@ func (c *Cluster) Stopped(sim string, lost bool) {
 	}
 }
 
+// renewBatch is how many leases one pipeline renews.
+const renewBatch = 500
+
 // renewLoop keeps this node's leases alive.
 func (c *Cluster) renewLoop(ctx context.Context) {
 	every(ctx, c.cfg.RenewInterval, c.renew)
@@ -157,16 +160,22 @@ func (c *Cluster) renew(ctx context.Context) {
 	if len(sims) == 0 {
 		return
 	}
-	rctx, cancel := context.WithTimeout(ctx, c.cfg.RenewInterval)
+	// A node holding thousands of leases may take longer than one
+	// interval to renew them all on a busy machine: allow until the
+	// oldest could expire, not one interval (a missed deadline loses
+	// every lease at once).
+	rctx, cancel := context.WithTimeout(ctx, max(c.cfg.RenewInterval, c.cfg.LeaseTTL-c.cfg.RenewInterval))
 	defer cancel()
 	cmds := make([]*redis.Cmd, len(sims))
 	// Scripts in a pipeline are called by hash: load it first (Redis may
 	// have restarted and forgotten it).
 	err := renewScript.Load(rctx, c.rdb).Err()
-	if err == nil {
+	// In pipelines of a bounded size, so that one round trip's buffers
+	// stay small however many leases the node holds.
+	for lo := 0; err == nil && lo < len(sims); lo += renewBatch {
 		pipe := c.rdb.Pipeline()
-		for i, sim := range sims {
-			cmds[i] = renewScript.EvalSha(rctx, pipe, []string{c.keys.lease(sim)}, c.node, c.cfg.LeaseTTL.Milliseconds())
+		for i := lo; i < min(lo+renewBatch, len(sims)); i++ {
+			cmds[i] = renewScript.EvalSha(rctx, pipe, []string{c.keys.lease(sims[i])}, c.node, c.cfg.LeaseTTL.Milliseconds())
 		}
 		pipe.Exec(rctx)
 	}

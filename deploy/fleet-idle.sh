@@ -23,11 +23,11 @@ cleanup() {
 	for p in "${pids[@]}"; do kill -9 "$p" 2>/dev/null || true; done
 	wait 2>/dev/null || true
 	for d in "${dbs[@]}"; do psql "$PG_ADMIN_URL" -qc "DROP DATABASE IF EXISTS $d WITH (FORCE)" >/dev/null 2>&1 || true; done
-	rm -rf "$work"
+	[ -n "${KEEP:-}" ] || rm -rf "$work"
 }
 trap cleanup EXIT INT TERM
 (cd "$root" && go build -o "$work/novel-engine" ./cmd/novel-engine)
-export NOVEL_JWT_SECRET="$(head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n')" NOVEL_GUEST_AUTH=true NOVEL_LOG_LEVEL=warn
+export NOVEL_REDIS_URL NOVEL_JWT_SECRET="$(head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n')" NOVEL_GUEST_AUTH=true NOVEL_LOG_LEVEL=${NOVEL_LOG_LEVEL:-warn}
 
 cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
 
@@ -58,7 +58,7 @@ for n in "${counts[@]}"; do
 	holder=$!
 	pids+=($holder)
 	for _ in $(seq 1 600); do
-		held=$(curl -fs "http://127.0.0.1:$BASE_PORT/metrics" | awk '/^novel_simulations_running / {print $2}')
+		held=$(curl -fs "http://127.0.0.1:$BASE_PORT/metrics" 2>/dev/null | awk '/^novel_simulations_running / {print $2}' || true)
 		[ "${held:-0}" = "$n" ] && break
 		sleep 0.5
 	done
