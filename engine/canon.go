@@ -226,6 +226,10 @@ func (e *canonEncoder) char(c *charState) {
 		e.b = append(e.b, `,"last":`...)
 		e.strs(c.Last)
 	}
+	if c.Came != "" {
+		e.b = append(e.b, `,"came":`...)
+		e.str(c.Came)
+	}
 	e.b = append(e.b, '}')
 }
 

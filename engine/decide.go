@@ -7,6 +7,7 @@ package engine
 import (
 	"context"
 	"fmt"
+	"slices"
 )
 
 // Action kinds beyond move, speak and wait.
@@ -53,6 +54,7 @@ func (s *Sim) decide(ctx context.Context, seq int64, player map[string]Action) (
 			p := s.perceive(i, seq)
 			acts[i], srcs[i] = decideUtility(&p), SourceAI
 		}
+		s.makeScene(seq, acts, pending)
 		return acts, srcs
 	}
 	src := SourceAI
@@ -100,5 +102,43 @@ collect:
 			acts[i], srcs[i] = decideUtility(&percepts[i]), SourceAI
 		}
 	}
+	s.makeScene(seq, acts, slices.DeleteFunc(pending, func(i int) bool { return srcs[i] != SourceAI }))
 	return acts, srcs
+}
+
+// makeScene is the director's hand in a turn that would be a commute:
+// when every deed decided is a move, a wait or a search, one of the
+// characters pending lists (those the AI plays, never a player's or a
+// language model's) who has company is asked again, of the built-in
+// decider, what it would do with the people in front of it, if anything.
+func (s *Sim) makeScene(seq int64, acts []Action, pending []int) {
+	for _, a := range acts {
+		switch a.Kind {
+		case "", ActMove, ActWait, ActSearch:
+		default:
+			return
+		}
+	}
+	// Whom the director asks first turns with the turn, so that no
+	// one character is always the one who starts the scene.
+	for k := range pending {
+		i := pending[(k+int(seq))%len(pending)]
+		c := s.w.Chars[i]
+		company := false
+		for j, o := range s.w.Chars {
+			if j != i && o.Onstage && o.Alive && o.Loc == c.Loc {
+				company = true
+				break
+			}
+		}
+		if !company {
+			continue
+		}
+		p := s.perceive(i, seq)
+		p.scene = true
+		if a := decideUtility(&p); a.Kind != ActWait {
+			acts[i] = a
+			return
+		}
+	}
 }

@@ -12,21 +12,21 @@ import (
 	"slices"
 )
 
-// Resolution phases, in order: contested grabs, movement, conversation,
-// conflict, help, rest.
+// Resolution phases, in order: quick deeds among those together
+// (grabs, gifts, words, a hand), movement, searching, conflict, rest.
 func resolutionPhase(kind string) int {
 	switch kind {
-	case ActTake, ActGive:
-		// Grabbing and handing over are quick: done before anyone leaves.
+	case ActTake, ActGive, ActSpeak, ActHelp:
+		// Grabbing, handing over, a word and a hand are quick: done
+		// before anyone leaves, so a scene is played out before its
+		// people part.
 		return 0
 	case ActMove:
 		return 1
-	case ActSpeak, ActSearch:
+	case ActSearch:
 		return 2
 	case ActAttack:
 		return 3
-	case ActHelp:
-		return 4
 	}
 	return 5
 }
@@ -62,7 +62,9 @@ func (s *Sim) step(ctx context.Context, player map[string]Action) (Turn, error) 
 	prevPhase := w.Phase
 
 	acts, srcs := s.decide(ctx, t.seq, player)
+	before := s.locations()
 	s.resolveAll(t, acts, srcs)
+	s.noteCame(before)
 
 	s.fireScripted(t)
 	s.updateGoals(t)
@@ -147,6 +149,26 @@ func (s *Sim) noteLastActions(acts []Action) {
 		c.Last = append(c.Last, acts[i].Kind+":"+acts[i].Target)
 		if len(c.Last) > 3 {
 			c.Last = c.Last[len(c.Last)-3:]
+		}
+	}
+}
+
+// locations is where each character stands.
+func (s *Sim) locations() []string {
+	l := make([]string, len(s.w.Chars))
+	for i, c := range s.w.Chars {
+		l[i] = c.Loc
+	}
+	return l
+}
+
+// noteCame keeps, for each character that moved this turn, where it
+// came from, so that going straight back next turn needs a reason.
+func (s *Sim) noteCame(before []string) {
+	for i, c := range s.w.Chars {
+		c.Came = ""
+		if c.Loc != before[i] {
+			c.Came = before[i]
 		}
 	}
 }

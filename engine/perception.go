@@ -28,6 +28,12 @@ type Perception struct {
 	PeopleSeen map[string]string `json:"people_seen,omitempty"`
 	// Recent: the persona's last actions, newest last, as "kind:target".
 	Recent []string `json:"recent,omitempty"`
+	// CameFrom: where the persona stood before last turn's move, if it
+	// moved; going straight back undoes it.
+	CameFrom string `json:"came_from,omitempty"`
+	// Decided: the story's outcome is decided and only its aftermath is
+	// left; nobody fights any more.
+	Decided bool `json:"decided,omitempty"`
 	// Kinds: the action kinds allowed.
 	Kinds []string `json:"kinds"`
 	// Seed seeds the persona's random choices this turn.
@@ -35,6 +41,9 @@ type Perception struct {
 
 	geo *geography
 	sc  *Scenario
+	// scene: the director asks only what the persona would do with
+	// those here (no moving, waiting or searching).
+	scene bool
 }
 
 // SelfView is the persona as it knows itself.
@@ -125,6 +134,8 @@ func (s *Sim) perceive(i int, seq int64) Perception {
 		ItemsSeen:  c.Seen,
 		PeopleSeen: c.Met,
 		Recent:     c.Last,
+		CameFrom:   c.Came,
+		Decided:    s.w.Decided != 0,
 		Kinds:      actionKinds,
 		geo:        s.geo,
 		sc:         s.sc,
@@ -135,7 +146,9 @@ func (s *Sim) perceive(i int, seq int64) Perception {
 		p.Self.Goals[j] = GoalView{Goal: g, Status: c.Goals[j].Status, Waiting: len(g.Requires) > 0 && !s.requirementsMet(&d.Goals[j], seq)}
 	}
 	for _, it := range s.w.Items {
-		if it.Loc == c.Loc && it.Holder == "" && !it.Hidden {
+		// A thing that has reached its end (burned, handed over) is no
+		// longer there for the taking.
+		if it.Loc == c.Loc && it.Holder == "" && !it.Hidden && !it.Fixed {
 			p.Place.Items = append(p.Place.Items, it.ID)
 		}
 	}

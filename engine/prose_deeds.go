@@ -83,7 +83,7 @@ func (t *teller) tell(r *Record) {
 // before it could be done.
 func (t *teller) tellTargetGone(r *Record, v slots) {
 	if r.Detail == "dead" {
-		t.say("gone.dead", v, []string{"{A} turned to {T}, but {T} was past hearing anything.", "{A} knelt by {T}, too late for anything but grief."})
+		t.say("gone.dead", v, []string{"{A} turned to {t}, but {T} was past hearing anything.", "{A} knelt by {t}, too late for anything but grief."})
 		return
 	}
 	if r.Kind == ActSpeak && r.Text != "" {

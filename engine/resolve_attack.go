@@ -82,7 +82,8 @@ func (s *Sim) fall(t *turnState, i, ti, dmg int, r *Record) {
 			st.Holder = c.ID
 			c.Inv = append(c.Inv, it)
 			if r.Detail == "" {
-				r.Detail = "wrest"
+				// The blow is told by what it won, not the weapon.
+				r.Detail, r.Item = "wrest", it
 			}
 		} else {
 			st.Holder, st.Loc = "", tc.Loc

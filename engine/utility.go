@@ -31,11 +31,37 @@ type option struct {
 type chooser struct {
 	p    *Perception
 	opts []option
+	// dest is where the thing the persona carries for a goal must go, ""
+	// if it carries nothing anywhere.
+	dest string
+	// back is the best score a step straight back to where the persona
+	// came from was offered for, before its penalty.
+	back float64
 }
 
 func (c *chooser) add(bucket int, score float64, kind, target, text string) {
 	if score <= 0 || math.IsNaN(score) {
 		return
+	}
+	if c.p.scene && (kind == ActMove || kind == ActWait || kind == ActSearch) {
+		return
+	}
+	if kind == ActAttack && c.p.Decided {
+		// The outcome is decided: what is left is the aftermath.
+		return
+	}
+	if kind == ActMove && c.dest != "" && c.p.farther(target, c.dest) {
+		// A carrier heads for where the thing goes, or holds its ground.
+		return
+	}
+	if kind == ActMove && target == c.p.CameFrom && bucket < 2 {
+		// Straight back where it came from undoes the last turn's
+		// journey: only fear is reason enough without a word said.
+		if bucket == 0 {
+			return
+		}
+		c.back = max(c.back, score)
+		score *= 0.25
 	}
 	key := kind + ":" + target
 	if kind != ActMove {
@@ -77,6 +103,7 @@ func decideUtility(p *Perception) Action {
 	u.cunning, u.greed = p.Trait("cunning"), p.Trait("greed")
 	u.hp = float64(p.Self.Health) / 100
 
+	c.dest = p.carrying()
 	u.scoreEmergencies()
 	for gi, g := range p.Self.Goals {
 		u.scoreGoal(gi, g)
@@ -85,18 +112,64 @@ func decideUtility(p *Perception) Action {
 	u.scorePeople()
 	u.scoreCuriosity()
 	u.scoreIdle()
+	if c.back > 0 {
+		// Rather than undo the last journey, hold on where it led and
+		// see what comes.
+		u.c.add(1, 0.35*c.back, ActWait, "", "")
+	}
 	return u.c.choose(u.rng)
+}
+
+// carrying is where the thing the persona carries for an active deliver
+// goal must go (its destination, or where the one it goes to was last
+// seen), "" if it carries nothing anywhere.
+func (p *Perception) carrying() string {
+	for _, g := range p.Self.Goals {
+		// A goal that must come after another is not yet the plan.
+		if g.Kind != GoalDeliver || g.Status != GoalActive || !slices.Contains(p.Self.Inventory, g.Item) || !p.prerequisiteWon(g) {
+			continue
+		}
+		if loc := p.PeopleSeen[g.Target]; g.Target != "" && loc != "" {
+			return loc
+		}
+		if g.Location != "" {
+			return g.Location
+		}
+	}
+	return ""
+}
+
+// farther reports whether a step to next leads farther from dest than
+// standing here.
+func (p *Perception) farther(next, dest string) bool {
+	if p.geo == nil {
+		return false
+	}
+	a, ok1 := p.geo.locIndex[p.Place.ID]
+	b, ok2 := p.geo.locIndex[next]
+	d, ok3 := p.geo.locIndex[dest]
+	if !ok1 || !ok2 || !ok3 || p.geo.dist[b][d] < 0 || p.geo.dist[a][d] < 0 {
+		return false
+	}
+	return p.geo.dist[b][d] > p.geo.dist[a][d]
 }
 
 // rel is the persona's affinity towards id.
 func (u *utility) rel(id string) float64 { return u.p.Self.Relationships[id] }
 
-// randomExit draws one of the ways out, "" if there is none.
+// randomExit draws one of the ways out, "" if there is none. The way
+// the persona came in is left for last: turning straight back is not a
+// plan.
 func (u *utility) randomExit() string {
-	if len(u.p.Place.Exits) == 0 {
+	ex := u.p.Place.Exits
+	if len(ex) == 0 {
 		return ""
 	}
-	return u.p.Place.Exits[u.rng.IntN(len(u.p.Place.Exits))]
+	e := ex[u.rng.IntN(len(ex))]
+	if e == u.p.CameFrom && len(ex) > 1 {
+		e = ex[(slices.Index(ex, e)+1+u.rng.IntN(len(ex)-1))%len(ex)]
+	}
+	return e
 }
 
 // moveTowards offers the first step towards dest; it reports whether
@@ -386,12 +459,18 @@ func (u *utility) scoreSideNeeds() {
 // scorePeople: talk to, fight or tend those here, by affinity and temper.
 func (u *utility) scorePeople() {
 	p := u.p
+	// One who has just come in has something to say to those it found:
+	// a meeting is a scene, not a stop on the way.
+	meet := 1.0
+	if p.CameFrom != "" {
+		meet = 2
+	}
 	for _, o := range p.Present {
 		if !o.Alive {
 			continue
 		}
 		a, g := u.rel(o.ID), p.grudge(o.ID)
-		u.c.add(1, (0.1+0.4*u.empathy)*(0.55+0.45*a), ActSpeak, o.ID, "")
+		u.c.add(1, meet*(0.1+0.4*u.empathy)*(0.55+0.45*a), ActSpeak, o.ID, "")
 		if a < -0.15 || g > 0 {
 			u.c.add(1, u.aggr*(0.2-a+0.35*g)*(0.4+0.6*u.courage)*(0.5+0.5*u.hp)*(1.1-0.5*u.caution), ActAttack, o.ID, "")
 		} else if u.aggr > 0.6 && a < 0.2 {

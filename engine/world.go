@@ -83,6 +83,9 @@ type charState struct {
 	Searched []string `json:"searched,omitempty"`
 	// Last: the character's last few actions, newest last, "kind:target".
 	Last []string `json:"last,omitempty"`
+	// Came: where the character stood before last turn's move, "" if it
+	// did not move last turn. Going straight back needs a reason.
+	Came string `json:"came,omitempty"`
 }
 
 type goalState struct {

@@ -1,0 +1,240 @@
+package engine
+
+import (
+	"context"
+	"slices"
+	"strings"
+	"testing"
+)
+
+// sceneStats are the figures of "scenes, not commutes" for one or many
+// stories.
+type sceneStats struct {
+	stories, resolved     int
+	endings               map[string]int
+	turns, idle           int
+	moves, bounces        int
+	carrierMoves, away    int
+	told, stakes          int
+	fightsAfterVerdict    int
+	moveTold, moveSkipped int
+}
+
+// sceneSnap is what counts as a change for "told turns that changed
+// something": the prize's holder or place, health, a relationship band, a
+// goal's status.
+type sceneSnap struct {
+	prizes []string
+	health []int
+	bands  []int8
+	goals  []string
+}
+
+func takeSceneSnap(s *Sim) sceneSnap {
+	var sn sceneSnap
+	for ii, it := range s.w.Items {
+		prize := false
+		for _, c := range s.sc.Characters {
+			for _, g := range c.Goals {
+				if g.Item == s.sc.Items[ii].ID && (g.Kind == GoalObtain || g.Kind == GoalDeliver) {
+					prize = true
+				}
+			}
+		}
+		if prize {
+			sn.prizes = append(sn.prizes, it.Holder+"|"+it.Loc)
+		}
+	}
+	for _, c := range s.w.Chars {
+		sn.health = append(sn.health, c.Health)
+		for _, g := range c.Goals {
+			sn.goals = append(sn.goals, g.Status)
+		}
+	}
+	sn.bands = s.relationBands()
+	return sn
+}
+
+func (a *sceneSnap) differs(b *sceneSnap) bool {
+	return !slices.Equal(a.prizes, b.prizes) || !slices.Equal(a.health, b.health) ||
+		!slices.Equal(a.bands, b.bands) || !slices.Equal(a.goals, b.goals)
+}
+
+// idleTurn: every deed a move, a wait or a failure, and nothing scripted.
+func idleTurn(evs []Event) bool {
+	for _, e := range evs {
+		if e.Source == SourceScript && e.Kind != "tip" {
+			return false
+		}
+		if e.Source == SourceScript {
+			continue
+		}
+		if e.Kind != ActMove && e.Kind != ActWait && e.Outcome != OutcomeFailure {
+			return false
+		}
+	}
+	return true
+}
+
+// carrierDestination is where an active deliver goal of character i on
+// an item it holds takes it, "" if none.
+func carrierDestination(s *Sim, i int) string {
+	c := s.w.Chars[i]
+	for j, g := range s.sc.Characters[i].Goals {
+		if g.Kind != GoalDeliver || c.Goals[j].Status != GoalActive || !c.holds(g.Item) || !goalAfterWon(s, i, g) {
+			continue
+		}
+		// Where the one it goes to was last seen, as the carrier knows.
+		if loc := c.Met[g.Target]; g.Target != "" && loc != "" {
+			return loc
+		}
+		return g.Location
+	}
+	return ""
+}
+
+func (st *sceneStats) add(o sceneStats) {
+	if st.endings == nil {
+		st.endings = map[string]int{}
+	}
+	for k, v := range o.endings {
+		st.endings[k] += v
+	}
+	st.stories += o.stories
+	st.resolved += o.resolved
+	st.turns += o.turns
+	st.idle += o.idle
+	st.moves += o.moves
+	st.bounces += o.bounces
+	st.carrierMoves += o.carrierMoves
+	st.away += o.away
+	st.told += o.told
+	st.stakes += o.stakes
+	st.fightsAfterVerdict += o.fightsAfterVerdict
+}
+
+func measureScenes(tb testing.TB, sc *Scenario, seed int64) sceneStats {
+	tb.Helper()
+	s := startSim(tb, sc, seed, Options{})
+	st := sceneStats{stories: 1}
+	n := len(s.w.Chars)
+	// locs[k] holds where each character stood after turn k.
+	var locs [][]string
+	snapLocs := func() []string {
+		l := make([]string, n)
+		for i, c := range s.w.Chars {
+			l[i] = c.Loc
+		}
+		return l
+	}
+	locs = append(locs, snapLocs())
+	prev := takeSceneSnap(s)
+	for !s.Finished() && s.Seq() < 300 {
+		decided := s.w.Decided != 0
+		dests := make([]string, n)
+		for i := range s.w.Chars {
+			dests[i] = carrierDestination(s, i)
+		}
+		tr, err := s.Step(context.Background(), nil)
+		if err != nil {
+			tb.Fatal(err)
+		}
+		st.turns++
+		if idleTurn(tr.Events) {
+			st.idle++
+		}
+		now := takeSceneSnap(s)
+		if strings.TrimSpace(tr.Narrative) != "" {
+			st.told++
+			if prev.differs(&now) {
+				st.stakes++
+			}
+		}
+		prev = now
+		l := snapLocs()
+		k := len(locs)
+		for i := range n {
+			if l[i] == locs[k-1][i] {
+				continue
+			}
+			st.moves++
+			if k >= 2 && l[i] == locs[k-2][i] {
+				st.bounces++
+			}
+			if d := dests[i]; d != "" {
+				st.carrierMoves++
+				a, b, x := s.geo.locIndex[locs[k-1][i]], s.geo.locIndex[l[i]], s.geo.locIndex[d]
+				if s.geo.dist[b][x] > s.geo.dist[a][x] {
+					st.away++
+				}
+			}
+		}
+		locs = append(locs, l)
+		if decided {
+			for _, e := range tr.Events {
+				if e.Kind == ActAttack {
+					st.fightsAfterVerdict++
+				}
+			}
+		}
+	}
+	st.endings = map[string]int{endingSide(sc, s.w.Ending): 1}
+	if s.w.Ending != "cap" && s.w.Ending != "last-standing" {
+		st.resolved++
+	}
+	return st
+}
+
+// TestScenes measures "scenes, not commutes" over 50 seeds of every
+// built-in scenario: idle turns, moves straight back, carriers walking
+// away from where the thing goes, fights after the verdict, endings.
+func TestScenes(t *testing.T) {
+	seeds := int64(50)
+	if testing.Short() {
+		seeds = 12
+	}
+	pct := func(a, b int) float64 { return 100 * float64(a) / float64(max(b, 1)) }
+	for _, sc := range Builtins() {
+		t.Run(sc.ID, func(t *testing.T) {
+			var all sceneStats
+			for seed := range seeds {
+				all.add(measureScenes(t, sc, seed))
+			}
+			idle, back, stakes := pct(all.idle, all.turns), pct(all.bounces, all.moves), pct(all.stakes, all.told)
+			t.Logf("idle turns %.1f%%; moves straight back %.1f%% of %d; carriers walking away %d of %d moves; "+
+				"told turns that changed something %.1f%%; fights after the verdict %d; ending by resolution %.0f%%; %.1f turns a story; wins by side %v",
+				idle, back, all.moves, all.away, all.carrierMoves, stakes, all.fightsAfterVerdict,
+				pct(all.resolved, all.stories), float64(all.turns)/float64(all.stories), all.endings)
+			if idle > 10 {
+				t.Errorf("idle turns %.1f%% (aim at most 10%%)", idle)
+			}
+			if back > 10 {
+				t.Errorf("moves straight back %.1f%% (aim at most 10%%)", back)
+			}
+			if all.away > 0 {
+				t.Errorf("a carrier walked away from where the thing goes %d times", all.away)
+			}
+			if all.fightsAfterVerdict > 0 {
+				t.Errorf("%d fights after the verdict", all.fightsAfterVerdict)
+			}
+			if all.resolved != all.stories {
+				t.Errorf("%d of %d stories did not end by resolution", all.stories-all.resolved, all.stories)
+			}
+		})
+	}
+}
+
+// goalAfterWon reports whether the goal g of character i must come after
+// another that is not won yet.
+func goalAfterWon(s *Sim, i int, g Goal) bool {
+	if g.After == "" {
+		return true
+	}
+	for j, o := range s.sc.Characters[i].Goals {
+		if o.ID == g.After {
+			st := s.w.Chars[i].Goals[j].Status
+			return st == GoalWon || st == GoalReconciled
+		}
+	}
+	return true
+}
