@@ -38,11 +38,11 @@ func figures(t *testing.T) map[string]*Figures {
 // TestAimsMet asserts the aims of the table that the built-in stories
 // meet: no told sentence contradicts the world, in any class; every
 // story ends by resolution; every role reference comes after an
-// introduction; relationship lines are told with their cause; a seed
-// tells one story. Aims still pending, asserted as ratchets in
-// TestRatchets until they are met: idle turns, moves back, sentence
-// shapes, repeated sentences, told turns that changed something, the
-// most used template family.
+// introduction; relationship lines are told with their cause; idle
+// turns and moves straight back are few; a seed tells one story. Aims
+// still pending, asserted as ratchets in TestRatchets until they are
+// met: sentence shapes, repeated sentences, told turns that changed
+// something, the most used template family.
 func TestAimsMet(t *testing.T) {
 	for id, f := range figures(t) {
 		t.Run(id, func(t *testing.T) {
@@ -59,6 +59,12 @@ func TestAimsMet(t *testing.T) {
 			}
 			if f.BondCausePct < AimBondCausePct {
 				t.Errorf("only %.1f%% of relationship lines are told with their cause (aim %.0f%%)", f.BondCausePct, AimBondCausePct)
+			}
+			if f.IdlePct > AimIdlePct {
+				t.Errorf("idle turns %.1f%% (aim at most %.0f%%)", f.IdlePct, AimIdlePct)
+			}
+			if f.BackPct > AimBackPct {
+				t.Errorf("moves back %.1f%% (aim at most %.0f%%)", f.BackPct, AimBackPct)
 			}
 			if f.ResolvedPct < AimResolvedPct {
 				t.Errorf("only %.1f%% of stories end by resolution", f.ResolvedPct)
@@ -85,11 +91,9 @@ func TestRatchets(t *testing.T) {
 					t.Errorf(format, args...)
 				}
 			}
-			check(f.IdlePct <= 45, "idle turns %.1f%% (at most 45%% so far, aim %.0f%%)", f.IdlePct, AimIdlePct)
-			check(f.BackPct <= 40, "moves back %.1f%% (at most 40%% so far, aim %.0f%%)", f.BackPct, AimBackPct)
 			check(f.ShapeRatio >= 0.88, "distinct shapes %.3f (at least 0.88 so far, aim %.2f)", f.ShapeRatio, AimShapeRatio)
 			check(f.RepeatsPerStory <= 3.5, "repeated sentences %.2f per story (at most 3.5 so far, aim %.1f)", f.RepeatsPerStory, AimRepeats)
-			check(f.StakesPct >= 50, "told turns that changed something %.1f%% (at least 50%% so far, aim %.0f%%)", f.StakesPct, AimStakesPct)
+			check(f.StakesPct >= 74, "told turns that changed something %.1f%% (at least 74%% so far, aim %.0f%%)", f.StakesPct, AimStakesPct)
 			check(f.TopFamilyPct <= 26, "template family %s %.1f%% (at most 26%% so far, aim %.0f%%)", f.TopFamily, f.TopFamilyPct, AimTopFamilyPct)
 		})
 	}
