@@ -8,8 +8,10 @@
 //   - sim.go, world.go, rng.go: the simulation, its state and its seeded
 //     random streams; canon.go: the canonical encoding behind the hash.
 //   - perception.go: what each persona can know; decide.go: gathering one
-//     action per character; utility.go: the built-in decider;
-//     actions.go: checking a player's action.
+//     action per character, and the director's nudge that turns a turn
+//     of mere comings and goings into a scene; utility.go: the built-in
+//     decider (plans kept, no turning straight back, carriers holding
+//     their course); actions.go: checking a player's action.
 //   - motive.go: why each deed was done; resolve.go and resolve_*.go:
 //     what each deed does to the world.
 //   - scripted.go: scripted events; contest.go: the contest over the

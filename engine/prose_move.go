@@ -33,6 +33,16 @@ func (t *teller) tellMove(r *Record, v slots) {
 			})
 			break
 		}
+		if r.Detail == "carry" && v.cause != "" {
+			// The cause names the thing carried and where it goes.
+			t.say("move.carry", v, []string{
+				"{A} pressed on to {place}{cause}.",
+				"{A} came to {place}{cause}.",
+				"{A} kept moving and reached {place}{cause}.",
+				"{A} carried on to {place}{cause}.",
+			})
+			break
+		}
 		t.say("move.goal", v, []string{
 			"{A} set off for {place}{cause}.",
 			"{A} made for {place}{cause}.",

@@ -50,7 +50,7 @@ func tellPriority(r *Record) int {
 		if r.Cause == "fear" {
 			return 58
 		}
-		if r.Detail == "bearing" {
+		if r.Detail == "bearing" || r.Detail == "carry" {
 			return 60
 		}
 		if r.Cause == "goal" {
@@ -90,6 +90,21 @@ func chooseRecords(sc *Scene) []bool {
 		}
 		idx = append(idx, k)
 	}
+	// The move that won a goal by arriving (a thing brought where it
+	// goes, a place reached) is the decisive one: always told.
+	decisive := func(r *Record) bool {
+		if r.Kind != ActMove || r.Outcome != OutcomeSuccess {
+			return false
+		}
+		for k := range sc.Records {
+			g := &sc.Records[k]
+			if g.Kind == "goal" && g.Actor == r.Actor && g.Detail == GoalWon && g.Place == r.Place {
+				return true
+			}
+		}
+		return false
+	}
+	routine := func(r *Record) bool { return isRoutine(r) && !decisive(r) }
 	slices.SortStableFunc(idx, func(a, b int) int { return tellPriority(&sc.Records[b]) - tellPriority(&sc.Records[a]) })
 	// Routine comings and goings make a turn read like a timetable. When
 	// something that matters happened they are left out, save one meeting
@@ -97,7 +112,7 @@ func chooseRecords(sc *Scene) []bool {
 	// meetings first.
 	substantive := 0
 	for _, k := range idx {
-		if !isRoutine(&sc.Records[k]) && tellPriority(&sc.Records[k]) >= 50 {
+		if !routine(&sc.Records[k]) && tellPriority(&sc.Records[k]) >= 50 {
 			substantive++
 		}
 	}
@@ -108,7 +123,7 @@ func chooseRecords(sc *Scene) []bool {
 	n := 0
 	for _, k := range idx {
 		r := &sc.Records[k]
-		if isRoutine(r) {
+		if routine(r) {
 			routines++
 			switch {
 			case substantive >= 3:
@@ -117,7 +132,16 @@ func chooseRecords(sc *Scene) []bool {
 				continue
 			case routines > 2:
 				continue
+			case n > 0 && r.Kind == ActMove && len(r.With) == 0:
+				// A journey that meets nobody is told only when the
+				// turn has nothing else to tell.
+				continue
 			}
+		}
+		if decisive(r) {
+			keep[k] = true
+			n++
+			continue
 		}
 		if r.Kind == "outcome" || r.Kind == "ending" {
 			keep[k] = true
@@ -154,11 +178,13 @@ func chooseRecords(sc *Scene) []bool {
 
 // isRoutine reports whether a record is an everyday coming, going or
 // poking about, worth telling only on a quiet turn: a move that carries
-// nothing anyone wants and flees nobody, or a search that found nothing.
+// nothing anyone wants and flees nobody, a search that found nothing,
+// small talk.
 func isRoutine(r *Record) bool {
 	switch r.Kind {
 	case ActMove:
-		return r.Outcome == OutcomeSuccess && r.Cause != "fear" && r.Detail != "bearing"
+		// Carrying the thing a goal is on is never routine.
+		return r.Outcome == OutcomeSuccess && r.Cause != "fear" && r.Detail != "bearing" && r.Detail != "carry"
 	case ActSearch:
 		return r.Detail != "item" && r.Detail != "fact"
 	case ActWait:

@@ -238,3 +238,67 @@ func goalAfterWon(s *Sim, i int, g Goal) bool {
 	}
 	return true
 }
+
+// TestMovesTold checks over many seeds which journeys are told: the
+// move that wins a goal by arriving always, one that carries what a goal is on
+// unless the turn is crowded, and a journey that meets nobody never
+// beside anything better.
+func TestMovesTold(t *testing.T) {
+	seeds := int64(30)
+	if testing.Short() {
+		seeds = 8
+	}
+	for _, sc := range Builtins() {
+		decisive, decisiveTold, carried, carriedTold := 0, 0, 0, 0
+		for seed := range seeds {
+			rec := &recorder{}
+			s := startSim(t, sc, seed, Options{Chronicler: rec})
+			play(t, s, 200, nil)
+			for _, tt := range rec.turns {
+				told := 0
+				for k := range tt.scene.Records {
+					if tt.keep[k] {
+						told++
+					}
+				}
+				for k, r := range tt.scene.Records {
+					if r.Kind != ActMove || r.Outcome != OutcomeSuccess {
+						continue
+					}
+					won := false
+					for _, g := range tt.scene.Records {
+						if g.Kind == "goal" && g.Actor == r.Actor && g.Detail == GoalWon && g.Place == r.Place {
+							won = true
+						}
+					}
+					if won {
+						decisive++
+						if tt.keep[k] {
+							decisiveTold++
+						} else {
+							t.Errorf("%s seed %d turn %d: the move that won %s's goal is not told: %s", sc.ID, seed, tt.scene.Seq, r.Actor, tt.text)
+						}
+					}
+					if r.Detail == "carry" || r.Detail == "bearing" {
+						carried++
+						if tt.keep[k] || told >= maxSentences {
+							carriedTold++
+						}
+					}
+					if tt.keep[k] && isRoutine(&r) && len(r.With) == 0 && !won {
+						for j, o := range tt.scene.Records {
+							if j != k && tt.keep[j] && (o.Kind != ActMove || len(o.With) > 0) && o.Kind != "outcome" {
+								t.Errorf("%s seed %d turn %d: a journey that met nobody is told beside %s %s: %s", sc.ID, seed, tt.scene.Seq, o.Kind, o.Detail, tt.text)
+								break
+							}
+						}
+					}
+				}
+			}
+		}
+		t.Logf("%s: decisive moves told %d of %d; moves carrying what a goal is on told %d of %d", sc.ID, decisiveTold, decisive, carriedTold, carried)
+		if carriedTold < carried {
+			t.Errorf("%s: only %d of %d moves carrying what a goal is on told", sc.ID, carriedTold, carried)
+		}
+	}
+}
