@@ -21,6 +21,13 @@ func (s *Sim) checkEnd(t *turnState) {
 		return
 	case id == "":
 		return
+	case id != "last-standing" && id != "cap" && w.Decided != 0 && id != w.Verdict:
+		// Another ending holds now (the thing changed hands after all):
+		// the verdict turns, and its aftermath starts again.
+		t.recs = append(t.recs, Record{Kind: "reversal", Detail: w.Verdict, Outcome: OutcomeSuccess, Source: SourceScript})
+		t.tension += 0.15
+		w.Decided, w.Verdict = t.seq, id
+		return
 	case id != "last-standing" && id != "cap" && w.Decided == 0:
 		// The decisive moment: the story plays its aftermath first.
 		w.Decided, w.Verdict = t.seq, id

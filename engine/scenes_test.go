@@ -302,3 +302,25 @@ func TestMovesTold(t *testing.T) {
 		}
 	}
 }
+
+// TestVerdictFollowsTheWorld: once decided, a verdict whose ending no
+// longer holds gives way to the ending that does (heronsalt seed 107:
+// the magistrate holds the ledger on turn 44, the reeve burns it on 45).
+func TestVerdictFollowsTheWorld(t *testing.T) {
+	for _, sc := range Builtins() {
+		for seed := range int64(30) {
+			s := startSim(t, sc, seed+100, Options{})
+			for !s.Finished() {
+				if _, err := s.Step(context.Background(), nil); err != nil {
+					t.Fatal(err)
+				}
+				if s.w.Decided == 0 {
+					continue
+				}
+				if _, id := s.endingThatHolds(s.w.Seq); id != "" && id != "cap" && id != "last-standing" && id != s.w.Verdict {
+					t.Fatalf("%s seed %d turn %d: the verdict is %s, but %s holds", sc.ID, seed+100, s.w.Seq, s.w.Verdict, id)
+				}
+			}
+		}
+	}
+}
