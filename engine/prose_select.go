@@ -198,10 +198,14 @@ func isRoutine(r *Record) bool {
 }
 
 // routineRank orders routine records on a quiet turn: a meeting first,
-// then a purposeful move, then the rest.
+// then talk and searching, a journey that meets nobody last.
 func routineRank(r *Record) int {
 	if !isRoutine(r) {
 		return 100 + tellPriority(r)
+	}
+	if r.Kind == ActMove && len(r.With) == 0 {
+		// A journey that meets nobody comes last.
+		return -1
 	}
 	rank := 0
 	if r.Kind == ActSpeak {
