@@ -15,6 +15,7 @@ import (
 	"fmt"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/novel-engine/novel-engine/engine"
@@ -95,6 +96,8 @@ type Runner struct {
 	draining chan struct{} // closed by Shutdown: finish the turn in progress and stop
 
 	wg sync.WaitGroup // actors and their jobs
+
+	cost atomic.Int64 // moving average of every turn's cost here, in ns
 
 	mu      sync.Mutex
 	stories map[string]*story

@@ -66,6 +66,7 @@ func (st *story) startTurn(now time.Time) {
 	j.actions, j.played = due(slices.Collect(maps.Values(st.pending)), j.seq, j.seats)
 	st.next++
 	st.last = now
+	st.began = time.Now()
 	st.turning = true
 	if j.slow {
 		j.sim, st.sim = st.sim, nil
@@ -278,6 +279,7 @@ func (st *story) turnDone(res turnResult) {
 	}
 	switch res.outcome {
 	case turnStored:
+		st.r.measured(st, time.Since(st.began))
 		st.head, st.state = res.seq, res.state
 		if res.view != nil {
 			st.view = res.view

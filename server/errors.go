@@ -43,15 +43,16 @@ func Errorf(code, format string, args ...any) *Error {
 }
 
 var statusOf = map[string]int{
-	CodeBadRequest:   http.StatusBadRequest,
-	CodeUnauthorized: http.StatusUnauthorized,
-	CodeForbidden:    http.StatusForbidden,
-	CodeNotFound:     http.StatusNotFound,
-	CodeConflict:     http.StatusConflict,
-	CodeTooLarge:     http.StatusRequestEntityTooLarge,
-	CodeRateLimited:  http.StatusTooManyRequests,
-	CodeInternal:     http.StatusInternalServerError,
-	CodeUnavailable:  http.StatusServiceUnavailable,
+	CodeBadRequest:    http.StatusBadRequest,
+	CodeUnauthorized:  http.StatusUnauthorized,
+	CodeForbidden:     http.StatusForbidden,
+	CodeNotFound:      http.StatusNotFound,
+	CodeConflict:      http.StatusConflict,
+	CodeTooLarge:      http.StatusRequestEntityTooLarge,
+	CodeRateLimited:   http.StatusTooManyRequests,
+	CodeQuotaExceeded: http.StatusTooManyRequests,
+	CodeInternal:      http.StatusInternalServerError,
+	CodeUnavailable:   http.StatusServiceUnavailable,
 }
 
 // toError maps any error to what a user may see. Store errors become

@@ -2,7 +2,6 @@ package server
 
 import (
 	"math"
-	"net"
 	"net/http"
 	"sync"
 	"time"
@@ -58,16 +57,17 @@ func (l *ipLimiter) reserveAt(addr string, now time.Time) (bool, time.Duration) 
 
 func (s *Server) limitWrites(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		addr, _, err := net.SplitHostPort(r.RemoteAddr)
-		if err != nil {
-			addr = r.RemoteAddr
-		}
-		if ok, wait := s.limits.reserve(addr); !ok {
-			e := Errorf(CodeRateLimited, "too many requests; retry later")
-			e.RetryAfter = int(math.Max(1, math.Ceil(wait.Seconds())))
-			s.writeError(w, r, e)
+		if ok, wait := s.limits.reserve(s.clientAddr(r)); !ok {
+			s.writeError(w, r, rateLimited("too many requests; retry later", wait))
 			return
 		}
 		next.ServeHTTP(w, r)
 	})
+}
+
+// rateLimited is a rate_limited refusal naming the wait, in whole seconds.
+func rateLimited(msg string, wait time.Duration) *Error {
+	e := Errorf(CodeRateLimited, "%s", msg)
+	e.RetryAfter = int(math.Max(1, math.Ceil(wait.Seconds())))
+	return e
 }

@@ -85,6 +85,12 @@ func (s *Server) handleGuest(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, Errorf(CodeForbidden, "guest sign-in is disabled on this server"))
 		return
 	}
+	if s.guests != nil {
+		if ok, wait := s.guests.reserve(s.clientAddr(r)); !ok {
+			s.writeError(w, r, rateLimited(fmt.Sprintf("at most %d guest sign-ins an hour from one address", s.cfg.GuestsPerHour), wait))
+			return
+		}
+	}
 	var req struct {
 		Name string `json:"name"`
 	}
@@ -97,7 +103,7 @@ func (s *Server) handleGuest(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, Errorf(CodeBadRequest, "name must be 1 to %d characters", maxNameLen))
 		return
 	}
-	u := User{ID: "guest-" + randomID(8), Name: name, Role: RolePlayer}
+	u := User{ID: guestPrefix + randomID(8), Name: name, Role: RolePlayer}
 	tok, exp, err := s.auth.Issue(u, s.cfg.GuestTTL)
 	if err != nil {
 		s.writeError(w, r, err)
@@ -151,6 +157,9 @@ func (s *Server) handleGetScenario(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, sc)
 }
 
+// guestPrefix begins every guest's user id.
+const guestPrefix = "guest-"
+
 // createRequest is PROTOCOL.md's Create.
 type createRequest struct {
 	Scenario       json.RawMessage `json:"scenario"`
@@ -181,7 +190,7 @@ func (s *Server) handleCreateSimulation(w http.ResponseWriter, r *http.Request) 
 		s.writeError(w, r, err)
 		return
 	}
-	view, err := s.create(r.Context(), u, req)
+	view, err := s.create(r.Context(), u, s.clientAddr(r), req)
 	if err != nil {
 		s.writeError(w, r, err)
 		return
@@ -189,7 +198,7 @@ func (s *Server) handleCreateSimulation(w http.ResponseWriter, r *http.Request) 
 	writeJSON(w, http.StatusCreated, view)
 }
 
-func (s *Server) create(ctx context.Context, u User, req createRequest) (*SimulationView, error) {
+func (s *Server) create(ctx context.Context, u User, addr string, req createRequest) (*SimulationView, error) {
 	var (
 		sc  *engine.Scenario
 		err error
@@ -263,8 +272,19 @@ func (s *Server) create(ctx context.Context, u User, req createRequest) (*Simula
 	if req.Autostart != nil && !*req.Autostart {
 		status = store.StatusCreated
 	}
+	id := "s" + randomID(8)
+	undo, err := s.admit(ctx, u, addr, id, time.Duration(interval)*time.Millisecond)
+	if err != nil {
+		return nil, err
+	}
+	created := false
+	defer func() {
+		if !created {
+			undo()
+		}
+	}()
 	rec := &store.Simulation{
-		ID: "s" + randomID(8), Title: title, ScenarioID: sc.ID, Scenario: scJSON, Status: status,
+		ID: id, Title: title, ScenarioID: sc.ID, Scenario: scJSON, Status: status,
 		Seed: seed, MaxTurns: maxTurns, TurnIntervalMS: interval, WaitForPlayers: req.WaitForPlayers,
 		CreatedBy: u.ID,
 	}
@@ -279,8 +299,29 @@ func (s *Server) create(ctx context.Context, u User, req createRequest) (*Simula
 	} else if err := s.runner.Start(ctx, rec); err != nil {
 		return nil, err
 	}
+	created = true
 	s.metrics.created.Inc()
 	return s.describe(ctx, rec, nil)
+}
+
+// admit applies the quotas on running stories and the node's admission
+// control to a new story, and reserves its place in the counts; undo
+// gives the place back if the story is not created after all.
+func (s *Server) admit(ctx context.Context, u User, addr, id string, interval time.Duration) (undo func(), err error) {
+	if n := s.cfg.MaxStories; n > 0 && s.runner.Count() >= n {
+		return nil, &Error{Code: CodeUnavailable, Message: fmt.Sprintf("this node runs %d stories, its most; try again later", n), RetryAfter: quotaRetryAfter}
+	}
+	if !s.runner.Admit(interval, s.cfg.MaxLoad) {
+		return nil, &Error{Code: CodeUnavailable, Message: "this node cannot keep the pace of another story now; try a slower turn_interval_ms or later", RetryAfter: quotaRetryAfter}
+	}
+	if u.Role == RoleAdmin {
+		return func() {}, nil
+	}
+	qs := []quota{{key: "user:" + u.ID, limit: s.cfg.MaxUserStories, what: "one user"}}
+	if strings.HasPrefix(u.ID, guestPrefix) {
+		qs = append(qs, quota{key: "addr:" + addr, limit: s.cfg.MaxGuestAddrStories, what: "the guests of one address"})
+	}
+	return s.ledger.reserve(ctx, id, qs)
 }
 
 func (s *Server) handleListSimulations(w http.ResponseWriter, r *http.Request) {

@@ -9,6 +9,8 @@ import (
 	"errors"
 	"log/slog"
 	"net/http"
+	"net/netip"
+	"runtime"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -67,6 +69,27 @@ type Config struct {
 	RequestBurst int
 	// MaxQueueBytes bounds each connection's outbound queue. Defaults to 1 MiB.
 	MaxQueueBytes int
+	// TrustedProxies are the proxies (CIDRs) whose X-Forwarded-For or
+	// Forwarded header names the client; from any other peer those
+	// headers are ignored. Empty: the peer is the client.
+	TrustedProxies []netip.Prefix
+	// MaxUserStories bounds the stories one user (not an admin) started
+	// that have not ended. Defaults to 10; negative: unlimited.
+	MaxUserStories int
+	// MaxGuestAddrStories bounds the stories guests from one address
+	// started that have not ended. Defaults to 20; negative: unlimited.
+	MaxGuestAddrStories int
+	// MaxStories bounds the stories this node runs. Defaults to 1000;
+	// negative: unlimited.
+	MaxStories int
+	// MaxLoad bounds the node's load (runner.Load: its stories' measured
+	// turn cost over their turn interval, about the cores they keep busy):
+	// a story that would take it past is refused. Defaults to three
+	// quarters of GOMAXPROCS; negative: unlimited.
+	MaxLoad float64
+	// GuestsPerHour bounds the guest sign-ins of one address per hour.
+	// Defaults to 30; negative: unlimited.
+	GuestsPerHour int
 	// PresenceInterval is how often changed presence is published.
 	// Defaults to 1s.
 	PresenceInterval time.Duration
@@ -97,6 +120,8 @@ type Server struct {
 	presence *presence
 	seats    *seatKeeper
 	limits   *ipLimiter
+	guests   *ipLimiter // guest sign-ins per address
+	ledger   *ledger
 	accept   *websocket.AcceptOptions
 	now      func() time.Time
 
@@ -142,7 +167,22 @@ func (cfg Config) withDefaults() Config {
 	if cfg.PresenceInterval <= 0 {
 		cfg.PresenceInterval = time.Second
 	}
+	defaultInt(&cfg.MaxUserStories, 10)
+	defaultInt(&cfg.MaxGuestAddrStories, 20)
+	defaultInt(&cfg.MaxStories, 1000)
+	defaultInt(&cfg.GuestsPerHour, 30)
+	if cfg.MaxLoad == 0 {
+		cfg.MaxLoad = 0.75 * float64(runtime.GOMAXPROCS(0))
+	}
 	return cfg
+}
+
+// defaultInt gives a limit its default when unset (0); a negative limit
+// is unlimited and stays negative.
+func defaultInt(v *int, def int) {
+	if *v == 0 {
+		*v = def
+	}
 }
 
 // New builds a server. Call Start to resume stored simulations and
@@ -172,6 +212,10 @@ func New(cfg Config) (*Server, error) {
 	s.presence = newPresence(s)
 	s.seats = newSeatKeeper(cfg.SeatGrace, realClock{}, s.freeSeat)
 	s.limits = newIPLimiter(cfg.RequestRate, cfg.RequestBurst)
+	if cfg.GuestsPerHour > 0 {
+		s.guests = newIPLimiter(float64(cfg.GuestsPerHour)/3600, cfg.GuestsPerHour)
+	}
+	s.ledger = newLedger(cfg.Store)
 	s.accept = &websocket.AcceptOptions{Subprotocols: []string{"novel.v1"}, OriginPatterns: cfg.AllowedOrigins}
 	s.runner = runner.New(runner.Config{
 		Store:         cfg.Store,
@@ -187,7 +231,10 @@ func New(cfg Config) (*Server, error) {
 			s.metrics.turns.Inc()
 			s.metrics.turnDelay.Observe(cfg.Now().Sub(at).Seconds())
 		},
-		OnEnd: func(sim string) { s.presence.mark(sim) },
+		OnEnd: func(sim string) {
+			s.presence.mark(sim)
+			s.ledger.ended(sim)
+		},
 		OnStop: func(sim string, lost bool) {
 			if s.cluster != nil {
 				s.cluster.Stopped(sim, lost)

@@ -19,6 +19,9 @@ type Memory struct {
 	mu        sync.RWMutex
 	sims      map[string]*memSim
 	scenarios map[string][]byte
+	maxTurns  int      // turns kept before ended stories are forgotten; 0: no bound
+	turns     int      // turns held, of every story
+	ended     []string // ids of stories that ended, oldest first (may name forgotten ones)
 }
 
 type memSim struct {
@@ -38,6 +41,45 @@ func NewMemory() *Memory {
 		sims:      make(map[string]*memSim),
 		scenarios: make(map[string][]byte),
 	}
+}
+
+// NewBoundedMemory returns an in-memory store that keeps about maxTurns
+// turns: past that, the stories that ended longest ago are forgotten
+// whole, record and turns, until it holds no more (stories that have not
+// ended are never forgotten). 0 is no bound.
+func NewBoundedMemory(maxTurns int) *Memory {
+	m := NewMemory()
+	m.maxTurns = max(maxTurns, 0)
+	return m
+}
+
+// noteStatus records a story's end, for the bound, when status ends it.
+func (m *Memory) noteStatus(s *memSim, status string) {
+	if (status == StatusFinished || status == StatusFailed) && s.rec.Status != status {
+		m.ended = append(m.ended, s.rec.ID)
+	}
+}
+
+// evictLocked forgets the stories that ended longest ago while the store
+// holds more turns than its bound.
+func (m *Memory) evictLocked() {
+	for m.maxTurns > 0 && m.turns > m.maxTurns && len(m.ended) > 0 {
+		id := m.ended[0]
+		m.ended = m.ended[1:]
+		s, ok := m.sims[id]
+		if !ok || (s.rec.Status != StatusFinished && s.rec.Status != StatusFailed) {
+			continue
+		}
+		m.turns -= len(s.turns)
+		delete(m.sims, id)
+	}
+}
+
+// TurnsHeld is how many turns the store holds.
+func (m *Memory) TurnsHeld() int {
+	m.mu.RLock()
+	defer m.mu.RUnlock()
+	return m.turns
 }
 
 func (m *Memory) getLocked(id string) (*memSim, error) {
@@ -181,9 +223,12 @@ func (m *Memory) SetStatus(ctx context.Context, id, status string) (*Simulation,
 	if err != nil {
 		return nil, err
 	}
+	m.noteStatus(s, status)
 	s.rec.Status = status
 	s.rec.UpdatedAt = m.now()
-	return cloneSim(&s.rec), nil
+	rec := cloneSim(&s.rec)
+	m.evictLocked()
+	return rec, nil
 }
 
 func (m *Memory) SetOwner(ctx context.Context, id, owner string) error {
@@ -214,11 +259,14 @@ func (m *Memory) AppendTurn(ctx context.Context, simID string, t Turn, state []b
 	}
 	t.Body = slices.Clone(t.Body)
 	s.turns = append(s.turns, t)
+	m.turns++
 	s.state = slices.Clone(state)
 	s.rec.Head = t.Seq
 	if status != "" {
+		m.noteStatus(s, status)
 		s.rec.Status = status
 	}
+	defer m.evictLocked()
 	s.rec.UpdatedAt = m.now()
 	for c, a := range s.pending {
 		if slices.Contains(played, a.ID) {

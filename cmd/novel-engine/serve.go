@@ -9,9 +9,11 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/netip"
 	"os"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -59,6 +61,14 @@ type serveConfig struct {
 	denyAnonymous  bool
 	queueBytes     int
 	pprofAddr      string
+	trustedProxies string
+	userStories    int
+	guestStories   int
+	nodeStories    int
+	maxLoad        float64
+	guestsPerHour  int
+	memoryTurns    int
+	retention      time.Duration
 }
 
 func parseServe(args []string, getenv func(string) string, stdout, stderr io.Writer) (*serveConfig, error) {
@@ -82,6 +92,12 @@ func parseServe(args []string, getenv func(string) string, stdout, stderr io.Wri
 	}
 	envDur := func(k string, def time.Duration) time.Duration {
 		if v, err := time.ParseDuration(getenv(k)); err == nil {
+			return v
+		}
+		return def
+	}
+	envFloat := func(k string, def float64) float64 {
+		if v, err := strconv.ParseFloat(getenv(k), 64); err == nil {
 			return v
 		}
 		return def
@@ -131,6 +147,14 @@ func parseServe(args []string, getenv func(string) string, stdout, stderr io.Wri
 	fs.BoolVar(&c.denyAnonymous, "deny-anonymous-read", envBool("NOVEL_DENY_ANONYMOUS_READ", false), "require a token to read (NOVEL_DENY_ANONYMOUS_READ)")
 	fs.IntVar(&c.queueBytes, "ws-queue-bytes", envInt("NOVEL_WS_QUEUE_BYTES", 1<<20), "bytes queued for one WebSocket before it is cut with 4000 (NOVEL_WS_QUEUE_BYTES)")
 	fs.StringVar(&c.pprofAddr, "pprof", env("NOVEL_PPROF_ADDR", ""), "serve net/http/pprof on this separate address, e.g. 127.0.0.1:6060; empty: off (NOVEL_PPROF_ADDR)")
+	fs.StringVar(&c.trustedProxies, "trusted-proxies", env("NOVEL_TRUSTED_PROXIES", ""), "comma-separated CIDRs (or addresses) of proxies whose X-Forwarded-For or Forwarded names the client; empty: none (NOVEL_TRUSTED_PROXIES)")
+	fs.IntVar(&c.userStories, "max-user-stories", envInt("NOVEL_MAX_USER_STORIES", 10), "stories one user (not an admin) may run at once; 0: unlimited (NOVEL_MAX_USER_STORIES)")
+	fs.IntVar(&c.guestStories, "max-guest-addr-stories", envInt("NOVEL_MAX_GUEST_ADDR_STORIES", 20), "stories the guests of one address may run at once; 0: unlimited (NOVEL_MAX_GUEST_ADDR_STORIES)")
+	fs.IntVar(&c.nodeStories, "max-stories", envInt("NOVEL_MAX_STORIES", 1000), "stories this node runs at most; 0: unlimited (NOVEL_MAX_STORIES)")
+	fs.Float64Var(&c.maxLoad, "max-load", envFloat("NOVEL_MAX_LOAD", -1), "measured turn work (cores) past which new stories are refused; -1: three quarters of the cores; 0: unlimited (NOVEL_MAX_LOAD)")
+	fs.IntVar(&c.guestsPerHour, "guest-signins-per-hour", envInt("NOVEL_GUEST_SIGNINS_PER_HOUR", 30), "guest sign-ins one address may make an hour; 0: unlimited (NOVEL_GUEST_SIGNINS_PER_HOUR)")
+	fs.IntVar(&c.memoryTurns, "memory-max-turns", envInt("NOVEL_MEMORY_MAX_TURNS", 200000), "memory store: turns kept before the oldest ended stories are forgotten; 0: unlimited (NOVEL_MEMORY_MAX_TURNS)")
+	fs.DurationVar(&c.retention, "retention", envDur("NOVEL_RETENTION", 0), "PostgreSQL: delete stories that ended longer ago than this; 0: keep them (NOVEL_RETENTION)")
 	if err := parseFlags(fs, args, stdout, stderr); err != nil {
 		return nil, err
 	}
@@ -206,27 +230,50 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 		return err
 	}
 	defer st.Close()
+	if pg, ok := st.(*postgres.Store); ok && c.retention > 0 {
+		// Ended stories older than the retention go, checked every tenth
+		// of it (at most hourly); stopped before the store closes.
+		rctx, stop := context.WithCancel(ctx)
+		var done sync.WaitGroup
+		done.Go(func() {
+			pg.Retain(rctx, c.retention, max(min(c.retention/10, time.Hour), time.Second), func(err error) { log.Warn("retention", "err", err) })
+		})
+		defer func() {
+			stop()
+			done.Wait()
+		}()
+	}
 	var clusterConf *cluster.Config
 	if redisOpts != nil {
 		rdb := connectRedis(ctx, redisOpts, log)
 		defer rdb.Close()
 		clusterConf = &cluster.Config{Redis: rdb, Prefix: c.redisPrefix, LeaseTTL: c.leaseTTL}
 	}
+	proxies, err := parsePrefixes(c.trustedProxies)
+	if err != nil {
+		return fmt.Errorf("NOVEL_TRUSTED_PROXIES: %w", err)
+	}
 	srv, err := server.New(server.Config{
-		Cluster:           clusterConf,
-		Store:             st,
-		Auth:              auth,
-		Node:              c.nodeID,
-		GuestAuth:         guest,
-		AllowedOrigins:    splitList(c.allowedOrigins),
-		DenyAnonymousRead: c.denyAnonymous,
-		MinTurnInterval:   time.Duration(c.minIntervalMS) * time.Millisecond,
-		PlayerWait:        c.playerWait,
-		SeatGrace:         c.seatGrace,
-		MaxQueueBytes:     c.queueBytes,
-		Engine:            engineOpts,
-		Web:               web.Handler(),
-		Logger:            log,
+		TrustedProxies:      proxies,
+		MaxUserStories:      limit(c.userStories),
+		MaxGuestAddrStories: limit(c.guestStories),
+		MaxStories:          limit(c.nodeStories),
+		MaxLoad:             loadLimit(c.maxLoad),
+		GuestsPerHour:       limit(c.guestsPerHour),
+		Cluster:             clusterConf,
+		Store:               st,
+		Auth:                auth,
+		Node:                c.nodeID,
+		GuestAuth:           guest,
+		AllowedOrigins:      splitList(c.allowedOrigins),
+		DenyAnonymousRead:   c.denyAnonymous,
+		MinTurnInterval:     time.Duration(c.minIntervalMS) * time.Millisecond,
+		PlayerWait:          c.playerWait,
+		SeatGrace:           c.seatGrace,
+		MaxQueueBytes:       c.queueBytes,
+		Engine:              engineOpts,
+		Web:                 web.Handler(),
+		Logger:              log,
 	})
 	if err != nil {
 		return err
@@ -317,7 +364,7 @@ func newAuth(c *serveConfig, log *slog.Logger) (*server.Auth, error) {
 // memory store when no database is configured.
 func openStore(ctx context.Context, c *serveConfig, log *slog.Logger) (store.Store, error) {
 	if c.databaseURL == "" {
-		return store.NewMemory(), nil
+		return store.NewBoundedMemory(max(c.memoryTurns, 0)), nil
 	}
 	if c.migrate {
 		mctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
@@ -337,6 +384,47 @@ func openStore(ctx context.Context, c *serveConfig, log *slog.Logger) (store.Sto
 		return nil, fmt.Errorf("open database: %w", err)
 	}
 	return pg, nil
+}
+
+// limit maps a setting's 0 (unlimited) to the server's negative.
+func limit(n int) int {
+	if n <= 0 {
+		return -1
+	}
+	return n
+}
+
+// loadLimit maps NOVEL_MAX_LOAD: negative is the server's default, 0
+// unlimited.
+func loadLimit(v float64) float64 {
+	switch {
+	case v < 0:
+		return 0
+	case v == 0:
+		return -1
+	}
+	return v
+}
+
+// parsePrefixes reads comma-separated CIDRs or single addresses.
+func parsePrefixes(s string) ([]netip.Prefix, error) {
+	var out []netip.Prefix
+	for _, v := range splitList(s) {
+		if !strings.Contains(v, "/") {
+			a, err := netip.ParseAddr(v)
+			if err != nil {
+				return nil, err
+			}
+			out = append(out, netip.PrefixFrom(a.Unmap(), a.Unmap().BitLen()))
+			continue
+		}
+		p, err := netip.ParsePrefix(v)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, p.Masked())
+	}
+	return out, nil
 }
 
 func splitList(s string) []string {

@@ -33,12 +33,24 @@ var (
 	pprofRe  = regexp.MustCompile(`pprof on (http://\S+)`)
 )
 
-// Spawn starts `bin serve` on a free loopback port with env added to this
-// process's environment, and waits until it listens. Its stderr goes to
-// stderr.
+// Unlimited lifts the node's quotas and limits: a load generator is one
+// client at one address playing thousands, which a node open to the
+// public would rightly refuse.
+var Unlimited = []string{
+	"NOVEL_MAX_USER_STORIES=0",
+	"NOVEL_MAX_GUEST_ADDR_STORIES=0",
+	"NOVEL_MAX_STORIES=0",
+	"NOVEL_MAX_LOAD=0",
+	"NOVEL_GUEST_SIGNINS_PER_HOUR=0",
+}
+
+// Spawn starts `bin serve` on a free loopback port with its limits lifted
+// (Unlimited) and env added to this process's environment, and waits
+// until it listens. Its stderr goes to stderr.
 func Spawn(bin string, env []string, stderr io.Writer) (*Process, error) {
 	cmd := exec.Command(bin, "serve")
 	cmd.Env = append(os.Environ(), "NOVEL_ADDR=127.0.0.1:0", "NOVEL_LOG_LEVEL=warn")
+	cmd.Env = append(cmd.Env, Unlimited...)
 	cmd.Env = append(cmd.Env, env...)
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
