@@ -71,3 +71,16 @@ func rateLimited(msg string, wait time.Duration) *Error {
 	e.RetryAfter = int(math.Max(1, math.Ceil(wait.Seconds())))
 	return e
 }
+
+// limitReads limits each address's REST reads.
+func (s *Server) limitReads(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if s.reads != nil {
+			if ok, wait := s.reads.reserve(s.clientAddr(r)); !ok {
+				s.writeError(w, r, rateLimited("too many reads; retry later", wait))
+				return
+			}
+		}
+		next.ServeHTTP(w, r)
+	})
+}

@@ -25,15 +25,18 @@ func (s *Server) Handler() http.Handler {
 
 		r.Group(func(r chi.Router) {
 			r.Use(s.requireReader)
-			r.Get("/scenarios", s.handleListScenarios)
-			r.Get("/scenarios/{id}", s.handleGetScenario)
-			r.Get("/simulations", s.handleListSimulations)
-			r.Get("/simulations/{id}", s.handleGetSimulation)
-			r.Get("/simulations/{id}/turns", s.handleListTurns)
-			r.Get("/simulations/{id}/story", s.handleStory)
-			r.Get("/simulations/{id}/world", s.handleWorld)
-			r.Get("/simulations/{id}/forks", s.handleListForks)
-			r.With(s.checkOrigin).Get("/ws", s.handleWS)
+			r.With(s.checkOrigin).Get("/ws", s.handleWS) // limited by connections
+			r.Group(func(r chi.Router) {
+				r.Use(s.limitReads)
+				r.Get("/scenarios", s.handleListScenarios)
+				r.Get("/scenarios/{id}", s.handleGetScenario)
+				r.Get("/simulations", s.handleListSimulations)
+				r.Get("/simulations/{id}", s.handleGetSimulation)
+				r.Get("/simulations/{id}/turns", s.handleListTurns)
+				r.Get("/simulations/{id}/story", s.handleStory)
+				r.Get("/simulations/{id}/world", s.handleWorld)
+				r.Get("/simulations/{id}/forks", s.handleListForks)
+			})
 		})
 		r.Group(func(r chi.Router) {
 			r.Use(s.limitWrites)

@@ -7,6 +7,7 @@ package server
 import (
 	"context"
 	"errors"
+	"log"
 	"log/slog"
 	"net/http"
 	"net/netip"
@@ -17,6 +18,7 @@ import (
 
 	"github.com/coder/websocket"
 	"github.com/prometheus/client_golang/prometheus"
+	"golang.org/x/time/rate"
 
 	"github.com/novel-engine/novel-engine/cluster"
 	"github.com/novel-engine/novel-engine/engine"
@@ -90,6 +92,40 @@ type Config struct {
 	// GuestsPerHour bounds the guest sign-ins of one address per hour.
 	// Defaults to 30; negative: unlimited.
 	GuestsPerHour int
+	// ReadRate and ReadBurst limit each client address's REST reads per
+	// second. Default to 50 and 200; a negative ReadRate: unlimited.
+	ReadRate  float64
+	ReadBurst int
+	// UserMessageRate and UserMessageBurst limit the WebSocket messages of
+	// one user (anonymous: one address) over all its connections. Default
+	// to 40 and 100; a negative rate: unlimited.
+	UserMessageRate  float64
+	UserMessageBurst int
+	// MaxConnsPerAddr, MaxConnsPerUser and MaxConns bound the WebSocket
+	// connections of one address, of one user and of the node. Default to
+	// 100, 20 and 20000; negative: unlimited.
+	MaxConnsPerAddr int
+	MaxConnsPerUser int
+	MaxConns        int
+	// ConnRate and ConnBurst limit each address's new WebSocket
+	// connections per second. Default to 10 and 50; a negative rate:
+	// unlimited.
+	ConnRate  float64
+	ConnBurst int
+	// MaxSubscriptions bounds one connection's subscriptions. Defaults
+	// to 50; negative: unlimited.
+	MaxSubscriptions int
+	// AnonymousIdle closes an anonymous connection (with 4008) that has
+	// subscribed to nothing for that long. Defaults to 60s; negative:
+	// never.
+	AnonymousIdle time.Duration
+	// HTTPReadTimeout, HTTPWriteTimeout and HTTPIdleTimeout are the HTTP
+	// server's (see HTTPServer): reading a whole request, writing an
+	// answer, and keeping an idle keep-alive connection. WebSockets are
+	// exempt from the first two. Default to 30s, 60s and 120s.
+	HTTPReadTimeout  time.Duration
+	HTTPWriteTimeout time.Duration
+	HTTPIdleTimeout  time.Duration
 	// PresenceInterval is how often changed presence is published.
 	// Defaults to 1s.
 	PresenceInterval time.Duration
@@ -106,24 +142,28 @@ type Config struct {
 // Server is one node.
 type Server struct {
 	// set at construction
-	cfg      Config
-	log      *slog.Logger
-	store    store.Store
-	auth     *Auth
-	hub      *hub.Hub
-	broker   hub.Broker
-	runner   *runner.Runner
-	cluster  *cluster.Cluster // nil on a single node
-	metrics  *metrics
-	views    *viewCache
-	timeline *timeline.Replayer
-	presence *presence
-	seats    *seatKeeper
-	limits   *ipLimiter
-	guests   *ipLimiter // guest sign-ins per address
-	ledger   *ledger
-	accept   *websocket.AcceptOptions
-	now      func() time.Time
+	cfg       Config
+	log       *slog.Logger
+	store     store.Store
+	auth      *Auth
+	hub       *hub.Hub
+	broker    hub.Broker
+	runner    *runner.Runner
+	cluster   *cluster.Cluster // nil on a single node
+	metrics   *metrics
+	views     *viewCache
+	timeline  *timeline.Replayer
+	presence  *presence
+	seats     *seatKeeper
+	limits    *ipLimiter
+	guests    *ipLimiter // guest sign-ins per address; nil: unlimited
+	reads     *ipLimiter // REST reads per address; nil: unlimited
+	userMsgs  *ipLimiter // WebSocket messages per user or anonymous address
+	connRate  *ipLimiter // new WebSocket connections per address; nil: unlimited
+	connCount *connCounter
+	ledger    *ledger
+	accept    *websocket.AcceptOptions
+	now       func() time.Time
 
 	ctx    context.Context // ends when the server stops
 	cancel context.CancelFunc
@@ -171,6 +211,34 @@ func (cfg Config) withDefaults() Config {
 	defaultInt(&cfg.MaxGuestAddrStories, 20)
 	defaultInt(&cfg.MaxStories, 1000)
 	defaultInt(&cfg.GuestsPerHour, 30)
+	defaultInt(&cfg.MaxConnsPerAddr, 100)
+	defaultInt(&cfg.MaxConnsPerUser, 20)
+	defaultInt(&cfg.MaxConns, 20000)
+	defaultInt(&cfg.MaxSubscriptions, 50)
+	defaultInt(&cfg.ReadBurst, 200)
+	defaultInt(&cfg.UserMessageBurst, 100)
+	defaultInt(&cfg.ConnBurst, 50)
+	if cfg.ReadRate == 0 {
+		cfg.ReadRate = 50
+	}
+	if cfg.UserMessageRate == 0 {
+		cfg.UserMessageRate = 40
+	}
+	if cfg.ConnRate == 0 {
+		cfg.ConnRate = 10
+	}
+	if cfg.AnonymousIdle == 0 {
+		cfg.AnonymousIdle = time.Minute
+	}
+	if cfg.HTTPReadTimeout <= 0 {
+		cfg.HTTPReadTimeout = 30 * time.Second
+	}
+	if cfg.HTTPWriteTimeout <= 0 {
+		cfg.HTTPWriteTimeout = time.Minute
+	}
+	if cfg.HTTPIdleTimeout <= 0 {
+		cfg.HTTPIdleTimeout = 2 * time.Minute
+	}
 	if cfg.MaxLoad == 0 {
 		cfg.MaxLoad = 0.75 * float64(runtime.GOMAXPROCS(0))
 	}
@@ -215,6 +283,18 @@ func New(cfg Config) (*Server, error) {
 	if cfg.GuestsPerHour > 0 {
 		s.guests = newIPLimiter(float64(cfg.GuestsPerHour)/3600, cfg.GuestsPerHour)
 	}
+	if cfg.ReadRate > 0 {
+		s.reads = newIPLimiter(cfg.ReadRate, cfg.ReadBurst)
+	}
+	userRate, userBurst := cfg.UserMessageRate, cfg.UserMessageBurst
+	if userRate < 0 {
+		userRate, userBurst = float64(rate.Inf), 1
+	}
+	s.userMsgs = newIPLimiter(userRate, userBurst)
+	if cfg.ConnRate > 0 {
+		s.connRate = newIPLimiter(cfg.ConnRate, cfg.ConnBurst)
+	}
+	s.connCount = newConnCounter(cfg.MaxConnsPerAddr, cfg.MaxConnsPerUser, cfg.MaxConns)
 	s.ledger = newLedger(cfg.Store)
 	s.accept = &websocket.AcceptOptions{Subprotocols: []string{"novel.v1"}, OriginPatterns: cfg.AllowedOrigins}
 	s.runner = runner.New(runner.Config{
@@ -278,6 +358,21 @@ func (s *Server) Start(ctx context.Context) error {
 		}
 	}
 	return nil
+}
+
+// HTTPServer returns an http.Server for the node's Handler with its
+// timeouts: a slow or idle client cannot hold a connection for long,
+// except an open WebSocket. errorLog may be nil.
+func (s *Server) HTTPServer(errorLog *log.Logger) *http.Server {
+	return &http.Server{
+		Handler:           s.Handler(),
+		ReadHeaderTimeout: min(10*time.Second, s.cfg.HTTPReadTimeout),
+		ReadTimeout:       s.cfg.HTTPReadTimeout,
+		WriteTimeout:      s.cfg.HTTPWriteTimeout,
+		IdleTimeout:       s.cfg.HTTPIdleTimeout,
+		MaxHeaderBytes:    64 << 10,
+		ErrorLog:          errorLog,
+	}
 }
 
 // Hub returns the node's hub.

@@ -5,10 +5,12 @@ import (
 	"encoding/json"
 	"errors"
 	"net/http"
+	"slices"
+	"sync"
 	"time"
+	"unicode/utf8"
 
 	"github.com/coder/websocket"
-	"golang.org/x/time/rate"
 
 	"github.com/novel-engine/novel-engine/hub"
 	"github.com/novel-engine/novel-engine/store"
@@ -26,10 +28,8 @@ type conn struct {
 	client  *hub.Client
 	user    User
 	session string
-	limiter *rate.Limiter
-
-	// owned by the read loop
-	strikes int
+	unadmit func() // gives back the connection's place in the limits
+	flood   *flood // owned by the read loop
 }
 
 func (s *Server) handleWS(w http.ResponseWriter, r *http.Request) {
@@ -38,15 +38,29 @@ func (s *Server) handleWS(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	u := userFrom(r.Context())
+	release, ok := s.admitConn(w, r, u)
+	if !ok {
+		return
+	}
+	// The server's read and write timeouts are for REST: a WebSocket
+	// lives as long as it is used, and pings keep it honest.
+	rc := http.NewResponseController(w)
+	rc.SetReadDeadline(time.Time{})
+	rc.SetWriteDeadline(time.Time{})
 	ws, client, err := s.hub.Accept(w, r, s.accept)
 	if err != nil {
+		release()
 		s.log.Debug("websocket accept", "err", err)
 		return // Accept has answered
 	}
 	ws.SetReadLimit(maxFrameBytes)
+	floodKey := "user:" + u.ID
+	if u.Role == RoleAnonymous {
+		floodKey = "addr:" + s.clientAddr(r)
+	}
 	c := &conn{
-		s: s, ws: ws, client: client, user: u, session: randomID(12),
-		limiter: rate.NewLimiter(rate.Limit(s.cfg.MessageRate), s.cfg.MessageBurst),
+		s: s, ws: ws, client: client, user: u, session: randomID(12), unadmit: release,
+		flood: newFlood(s.cfg.MessageRate, s.cfg.MessageBurst, s.userMsgs, floodKey),
 	}
 	s.metrics.connections.Inc()
 	s.seats.connected(u)
@@ -66,12 +80,17 @@ func (s *Server) handleWS(w http.ResponseWriter, r *http.Request) {
 // pings.
 func (c *conn) run() {
 	defer c.s.conns.Done()
+	defer c.unadmit()
 	defer c.s.metrics.connections.Dec()
 	if !c.user.ExpiresAt.IsZero() {
 		t := time.AfterFunc(time.Until(c.user.ExpiresAt), func() {
 			c.client.Close(hub.StatusTokenExpired, "token expired")
 		})
 		defer t.Stop()
+	}
+	if c.user.Role == RoleAnonymous && c.s.cfg.AnonymousIdle > 0 {
+		stop := c.closeWhenIdle(c.s.cfg.AnonymousIdle)
+		defer stop()
 	}
 	c.send(welcomeMsg{Type: "welcome", Protocol: 1, Session: c.session, Node: c.s.cfg.Node, User: c.user})
 	c.readLoop()
@@ -110,18 +129,50 @@ func (c *conn) readLoop() {
 			c.client.CloseAfterQueued(websocket.StatusPolicyViolation, "text frames only")
 			return
 		}
+		if !utf8.Valid(data) {
+			c.client.CloseAfterQueued(websocket.StatusInvalidFramePayloadData, "text frames must be UTF-8")
+			return
+		}
 		c.s.metrics.messagesIn.Inc()
-		if !c.limiter.Allow() {
-			c.strikes++
-			if c.strikes > maxStrikes {
+		if ok, closeConn := c.flood.check(time.Now()); !ok {
+			if closeConn {
 				c.client.CloseAfterQueued(hub.StatusTooManyMessages, "too many messages")
 				return
 			}
 			c.sendError("", Errorf(CodeRateLimited, "too many messages; slow down"))
 			continue
 		}
-		c.strikes = 0
 		c.handle(c.s.ctx, data)
+	}
+}
+
+// closeWhenIdle closes the connection with StatusIdle once it has had no
+// subscription for d, checked every d; stop ends the checks.
+func (c *conn) closeWhenIdle(d time.Duration) (stop func()) {
+	var (
+		mu      sync.Mutex
+		t       *time.Timer
+		stopped bool
+	)
+	mu.Lock()
+	defer mu.Unlock()
+	t = time.AfterFunc(d, func() {
+		mu.Lock()
+		defer mu.Unlock()
+		if stopped {
+			return
+		}
+		if len(c.client.Subs()) == 0 {
+			c.client.Close(StatusIdle, "idle: no subscription")
+			return
+		}
+		t.Reset(d)
+	})
+	return func() {
+		mu.Lock()
+		defer mu.Unlock()
+		stopped = true
+		t.Stop()
 	}
 }
 
@@ -195,6 +246,11 @@ func (c *conn) handle(ctx context.Context, data []byte) {
 // while history is read, and the hub merges the two by seq.
 func (c *conn) subscribe(ctx context.Context, m clientMsg) error {
 	s := c.s
+	if n := s.cfg.MaxSubscriptions; n > 0 {
+		if subs := c.client.Subs(); len(subs) >= n && !slices.Contains(subs, m.Sim) {
+			return Errorf(CodeQuotaExceeded, "at most %d subscriptions per connection; unsubscribe from one first", n)
+		}
+	}
 	sub, err := s.hub.Subscribe(ctx, c.client, m.Sim)
 	if err != nil {
 		return err

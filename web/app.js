@@ -128,8 +128,9 @@ client.addEventListener('state', (ev) => {
   const d = /** @type {CustomEvent} */ (ev).detail;
   const conn = $('#conn');
   conn.dataset.state = d.state;
-  /** @type {HTMLElement} */ (conn.querySelector('.conn-label')).textContent =
-    ({ idle: 'Offline', connecting: 'Connecting…', open: 'Live', reconnecting: 'Reconnecting…', closed: 'Offline' })[d.state] || d.state;
+  /** @type {HTMLElement} */ (conn.querySelector('.conn-label')).textContent = d.state === 'idle' && d.code === 4008
+    ? 'Standby' // closed for watching nothing; opening a story connects again
+    : ({ idle: 'Offline', connecting: 'Connecting…', open: 'Live', reconnecting: 'Reconnecting…', closed: 'Offline' })[d.state] || d.state;
   const banner = $('#banner');
   clearInterval(bannerTimer);
   if (d.state === 'reconnecting') {

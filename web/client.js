@@ -183,7 +183,10 @@ export function defaultSocketURL(base) {
  * - `reconnecting`: the socket closed; `detail.delay` ms until the next try
  *   (`detail.code` and `detail.reason` tell why it closed);
  * - `closed`: {@link NovelClient#close} was called, or the token expired
- *   (close code 4001) and no token function was given.
+ *   (close code 4001) and no token function was given;
+ * - `idle`: not connected yet, or the server closed an anonymous
+ *   connection that watched nothing (close code 4008, `detail.code`); the
+ *   next {@link NovelClient#subscribe} connects again.
  *
  * @typedef {'idle'|'connecting'|'open'|'reconnecting'|'closed'} ConnectionState
  */
@@ -218,6 +221,7 @@ export class NovelClient extends EventTarget {
     /** The last `welcome` message. @type {Message|null} */
     this.welcome = null;
     this.attempt = 0;
+    this.idled = false; // closed with 4008: connect again on the next subscribe
     /** @type {any} */ this.retryTimer = null;
     /** @type {any} */ this.pingTimer = null;
     /** @type {any} */ this.pongTimer = null;
@@ -290,6 +294,7 @@ export class NovelClient extends EventTarget {
       s.listeners.add(listener);
       this.subs.set(sim, s);
       if (this.state === 'open') s.send();
+      else if (this.idled) this._open(true); // closed for watching nothing: something to watch now
     }
     const sub = s;
     return {
@@ -381,6 +386,7 @@ export class NovelClient extends EventTarget {
 
   /** @param {boolean} [asked] the caller asked for a new connection: not a failure to report */
   async _open(asked = false) {
+    this.idled = false;
     this._setState(asked || (this.attempt === 0 && !this.welcome) ? 'connecting' : 'reconnecting', { attempt: this.attempt, delay: 0 });
     let token = this.opts.token;
     if (typeof token === 'function') {
@@ -415,6 +421,13 @@ export class NovelClient extends EventTarget {
     this._stopKeepalive();
     this._failPending('disconnected', `connection closed (${code}${reason ? ` ${reason}` : ''})`);
     for (const s of this.subs.values()) s.onDisconnect();
+    if (code === 4008 && this.subs.size === 0) {
+      // The server closes anonymous sockets that watch nothing: no
+      // failure, and nothing to come back for until a subscribe.
+      this.idled = true;
+      this._setState('idle', { code, reason: reason || 'idle' });
+      return;
+    }
     if (code === 4001 && typeof this.opts.token !== 'function') {
       this._setState('closed', { code, reason: reason || 'token expired' });
       return;

@@ -69,6 +69,17 @@ type serveConfig struct {
 	guestsPerHour  int
 	memoryTurns    int
 	retention      time.Duration
+	readRate       float64
+	userMsgRate    float64
+	connsPerAddr   int
+	connsPerUser   int
+	nodeConns      int
+	connRate       float64
+	subscriptions  int
+	anonIdle       time.Duration
+	readTimeout    time.Duration
+	writeTimeout   time.Duration
+	idleTimeout    time.Duration
 }
 
 func parseServe(args []string, getenv func(string) string, stdout, stderr io.Writer) (*serveConfig, error) {
@@ -155,6 +166,17 @@ func parseServe(args []string, getenv func(string) string, stdout, stderr io.Wri
 	fs.IntVar(&c.guestsPerHour, "guest-signins-per-hour", envInt("NOVEL_GUEST_SIGNINS_PER_HOUR", 30), "guest sign-ins one address may make an hour; 0: unlimited (NOVEL_GUEST_SIGNINS_PER_HOUR)")
 	fs.IntVar(&c.memoryTurns, "memory-max-turns", envInt("NOVEL_MEMORY_MAX_TURNS", 200000), "memory store: turns kept before the oldest ended stories are forgotten; 0: unlimited (NOVEL_MEMORY_MAX_TURNS)")
 	fs.DurationVar(&c.retention, "retention", envDur("NOVEL_RETENTION", 0), "PostgreSQL: delete stories that ended longer ago than this; 0: keep them (NOVEL_RETENTION)")
+	fs.Float64Var(&c.readRate, "read-rate", envFloat("NOVEL_READ_RATE", 50), "REST reads per second per address, bursts of four times that; 0: unlimited (NOVEL_READ_RATE)")
+	fs.Float64Var(&c.userMsgRate, "ws-user-rate", envFloat("NOVEL_WS_USER_RATE", 40), "WebSocket messages per second of one user (anonymous: one address) over all its connections; 0: unlimited (NOVEL_WS_USER_RATE)")
+	fs.IntVar(&c.connsPerAddr, "max-conns-per-addr", envInt("NOVEL_MAX_CONNS_PER_ADDR", 100), "WebSocket connections from one address; 0: unlimited (NOVEL_MAX_CONNS_PER_ADDR)")
+	fs.IntVar(&c.connsPerUser, "max-conns-per-user", envInt("NOVEL_MAX_CONNS_PER_USER", 20), "WebSocket connections of one user; 0: unlimited (NOVEL_MAX_CONNS_PER_USER)")
+	fs.IntVar(&c.nodeConns, "max-conns", envInt("NOVEL_MAX_CONNS", 20000), "WebSocket connections this node holds; 0: unlimited (NOVEL_MAX_CONNS)")
+	fs.Float64Var(&c.connRate, "conn-rate", envFloat("NOVEL_CONN_RATE", 10), "new WebSocket connections per second from one address, bursts of five times that; 0: unlimited (NOVEL_CONN_RATE)")
+	fs.IntVar(&c.subscriptions, "max-subscriptions", envInt("NOVEL_MAX_SUBSCRIPTIONS", 50), "subscriptions of one WebSocket connection; 0: unlimited (NOVEL_MAX_SUBSCRIPTIONS)")
+	fs.DurationVar(&c.anonIdle, "anonymous-idle", envDur("NOVEL_ANONYMOUS_IDLE", time.Minute), "an anonymous WebSocket subscribed to nothing this long is closed with 4008; 0: never (NOVEL_ANONYMOUS_IDLE)")
+	fs.DurationVar(&c.readTimeout, "http-read-timeout", envDur("NOVEL_HTTP_READ_TIMEOUT", 30*time.Second), "longest read of one HTTP request, body included; WebSockets exempt (NOVEL_HTTP_READ_TIMEOUT)")
+	fs.DurationVar(&c.writeTimeout, "http-write-timeout", envDur("NOVEL_HTTP_WRITE_TIMEOUT", time.Minute), "longest write of one HTTP answer; WebSockets exempt (NOVEL_HTTP_WRITE_TIMEOUT)")
+	fs.DurationVar(&c.idleTimeout, "http-idle-timeout", envDur("NOVEL_HTTP_IDLE_TIMEOUT", 2*time.Minute), "how long an idle keep-alive connection is kept (NOVEL_HTTP_IDLE_TIMEOUT)")
 	if err := parseFlags(fs, args, stdout, stderr); err != nil {
 		return nil, err
 	}
@@ -260,6 +282,20 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 		MaxStories:          limit(c.nodeStories),
 		MaxLoad:             loadLimit(c.maxLoad),
 		GuestsPerHour:       limit(c.guestsPerHour),
+		ReadRate:            rateLimit(c.readRate),
+		ReadBurst:           int(max(4*c.readRate, 1)),
+		UserMessageRate:     rateLimit(c.userMsgRate),
+		UserMessageBurst:    int(max(2.5*c.userMsgRate, 1)),
+		MaxConnsPerAddr:     limit(c.connsPerAddr),
+		MaxConnsPerUser:     limit(c.connsPerUser),
+		MaxConns:            limit(c.nodeConns),
+		ConnRate:            rateLimit(c.connRate),
+		ConnBurst:           int(max(5*c.connRate, 1)),
+		MaxSubscriptions:    limit(c.subscriptions),
+		AnonymousIdle:       durLimit(c.anonIdle),
+		HTTPReadTimeout:     c.readTimeout,
+		HTTPWriteTimeout:    c.writeTimeout,
+		HTTPIdleTimeout:     c.idleTimeout,
 		Cluster:             clusterConf,
 		Store:               st,
 		Auth:                auth,
@@ -394,6 +430,22 @@ func limit(n int) int {
 	return n
 }
 
+// rateLimit maps a rate's 0 (unlimited) to the server's negative.
+func rateLimit(r float64) float64 {
+	if r <= 0 {
+		return -1
+	}
+	return r
+}
+
+// durLimit maps a duration's 0 (never) to the server's negative.
+func durLimit(d time.Duration) time.Duration {
+	if d <= 0 {
+		return -1
+	}
+	return d
+}
+
 // loadLimit maps NOVEL_MAX_LOAD: negative is the server's default, 0
 // unlimited.
 func loadLimit(v float64) float64 {
@@ -451,7 +503,7 @@ func serveHTTP(ctx context.Context, srv *server.Server, c *serveConfig, log *slo
 	if err != nil {
 		return err
 	}
-	hs := &http.Server{Handler: srv.Handler(), ReadHeaderTimeout: 10 * time.Second, ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}
+	hs := srv.HTTPServer(slog.NewLogLogger(log.Handler(), slog.LevelWarn))
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- hs.Serve(ln) }()
 	u := browseURL(ln.Addr().String())

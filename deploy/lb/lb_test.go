@@ -116,3 +116,27 @@ func TestKeepsClientHost(t *testing.T) {
 		t.Fatalf("the backend saw Host and X-Forwarded-Host %q, want the client's", b)
 	}
 }
+
+// TestForwardsClientAddress: a backend sees the client's address, and
+// only it, in X-Forwarded-For: a client cannot put another there, since
+// the nodes trust the balancer's word for their per-address limits.
+func TestForwardsClientAddress(t *testing.T) {
+	back := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.WriteString(w, strings.Join(r.Header.Values("X-Forwarded-For"), ","))
+	}))
+	defer back.Close()
+	bal, _ := New([]string{back.URL}, Options{})
+	front := httptest.NewServer(bal)
+	defer front.Close()
+	req, _ := http.NewRequest("GET", front.URL+"/", nil)
+	req.Header.Set("X-Forwarded-For", "203.0.113.66")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	if string(b) != "127.0.0.1" {
+		t.Fatalf("the backend saw X-Forwarded-For %q, want the client's 127.0.0.1 alone", b)
+	}
+}

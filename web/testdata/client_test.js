@@ -333,6 +333,25 @@ const tests = {
     c2.close();
   },
 
+  async 'an idle close (4008) waits quietly, and the next subscribe connects again'() {
+    const s = new FakeServer();
+    const states = [];
+    const c = newClient(s);
+    c.addEventListener('state', (e) => states.push(e.detail.state));
+    await until(() => c.isOpen, 'open');
+    s.sockets[0].drop(4008, 'idle: no subscription');
+    await until(() => c.state === 'idle', 'idle');
+    await sleep(50);
+    eq(s.sockets.length, 1, 'no reconnect while idle');
+    assert(!states.includes('reconnecting'), `no reconnecting shown: ${states}`);
+    const seqs = [];
+    c.subscribe('sim1', (t) => seqs.push(t.seq));
+    await until(() => c.isOpen && s.sockets.length === 2, 'connected again for the subscription');
+    await until(() => s.log.some((m) => m.type === 'subscribe'), 'subscribed');
+    assert(!states.includes('reconnecting'), `no reconnecting shown: ${states}`);
+    c.close();
+  },
+
   async 'subscribe to an unknown simulation calls onError and drops it'() {
     const s = new FakeServer();
     const c = newClient(s);

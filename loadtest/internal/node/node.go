@@ -42,6 +42,13 @@ var Unlimited = []string{
 	"NOVEL_MAX_STORIES=0",
 	"NOVEL_MAX_LOAD=0",
 	"NOVEL_GUEST_SIGNINS_PER_HOUR=0",
+	"NOVEL_READ_RATE=0",
+	"NOVEL_WS_USER_RATE=0",
+	"NOVEL_MAX_CONNS_PER_ADDR=0",
+	"NOVEL_MAX_CONNS_PER_USER=0",
+	"NOVEL_MAX_CONNS=0",
+	"NOVEL_CONN_RATE=0",
+	"NOVEL_MAX_SUBSCRIPTIONS=0",
 }
 
 // Spawn starts `bin serve` on a free loopback port with its limits lifted
