@@ -116,7 +116,7 @@ func (a *Auth) Verify(token string) (User, error) {
 		}
 		return User{}, Errorf(CodeUnauthorized, "invalid token")
 	}
-	if c.Subject == "" || len(c.Subject) > maxIDLen {
+	if c.Subject == "" || len(c.Subject) > maxIDLen || hasControl(c.Subject) {
 		return User{}, Errorf(CodeUnauthorized, "token has no valid subject")
 	}
 	u := User{ID: c.Subject, Name: c.Name, Role: c.Role, ExpiresAt: c.ExpiresAt.Time}
@@ -127,6 +127,9 @@ func (a *Auth) Verify(token string) (User, error) {
 	default:
 		return User{}, Errorf(CodeUnauthorized, "token has an unknown role %q", truncate(c.Role, 20))
 	}
+	if hasControl(u.Name) {
+		u.Name = "" // an issuer's name that no store or page should show
+	}
 	if u.Name == "" {
 		u.Name = u.ID
 	}
@@ -134,16 +137,25 @@ func (a *Auth) Verify(token string) (User, error) {
 	return u, nil
 }
 
+// wsPath is the one route that takes a token in its query string:
+// browsers cannot set a WebSocket's headers. Anywhere else a query token
+// would only end up in access logs.
+const wsPath = "/v1/ws"
+
 // tokenFrom reads the bearer token of a request: the Authorization header,
-// or the token query parameter (browsers cannot set WebSocket headers).
-func tokenFrom(r *http.Request) string {
+// or, on the WebSocket route, the token query parameter.
+func tokenFrom(r *http.Request) (string, error) {
 	if h := r.Header.Get("Authorization"); h != "" {
 		if t, ok := strings.CutPrefix(h, "Bearer "); ok {
-			return strings.TrimSpace(t)
+			return strings.TrimSpace(t), nil
 		}
-		return "\x00invalid" // present but not a bearer token
+		return "\x00invalid", nil // present but not a bearer token
 	}
-	return r.URL.Query().Get("token")
+	q := r.URL.Query().Get("token")
+	if q != "" && r.URL.Path != wsPath {
+		return "", Errorf(CodeUnauthorized, "a token in the query string is accepted only on %s; send it in the Authorization header", wsPath)
+	}
+	return q, nil
 }
 
 type ctxKey int
@@ -155,8 +167,12 @@ const userKey ctxKey = iota
 func (s *Server) authenticate(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		u := anonymous
-		if tok := tokenFrom(r); tok != "" {
-			var err error
+		tok, err := tokenFrom(r)
+		if err != nil {
+			s.writeError(w, r, err)
+			return
+		}
+		if tok != "" {
 			if u, err = s.auth.Verify(tok); err != nil {
 				s.writeError(w, r, err)
 				return

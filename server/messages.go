@@ -4,6 +4,8 @@ import (
 	"context"
 	"encoding/json"
 	"strconv"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/novel-engine/novel-engine/engine"
 	"github.com/novel-engine/novel-engine/hub"
@@ -21,6 +23,21 @@ const (
 	turnsPageLimit  = 500
 	defaultPageSize = 100
 )
+
+// hasControl reports whether s holds a control character (NUL, escape,
+// the C1 range…): no user string needs one, PostgreSQL refuses NUL in
+// text, and they garble logs and terminals. Also invalid UTF-8.
+func hasControl(s string) bool {
+	if !utf8.ValidString(s) {
+		return true
+	}
+	for _, r := range s {
+		if unicode.IsControl(r) {
+			return true
+		}
+	}
+	return false
+}
 
 // clientMsg is any message a client sends.
 type clientMsg struct {

@@ -103,6 +103,10 @@ func (s *Server) handleGuest(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, Errorf(CodeBadRequest, "name must be 1 to %d characters", maxNameLen))
 		return
 	}
+	if hasControl(name) {
+		s.writeError(w, r, Errorf(CodeBadRequest, "name may not hold control characters"))
+		return
+	}
 	u := User{ID: guestPrefix + randomID(8), Name: name, Role: RolePlayer}
 	tok, exp, err := s.auth.Issue(u, s.cfg.GuestTTL)
 	if err != nil {
@@ -181,8 +185,12 @@ const (
 
 func (s *Server) handleCreateSimulation(w http.ResponseWriter, r *http.Request) {
 	u := userFrom(r.Context())
-	if u.Role == RoleAnonymous {
+	switch u.Role {
+	case RoleAnonymous:
 		s.writeError(w, r, Errorf(CodeUnauthorized, "sign in to start a story"))
+		return
+	case RoleViewer:
+		s.writeError(w, r, Errorf(CodeForbidden, "viewers may not start stories"))
 		return
 	}
 	var req createRequest
@@ -240,6 +248,9 @@ func (s *Server) create(ctx context.Context, u User, addr string, req createRequ
 	}
 	if len([]rune(title)) > maxTitleLen {
 		return nil, Errorf(CodeBadRequest, "title is longer than %d characters", maxTitleLen)
+	}
+	if hasControl(title) {
+		return nil, Errorf(CodeBadRequest, "title may not hold control characters")
 	}
 	seed := rand.Int64()
 	if req.Seed != nil {
@@ -407,6 +418,10 @@ func (s *Server) handleControl(op string) http.HandlerFunc {
 			s.writeError(w, r, Errorf(CodeForbidden, "only the simulation's creator or an admin may %s it", op))
 			return
 		}
+		if op == "resume" && u.Role == RoleViewer {
+			s.writeError(w, r, Errorf(CodeForbidden, "viewers may not resume stories"))
+			return
+		}
 		if rec.Status == store.StatusFinished || rec.Status == store.StatusFailed {
 			s.writeError(w, r, Errorf(CodeConflict, "simulation %q has ended", rec.ID))
 			return
@@ -543,6 +558,9 @@ func (s *Server) act(ctx context.Context, u User, simID, character string, a *en
 	}
 	if len(a.Kind) > maxIDLen || len(a.Target) > maxIDLen {
 		return runner.Accepted{}, Errorf(CodeBadRequest, "action kind and target must be at most %d characters", maxIDLen)
+	}
+	if hasControl(character) || hasControl(a.Kind) || hasControl(a.Target) || hasControl(a.Text) {
+		return runner.Accepted{}, Errorf(CodeBadRequest, "character and action may not hold control characters")
 	}
 	rec, err := s.simulation(ctx, simID)
 	if err != nil {

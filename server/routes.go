@@ -13,10 +13,13 @@ func (s *Server) Handler() http.Handler {
 	r := chi.NewRouter()
 	r.Use(middleware.Recoverer)
 	r.Use(s.instrument)
+	r.Use(nosniff)
 
 	r.Get("/healthz", s.handleHealthz)
 	r.Get("/readyz", s.handleReadyz)
-	r.Handle("/metrics", promhttp.HandlerFor(s.cfg.Registry, promhttp.HandlerOpts{}))
+	if !s.cfg.SeparateMetrics {
+		r.Handle("/metrics", s.MetricsHandler())
+	}
 
 	r.Route("/v1", func(r chi.Router) {
 		r.Use(s.authenticate)
@@ -58,4 +61,19 @@ func (s *Server) Handler() http.Handler {
 		r.Handle("/*", s.cfg.Web)
 	}
 	return r
+}
+
+// MetricsHandler serves the node's metrics in Prometheus's format: on
+// the public listener unless Config.SeparateMetrics, then wherever the
+// caller serves it.
+func (s *Server) MetricsHandler() http.Handler {
+	return promhttp.HandlerFor(s.cfg.Registry, promhttp.HandlerOpts{})
+}
+
+// nosniff tells browsers to take every answer for the type it names.
+func nosniff(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("X-Content-Type-Options", "nosniff")
+		next.ServeHTTP(w, r)
+	})
 }

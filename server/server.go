@@ -129,6 +129,9 @@ type Config struct {
 	// PresenceInterval is how often changed presence is published.
 	// Defaults to 1s.
 	PresenceInterval time.Duration
+	// SeparateMetrics leaves /metrics off Handler: the caller serves
+	// MetricsHandler on an address of its own.
+	SeparateMetrics bool
 	// Web serves the browser UI at /. Optional.
 	Web http.Handler
 	// Engine configures the simulations' deciders and chronicler.

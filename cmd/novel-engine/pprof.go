@@ -43,3 +43,28 @@ func servePprof(addr string, stdout io.Writer, log *slog.Logger) (stop func(), e
 		<-done
 	}, nil
 }
+
+// serveMetrics serves h (the node's /metrics) on a listener of its own
+// at addr, off the public address. stop closes it.
+func serveMetrics(addr string, h http.Handler, stdout io.Writer, log *slog.Logger) (stop func(), err error) {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("NOVEL_METRICS_ADDR: %w", err)
+	}
+	mux := http.NewServeMux()
+	mux.Handle("/metrics", h)
+	hs := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 30 * time.Second, WriteTimeout: time.Minute,
+		ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		if err := hs.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			log.Warn("metrics server", "err", err)
+		}
+	}()
+	fmt.Fprintf(stdout, "metrics on http://%s/metrics\n", ln.Addr())
+	return func() {
+		hs.Close()
+		<-done
+	}, nil
+}

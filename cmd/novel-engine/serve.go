@@ -80,6 +80,7 @@ type serveConfig struct {
 	readTimeout    time.Duration
 	writeTimeout   time.Duration
 	idleTimeout    time.Duration
+	metricsAddr    string
 }
 
 func parseServe(args []string, getenv func(string) string, stdout, stderr io.Writer) (*serveConfig, error) {
@@ -177,6 +178,7 @@ func parseServe(args []string, getenv func(string) string, stdout, stderr io.Wri
 	fs.DurationVar(&c.readTimeout, "http-read-timeout", envDur("NOVEL_HTTP_READ_TIMEOUT", 30*time.Second), "longest read of one HTTP request, body included; WebSockets exempt (NOVEL_HTTP_READ_TIMEOUT)")
 	fs.DurationVar(&c.writeTimeout, "http-write-timeout", envDur("NOVEL_HTTP_WRITE_TIMEOUT", time.Minute), "longest write of one HTTP answer; WebSockets exempt (NOVEL_HTTP_WRITE_TIMEOUT)")
 	fs.DurationVar(&c.idleTimeout, "http-idle-timeout", envDur("NOVEL_HTTP_IDLE_TIMEOUT", 2*time.Minute), "how long an idle keep-alive connection is kept (NOVEL_HTTP_IDLE_TIMEOUT)")
+	fs.StringVar(&c.metricsAddr, "metrics-addr", env("NOVEL_METRICS_ADDR", ""), "serve /metrics on this separate address only, e.g. 127.0.0.1:9090; empty: on the public listener (NOVEL_METRICS_ADDR)")
 	if err := parseFlags(fs, args, stdout, stderr); err != nil {
 		return nil, err
 	}
@@ -296,6 +298,7 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 		HTTPReadTimeout:     c.readTimeout,
 		HTTPWriteTimeout:    c.writeTimeout,
 		HTTPIdleTimeout:     c.idleTimeout,
+		SeparateMetrics:     c.metricsAddr != "",
 		Cluster:             clusterConf,
 		Store:               st,
 		Auth:                auth,
@@ -494,6 +497,13 @@ func splitList(s string) []string {
 func serveHTTP(ctx context.Context, srv *server.Server, c *serveConfig, log *slog.Logger, stdout io.Writer, attrs ...any) error {
 	if c.pprofAddr != "" {
 		stop, err := servePprof(c.pprofAddr, stdout, log)
+		if err != nil {
+			return err
+		}
+		defer stop()
+	}
+	if c.metricsAddr != "" {
+		stop, err := serveMetrics(c.metricsAddr, srv.MetricsHandler(), stdout, log)
 		if err != nil {
 			return err
 		}
