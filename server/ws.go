@@ -191,26 +191,33 @@ func (c *conn) sendError(id string, err error) {
 	c.send(errorMsg{Type: "error", ID: id, Code: e.Code, Message: e.Message})
 }
 
-func (c *conn) handle(ctx context.Context, data []byte) {
-	if jsonTooDeep(data, maxJSONDepth) {
-		c.sendError("", Errorf(CodeBadRequest, "message nests deeper than %d levels", maxJSONDepth))
-		return
-	}
+// decodeClientMsg reads one client message and checks what every type
+// shares; a refusal carries the message's id when it has one to name.
+func decodeClientMsg(data []byte) (clientMsg, string, *Error) {
 	var m clientMsg
-	if err := json.Unmarshal(data, &m); err != nil {
-		c.sendError("", Errorf(CodeBadRequest, "invalid JSON: %v", err))
-		return
+	if jsonTooDeep(data, maxJSONDepth) {
+		return m, "", Errorf(CodeBadRequest, "message nests deeper than %d levels", maxJSONDepth)
 	}
-	if len(m.ID) > maxIDLen {
-		c.sendError("", Errorf(CodeBadRequest, "id is longer than %d characters", maxIDLen))
-		return
+	if err := json.Unmarshal(data, &m); err != nil {
+		return m, "", Errorf(CodeBadRequest, "invalid JSON: %v", err)
+	}
+	if len(m.ID) > maxIDLen || hasControl(m.ID) {
+		return m, "", Errorf(CodeBadRequest, "id must be at most %d characters, none a control character", maxIDLen)
 	}
 	if m.Type != "ping" && (m.Sim == "" || len(m.Sim) > maxIDLen) {
 		switch m.Type {
 		case "subscribe", "unsubscribe", "claim", "release", "act":
-			c.sendError(m.ID, Errorf(CodeBadRequest, "sim must be 1 to %d characters", maxIDLen))
-			return
+			return m, m.ID, Errorf(CodeBadRequest, "sim must be 1 to %d characters", maxIDLen)
 		}
+	}
+	return m, m.ID, nil
+}
+
+func (c *conn) handle(ctx context.Context, data []byte) {
+	m, id, e := decodeClientMsg(data)
+	if e != nil {
+		c.sendError(id, e)
+		return
 	}
 	var err error
 	switch m.Type {
