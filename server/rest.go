@@ -234,12 +234,21 @@ func (s *Server) create(ctx context.Context, u User, addr string, req createRequ
 	if err != nil {
 		return nil, fmt.Errorf("encode scenario: %w", err)
 	}
+	// A user's scenario is kept for reuse by id once its story is
+	// created; an id that names another scenario is refused, so that no
+	// one's story runs a scenario other than the one they sent.
+	keep := false
 	if raw[0] == '{' {
-		// Keep a user's scenario for reuse unless its id is taken.
-		if _, builtin := engine.Builtin(sc.ID); !builtin {
-			if err := s.store.SaveScenario(ctx, sc.ID, scJSON); err != nil && !errors.Is(err, store.ErrConflict) {
-				return nil, err
-			}
+		_, builtin := engine.Builtin(sc.ID) // a built-in's id is never stored
+		stored, err := s.store.GetScenario(ctx, sc.ID)
+		switch {
+		case builtin:
+		case err == nil && !bytes.Equal(stored, scJSON):
+			return nil, Errorf(CodeConflict, "scenario id %q is taken by another scenario; give yours another id", sc.ID)
+		case errors.Is(err, store.ErrNotFound):
+			keep = true
+		case err != nil:
+			return nil, err
 		}
 	}
 	title := strings.TrimSpace(req.Title)
@@ -301,6 +310,13 @@ func (s *Server) create(ctx context.Context, u User, addr string, req createRequ
 	}
 	if err := s.store.CreateSimulation(ctx, rec, state); err != nil {
 		return nil, err
+	}
+	if keep {
+		// Two creates of one new id at once: the second finds it taken
+		// here; its story runs the scenario it sent all the same.
+		if err := s.store.SaveScenario(ctx, sc.ID, scJSON); err != nil && !errors.Is(err, store.ErrConflict) {
+			s.log.Warn("keep scenario", "id", sc.ID, "err", err)
+		}
 	}
 	if s.cluster != nil {
 		s.cluster.Place(ctx, rec)
