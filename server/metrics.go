@@ -108,6 +108,8 @@ var knownRoutes = map[string]bool{
 	"/v1/simulations/{id}/pause": true, "/v1/simulations/{id}/resume": true,
 	"/v1/simulations/{id}/stop": true, "/v1/simulations/{id}/actions": true,
 	"/v1/simulations/{id}/seats/{character}": true,
+	"/v1/simulations/{id}/world":             true, "/v1/simulations/{id}/forks": true,
+	"/v1/simulations/{id}/fork": true,
 }
 
 func routeLabel(r *http.Request) string {

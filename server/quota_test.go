@@ -184,3 +184,20 @@ func TestClientAddr(t *testing.T) {
 		}
 	}
 }
+
+// TestForkCountsAsAStory: a fork is a new story, within the same quotas.
+func TestForkCountsAsAStory(t *testing.T) {
+	_, hs := newTestServer(t, store.NewMemory(), Config{MaxUserStories: 1})
+	tok := guestToken(t, hs.URL, "")
+	_, _, out := call(t, "POST", hs.URL+"/v1/simulations", tok, "", `{"scenario":"`+firstBuiltin()+`","turn_interval_ms":10,"max_turns":1000}`)
+	id := out["id"].(string)
+	poll.Until(t, 10*time.Second, "a turn", func() bool {
+		_, _, v := call(t, "GET", hs.URL+"/v1/simulations/"+id, "", "", "")
+		h, _ := v["head"].(float64)
+		return h >= 1
+	})
+	code, _, out := call(t, "POST", hs.URL+"/v1/simulations/"+id+"/fork", tok, "", `{"at":1}`)
+	if code != 429 || errCode(out) != CodeQuotaExceeded {
+		t.Fatalf("a fork past the user's quota: %d %v", code, out)
+	}
+}

@@ -94,8 +94,12 @@ type forkRequest struct {
 
 func (s *Server) handleFork(w http.ResponseWriter, r *http.Request) {
 	u := userFrom(r.Context())
-	if u.Role == RoleAnonymous {
+	switch u.Role {
+	case RoleAnonymous:
 		s.writeError(w, r, Errorf(CodeUnauthorized, "sign in to fork a story"))
+		return
+	case RoleViewer:
+		s.writeError(w, r, Errorf(CodeForbidden, "viewers may not start stories"))
 		return
 	}
 	var req forkRequest
@@ -103,7 +107,7 @@ func (s *Server) handleFork(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
-	view, err := s.fork(r.Context(), u, chi.URLParam(r, "id"), req)
+	view, err := s.fork(r.Context(), u, s.clientAddr(r), chi.URLParam(r, "id"), req)
 	if err != nil {
 		s.writeError(w, r, err)
 		return
@@ -114,7 +118,7 @@ func (s *Server) handleFork(w http.ResponseWriter, r *http.Request) {
 // fork starts a story whose history is parent's turns 1..at and whose
 // world is parent's after turn at, rebuilt by replay and checked against
 // the hash turn at recorded.
-func (s *Server) fork(ctx context.Context, u User, parentID string, req forkRequest) (*SimulationView, error) {
+func (s *Server) fork(ctx context.Context, u User, addr, parentID string, req forkRequest) (*SimulationView, error) {
 	if req.At == nil {
 		return nil, Errorf(CodeBadRequest, "at is required: the turn to fork the story after")
 	}
@@ -173,8 +177,20 @@ func (s *Server) fork(ctx context.Context, u User, parentID string, req forkRequ
 	if req.Autostart != nil && !*req.Autostart {
 		status = store.StatusCreated
 	}
+	id := "s" + randomID(8)
+	// A fork is a new story: the same quotas and admission apply.
+	undo, err := s.admit(ctx, u, addr, id, time.Duration(interval)*time.Millisecond)
+	if err != nil {
+		return nil, err
+	}
+	created := false
+	defer func() {
+		if !created {
+			undo()
+		}
+	}()
 	rec := &store.Simulation{
-		ID: "s" + randomID(8), Title: title, ScenarioID: parent.ScenarioID, Scenario: parent.Scenario, Status: status,
+		ID: id, Title: title, ScenarioID: parent.ScenarioID, Scenario: parent.Scenario, Status: status,
 		Seed: seed, Head: at, MaxTurns: maxTurns, TurnIntervalMS: interval, WaitForPlayers: wait,
 		CreatedBy: u.ID, Parent: parent.ID, ForkedAt: at, Lineage: lineage(parent, at),
 	}
@@ -193,6 +209,7 @@ func (s *Server) fork(ctx context.Context, u User, parentID string, req forkRequ
 	} else if err := s.runner.Start(ctx, rec); err != nil {
 		return nil, err
 	}
+	created = true
 	s.metrics.created.Inc()
 	return s.describe(ctx, rec, turns[len(turns)-1].Body)
 }
