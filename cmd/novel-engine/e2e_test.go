@@ -58,6 +58,15 @@ func startNode(t testing.TB, env map[string]string, args ...string) *node {
 	if _, ok := env["NOVEL_LOG_LEVEL"]; !ok {
 		env["NOVEL_LOG_LEVEL"] = "warn"
 	}
+	// The tests play many clients from one address on a busy machine:
+	// the per-client quotas and the node's admission control are lifted
+	// unless a test sets them.
+	for _, k := range []string{"NOVEL_MAX_USER_STORIES", "NOVEL_MAX_GUEST_ADDR_STORIES", "NOVEL_MAX_LOAD",
+		"NOVEL_GUEST_SIGNINS_PER_HOUR", "NOVEL_READ_RATE", "NOVEL_CONN_RATE", "NOVEL_MAX_CONNS_PER_ADDR", "NOVEL_MAX_CONNS_PER_USER"} {
+		if _, ok := env[k]; !ok {
+			env[k] = "0"
+		}
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	n := &node{cancel: cancel, done: make(chan error, 1), out: &syncBuffer{}}
 	errOut := &syncBuffer{}
