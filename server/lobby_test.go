@@ -58,7 +58,7 @@ func (c *readCounter) ListSimulations(ctx context.Context, opts store.ListOption
 // by scenario and status with a cursor.
 func TestLobbyPage(t *testing.T) {
 	st := &readCounter{Store: store.NewMemory()}
-	_, hs := newTestServer(t, st, Config{RequestRate: 1, RequestBurst: 1000})
+	_, hs := newTestServer(t, st, Config{RequestRate: 1, RequestBurst: 1000, MaxUserStories: -1, MaxGuestAddrStories: -1})
 	post := func(path, token, body string) map[string]any {
 		req, _ := http.NewRequest("POST", hs.URL+path, strings.NewReader(body))
 		if token != "" {
