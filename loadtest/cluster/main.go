@@ -95,27 +95,9 @@ func run(base string, nStories, nWatchers, intervalMS int, duration, warmup time
 	delete(scenario, "end")
 	scenario["id"] = fmt.Sprint(scenario["id"], "-endless")
 	scenario["length"] = 10000
-	var sims []string
-	for i := range nStories {
-		var v struct{ ID string }
-		var err error
-		for {
-			err = api("POST", base+"/v1/simulations", guest.Token, map[string]any{
-				"scenario": scenario, "seed": i + 1, "max_turns": 100000, "turn_interval_ms": intervalMS,
-			}, &v)
-			// Creating is rate limited per client address: wait as told.
-			if err == nil || !strings.Contains(err.Error(), ": 429 ") {
-				break
-			}
-			time.Sleep(200 * time.Millisecond)
-		}
-		if err != nil {
-			return err
-		}
-		sims = append(sims, v.ID)
-		// Spread the stories' turns over the interval, as stories started
-		// at different times are.
-		time.Sleep(time.Duration(intervalMS) * time.Millisecond / time.Duration(nStories))
+	sims, err := startStories(base, guest.Token, scenario, nStories, intervalMS)
+	if err != nil {
+		return err
 	}
 	defer func() {
 		for _, id := range sims {
@@ -193,6 +175,39 @@ func run(base string, nStories, nWatchers, intervalMS int, duration, warmup time
 	cancel()
 	wg.Wait()
 
+	return report(base, ws, sims, nStories, nWatchers, intervalMS, duration)
+}
+
+// startStories starts n stories of scenario, their turns spread over the
+// interval as stories started at different times are.
+func startStories(base, token string, scenario map[string]any, nStories, intervalMS int) ([]string, error) {
+	var sims []string
+	for i := range nStories {
+		var v struct{ ID string }
+		var err error
+		for {
+			err = api("POST", base+"/v1/simulations", token, map[string]any{
+				"scenario": scenario, "seed": i + 1, "max_turns": 100000, "turn_interval_ms": intervalMS,
+			}, &v)
+			// Creating is rate limited per client address: wait as told.
+			if err == nil || !strings.Contains(err.Error(), ": 429 ") {
+				break
+			}
+			time.Sleep(200 * time.Millisecond)
+		}
+		if err != nil {
+			return nil, err
+		}
+		sims = append(sims, v.ID)
+		// Spread the stories' turns over the interval, as stories started
+		// at different times are.
+		time.Sleep(time.Duration(intervalMS) * time.Millisecond / time.Duration(nStories))
+	}
+	return sims, nil
+}
+
+// report prints the delivery figures the watchers gathered.
+func report(base string, ws []*watcher, sims []string, nStories, nWatchers, intervalMS int, duration time.Duration) error {
 	var all []time.Duration
 	perNode := map[string][]time.Duration{}
 	gaps, reconnects, conns := 0, 0, map[string]int{}

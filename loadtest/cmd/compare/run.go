@@ -292,6 +292,60 @@ func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond)
 
 // measureRun starts srv, connects the workload's watchers, measures one
 // window and stops everything.
+// connect starts the watchers at the configured rate, each watching
+// until wctx ends, and waits until every one has subscribed or failed.
+func connect(ctx, wctx context.Context, c config, srv server, channels []string, st *runState, watchers []*watcher, wg *sync.WaitGroup) error {
+	tick := time.NewTicker(time.Second / time.Duration(c.dialRate))
+	defer tick.Stop()
+	for i := range watchers {
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-tick.C:
+		}
+		wr := &watcher{st: st}
+		watchers[i] = wr
+		// Consecutive watchers watch different stories, so every story's
+		// audience grows at the same pace.
+		ch := channels[i%len(channels)]
+		wg.Go(func() {
+			if err := srv.watch(wctx, ch, wr); err != nil && wctx.Err() == nil {
+				st.fail(err)
+			}
+		})
+	}
+	deadline := time.Now().Add(c.connectWithin)
+	for st.ready.Load()+st.failed.Load() < int64(len(watchers)) {
+		if time.Now().After(deadline) {
+			return fmt.Errorf("%d of %d watchers subscribed within %v (%d failed)", st.ready.Load(), len(watchers), c.connectWithin, st.failed.Load())
+		}
+		if err := sleep(ctx, 50*time.Millisecond); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// tally adds up what the watchers saw.
+func (r *result) tally(watchers []*watcher, st *runState, srv server) {
+	var lat []time.Duration
+	for _, wr := range watchers {
+		lat = append(lat, wr.lat...)
+		r.deliveries += wr.deliveries
+		r.bytes += wr.bytes
+		r.gaps += wr.seq.Gaps
+		r.dups += wr.seq.Dups
+	}
+	r.failed = st.failed.Load()
+	r.reasons = st.reasons
+	if p, ok := srv.(interface{ publishRTT() [2]time.Duration }); ok {
+		r.publishRTT = p.publishRTT()
+	}
+	slices.Sort(lat)
+	r.p50, r.p99 = stats.Percentile(lat, 0.50), stats.Percentile(lat, 0.99)
+	r.max = stats.Percentile(lat, 1)
+}
+
 func measureRun(ctx context.Context, c config, w workload, srv server, tag string, out io.Writer) (result, error) {
 	r := result{workload: w.Name, server: srv.name(), conns: w.conns(), window: c.duration}
 	channels, err := srv.start(ctx, w, filepath.Join(c.logDir, tag), c.profileDir != "")
@@ -316,34 +370,8 @@ func measureRun(ctx context.Context, c config, w workload, srv server, tag strin
 		cancel()
 		wg.Wait()
 	}()
-	tick := time.NewTicker(time.Second / time.Duration(c.dialRate))
-	for i := range watchers {
-		select {
-		case <-ctx.Done():
-			tick.Stop()
-			return r, ctx.Err()
-		case <-tick.C:
-		}
-		wr := &watcher{st: st}
-		watchers[i] = wr
-		// Consecutive watchers watch different stories, so every story's
-		// audience grows at the same pace.
-		ch := channels[i%len(channels)]
-		wg.Go(func() {
-			if err := srv.watch(wctx, ch, wr); err != nil && wctx.Err() == nil {
-				st.fail(err)
-			}
-		})
-	}
-	tick.Stop()
-	deadline := time.Now().Add(c.connectWithin)
-	for st.ready.Load()+st.failed.Load() < int64(len(watchers)) {
-		if time.Now().After(deadline) {
-			return r, fmt.Errorf("%d of %d watchers subscribed within %v (%d failed)", st.ready.Load(), len(watchers), c.connectWithin, st.failed.Load())
-		}
-		if err := sleep(ctx, 50*time.Millisecond); err != nil {
-			return r, err
-		}
+	if err := connect(ctx, wctx, c, srv, channels, st, watchers, &wg); err != nil {
+		return r, err
 	}
 	if err := sleep(ctx, c.warmup); err != nil {
 		return r, err
@@ -402,22 +430,7 @@ func measureRun(ctx context.Context, c config, w workload, srv server, tag strin
 	cancel()
 	wg.Wait()
 
-	var lat []time.Duration
-	for _, wr := range watchers {
-		lat = append(lat, wr.lat...)
-		r.deliveries += wr.deliveries
-		r.bytes += wr.bytes
-		r.gaps += wr.seq.Gaps
-		r.dups += wr.seq.Dups
-	}
-	r.failed = st.failed.Load()
-	r.reasons = st.reasons
-	if p, ok := srv.(interface{ publishRTT() [2]time.Duration }); ok {
-		r.publishRTT = p.publishRTT()
-	}
-	slices.Sort(lat)
-	r.p50, r.p99 = stats.Percentile(lat, 0.50), stats.Percentile(lat, 0.99)
-	r.max = stats.Percentile(lat, 1)
+	r.tally(watchers, st, srv)
 	if r.deliveries == 0 {
 		return r, fmt.Errorf("no delivery in the window; see the logs in %s", c.logDir)
 	}
