@@ -31,7 +31,8 @@ export NOVEL_GUEST_AUTH="${NOVEL_GUEST_AUTH:-true}"
 export NOVEL_LOG_LEVEL="${NOVEL_LOG_LEVEL:-info}"
 # novel-lb, in front, names each client in X-Forwarded-For. Every client
 # of this cluster is on this machine, and the load tools play thousands
-# from one address: the per-client quotas are lifted unless set.
+# from one address: the per-client quotas (and the admission by load,
+# which reads a busy machine as a full node) are lifted unless set.
 export NOVEL_TRUSTED_PROXIES="${NOVEL_TRUSTED_PROXIES:-127.0.0.1}"
 export NOVEL_MAX_USER_STORIES="${NOVEL_MAX_USER_STORIES:-0}"
 export NOVEL_MAX_GUEST_ADDR_STORIES="${NOVEL_MAX_GUEST_ADDR_STORIES:-0}"
@@ -40,6 +41,7 @@ export NOVEL_READ_RATE="${NOVEL_READ_RATE:-0}"
 export NOVEL_MAX_CONNS_PER_ADDR="${NOVEL_MAX_CONNS_PER_ADDR:-0}"
 export NOVEL_MAX_CONNS_PER_USER="${NOVEL_MAX_CONNS_PER_USER:-0}"
 export NOVEL_CONN_RATE="${NOVEL_CONN_RATE:-0}"
+export NOVEL_MAX_LOAD="${NOVEL_MAX_LOAD:-0}"
 
 # The cluster's own database, created on the same server if missing: it
 # never shares the test suite's.
