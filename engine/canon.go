@@ -1,10 +1,10 @@
 package engine
 
 import (
-	"encoding/json"
 	"math"
 	"slices"
 	"strconv"
+	"unicode/utf8"
 )
 
 // The state hash is the sha256 of the world's canonical encoding. That
@@ -286,19 +286,58 @@ func (e *canonEncoder) strs(ss []string) {
 	e.b = append(e.b, ']')
 }
 
-// str writes a JSON string. Ids and template keys are plain ASCII; any
-// other string goes through encoding/json so the escaping is the same.
+// str writes a JSON string escaped exactly as encoding/json does (HTML
+// characters, U+2028/U+2029 and invalid UTF-8 included), without the
+// allocation a json.Marshal call costs: prose lines are hashed every turn.
 func (e *canonEncoder) str(s string) {
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if c < 0x20 || c >= 0x7f || c == '"' || c == '\\' || c == '<' || c == '>' || c == '&' {
-			q, _ := json.Marshal(s)
-			e.b = append(e.b, q...)
-			return
-		}
-	}
+	const hex = "0123456789abcdef"
 	e.b = append(e.b, '"')
-	e.b = append(e.b, s...)
+	start := 0
+	for i := 0; i < len(s); {
+		if c := s[i]; c < utf8.RuneSelf {
+			if c >= 0x20 && c != '"' && c != '\\' && c != '<' && c != '>' && c != '&' {
+				i++
+				continue
+			}
+			e.b = append(e.b, s[start:i]...)
+			switch c {
+			case '\\', '"':
+				e.b = append(e.b, '\\', c)
+			case '\b':
+				e.b = append(e.b, '\\', 'b')
+			case '\f':
+				e.b = append(e.b, '\\', 'f')
+			case '\n':
+				e.b = append(e.b, '\\', 'n')
+			case '\r':
+				e.b = append(e.b, '\\', 'r')
+			case '\t':
+				e.b = append(e.b, '\\', 't')
+			default:
+				e.b = append(e.b, '\\', 'u', '0', '0', hex[c>>4], hex[c&0xF])
+			}
+			i++
+			start = i
+			continue
+		}
+		r, size := utf8.DecodeRuneInString(s[i:])
+		if r == utf8.RuneError && size == 1 {
+			e.b = append(e.b, s[start:i]...)
+			e.b = append(e.b, `\ufffd`...)
+			i += size
+			start = i
+			continue
+		}
+		if r == '\u2028' || r == '\u2029' {
+			e.b = append(e.b, s[start:i]...)
+			e.b = append(e.b, '\\', 'u', '2', '0', '2', hex[r&0xF])
+			i += size
+			start = i
+			continue
+		}
+		i += size
+	}
+	e.b = append(e.b, s[start:]...)
 	e.b = append(e.b, '"')
 }
 

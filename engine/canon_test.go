@@ -177,3 +177,28 @@ func BenchmarkStepState(b *testing.B) {
 		}
 	}
 }
+
+// The hand-written string escape must agree with encoding/json on every
+// kind of character, since prose lines with quotes and dashes are hashed.
+func TestCanonStringIsJSON(t *testing.T) {
+	cases := []string{
+		"", "plain", `she said "no"`, `back\slash`, "a <b> & c", "tab\there\nnew\rret\bb\ff",
+		"\x00\x01\x1f\x7f", "em — dash, ‘curly’ “quotes”", "line\u2028sep\u2029para",
+		"bad \xff utf8 \xc3", "é", "\U0001F600 emoji", "trunc \xe2\x80",
+	}
+	for b := 0; b < 256; b++ {
+		cases = append(cases, string([]byte{'x', byte(b), 'y'}))
+	}
+	var e canonEncoder
+	for _, s := range cases {
+		e.b = e.b[:0]
+		e.str(s)
+		want, err := json.Marshal(s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if string(e.b) != string(want) {
+			t.Errorf("str(%q) = %s, want %s", s, e.b, want)
+		}
+	}
+}

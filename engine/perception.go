@@ -120,6 +120,12 @@ func (p *Perception) Trait(name string) float64 {
 	return 0.5
 }
 
+// memRank is a memory's weight and position, sorted by perceive.
+type memRank struct {
+	weight float64
+	j      int
+}
+
 // perceive builds what character i can know at the start of turn seq.
 func (s *Sim) perceive(i int, seq int64) Perception {
 	c, d := s.w.Chars[i], &s.sc.Characters[i]
@@ -163,11 +169,25 @@ func (s *Sim) perceive(i int, seq int64) Perception {
 		})
 	}
 	if len(c.Memory) > 0 {
-		p.Memories = make([]MemoryView, len(c.Memory))
-		for j, m := range c.Memory {
-			p.Memories[j] = MemoryView{Turn: m.Turn, Kind: m.Kind, Actor: m.Actor, Target: m.Target, Item: m.Item, Place: m.Loc, Weight: m.salience(seq)}
+		// Order small (weight, index) pairs rather than the views: moving
+		// the string-laden views in a stable sort cost more than building
+		// them. Ties keep the memory order, as a stable sort by weight would.
+		ord := s.memOrder[:0]
+		for j := range c.Memory {
+			ord = append(ord, memRank{weight: c.Memory[j].salience(seq), j: j})
 		}
-		slices.SortStableFunc(p.Memories, func(a, b MemoryView) int { return cmp.Compare(b.Weight, a.Weight) })
+		slices.SortFunc(ord, func(a, b memRank) int {
+			if n := cmp.Compare(b.weight, a.weight); n != 0 {
+				return n
+			}
+			return cmp.Compare(a.j, b.j)
+		})
+		s.memOrder = ord
+		p.Memories = make([]MemoryView, len(c.Memory))
+		for k, r := range ord {
+			m := &c.Memory[r.j]
+			p.Memories[k] = MemoryView{Turn: m.Turn, Kind: m.Kind, Actor: m.Actor, Target: m.Target, Item: m.Item, Place: m.Loc, Weight: r.weight}
+		}
 	}
 	if !s.builtin {
 		// Another decider may keep or change what it is given.

@@ -38,6 +38,7 @@ type Sim struct {
 	castCache *Cast
 	enc       canonEncoder // reused by hash
 	encFresh  bool         // enc holds the current world's encoding
+	memOrder  []memRank    // perceive's sort scratch, reused across calls
 
 	// Changed by Step.
 	w *world
