@@ -52,7 +52,7 @@ func (s *Sim) decide(ctx context.Context, seq int64, player map[string]Action) (
 	if s.builtin {
 		for _, i := range pending {
 			p := s.perceive(i, seq)
-			acts[i], srcs[i] = decideUtility(&p), SourceAI
+			acts[i], srcs[i] = s.decideBuiltin(&p), SourceAI
 		}
 		s.makeScene(seq, acts, pending)
 		return acts, srcs
@@ -106,6 +106,14 @@ collect:
 	return acts, srcs
 }
 
+// decideBuiltin is decideUtility with the Sim's option scratch; decide
+// calls it one character at a time.
+func (s *Sim) decideBuiltin(p *Perception) Action {
+	a, opts := decideUtilityWith(p, s.optScratch)
+	s.optScratch = opts
+	return a
+}
+
 // makeScene is the director's hand in a turn that would be a commute:
 // when every deed decided is a move, a wait or a search, one of the
 // characters pending lists (those the AI plays, never a player's or a
@@ -136,7 +144,7 @@ func (s *Sim) makeScene(seq int64, acts []Action, pending []int) {
 		}
 		p := s.perceive(i, seq)
 		p.scene = true
-		if a := decideUtility(&p); a.Kind != ActWait {
+		if a := s.decideBuiltin(&p); a.Kind != ActWait {
 			acts[i] = a
 			return
 		}

@@ -72,7 +72,7 @@ func (t *teller) roleRef(id string) string {
 	if p.Role == "" || !t.uniqueRole(id) {
 		return ""
 	}
-	return "the " + p.Role
+	return t.ix().theRole[id]
 }
 
 // article is how an introduction names the role: "the" if the role is
@@ -119,13 +119,26 @@ func (t *teller) crowded(people []string, id string) bool {
 func (t *teller) uniqueRole(id string) bool { return t.ix().unique[id] }
 
 func pronoun(p, form string) string {
+	// A table per pronoun, not a map built per call: this runs for
+	// nearly every person in every sentence.
+	var forms [3]string
 	switch p {
 	case "she":
-		return map[string]string{"sub": "she", "obj": "her", "pos": "her"}[form]
+		forms = [3]string{"she", "her", "her"}
 	case "he":
-		return map[string]string{"sub": "he", "obj": "him", "pos": "his"}[form]
+		forms = [3]string{"he", "him", "his"}
+	default:
+		forms = [3]string{"they", "them", "their"}
 	}
-	return map[string]string{"sub": "they", "obj": "them", "pos": "their"}[form]
+	switch form {
+	case "sub":
+		return forms[0]
+	case "obj":
+		return forms[1]
+	case "pos":
+		return forms[2]
+	}
+	return ""
 }
 
 func possessive(ref, pr string, isPronoun bool) string {
@@ -193,6 +206,8 @@ type castIndex struct {
 	vocatives        map[string][4]string
 	// unique: whose role nobody else shares.
 	unique map[string]bool
+	// theRole: "the " and the role, built once rather than per mention.
+	theRole map[string]string
 }
 
 type castRef struct{ id, ref string }
@@ -206,7 +221,7 @@ func (t *teller) ix() *castIndex {
 }
 
 func indexCast(c *Cast) *castIndex {
-	x := &castIndex{names: map[string][3]string{}, theLast: map[string]string{}, lastPos: map[string]string{}, vocatives: map[string][4]string{}, unique: map[string]bool{}}
+	x := &castIndex{names: map[string][3]string{}, theLast: map[string]string{}, lastPos: map[string]string{}, vocatives: map[string][4]string{}, unique: map[string]bool{}, theRole: map[string]string{}}
 	roles := map[string]int{}
 	for _, p := range c.People {
 		roles[p.Role]++
@@ -223,6 +238,7 @@ func indexCast(c *Cast) *castIndex {
 		}
 		x.names[id] = [3]string{p.Name, f[0], f[len(f)-1]}
 		x.unique[id] = roles[p.Role] == 1
+		x.theRole[id] = "the " + p.Role
 		for _, r := range p.Refs {
 			x.refs = append(x.refs, castRef{id, r})
 		}
@@ -281,18 +297,25 @@ func (t *teller) roleMentions(text string) []roleMention {
 	if !found {
 		return nil
 	}
-	low := []byte(lower)
+	// cur is lower with the references found so far masked; it is
+	// rebuilt only when a mask changes it, not for every search.
+	var low []byte
+	cur := lower
 	var out []roleMention
 	for _, r := range x.refs {
 		for from := 0; ; {
-			k := wordIndex(string(low), r.ref, from)
+			k := wordIndex(cur, r.ref, from)
 			if k < 0 {
 				break
 			}
 			out = append(out, roleMention{r.id, k, k + len(r.ref)})
+			if low == nil {
+				low = []byte(lower)
+			}
 			for j := k; j < k+len(r.ref); j++ {
 				low[j] = '#'
 			}
+			cur = string(low)
 			from = k + len(r.ref)
 		}
 	}

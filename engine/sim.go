@@ -30,15 +30,16 @@ type Options struct {
 // calls it from one goroutine.
 type Sim struct {
 	// Set at construction.
-	sc        *Scenario
-	geo       *geography
-	seed      int64
-	opts      Options
-	builtin   bool // opts.Decider is the built-in utility AI
-	castCache *Cast
-	enc       canonEncoder // reused by hash
-	encFresh  bool         // enc holds the current world's encoding
-	memOrder  []memRank    // perceive's sort scratch, reused across calls
+	sc         *Scenario
+	geo        *geography
+	seed       int64
+	opts       Options
+	builtin    bool // opts.Decider is the built-in utility AI
+	castCache  *Cast
+	enc        canonEncoder // reused by hash
+	encFresh   bool         // enc holds the current world's encoding
+	memOrder   []memRank    // perceive's sort scratch, reused across calls
+	optScratch []option     // the built-in decider's options, reused
 
 	// Changed by Step.
 	w *world

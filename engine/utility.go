@@ -96,7 +96,14 @@ type utility struct {
 
 // decideUtility scores every option open to the persona and draws one.
 func decideUtility(p *Perception) Action {
-	c := chooser{p: p, opts: make([]option, 0, 24)}
+	a, _ := decideUtilityWith(p, make([]option, 0, 24))
+	return a
+}
+
+// decideUtilityWith is decideUtility scoring into opts, which it returns
+// grown, so that the built-in decider reuses one slice turn after turn.
+func decideUtilityWith(p *Perception, opts []option) (Action, []option) {
+	c := chooser{p: p, opts: opts[:0]}
 	u := utility{p: p, rng: rand.New(rand.NewPCG(p.Seed, 0x9e3779b97f4a7c15)), c: &c}
 	u.aggr, u.caution, u.courage = p.Trait("aggression"), p.Trait("caution"), p.Trait("courage")
 	u.empathy, u.curiosity, u.loyalty = p.Trait("empathy"), p.Trait("curiosity"), p.Trait("loyalty")
@@ -117,7 +124,7 @@ func decideUtility(p *Perception) Action {
 		// see what comes.
 		u.c.add(1, 0.35*c.back, ActWait, "", "")
 	}
-	return u.c.choose(u.rng)
+	return u.c.choose(u.rng), c.opts
 }
 
 // carrying is where the thing the persona carries for an active deliver
