@@ -51,8 +51,9 @@ type teller struct {
 	hintsV [5]string
 	hints  map[string]byte
 	// Buffers a rendering borrows.
-	formsBuf  []personForm
-	peopleBuf []string
+	formsBuf     []personForm
+	peopleBuf    []string
+	dryPeopleBuf []string
 	// told describes each sentence written, para the paragraph it is in.
 	told []toldSentence
 	para int

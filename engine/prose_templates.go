@@ -21,16 +21,19 @@ func (t *teller) say(family string, v slots, templates []string) {
 	}
 	start := t.rng.IntN(len(templates))
 	best, bestScore := "", -100
-	bestKey := ""
+	bestK := 0
+	// The key "family#k" is looked up from a stack buffer and made a
+	// string only for the template chosen.
+	var kb [64]byte
 	for n := range templates {
 		k := (start + n) % len(templates)
-		key := family + "#" + strconv.Itoa(k)
+		key := strconv.AppendInt(append(append(kb[:0], family...), '#'), int64(k), 10)
 		score := 2
-		if t.recent[key] {
+		if t.recent[string(key)] {
 			score = 0
 		}
 		sentence, clumsy := t.trial(templates[k], v)
-		if firstWord(sentence) == t.lastFirst {
+		if firstWordIs(sentence, t.lastFirst) {
 			score--
 		}
 		if clumsy {
@@ -39,12 +42,13 @@ func (t *teller) say(family string, v slots, templates []string) {
 			score -= 3
 		}
 		if score > bestScore {
-			best, bestScore, bestKey = templates[k], score, key
+			best, bestScore, bestK = templates[k], score, k
 		}
 		if score == 2 {
 			break
 		}
 	}
+	bestKey := family + "#" + strconv.Itoa(bestK)
 	sentence, info := t.render(best, v, false)
 	info.key, info.family = bestKey, family
 	t.used = append(t.used, bestKey)
@@ -115,6 +119,26 @@ type toldSentence struct {
 	claims      []Claim
 }
 
+// firstWordIs reports whether firstWord(s) == w, without lowering a copy
+// of s (strings.ToLower maps rune by rune, as this compares).
+func firstWordIs(s, w string) bool {
+	s = strings.TrimLeft(s, "\"“'— ")
+	if i := strings.IndexFunc(s, func(r rune) bool { return !unicode.IsLetter(r) && r != '\'' }); i > 0 {
+		s = s[:i]
+	}
+	for _, r := range s {
+		if len(w) == 0 {
+			return false
+		}
+		wr, n := utf8.DecodeRuneInString(w)
+		if unicode.ToLower(r) != wr {
+			return false
+		}
+		w = w[n:]
+	}
+	return len(w) == 0
+}
+
 func firstWord(s string) string {
 	s = strings.TrimLeft(s, "\"“'— ")
 	if i := strings.IndexFunc(s, func(r rune) bool { return !unicode.IsLetter(r) && r != '\'' }); i > 0 {
@@ -152,6 +176,13 @@ func (t *teller) render(tpl string, v slots, dry bool) (string, toldSentence) {
 	// The teller lends its buffers: one rendering at a time.
 	rd.forms, rd.people = t.formsBuf[:0], t.peopleBuf[:0]
 	defer func() { t.formsBuf, t.peopleBuf = rd.forms[:0], rd.people[:0] }()
+	if dry {
+		// A trial's sentence info is not kept: it may borrow too.
+		rd.info.people = t.dryPeopleBuf[:0]
+		defer func() { t.dryPeopleBuf = rd.info.people[:0] }()
+	}
+	// Room for the template and the names it takes, grown once.
+	rd.b.Grow(len(tpl) + 64)
 	t.sentencePeople(&rd, tpl)
 	rd.info.cause = hasCause
 	if dry {

@@ -252,3 +252,21 @@ func TestCompanyThere(t *testing.T) {
 		}
 	}
 }
+
+// firstWordIs must agree with comparing firstWord's result, which the
+// template choice used to do.
+func TestFirstWordIs(t *testing.T) {
+	texts := []string{"", "The reeve", "“Maren's coming,” she said", "— and then", "ÉLAN vital", "42 boats",
+		"\"Quiet", "bad \xff byte", "Ünder", "İstanbul", "the", "THE END", "'tis", "ſtrong"}
+	for _, a := range texts {
+		for _, b := range texts {
+			w := firstWord(b)
+			if got, want := firstWordIs(a, w), firstWord(a) == w; got != want {
+				t.Errorf("firstWordIs(%q, %q) = %v, want %v", a, w, got, want)
+			}
+		}
+		if !firstWordIs(a, firstWord(a)) {
+			t.Errorf("firstWordIs(%q, firstWord) = false", a)
+		}
+	}
+}
