@@ -51,7 +51,7 @@ func (s *Sim) decide(ctx context.Context, seq int64, player map[string]Action) (
 	}
 	if s.builtin {
 		for _, i := range pending {
-			p := s.perceive(i, seq)
+			p := s.perceiveInto(i, seq, &s.pbufs)
 			acts[i], srcs[i] = s.decideBuiltin(&p), SourceAI
 		}
 		s.makeScene(seq, acts, pending)
@@ -142,7 +142,7 @@ func (s *Sim) makeScene(seq int64, acts []Action, pending []int) {
 		if !company {
 			continue
 		}
-		p := s.perceive(i, seq)
+		p := s.perceiveInto(i, seq, &s.pbufs)
 		p.scene = true
 		if a := s.decideBuiltin(&p); a.Kind != ActWait {
 			acts[i] = a

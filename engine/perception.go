@@ -126,8 +126,23 @@ type memRank struct {
 	j      int
 }
 
+// perceptBufs are slices a perception borrows when its decider keeps
+// nothing of it (the built-in one, called one character at a time).
+type perceptBufs struct {
+	goals   []GoalView
+	items   []string
+	present []PresentView
+	mems    []MemoryView
+}
+
 // perceive builds what character i can know at the start of turn seq.
 func (s *Sim) perceive(i int, seq int64) Perception {
+	return s.perceiveInto(i, seq, nil)
+}
+
+// perceiveInto is perceive with the perception's lists in b's slices,
+// which b keeps for the next call, or in new ones if b is nil.
+func (s *Sim) perceiveInto(i int, seq int64, b *perceptBufs) Perception {
 	c, d := s.w.Chars[i], &s.sc.Characters[i]
 	li := s.geo.locIndex[c.Loc]
 	p := Perception{
@@ -147,7 +162,12 @@ func (s *Sim) perceive(i int, seq int64) Perception {
 		sc:         s.sc,
 	}
 	p.Seed, _ = streamSeed(s.seed, seq, streamPersona+uint64(i))
-	p.Self.Goals = make([]GoalView, len(d.Goals))
+	if b != nil {
+		p.Self.Goals = slices.Grow(b.goals[:0], len(d.Goals))[:len(d.Goals)]
+		p.Place.Items, p.Present = b.items[:0], b.present[:0]
+	} else {
+		p.Self.Goals = make([]GoalView, len(d.Goals))
+	}
 	for j, g := range d.Goals {
 		p.Self.Goals[j] = GoalView{Goal: g, Status: c.Goals[j].Status, Waiting: len(g.Requires) > 0 && !s.requirementsMet(&d.Goals[j], seq)}
 	}
@@ -183,7 +203,11 @@ func (s *Sim) perceive(i int, seq int64) Perception {
 			return cmp.Compare(a.j, b.j)
 		})
 		s.memOrder = ord
-		p.Memories = make([]MemoryView, len(c.Memory))
+		if b != nil {
+			p.Memories = slices.Grow(b.mems[:0], len(c.Memory))[:len(c.Memory)]
+		} else {
+			p.Memories = make([]MemoryView, len(c.Memory))
+		}
 		for k, r := range ord {
 			m := &c.Memory[r.j]
 			p.Memories[k] = MemoryView{Turn: m.Turn, Kind: m.Kind, Actor: m.Actor, Target: m.Target, Item: m.Item, Place: m.Loc, Weight: r.weight}
@@ -204,6 +228,12 @@ func (s *Sim) perceive(i int, seq int64) Perception {
 		p.PeopleSeen = maps.Clone(p.PeopleSeen)
 		p.Recent = slices.Clone(p.Recent)
 		p.Kinds = slices.Clone(p.Kinds)
+	}
+	if b != nil {
+		b.goals, b.items, b.present = p.Self.Goals, p.Place.Items, p.Present
+		if p.Memories != nil {
+			b.mems = p.Memories
+		}
 	}
 	return p
 }

@@ -505,7 +505,11 @@ func capitalize(s string) string {
 	// Capitalise the first letter, even after an opening quote.
 	for i, r := range s {
 		if unicode.IsLetter(r) {
-			return s[:i] + string(unicode.ToUpper(r)) + s[i+utf8.RuneLen(r):]
+			u := unicode.ToUpper(r)
+			if u == r {
+				return s // already a capital: no copy
+			}
+			return s[:i] + string(u) + s[i+utf8.RuneLen(r):]
 		}
 		if r != '"' && r != '“' && r != '\'' {
 			return s

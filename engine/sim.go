@@ -40,6 +40,7 @@ type Sim struct {
 	encFresh   bool         // enc holds the current world's encoding
 	memOrder   []memRank    // perceive's sort scratch, reused across calls
 	optScratch []option     // the built-in decider's options, reused
+	pbufs      perceptBufs  // the built-in decider's perception lists, reused
 
 	// Changed by Step.
 	w *world
