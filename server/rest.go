@@ -206,50 +206,56 @@ func (s *Server) handleCreateSimulation(w http.ResponseWriter, r *http.Request) 
 	writeJSON(w, http.StatusCreated, view)
 }
 
-func (s *Server) create(ctx context.Context, u User, addr string, req createRequest) (*SimulationView, error) {
-	var (
-		sc  *engine.Scenario
-		err error
-	)
-	raw := bytes.TrimSpace(req.Scenario)
+// createScenario resolves a create's scenario: a stored or built-in id,
+// or a whole scenario. keep tells that a whole scenario is new and is to
+// be stored for reuse by id once its story is created.
+func (s *Server) createScenario(ctx context.Context, reqScenario json.RawMessage) (sc *engine.Scenario, scJSON []byte, keep bool, err error) {
+	raw := bytes.TrimSpace(reqScenario)
 	switch {
 	case len(raw) == 0 || string(raw) == "null":
-		return nil, Errorf(CodeBadRequest, "scenario is required: a scenario id or a whole scenario")
+		return nil, nil, false, Errorf(CodeBadRequest, "scenario is required: a scenario id or a whole scenario")
 	case raw[0] == '"':
 		var id string
 		if err := json.Unmarshal(raw, &id); err != nil {
-			return nil, Errorf(CodeBadRequest, "scenario: %v", err)
+			return nil, nil, false, Errorf(CodeBadRequest, "scenario: %v", err)
 		}
 		if sc, err = s.scenario(ctx, id); err != nil {
-			return nil, err
+			return nil, nil, false, err
 		}
 	case raw[0] == '{':
 		if sc, err = engine.ParseScenario(raw); err != nil {
-			return nil, Errorf(CodeBadRequest, "scenario: %v", err)
+			return nil, nil, false, Errorf(CodeBadRequest, "scenario: %v", err)
 		}
 	default:
-		return nil, Errorf(CodeBadRequest, "scenario must be an id or an object")
+		return nil, nil, false, Errorf(CodeBadRequest, "scenario must be an id or an object")
 	}
-	scJSON, err := json.Marshal(sc)
+	scJSON, err = json.Marshal(sc)
 	if err != nil {
-		return nil, fmt.Errorf("encode scenario: %w", err)
+		return nil, nil, false, fmt.Errorf("encode scenario: %w", err)
 	}
 	// A user's scenario is kept for reuse by id once its story is
 	// created; an id that names another scenario is refused, so that no
 	// one's story runs a scenario other than the one they sent.
-	keep := false
 	if raw[0] == '{' {
 		_, builtin := engine.Builtin(sc.ID) // a built-in's id is never stored
 		stored, err := s.store.GetScenario(ctx, sc.ID)
 		switch {
 		case builtin:
 		case err == nil && !bytes.Equal(stored, scJSON):
-			return nil, Errorf(CodeConflict, "scenario id %q is taken by another scenario; give yours another id", sc.ID)
+			return nil, nil, false, Errorf(CodeConflict, "scenario id %q is taken by another scenario; give yours another id", sc.ID)
 		case errors.Is(err, store.ErrNotFound):
 			keep = true
 		case err != nil:
-			return nil, err
+			return nil, nil, false, err
 		}
+	}
+	return sc, scJSON, keep, nil
+}
+
+func (s *Server) create(ctx context.Context, u User, addr string, req createRequest) (*SimulationView, error) {
+	sc, scJSON, keep, err := s.createScenario(ctx, req.Scenario)
+	if err != nil {
+		return nil, err
 	}
 	title := strings.TrimSpace(req.Title)
 	if title == "" {

@@ -104,17 +104,71 @@ func dial(ctx context.Context, base, addr, tok string) (*websocket.Conn, int, er
 	return c, 101, nil
 }
 
+// attack is one run: who takes part, and what each saw.
+type attack struct {
+	base    string
+	sockets int
+	sim     string // the honest story
+	char    string // the honest player's character
+
+	mu         sync.Mutex
+	delays     []time.Duration
+	watcherErr error
+	playerErr  error
+
+	acted, accepted      atomic.Int64
+	socketsOK, socketsNo atomic.Int64
+	storiesOK, storiesNo atomic.Int64
+	floodSent, junkSent  atomic.Int64
+	floodClosed          atomic.Bool
+}
+
 func run(base string, sockets int, d time.Duration) error {
 	ctx, cancel := context.WithTimeout(context.Background(), d)
 	defer cancel()
-
-	// The honest ones: a host's story at 10 turns a second, a watcher,
-	// and a player acting every second in a story of its own.
+	a := &attack{base: base, sockets: sockets}
+	// The honest ones: a host's story at 10 turns a second (one that does
+	// not end before the attack does), a watcher, and a player acting
+	// every second.
 	host, err := guest(base, "203.0.113.1")
 	if err != nil {
 		return err
 	}
-	code, b, err := do("POST", base+"/v1/simulations", "203.0.113.1", host, `{"scenario":"`+firstScenario(base)+`","turn_interval_ms":100,"max_turns":100000}`)
+	if err := a.startStory(host); err != nil {
+		return err
+	}
+	defer do("POST", base+"/v1/simulations/"+a.sim+"/stop", "203.0.113.1", host, "")
+	metricsBefore := a.metricsSize()
+	var wg sync.WaitGroup
+	for _, f := range []func(context.Context){a.watch, a.play, a.openSockets, a.startStories, a.flood, a.junk} {
+		wg.Go(func() { f(ctx) })
+	}
+	wg.Wait()
+	metricsAfter := a.metricsSize()
+
+	slices.Sort(a.delays)
+	fmt.Printf("attacker: sockets from one address: %d accepted, %d refused\n", a.socketsOK.Load(), a.socketsNo.Load())
+	fmt.Printf("attacker: stories by one guest: %d started, %d refused\n", a.storiesOK.Load(), a.storiesNo.Load())
+	fmt.Printf("attacker: message flood at 300/s: %d sent, closed with 4029: %v\n", a.floodSent.Load(), a.floodClosed.Load())
+	fmt.Printf("attacker: junk methods: %d sent; /metrics %d bytes before, %d after\n", a.junkSent.Load(), metricsBefore, metricsAfter)
+	fmt.Printf("honest watcher: %d turns, delivery p50 %v, p99 %v, max %v (err %v)\n", len(a.delays),
+		stats.Percentile(a.delays, 0.5), stats.Percentile(a.delays, 0.99), stats.Percentile(a.delays, 1), a.watcherErr)
+	fmt.Printf("honest player: %d actions sent, %d accepted (err %v)\n", a.acted.Load(), a.accepted.Load(), a.playerErr)
+	return nil
+}
+
+// startStory starts the honest story: the first built-in scenario without
+// its end conditions, so that it outlives the attack.
+func (a *attack) startStory(host string) error {
+	var sc map[string]any
+	if err := node.GetJSON(a.base+"/v1/scenarios/"+firstScenario(a.base), &sc); err != nil {
+		return fmt.Errorf("honest scenario: %w", err)
+	}
+	delete(sc, "end")
+	sc["id"] = fmt.Sprint(sc["id"], "-endless")
+	sc["length"] = 10000
+	body, _ := json.Marshal(map[string]any{"scenario": sc, "turn_interval_ms": 100, "max_turns": 100000})
+	code, b, err := do("POST", a.base+"/v1/simulations", "203.0.113.1", host, string(body))
 	if err != nil || code != 201 {
 		return fmt.Errorf("honest create: %d %s %v", code, b, err)
 	}
@@ -124,167 +178,154 @@ func run(base string, sockets int, d time.Duration) error {
 			ID string `json:"id"`
 		} `json:"characters"`
 	}
-	json.Unmarshal(b, &sim)
-	defer do("POST", base+"/v1/simulations/"+sim.ID+"/stop", "203.0.113.1", host, "")
-
-	var (
-		wg                          sync.WaitGroup
-		mu                          sync.Mutex
-		delays                      []time.Duration
-		acted, accepted             atomic.Int64
-		socketsOK, socketsNo        atomic.Int64
-		storiesOK, storiesNo        atomic.Int64
-		floodSent                   atomic.Int64
-		floodClosed                 atomic.Int32
-		junkSent                    atomic.Int64
-		watcherErr, playerErr       error
-		metricsBefore, metricsAfter int
-	)
-	metricsSize := func() int {
-		_, b, _ := do("GET", base+"/metrics", "127.0.0.1", "", "")
-		return len(b)
+	if err := json.Unmarshal(b, &sim); err != nil || len(sim.Characters) == 0 {
+		return fmt.Errorf("honest create: %s %v", b, err)
 	}
-	metricsBefore = metricsSize()
+	a.sim, a.char = sim.ID, sim.Characters[0].ID
+	return nil
+}
 
-	wg.Go(func() { // watcher
-		c, _, err := dial(ctx, base, "203.0.113.2", "")
+func (a *attack) metricsSize() int {
+	_, b, _ := do("GET", a.base+"/metrics", "127.0.0.1", "", "")
+	return len(b)
+}
+
+// watch is the honest watcher: the delay of every turn it reads.
+func (a *attack) watch(ctx context.Context) {
+	c, _, err := dial(ctx, a.base, "203.0.113.2", "")
+	if err != nil {
+		a.watcherErr = err
+		return
+	}
+	defer c.CloseNow()
+	c.Write(ctx, websocket.MessageText, []byte(`{"type":"subscribe","sim":"`+a.sim+`"}`))
+	for {
+		_, data, err := c.Read(ctx)
 		if err != nil {
-			watcherErr = err
+			if ctx.Err() == nil {
+				a.watcherErr = err
+			}
 			return
 		}
-		defer c.CloseNow()
-		c.Write(ctx, websocket.MessageText, []byte(`{"type":"subscribe","sim":"`+sim.ID+`"}`))
+		if _, at, ok := node.TurnSeqAt(data); ok {
+			a.mu.Lock()
+			a.delays = append(a.delays, time.Since(at))
+			a.mu.Unlock()
+		}
+	}
+}
+
+// play is the honest player: a seat, and an action every second.
+func (a *attack) play(ctx context.Context) {
+	tok, err := guest(a.base, "203.0.113.3")
+	if err != nil {
+		a.playerErr = err
+		return
+	}
+	c, _, err := dial(ctx, a.base, "203.0.113.3", tok)
+	if err != nil {
+		a.playerErr = err
+		return
+	}
+	defer c.CloseNow()
+	c.Write(ctx, websocket.MessageText, []byte(`{"type":"claim","id":"c","sim":"`+a.sim+`","character":"`+a.char+`"}`))
+	go func() { // ends when the socket closes, as this function returns
 		for {
 			_, data, err := c.Read(ctx)
 			if err != nil {
-				if ctx.Err() == nil {
-					watcherErr = err
-				}
 				return
 			}
-			if _, at, ok := node.TurnSeqAt(data); ok {
-				mu.Lock()
-				delays = append(delays, time.Since(at))
-				mu.Unlock()
+			if bytes.Contains(data, []byte(`"type":"accepted"`)) {
+				a.accepted.Add(1)
 			}
 		}
-	})
-	wg.Go(func() { // player
-		tok, err := guest(base, "203.0.113.3")
-		if err != nil {
-			playerErr = err
+	}()
+	t := time.NewTicker(time.Second)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
 			return
+		case <-t.C:
 		}
-		c, _, err := dial(ctx, base, "203.0.113.3", tok)
+		a.acted.Add(1)
+		c.Write(ctx, websocket.MessageText, []byte(`{"type":"act","id":"a","sim":"`+a.sim+`","character":"`+a.char+`","action":{"kind":"wait"}}`))
+	}
+}
+
+// openSockets opens sockets from the attacker's address until told no,
+// and holds them.
+func (a *attack) openSockets(ctx context.Context) {
+	var held []*websocket.Conn
+	defer func() {
+		for _, c := range held {
+			c.CloseNow()
+		}
+	}()
+	for i := 0; i < a.sockets && ctx.Err() == nil; i++ {
+		c, _, err := dial(ctx, a.base, attacker, "")
 		if err != nil {
-			playerErr = err
-			return
+			a.socketsNo.Add(1)
+			continue
 		}
-		defer c.CloseNow()
-		c.Write(ctx, websocket.MessageText, []byte(`{"type":"claim","id":"c","sim":"`+sim.ID+`","character":"`+sim.Characters[0].ID+`"}`))
-		go func() {
-			for {
-				_, data, err := c.Read(ctx)
-				if err != nil {
-					return
-				}
-				if bytes.Contains(data, []byte(`"type":"accepted"`)) {
-					accepted.Add(1)
-				}
-			}
-		}()
-		t := time.NewTicker(time.Second)
-		defer t.Stop()
+		a.socketsOK.Add(1)
+		held = append(held, c)
+	}
+	<-ctx.Done()
+}
+
+// startStories has one guest start stories without end.
+func (a *attack) startStories(ctx context.Context) {
+	tok, err := guest(a.base, attacker)
+	if err != nil {
+		return
+	}
+	for ctx.Err() == nil {
+		code, _, err := do("POST", a.base+"/v1/simulations", attacker, tok, `{"scenario":"`+firstScenario(a.base)+`","turn_interval_ms":10,"max_turns":100000}`)
+		switch {
+		case err != nil:
+		case code == 201:
+			a.storiesOK.Add(1)
+		default:
+			a.storiesNo.Add(1)
+		}
+	}
+}
+
+// flood sends 300 messages a second on one socket.
+func (a *attack) flood(ctx context.Context) {
+	c, _, err := dial(ctx, a.base, "198.51.100.8", "")
+	if err != nil {
+		return
+	}
+	defer c.CloseNow()
+	go func() {
 		for {
-			select {
-			case <-ctx.Done():
-				return
-			case <-t.C:
-			}
-			acted.Add(1)
-			c.Write(ctx, websocket.MessageText, []byte(`{"type":"act","id":"a","sim":"`+sim.ID+`","character":"`+sim.Characters[0].ID+`","action":{"kind":"wait"}}`))
-		}
-	})
-
-	// The attacker.
-	wg.Go(func() { // sockets from one address
-		var held []*websocket.Conn
-		defer func() {
-			for _, c := range held {
-				c.CloseNow()
-			}
-		}()
-		for i := 0; i < sockets && ctx.Err() == nil; i++ {
-			c, _, err := dial(ctx, base, attacker, "")
-			if err != nil {
-				socketsNo.Add(1)
-				continue
-			}
-			socketsOK.Add(1)
-			held = append(held, c)
-		}
-		<-ctx.Done()
-	})
-	wg.Go(func() { // stories without end
-		tok, err := guest(base, attacker)
-		if err != nil {
-			return
-		}
-		for ctx.Err() == nil {
-			code, _, err := do("POST", base+"/v1/simulations", attacker, tok, `{"scenario":"`+firstScenario(base)+`","turn_interval_ms":10,"max_turns":100000}`)
-			switch {
-			case err != nil:
-			case code == 201:
-				storiesOK.Add(1)
-			default:
-				storiesNo.Add(1)
-			}
-		}
-	})
-	wg.Go(func() { // a message flood
-		c, _, err := dial(ctx, base, "198.51.100.8", "")
-		if err != nil {
-			return
-		}
-		defer c.CloseNow()
-		go func() {
-			for {
-				if _, _, err := c.Read(ctx); err != nil {
-					if websocket.CloseStatus(err) == 4029 {
-						floodClosed.Store(1)
-					}
-					return
+			if _, _, err := c.Read(ctx); err != nil {
+				if websocket.CloseStatus(err) == 4029 {
+					a.floodClosed.Store(true)
 				}
-			}
-		}()
-		t := time.NewTicker(time.Second / 300)
-		defer t.Stop()
-		for ctx.Err() == nil {
-			<-t.C
-			if c.Write(ctx, websocket.MessageText, []byte(`{"type":"ping"}`)) != nil {
 				return
 			}
-			floodSent.Add(1)
 		}
-	})
-	wg.Go(func() { // junk methods and paths
-		for i := 0; ctx.Err() == nil && i < 1000; i++ {
-			do(fmt.Sprintf("JUNK%d", i), fmt.Sprintf("%s/v1/junk/%d", base, i), "198.51.100.9", "", "")
-			junkSent.Add(1)
+	}()
+	t := time.NewTicker(time.Second / 300)
+	defer t.Stop()
+	for ctx.Err() == nil {
+		<-t.C
+		if c.Write(ctx, websocket.MessageText, []byte(`{"type":"ping"}`)) != nil {
+			return
 		}
-	})
-	wg.Wait()
-	metricsAfter = metricsSize()
+		a.floodSent.Add(1)
+	}
+}
 
-	slices.Sort(delays)
-	fmt.Printf("attacker: sockets from one address: %d accepted, %d refused\n", socketsOK.Load(), socketsNo.Load())
-	fmt.Printf("attacker: stories by one guest: %d started, %d refused\n", storiesOK.Load(), storiesNo.Load())
-	fmt.Printf("attacker: message flood at 300/s: %d sent, closed with 4029: %v\n", floodSent.Load(), floodClosed.Load() == 1)
-	fmt.Printf("attacker: junk methods: %d sent; /metrics %d bytes before, %d after\n", junkSent.Load(), metricsBefore, metricsAfter)
-	fmt.Printf("honest watcher: %d turns, delivery p50 %v, p99 %v, max %v (err %v)\n", len(delays),
-		stats.Percentile(delays, 0.5), stats.Percentile(delays, 0.99), stats.Percentile(delays, 1), watcherErr)
-	fmt.Printf("honest player: %d actions sent, %d accepted (err %v)\n", acted.Load(), accepted.Load(), playerErr)
-	return nil
+// junk sends HTTP requests with made-up methods and paths.
+func (a *attack) junk(ctx context.Context) {
+	for i := 0; ctx.Err() == nil && i < 1000; i++ {
+		do(fmt.Sprintf("JUNK%d", i), fmt.Sprintf("%s/v1/junk/%d", a.base, i), "198.51.100.9", "", "")
+		a.junkSent.Add(1)
+	}
 }
 
 func firstScenario(base string) string {
