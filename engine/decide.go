@@ -51,9 +51,12 @@ func (s *Sim) decide(ctx context.Context, seq int64, player map[string]Action) (
 	}
 	if s.builtin {
 		for _, i := range pending {
-			p := s.perceiveInto(i, seq, &s.pbufs)
-			acts[i], srcs[i] = s.decideBuiltin(&p), SourceAI
+			// The perception lives on the Sim: on the stack it would
+			// escape, one allocation per character per turn.
+			s.percept = s.perceiveInto(i, seq, &s.pbufs)
+			acts[i], srcs[i] = s.decideBuiltin(&s.percept), SourceAI
 		}
+		s.percept = Perception{} // keep nothing of this turn alive
 		s.makeScene(seq, acts, pending)
 		return acts, srcs
 	}
@@ -109,7 +112,7 @@ collect:
 // decideBuiltin is decideUtility with the Sim's option scratch; decide
 // calls it one character at a time.
 func (s *Sim) decideBuiltin(p *Perception) Action {
-	a, opts := decideUtilityWith(p, s.optScratch)
+	a, opts := decideUtilityWith(p, s.optScratch, &s.pcgScratch)
 	s.optScratch = opts
 	return a
 }

@@ -54,6 +54,7 @@ type teller struct {
 	formsBuf     []personForm
 	peopleBuf    []string
 	dryPeopleBuf []string
+	addedBuf     []string
 	// told describes each sentence written, para the paragraph it is in.
 	told []toldSentence
 	para int

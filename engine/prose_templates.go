@@ -176,6 +176,9 @@ func (t *teller) render(tpl string, v slots, dry bool) (string, toldSentence) {
 	// The teller lends its buffers: one rendering at a time.
 	rd.forms, rd.people = t.formsBuf[:0], t.peopleBuf[:0]
 	defer func() { t.formsBuf, t.peopleBuf = rd.forms[:0], rd.people[:0] }()
+	// Whom this rendering named first matters only until it returns.
+	rd.added = t.addedBuf[:0]
+	defer func() { t.addedBuf = rd.added[:0] }()
 	if dry {
 		// A trial's sentence info is not kept: it may borrow too.
 		rd.info.people = t.dryPeopleBuf[:0]

@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"time"
 )
 
@@ -41,6 +42,8 @@ type Sim struct {
 	memOrder   []memRank    // perceive's sort scratch, reused across calls
 	optScratch []option     // the built-in decider's options, reused
 	pbufs      perceptBufs  // the built-in decider's perception lists, reused
+	percept    Perception   // the built-in decider's perception, reused
+	pcgScratch rand.PCG     // the built-in decider's random source, reseeded
 
 	// Changed by Step.
 	w *world

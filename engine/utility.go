@@ -96,15 +96,22 @@ type utility struct {
 
 // decideUtility scores every option open to the persona and draws one.
 func decideUtility(p *Perception) Action {
-	a, _ := decideUtilityWith(p, make([]option, 0, 24))
+	a, _ := decideUtilityWith(p, make([]option, 0, 24), nil)
 	return a
 }
 
 // decideUtilityWith is decideUtility scoring into opts, which it returns
-// grown, so that the built-in decider reuses one slice turn after turn.
-func decideUtilityWith(p *Perception, opts []option) (Action, []option) {
+// grown, and drawing from src reseeded (a new source if src is nil), so
+// that the built-in decider reuses one slice and source turn after turn.
+func decideUtilityWith(p *Perception, opts []option, src *rand.PCG) (Action, []option) {
+	const seed2 = 0x9e3779b97f4a7c15
+	if src == nil {
+		src = rand.NewPCG(p.Seed, seed2)
+	} else {
+		src.Seed(p.Seed, seed2) // the state NewPCG(p.Seed, seed2) starts in
+	}
 	c := chooser{p: p, opts: opts[:0]}
-	u := utility{p: p, rng: rand.New(rand.NewPCG(p.Seed, 0x9e3779b97f4a7c15)), c: &c}
+	u := utility{p: p, rng: rand.New(src), c: &c}
 	u.aggr, u.caution, u.courage = p.Trait("aggression"), p.Trait("caution"), p.Trait("courage")
 	u.empathy, u.curiosity, u.loyalty = p.Trait("empathy"), p.Trait("curiosity"), p.Trait("loyalty")
 	u.cunning, u.greed = p.Trait("cunning"), p.Trait("greed")
