@@ -350,8 +350,9 @@ func TestBrowserPlaysACharacter(t *testing.T) {
 func TestBrowserPanelShowsQueuedAction(t *testing.T) {
 	e := newBrowserEnv(t)
 	tok := e.node.guest(t, "Wren")
-	// One turn now, the next a minute later: the actions below wait.
-	sim := e.story(t, tok, 60000)
+	// One turn now, the next half an hour later: the actions below wait
+	// for it however slow the machine.
+	sim := e.story(t, tok, 1800000)
 
 	tab := e.browser.NewTab(t)
 	tab.Do(20*time.Second, chromedp.Navigate(e.base+"/story/"+sim))
