@@ -4,6 +4,7 @@ import (
 	"math"
 	"slices"
 	"strconv"
+	"strings"
 	"unicode/utf8"
 )
 
@@ -15,9 +16,19 @@ import (
 // the two agree on many states; a golden test pins the hashes.
 
 type canonEncoder struct {
-	b    []byte
-	keys []string
+	b []byte
+	// Map entries gathered to be sorted by key: sorting pairs spares a
+	// map lookup per key.
+	rels  []relEntry
+	pairs []strEntry
 }
+
+type relEntry struct {
+	k string
+	v float64
+}
+
+type strEntry struct{ k, v string }
 
 func (e *canonEncoder) world(w *world) []byte {
 	e.b = e.b[:0]
@@ -143,18 +154,18 @@ func (e *canonEncoder) char(c *charState) {
 	}
 	if len(c.Rel) > 0 {
 		e.b = append(e.b, `,"rel":{`...)
-		e.keys = e.keys[:0]
-		for k := range c.Rel {
-			e.keys = append(e.keys, k)
+		e.rels = e.rels[:0]
+		for k, v := range c.Rel {
+			e.rels = append(e.rels, relEntry{k, v})
 		}
-		slices.Sort(e.keys)
-		for n, k := range e.keys {
+		slices.SortFunc(e.rels, func(a, b relEntry) int { return strings.Compare(a.k, b.k) })
+		for n, r := range e.rels {
 			if n > 0 {
 				e.b = append(e.b, ',')
 			}
-			e.str(k)
+			e.str(r.k)
 			e.b = append(e.b, ':')
-			e.float(c.Rel[k])
+			e.float(r.v)
 		}
 		e.b = append(e.b, '}')
 	}
@@ -258,19 +269,19 @@ func (e *canonEncoder) item(it *itemState) {
 }
 
 func (e *canonEncoder) strMap(m map[string]string) {
-	e.keys = e.keys[:0]
-	for k := range m {
-		e.keys = append(e.keys, k)
+	e.pairs = e.pairs[:0]
+	for k, v := range m {
+		e.pairs = append(e.pairs, strEntry{k, v})
 	}
-	slices.Sort(e.keys)
+	slices.SortFunc(e.pairs, func(a, b strEntry) int { return strings.Compare(a.k, b.k) })
 	e.b = append(e.b, '{')
-	for n, k := range e.keys {
+	for n, p := range e.pairs {
 		if n > 0 {
 			e.b = append(e.b, ',')
 		}
-		e.str(k)
+		e.str(p.k)
 		e.b = append(e.b, ':')
-		e.str(m[k])
+		e.str(p.v)
 	}
 	e.b = append(e.b, '}')
 }
@@ -286,6 +297,14 @@ func (e *canonEncoder) strs(ss []string) {
 	e.b = append(e.b, ']')
 }
 
+// canonPlain marks the ASCII bytes a JSON string holds as they are.
+var canonPlain = func() (t [utf8.RuneSelf]bool) {
+	for c := 0x20; c < utf8.RuneSelf; c++ {
+		t[c] = c != '"' && c != '\\' && c != '<' && c != '>' && c != '&'
+	}
+	return t
+}()
+
 // str writes a JSON string escaped exactly as encoding/json does (HTML
 // characters, U+2028/U+2029 and invalid UTF-8 included), without the
 // allocation a json.Marshal call costs: prose lines are hashed every turn.
@@ -295,7 +314,7 @@ func (e *canonEncoder) str(s string) {
 	start := 0
 	for i := 0; i < len(s); {
 		if c := s[i]; c < utf8.RuneSelf {
-			if c >= 0x20 && c != '"' && c != '\\' && c != '<' && c != '>' && c != '&' {
+			if canonPlain[c] {
 				i++
 				continue
 			}
