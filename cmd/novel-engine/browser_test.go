@@ -343,6 +343,22 @@ func TestBrowserPlaysACharacter(t *testing.T) {
 	}
 }
 
+// playMara opens sim in a new tab, signs in as the guest Ada and presses
+// Play for Mara Quill, once the button is enabled.
+func (e *browserEnv) playMara(t *testing.T, sim string) *webtest.Tab {
+	t.Helper()
+	tab := e.browser.NewTab(t)
+	tab.Do(20*time.Second, chromedp.Navigate(e.base+"/story/"+sim))
+	tab.WaitJS(10*time.Second, `document.querySelectorAll('#prose article.turn').length >= 1`, `document.querySelector('main').innerText`)
+	tab.Do(10*time.Second,
+		chromedp.SendKeys(chromedp.CSS("#guest-name"), "Ada"),
+		chromedp.Click(chromedp.CSS(".signin button")),
+	)
+	tab.WaitJS(10*time.Second, `!!document.querySelector('#cast li[data-id="mara"] button[aria-label^="Play"]:not([disabled])') && window.novel.client.isOpen`, `document.querySelector('#cast').innerText`)
+	webtest.MustEval[bool](tab, `(() => { document.querySelector('#cast li[data-id="mara"] button[aria-label^="Play"]:not([disabled])').click(); return true })()`)
+	return tab
+}
+
 // TestBrowserPanelShowsQueuedAction: the Play panel says what the
 // character will do next (the queued action, or that it holds its
 // ground), says plainly when a new action replaces the queued one, and
@@ -354,15 +370,7 @@ func TestBrowserPanelShowsQueuedAction(t *testing.T) {
 	// for it however slow the machine.
 	sim := e.story(t, tok, 1800000)
 
-	tab := e.browser.NewTab(t)
-	tab.Do(20*time.Second, chromedp.Navigate(e.base+"/story/"+sim))
-	tab.WaitJS(10*time.Second, `document.querySelectorAll('#prose article.turn').length >= 1`, `document.querySelector('main').innerText`)
-	tab.Do(10*time.Second,
-		chromedp.SendKeys(chromedp.CSS("#guest-name"), "Ada"),
-		chromedp.Click(chromedp.CSS(".signin button")),
-	)
-	tab.WaitJS(10*time.Second, `!!document.querySelector('#cast li[data-id="mara"] button[aria-label^="Play"]:not([disabled])') && window.novel.client.isOpen`, `document.querySelector('#cast').innerText`)
-	webtest.MustEval[bool](tab, `(() => { document.querySelector('#cast li[data-id="mara"] button[aria-label^="Play"]:not([disabled])').click(); return true })()`)
+	tab := e.playMara(t, sim)
 	tab.WaitJS(10*time.Second, `!!document.querySelector('#play button.move:not([disabled])')`, `document.querySelector('#play').innerText`)
 	const nextUp = `document.querySelector('#play .next-up').textContent`
 	tab.WaitJS(5*time.Second, `/holds their ground/.test(`+nextUp+`)`, nextUp)
@@ -403,15 +411,7 @@ func TestBrowserSayBoxKeepsTyping(t *testing.T) {
 	tok := e.node.guest(t, "Wren")
 	sim := e.story(t, tok, 40)
 
-	tab := e.browser.NewTab(t)
-	tab.Do(20*time.Second, chromedp.Navigate(e.base+"/story/"+sim))
-	tab.WaitJS(10*time.Second, `document.querySelectorAll('#prose article.turn').length >= 1`, `document.querySelector('main').innerText`)
-	tab.Do(10*time.Second,
-		chromedp.SendKeys(chromedp.CSS("#guest-name"), "Ada"),
-		chromedp.Click(chromedp.CSS(".signin button")),
-	)
-	tab.WaitJS(10*time.Second, `!!document.querySelector('#cast li[data-id="mara"] button[aria-label^="Play"]:not([disabled])') && window.novel.client.isOpen`, `document.querySelector('#cast').innerText`)
-	webtest.MustEval[bool](tab, `(() => { document.querySelector('#cast li[data-id="mara"] button[aria-label^="Play"]:not([disabled])').click(); return true })()`)
+	tab := e.playMara(t, sim)
 	tab.WaitJS(10*time.Second, `!!document.querySelector('#say-text')`, `document.querySelector('#play').innerText`)
 
 	// Count the panel's updates while typing, so the test knows the page
