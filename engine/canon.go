@@ -2,9 +2,7 @@ package engine
 
 import (
 	"math"
-	"slices"
 	"strconv"
-	"strings"
 	"unicode/utf8"
 )
 
@@ -17,15 +15,14 @@ import (
 
 type canonEncoder struct {
 	b []byte
-	// Map entries gathered to be sorted by key: sorting pairs spares a
-	// map lookup per key.
-	rels  []relEntry
-	pairs []strEntry
+	// Each character's sections as last written (canon_cache.go).
+	cache []*charCache
 }
 
 type relEntry struct {
-	k string
-	v float64
+	k     string
+	v     float64
+	stale bool // v is not yet in the kept encoding
 }
 
 type strEntry struct{ k, v string }
@@ -79,7 +76,7 @@ func (e *canonEncoder) world(w *world) []byte {
 			if k > 0 {
 				e.b = append(e.b, ',')
 			}
-			e.char(c)
+			e.char(c, e.cacheFor(k))
 		}
 		e.b = append(e.b, ']')
 	}
@@ -129,7 +126,7 @@ func (e *canonEncoder) world(w *world) []byte {
 	return e.b
 }
 
-func (e *canonEncoder) char(c *charState) {
+func (e *canonEncoder) char(c *charState, cc *charCache) {
 	if c == nil {
 		e.b = append(e.b, "null"...)
 		return
@@ -153,21 +150,8 @@ func (e *canonEncoder) char(c *charState) {
 		e.strs(c.Knows)
 	}
 	if len(c.Rel) > 0 {
-		e.b = append(e.b, `,"rel":{`...)
-		e.rels = e.rels[:0]
-		for k, v := range c.Rel {
-			e.rels = append(e.rels, relEntry{k, v})
-		}
-		slices.SortFunc(e.rels, func(a, b relEntry) int { return strings.Compare(a.k, b.k) })
-		for n, r := range e.rels {
-			if n > 0 {
-				e.b = append(e.b, ',')
-			}
-			e.str(r.k)
-			e.b = append(e.b, ':')
-			e.float(r.v)
-		}
-		e.b = append(e.b, '}')
+		e.b = append(e.b, `,"rel":`...)
+		e.relObject(cc, c.Rel)
 	}
 	if len(c.Goals) > 0 {
 		e.b = append(e.b, `,"goals":[`...)
@@ -192,42 +176,16 @@ func (e *canonEncoder) char(c *charState) {
 		e.b = append(e.b, ']')
 	}
 	if len(c.Memory) > 0 {
-		e.b = append(e.b, `,"memory":[`...)
-		for n, m := range c.Memory {
-			if n > 0 {
-				e.b = append(e.b, ',')
-			}
-			e.b = append(e.b, `{"turn":`...)
-			e.b = strconv.AppendInt(e.b, m.Turn, 10)
-			e.b = append(e.b, `,"kind":`...)
-			e.str(m.Kind)
-			if m.Actor != "" {
-				e.b = append(e.b, `,"actor":`...)
-				e.str(m.Actor)
-			}
-			if m.Target != "" {
-				e.b = append(e.b, `,"target":`...)
-				e.str(m.Target)
-			}
-			if m.Item != "" {
-				e.b = append(e.b, `,"item":`...)
-				e.str(m.Item)
-			}
-			e.b = append(e.b, `,"loc":`...)
-			e.str(m.Loc)
-			e.b = append(e.b, `,"imp":`...)
-			e.float(m.Imp)
-			e.b = append(e.b, '}')
-		}
-		e.b = append(e.b, ']')
+		e.b = append(e.b, `,"memory":`...)
+		e.memoryArray(cc, c.Memory)
 	}
 	if len(c.Seen) > 0 {
 		e.b = append(e.b, `,"seen":`...)
-		e.strMap(c.Seen)
+		cc.seen, cc.seenEnc = e.cachedStrMap(cc.seen, cc.seenEnc, c.Seen)
 	}
 	if len(c.Met) > 0 {
 		e.b = append(e.b, `,"met":`...)
-		e.strMap(c.Met)
+		cc.met, cc.metEnc = e.cachedStrMap(cc.met, cc.metEnc, c.Met)
 	}
 	if len(c.Searched) > 0 {
 		e.b = append(e.b, `,"searched":`...)
@@ -241,6 +199,30 @@ func (e *canonEncoder) char(c *charState) {
 		e.b = append(e.b, `,"came":`...)
 		e.str(c.Came)
 	}
+	e.b = append(e.b, '}')
+}
+
+func (e *canonEncoder) memory(m *memory) {
+	e.b = append(e.b, `{"turn":`...)
+	e.b = strconv.AppendInt(e.b, m.Turn, 10)
+	e.b = append(e.b, `,"kind":`...)
+	e.str(m.Kind)
+	if m.Actor != "" {
+		e.b = append(e.b, `,"actor":`...)
+		e.str(m.Actor)
+	}
+	if m.Target != "" {
+		e.b = append(e.b, `,"target":`...)
+		e.str(m.Target)
+	}
+	if m.Item != "" {
+		e.b = append(e.b, `,"item":`...)
+		e.str(m.Item)
+	}
+	e.b = append(e.b, `,"loc":`...)
+	e.str(m.Loc)
+	e.b = append(e.b, `,"imp":`...)
+	e.float(m.Imp)
 	e.b = append(e.b, '}')
 }
 
@@ -268,14 +250,10 @@ func (e *canonEncoder) item(it *itemState) {
 	e.b = append(e.b, '}')
 }
 
-func (e *canonEncoder) strMap(m map[string]string) {
-	e.pairs = e.pairs[:0]
-	for k, v := range m {
-		e.pairs = append(e.pairs, strEntry{k, v})
-	}
-	slices.SortFunc(e.pairs, func(a, b strEntry) int { return strings.Compare(a.k, b.k) })
+// strObject writes sorted pairs as a JSON object.
+func (e *canonEncoder) strObject(pairs []strEntry) {
 	e.b = append(e.b, '{')
-	for n, p := range e.pairs {
+	for n, p := range pairs {
 		if n > 0 {
 			e.b = append(e.b, ',')
 		}
