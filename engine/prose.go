@@ -55,6 +55,9 @@ type teller struct {
 	peopleBuf    []string
 	dryPeopleBuf []string
 	addedBuf     []string
+	// trialNamed and trialIntro: whom the last trial rendering named
+	// and introduced first, while that still stands (see say).
+	trialNamed, trialIntro []string
 	// told describes each sentence written, para the paragraph it is in.
 	told []toldSentence
 	para int

@@ -15,6 +15,12 @@ import (
 
 // say chooses a template of a family, avoiding recently used ones and
 // the opening word of the previous sentence, renders and emits it.
+//
+// Each candidate is rendered on trial, since whether it names someone
+// where it meant a pronoun shows only then. A trial's effects stand
+// until the next trial undoes them, so the chosen sentence, most often
+// the last one tried, is not rendered twice; and a candidate whose score
+// could not beat the best even before it is rendered is not rendered.
 func (t *teller) say(family string, v slots, templates []string) {
 	if len(templates) == 0 {
 		return
@@ -22,6 +28,9 @@ func (t *teller) say(family string, v slots, templates []string) {
 	start := t.rng.IntN(len(templates))
 	best, bestScore := "", -100
 	bestK := 0
+	var bestSentence string
+	var bestInfo toldSentence
+	bestPending := false // the last trial is the best, its effects standing
 	// The key "family#k" is looked up from a stack buffer and made a
 	// string only for the template chosen.
 	var kb [64]byte
@@ -32,35 +41,64 @@ func (t *teller) say(family string, v slots, templates []string) {
 		if t.recent[string(key)] {
 			score = 0
 		}
-		sentence, clumsy := t.trial(templates[k], v)
+		if score <= bestScore {
+			continue // rendering only ever lowers a score
+		}
+		t.undoTrial()
+		sentence, info := t.render(templates[k], v, true)
 		if firstWordIs(sentence, t.lastFirst) {
 			score--
 		}
-		if clumsy {
+		if info.clumsy {
 			// Naming someone twice where a pronoun was meant reads
 			// worse than any repetition.
 			score -= 3
 		}
-		if score > bestScore {
+		bestPending = score > bestScore
+		if bestPending {
 			best, bestScore, bestK = templates[k], score, k
+			bestSentence, bestInfo = sentence, info
 		}
 		if score == 2 {
 			break
 		}
 	}
 	bestKey := family + "#" + strconv.Itoa(bestK)
-	sentence, info := t.render(best, v, false)
+	sentence, info := bestSentence, bestInfo
+	if bestPending {
+		t.keepTrial()
+		// The trial's list was borrowed.
+		people := info.people
+		info.people = nil
+		if len(people) > 0 {
+			info.people = slices.Clone(people)
+		}
+	} else {
+		t.undoTrial()
+		sentence, info = t.render(best, v, false)
+	}
 	info.key, info.family = bestKey, family
 	t.used = append(t.used, bestKey)
 	t.recent[bestKey] = true
 	t.emit(sentence, info)
 }
 
-// trial renders a template without telling it, and says whether it had
-// to name someone where the template wanted a pronoun.
-func (t *teller) trial(tpl string, v slots) (string, bool) {
-	s, info := t.render(tpl, v, true)
-	return s, info.clumsy
+// undoTrial undoes the names and introductions the last trial rendering
+// made, if they still stand.
+func (t *teller) undoTrial() {
+	for _, id := range t.trialNamed {
+		delete(t.named, id)
+	}
+	for _, id := range t.trialIntro {
+		delete(t.intro, id)
+		t.introduced = slices.DeleteFunc(t.introduced, func(x string) bool { return x == id })
+	}
+	t.keepTrial()
+}
+
+// keepTrial lets the last trial rendering's effects stand.
+func (t *teller) keepTrial() {
+	t.trialNamed, t.trialIntro = t.trialNamed[:0], t.trialIntro[:0]
 }
 
 // emit writes a sentence and remembers who it was about.
@@ -165,9 +203,10 @@ type slots struct {
 // group as a subject, {with} {company} elsewhere; and {item} {place}
 // {from} {text} {qtext} {cause} {extra}. A verb right after a subject
 // "they" agrees with it. The sentence's subject is its first
-// subject-case slot, or a possessive that opens it. With dry set, it
-// changes nothing.
-func (t *teller) render(tpl string, v slots, dry bool) (string, toldSentence) {
+// subject-case slot, or a possessive that opens it. With trial set,
+// whom it names and introduces first is noted for undoTrial, and the
+// sentence's list of people is borrowed.
+func (t *teller) render(tpl string, v slots, trial bool) (string, toldSentence) {
 	// A cause is written into the template, so that the people it
 	// names are named the sentence's way.
 	hasCause := v.cause != "" && strings.Contains(tpl, "{cause}")
@@ -179,8 +218,8 @@ func (t *teller) render(tpl string, v slots, dry bool) (string, toldSentence) {
 	// Whom this rendering named first matters only until it returns.
 	rd.added = t.addedBuf[:0]
 	defer func() { t.addedBuf = rd.added[:0] }()
-	if dry {
-		// A trial's sentence info is not kept: it may borrow too.
+	if trial {
+		// A trial's sentence info is most often not kept: it borrows too.
 		rd.info.people = t.dryPeopleBuf[:0]
 		defer func() { t.dryPeopleBuf = rd.info.people[:0] }()
 	}
@@ -188,16 +227,10 @@ func (t *teller) render(tpl string, v slots, dry bool) (string, toldSentence) {
 	rd.b.Grow(len(tpl) + 64)
 	t.sentencePeople(&rd, tpl)
 	rd.info.cause = hasCause
-	if dry {
-		// Undo, on return, the names this trial rendering introduced.
+	if trial {
 		defer func() {
-			for _, id := range rd.added {
-				delete(rd.named, id)
-			}
-			for _, id := range rd.introAdded {
-				delete(t.intro, id)
-				t.introduced = slices.DeleteFunc(t.introduced, func(x string) bool { return x == id })
-			}
+			t.trialNamed = append(t.trialNamed[:0], rd.added...)
+			t.trialIntro = append(t.trialIntro[:0], rd.introAdded...)
 		}()
 	}
 	for len(rd.rest) > 0 {
