@@ -19,14 +19,6 @@ type canonEncoder struct {
 	cache []*charCache
 }
 
-type relEntry struct {
-	k     string
-	v     float64
-	stale bool // v is not yet in the kept encoding
-}
-
-type strEntry struct{ k, v string }
-
 func (e *canonEncoder) world(w *world) []byte {
 	e.b = e.b[:0]
 	e.b = append(e.b, `{"seq":`...)
@@ -151,7 +143,7 @@ func (e *canonEncoder) char(c *charState, cc *charCache) {
 	}
 	if len(c.Rel) > 0 {
 		e.b = append(e.b, `,"rel":`...)
-		e.relObject(cc, c.Rel)
+		writeMap(e, &cc.rel, c.Rel, sameBits, (*canonEncoder).float)
 	}
 	if len(c.Goals) > 0 {
 		e.b = append(e.b, `,"goals":[`...)
@@ -181,11 +173,11 @@ func (e *canonEncoder) char(c *charState, cc *charCache) {
 	}
 	if len(c.Seen) > 0 {
 		e.b = append(e.b, `,"seen":`...)
-		cc.seen, cc.seenEnc = e.cachedStrMap(cc.seen, cc.seenEnc, c.Seen)
+		writeMap(e, &cc.seen, c.Seen, sameString, (*canonEncoder).str)
 	}
 	if len(c.Met) > 0 {
 		e.b = append(e.b, `,"met":`...)
-		cc.met, cc.metEnc = e.cachedStrMap(cc.met, cc.metEnc, c.Met)
+		writeMap(e, &cc.met, c.Met, sameString, (*canonEncoder).str)
 	}
 	if len(c.Searched) > 0 {
 		e.b = append(e.b, `,"searched":`...)
@@ -246,20 +238,6 @@ func (e *canonEncoder) item(it *itemState) {
 	}
 	if it.Fixed {
 		e.b = append(e.b, `,"fixed":true`...)
-	}
-	e.b = append(e.b, '}')
-}
-
-// strObject writes sorted pairs as a JSON object.
-func (e *canonEncoder) strObject(pairs []strEntry) {
-	e.b = append(e.b, '{')
-	for n, p := range pairs {
-		if n > 0 {
-			e.b = append(e.b, ',')
-		}
-		e.str(p.k)
-		e.b = append(e.b, ':')
-		e.str(p.v)
 	}
 	e.b = append(e.b, '}')
 }

@@ -18,18 +18,10 @@ import (
 
 // charCache is one character's sections, by position in world.Chars.
 type charCache struct {
-	rel        []relEntry // sorted by key
-	relEnc     []byte
-	relOff     []int // where each relation starts in relEnc, and ends
-	relScratch []byte
-	seen, met  []strEntry // sorted by key
-	seenEnc    []byte
-	metEnc     []byte
-	mem        []memory
-	memEnc     []byte
-	memOff     []int // where each memory's object starts in memEnc, and ends
-	memScratch []byte
-	offScratch []int // the next relOff or memOff
+	rel       keptMap[float64]
+	seen, met keptMap[string]
+	mem       []memory // the memories mems was written from
+	mems      pieces
 }
 
 // cacheFor returns the sections kept for the character at position k.
@@ -38,111 +30,127 @@ func (e *canonEncoder) cacheFor(k int) *charCache {
 		// Few allocations for the buffers' usual sizes (a buffer that
 		// outgrows its part moves out of it): stories are short enough
 		// that growing them one by one showed in the turn's allocations.
-		b := make([]byte, 0, 3584)
-		off := make([]int, 0, 96)
-		pairs := make([]strEntry, 0, 32)
-		e.cache = append(e.cache, &charCache{
-			rel: make([]relEntry, 0, 16), relOff: off[0:0:32],
-			relEnc: b[0:0:384], relScratch: b[384:384:768],
-			seen: pairs[0:0:16], seenEnc: b[768:768:1024],
-			met: pairs[16:16:32], metEnc: b[1024:1024:1536],
-			mem: make([]memory, 0, MemorySize), memOff: off[32:32:64], offScratch: off[64:64:96],
-			memEnc: b[1536:1536:2560], memScratch: b[2560:2560:3584],
-		})
+		b := make([]byte, 0, 4352)
+		off := make([]int, 0, 256)
+		part := func(p *pieces, n, size, o int) {
+			p.b, p.spare = b[n:n:n+size], b[n+size:n+size:n+2*size]
+			p.off, p.spareOff = off[o:o:o+32], off[o+32:o+32:o+64]
+		}
+		cc := &charCache{mem: make([]memory, 0, MemorySize)}
+		part(&cc.rel.pieces, 0, 384, 0)
+		part(&cc.seen.pieces, 768, 256, 64)
+		part(&cc.met.pieces, 1280, 512, 128)
+		part(&cc.mems, 2304, 1024, 192)
+		cc.rel.ents = make([]keptEntry[float64], 0, 16)
+		pairs := make([]keptEntry[string], 0, 32)
+		cc.seen.ents, cc.met.ents = pairs[0:0:16], pairs[16:16:32]
+		e.cache = append(e.cache, cc)
 	}
 	return e.cache[k]
 }
 
-func sameBits(a, b float64) bool { return math.Float64bits(a) == math.Float64bits(b) }
+// pieces is a JSON object or array as last written, with where each
+// member starts and ends, so that the next one can copy members from it.
+// It is written into spare, which then becomes b.
+type pieces struct {
+	b, spare      []byte
+	off, spareOff []int
+}
 
-// relObject writes c.Rel as a JSON object. Relations drift a few at a
-// time, so while the keys stay the same only the changed values are
-// written again; the rest is copied from the last encoding.
-func (e *canonEncoder) relObject(cc *charCache, m map[string]float64) {
-	sameKeys := len(m) == len(cc.rel) && len(cc.relEnc) > 0
+// begin starts writing the next encoding at e.b; it returns what e.b
+// was, for end.
+func (p *pieces) begin(e *canonEncoder, open byte) []byte {
+	saved := e.b
+	e.b = append(p.spare[:0], open)
+	p.spareOff = p.spareOff[:0]
+	return saved
+}
+
+// member opens a member, which the caller then writes to e.b.
+func (p *pieces) member(e *canonEncoder) {
+	if len(p.spareOff) > 0 {
+		e.b = append(e.b, ',')
+	}
+	p.spareOff = append(p.spareOff, len(e.b))
+}
+
+// endMember closes the member opened last.
+func (p *pieces) endMember(e *canonEncoder) { p.spareOff = append(p.spareOff, len(e.b)) }
+
+// old is member i of the last encoding.
+func (p *pieces) old(i int) []byte { return p.b[p.off[2*i]:p.off[2*i+1]] }
+
+// end closes the new encoding, keeps it, and appends it to saved as e.b.
+func (p *pieces) end(e *canonEncoder, close byte, saved []byte) {
+	e.b = append(e.b, close)
+	p.b, p.spare = e.b, p.b
+	p.off, p.spareOff = p.spareOff, p.off
+	e.b = append(saved, p.b...)
+}
+
+// keptMap is a map as last written, its entries sorted by key.
+type keptMap[V any] struct {
+	ents []keptEntry[V]
+	pieces
+}
+
+type keptEntry[V any] struct {
+	k     string
+	v     V
+	stale bool // v is not yet in the kept encoding
+}
+
+func sameBits(a, b float64) bool  { return math.Float64bits(a) == math.Float64bits(b) }
+func sameString(a, b string) bool { return a == b }
+
+// writeMap writes m as a JSON object (val writes a value). Maps change a
+// few values at a time, so while the keys stay the same only the changed
+// values are written again, and if none changed the kept encoding is
+// copied whole. As many entries, each kept key present, means the same
+// keys.
+func writeMap[V any](e *canonEncoder, km *keptMap[V], m map[string]V, same func(a, b V) bool, val func(*canonEncoder, V)) {
+	sameKeys := len(m) == len(km.ents) && len(km.b) > 0
 	changed := false
 	if sameKeys {
-		for n := range cc.rel {
-			r := &cc.rel[n]
-			v, ok := m[r.k]
+		for n := range km.ents {
+			en := &km.ents[n]
+			v, ok := m[en.k]
 			if !ok {
 				sameKeys = false
 				break
 			}
-			if r.stale = !sameBits(v, r.v); r.stale {
-				r.v, changed = v, true
+			if en.stale = !same(v, en.v); en.stale {
+				en.v, changed = v, true
 			}
 		}
 	}
 	if !sameKeys {
-		cc.rel = cc.rel[:0]
+		km.ents = km.ents[:0]
 		for k, v := range m {
-			cc.rel = append(cc.rel, relEntry{k: k, v: v, stale: true})
+			km.ents = append(km.ents, keptEntry[V]{k: k, v: v, stale: true})
 		}
-		slices.SortFunc(cc.rel, func(a, b relEntry) int { return strings.Compare(a.k, b.k) })
+		slices.SortFunc(km.ents, func(a, b keptEntry[V]) int { return strings.Compare(a.k, b.k) })
 		changed = true
 	}
-	if changed {
-		e.rebuildRel(cc)
+	if !changed {
+		e.b = append(e.b, km.b...)
+		return
 	}
-	e.b = append(e.b, cc.relEnc...)
-}
-
-// rebuildRel writes the kept relations into cc.relEnc, each stale one
-// afresh, the others copied from the last encoding.
-func (e *canonEncoder) rebuildRel(cc *charCache) {
-	saved := e.b
-	e.b = append(cc.relScratch[:0], '{')
-	off := cc.offScratch[:0]
-	for n := range cc.rel {
-		r := &cc.rel[n]
-		if n > 0 {
-			e.b = append(e.b, ',')
-		}
-		off = append(off, len(e.b))
-		if r.stale {
-			e.str(r.k)
+	saved := km.begin(e, '{')
+	for n := range km.ents {
+		en := &km.ents[n]
+		km.member(e)
+		if en.stale {
+			e.str(en.k)
 			e.b = append(e.b, ':')
-			e.float(r.v)
-			r.stale = false
+			val(e, en.v)
+			en.stale = false
 		} else {
-			e.b = append(e.b, cc.relEnc[cc.relOff[2*n]:cc.relOff[2*n+1]]...)
+			e.b = append(e.b, km.old(n)...)
 		}
-		off = append(off, len(e.b))
+		km.endMember(e)
 	}
-	e.b = append(e.b, '}')
-	cc.relScratch, cc.relEnc = cc.relEnc, e.b
-	cc.offScratch, cc.relOff = cc.relOff, off
-	e.b = saved
-}
-
-func sameStrMap(kept []strEntry, m map[string]string) bool {
-	if len(kept) != len(m) || kept == nil {
-		return false
-	}
-	for _, p := range kept {
-		if v, ok := m[p.k]; !ok || v != p.v {
-			return false
-		}
-	}
-	return true
-}
-
-// cachedStrMap writes m as a JSON object, from kept and enc if unchanged;
-// it returns the (possibly rewritten) cache.
-func (e *canonEncoder) cachedStrMap(kept []strEntry, enc []byte, m map[string]string) ([]strEntry, []byte) {
-	if !sameStrMap(kept, m) {
-		kept = kept[:0]
-		for k, v := range m {
-			kept = append(kept, strEntry{k, v})
-		}
-		slices.SortFunc(kept, func(a, b strEntry) int { return strings.Compare(a.k, b.k) })
-		n0 := len(e.b)
-		e.strObject(kept)
-		return kept, append(enc[:0], e.b[n0:]...)
-	}
-	e.b = append(e.b, enc...)
-	return kept, enc
+	km.end(e, '}', saved)
 }
 
 func sameMemory(a, b *memory) bool {
@@ -154,7 +162,7 @@ func sameMemory(a, b *memory) bool {
 // at a time, so each one's object is kept: an unchanged memory is copied
 // from where it was (found in place, one place on, or by a scan).
 func (e *canonEncoder) memoryArray(cc *charCache, mems []memory) {
-	if len(mems) == len(cc.mem) && len(cc.memEnc) > 0 {
+	if len(mems) == len(cc.mem) && len(cc.mems.b) > 0 {
 		same := true
 		for j := range mems {
 			if !sameMemory(&mems[j], &cc.mem[j]) {
@@ -163,30 +171,23 @@ func (e *canonEncoder) memoryArray(cc *charCache, mems []memory) {
 			}
 		}
 		if same {
-			e.b = append(e.b, cc.memEnc...)
+			e.b = append(e.b, cc.mems.b...)
 			return
 		}
 	}
-	saved := e.b
-	e.b = append(cc.memScratch[:0], '[')
-	off := cc.offScratch[:0]
+	p := &cc.mems
+	saved := p.begin(e, '[')
 	for j := range mems {
-		if j > 0 {
-			e.b = append(e.b, ',')
-		}
-		off = append(off, len(e.b))
+		p.member(e)
 		if i := findMemory(cc.mem, j, &mems[j]); i >= 0 {
-			e.b = append(e.b, cc.memEnc[cc.memOff[2*i]:cc.memOff[2*i+1]]...)
+			e.b = append(e.b, p.old(i)...)
 		} else {
 			e.memory(&mems[j])
 		}
-		off = append(off, len(e.b))
+		p.endMember(e)
 	}
-	e.b = append(e.b, ']')
-	cc.memScratch, cc.memEnc = cc.memEnc, e.b
-	cc.offScratch, cc.memOff = cc.memOff, off
+	p.end(e, ']', saved)
 	cc.mem = append(cc.mem[:0], mems...)
-	e.b = append(saved, cc.memEnc...)
 }
 
 // findMemory returns the position in kept of a memory equal to m, looked
