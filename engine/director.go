@@ -54,6 +54,10 @@ func (s *Sim) step(ctx context.Context, player map[string]Action) (Turn, error) 
 	w := s.w
 	s.encFresh = false
 	t := &turnState{seq: w.Seq + 1, plot: s.rng(w.Seq+1, streamPlot)}
+	// A deed and an event for each character, and records of what came
+	// of them: sized once, not grown by doubling (a record is large).
+	t.recs = make([]Record, 0, len(w.Chars)+6)
+	t.events = make([]Event, 0, len(w.Chars)+2)
 	t.holders = make([]string, len(w.Items))
 	for k, it := range w.Items {
 		t.holders[k] = it.Holder
