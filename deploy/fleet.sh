@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # A fleet on one machine: a Redis Cluster of three shards (each primary
-# with a replica), a PostgreSQL database of its own, three nodes and the
+# with a replica), a PostgreSQL server of its own, three nodes and the
 # balancer; then load, and faults under load, with the figures printed.
 #
 #   deploy/fleet.sh                     # the defaults below
@@ -11,38 +11,59 @@
 #   WATCHERS     watchers, spread over the stories and the nodes [30000]
 #   INTERVAL_MS  each story's turn interval [10000]
 #   DURATION     measurement time; the faults happen inside it [120s]
-#   FAULTS       1: kill -9 a node, kill a shard primary, restart
-#                PostgreSQL during the measurement; 0: load only [1]
-#   PG_ADMIN_URL PostgreSQL server to create the fleet's database on
-#                [postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable]
-#   PG_RESTART   command that restarts PostgreSQL [pg_ctlcluster of the
-#                first local cluster, when there is one]
+#   FAULTS       1: kill -9 a node (and time the takeover), kill a shard
+#                primary, restart PostgreSQL during the measurement;
+#                0: load only [1]
+#   PG_DOWN      seconds PostgreSQL stays stopped in its restart [5]
+#   PG_ADMIN_URL an existing PostgreSQL server to create the fleet's
+#                database on, instead of a server of its own; then
+#                PG_RESTART is the command that restarts it [unset]
 #   BASE_PORT    first port; Redis uses BASE_PORT..+5, the nodes the next
-#                three, the balancer the one after [17100]
-# Needs redis-server and redis-cli (7 or later), psql, and Go. Everything
+#                three, the balancer the one after, PostgreSQL +10 [17100]
+#   LOGS         a folder to keep the nodes', the balancer's, Redis's and
+#                PostgreSQL's logs in [unset: they go with the run]
+# Needs redis-server and redis-cli (7 or later), PostgreSQL's server
+# programs (initdb, pg_ctl: /usr/lib/postgresql/*/bin or PATH) and psql,
+# and Go. Run as root, it runs PostgreSQL as the user postgres. Everything
 # it starts is stopped when it ends (or on Ctrl-C).
 set -euo pipefail
 
 root="$(cd "$(dirname "$0")/.." && pwd)"
 : "${STORIES:=10000}" "${WATCHERS:=30000}" "${INTERVAL_MS:=10000}" "${DURATION:=120s}" "${FAULTS:=1}"
-: "${PG_ADMIN_URL:=postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable}"
-: "${BASE_PORT:=17100}"
-for tool in redis-server redis-cli psql go; do
+: "${PG_DOWN:=5}" "${BASE_PORT:=17100}"
+for tool in redis-server redis-cli psql go curl bc; do
 	command -v "$tool" >/dev/null || { echo "fleet: $tool not found" >&2; exit 1; }
 done
+pg_bin=""
+if [ -z "${PG_ADMIN_URL:-}" ]; then
+	pg_bin=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -1)
+	[ -n "$pg_bin" ] || pg_bin=$(dirname "$(command -v pg_ctl 2>/dev/null || echo /none/pg_ctl)")
+	[ -x "$pg_bin/initdb" ] || { echo "fleet: no initdb and pg_ctl (PostgreSQL's server programs); or set PG_ADMIN_URL" >&2; exit 1; }
+fi
 
 work="$(mktemp -d)"
+pgdir=""
 pids=()
 cleanup() {
 	for p in "${pids[@]}"; do kill -9 "$p" 2>/dev/null || true; done
 	wait 2>/dev/null || true
+	if [ -n "${LOGS:-}" ]; then
+		mkdir -p "$LOGS"
+		cp "$work"/*.log "$work"/load.out "$LOGS"/ 2>/dev/null || true
+		for r in "$work"/redis-*; do cp "$r/log" "$LOGS/$(basename "$r").log" 2>/dev/null || true; done
+		[ -z "$pgdir" ] || cp "$pgdir/log" "$LOGS/postgresql.log" 2>/dev/null || true
+	fi
+	if [ -n "$pgdir" ]; then
+		as_pg "$pg_bin/pg_ctl" -D "$pgdir/data" -m immediate -w stop >/dev/null 2>&1 || true
+		rm -rf "$pgdir"
+	fi
 	rm -rf "$work"
 }
 trap cleanup EXIT INT TERM
 
 echo "building ..."
 (cd "$root" && go build -o "$work/novel-engine" ./cmd/novel-engine && go build -o "$work/novel-lb" ./cmd/novel-lb &&
-	go build -o "$work/loadcluster" ./loadtest/cluster)
+	go build -o "$work/loadcluster" ./loadtest/cluster && go build -o "$work/takeover" ./loadtest/cmd/takeover)
 
 # Redis Cluster: three primaries and three replicas.
 redis_ports=()
@@ -66,11 +87,33 @@ done
 redis_url="redis://127.0.0.1:${redis_ports[0]}$(printf '?addr=127.0.0.1:%s' "${redis_ports[1]}")$(printf '&addr=127.0.0.1:%s' "${redis_ports[@]:2}")"
 echo "redis cluster: 3 shards with a replica each on ports ${redis_ports[*]}"
 
-# The fleet's own database, created fresh.
+# PostgreSQL: a server of the fleet's own, so that restarting it under
+# load disturbs nobody else; PostgreSQL refuses to run as root, so as root
+# it runs as the user postgres.
+as_pg() {
+	if [ "$(id -u)" = 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi
+}
+pg_port=$((BASE_PORT + 10))
+pg_start() {
+	as_pg "$pg_bin/pg_ctl" -D "$pgdir/data" -l "$pgdir/log" -w -t 60 \
+		-o "-p $pg_port -k $pgdir -c listen_addresses=127.0.0.1 -c max_connections=200" start >/dev/null
+}
+if [ -z "${PG_ADMIN_URL:-}" ]; then
+	pgdir="$(mktemp -d)"
+	[ "$(id -u)" != 0 ] || chown postgres: "$pgdir"
+	as_pg "$pg_bin/initdb" -D "$pgdir/data" -U postgres -A trust -E UTF8 --no-sync >"$work/initdb.log" 2>&1 ||
+		{ cat "$work/initdb.log" >&2; exit 1; }
+	pg_start
+	PG_ADMIN_URL="postgres://postgres@127.0.0.1:$pg_port/postgres?sslmode=disable"
+	PG_RESTART="as_pg $pg_bin/pg_ctl -D $pgdir/data -m fast -w stop >/dev/null && sleep $PG_DOWN && pg_start"
+	echo "postgresql: a server of its own on port $pg_port ($("$pg_bin/postgres" --version))"
+fi
 db="novel_fleet_$$"
 psql "$PG_ADMIN_URL" -qc "CREATE DATABASE $db" >/dev/null
-drop_db() { psql "$PG_ADMIN_URL" -qc "DROP DATABASE IF EXISTS $db WITH (FORCE)" >/dev/null 2>&1 || true; }
-trap 'cleanup; drop_db' EXIT INT TERM
+if [ -z "$pgdir" ]; then # a database on a shared server: drop it at the end
+	drop_db() { psql "$PG_ADMIN_URL" -qc "DROP DATABASE IF EXISTS $db WITH (FORCE)" >/dev/null 2>&1 || true; }
+	trap 'cleanup; drop_db' EXIT INT TERM
+fi
 db_url="${PG_ADMIN_URL%%\?*}"
 db_url="${db_url%/*}/$db?sslmode=disable"
 
@@ -119,31 +162,43 @@ usage() { # label
 	done
 }
 
+# faults runs the three faults spread over the time left of the
+# measurement, from when it started ($1, in $SECONDS).
 faults() {
-	local d=${DURATION%s} step
-	step=$((d / 4))
+	local left step
+	left=$((${DURATION%s} - (SECONDS - $1)))
+	step=$((left / 4))
+	if [ "$step" -lt 3 ]; then
+		echo "[fault] only ${left}s of the measurement left: faults skipped (a longer DURATION makes room)"
+		return
+	fi
 	sleep "$step"
-	local victim=${node_pids[0]}
-	echo "[fault] kill -9 of n1 (pid $victim)"
-	kill -9 "$victim"
-	local t0=$SECONDS
-	sleep "$step"
-	echo "[fault] n1 restarted after $((SECONDS - t0))s"
+	# The takeover: from the kill until every story n1 ran has another
+	# owner and has stored a turn there.
+	# (The shell's own notice of the kill is not wanted.)
+	{ "$work/takeover" -url "$base" -node n1 -pid "${node_pids[0]}" -timeout 60s 2>&1 | sed 's/^/[fault] /'; } 2>/dev/null ||
+		echo "[fault] takeover not complete"
+	kill -9 "${node_pids[0]}" 2>/dev/null || true # had the measurement failed before its kill
+	{ wait "${node_pids[0]}"; } 2>/dev/null || true
+	echo "[fault] n1 restarted"
 	start_node 0
 	local shard=${redis_ports[1]}
 	echo "[fault] kill -9 of the Redis primary on port $shard (its replica takes over)"
-	kill -9 "$(redis-cli -p "$shard" info server | awk -F: '/process_id/ {print $2}' | tr -d '\r')" || true
+	local primary
+	primary=$(redis-cli -p "$shard" info server | awk -F: '/process_id/ {print $2}' | tr -d '\r')
+	kill -9 "$primary" || true
+	{ wait "$primary"; } 2>/dev/null || true
 	sleep "$step"
 	if [ -n "${PG_RESTART:-}" ]; then
-		echo "[fault] restarting PostgreSQL: $PG_RESTART"
+		echo "[fault] PostgreSQL stopped (fast: sessions cut), started again ${PG_DOWN}s later"
+		local t0=$SECONDS
 		eval "$PG_RESTART" || echo "[fault] PostgreSQL restart failed"
-	elif command -v pg_ctlcluster >/dev/null && [ -d /etc/postgresql ]; then
-		local v
-		v=$(ls /etc/postgresql | head -1)
-		echo "[fault] restarting PostgreSQL ($v main)"
-		pg_ctlcluster --skip-systemctl-redirect "$v" main restart || echo "[fault] PostgreSQL restart failed"
+		echo "[fault] PostgreSQL back after $((SECONDS - t0))s"
 	else
-		echo "[fault] no way to restart PostgreSQL here (set PG_RESTART): skipped"
+		echo "[fault] PG_ADMIN_URL names a server and PG_RESTART no way to restart it: skipped"
+	fi
+	if [ $((SECONDS - $1)) -gt $((${DURATION%s} - 3)) ]; then
+		echo "[fault] warning: the faults ended after the measurement; a longer DURATION measures them"
 	fi
 }
 
@@ -159,7 +214,8 @@ for _ in $(seq 1 36000); do
 	sleep 0.1
 done
 cat "$work/load.out"
-sleep 10
+sleep 10 # the load's warm-up
+measured=$SECONDS
 usage "under load"
 
 # The lobby: a page of 50, many times, while the load runs.
@@ -169,7 +225,11 @@ for _ in $(seq 1 200); do
 done
 printf '%s\n' "${lobby[@]}" | sort -n | awk '{a[NR]=$1} END {printf "lobby page of 50 (%d requests): p50 %.1f ms, p99 %.1f ms\n", NR, a[int(NR*0.5)]*1000, a[int(NR*0.99)]*1000}'
 
-if [ "$FAULTS" = 1 ]; then faults; fi
+if [ "$FAULTS" = 1 ]; then faults "$measured"; fi
 wait "$load" || { echo "load failed:"; cat "$work/load.out"; exit 1; }
 tail -n +2 "$work/load.out"
 usage "after the run"
+# Every story's turns are stored without a hole: as many rows as its head.
+psql "$db_url" -Atc "select count(*), coalesce(sum(head), 0),
+	count(*) filter (where head <> (select count(*) from turns t where t.sim_id = s.id)) from simulations s" |
+	awk -F'|' '{printf "stored: %d stories, %d turns, %d stories whose turns are not 1..head\n", $1, $2, $3}'

@@ -1,0 +1,38 @@
+package main
+
+import (
+	"testing"
+	"time"
+)
+
+func TestTrackerWaitsForOwnerAndTurn(t *testing.T) {
+	killed := time.Date(2026, 1, 1, 12, 0, 0, 0, time.UTC)
+	before := killed.Add(-time.Second)
+	tr := newTracker("n1", []story{
+		{ID: "a", Owner: "n1", UpdatedAt: before},
+		{ID: "b", Owner: "n1", UpdatedAt: before},
+		{ID: "c", Owner: "n2", UpdatedAt: before},
+	})
+	if len(tr.victims) != 2 {
+		t.Fatalf("victims %v, want a and b", tr.victims)
+	}
+	// The dead node's owner mark stays until another node takes over; a
+	// cleared owner is nobody's yet.
+	tr.observe([]story{{ID: "a", Owner: "", UpdatedAt: before}, {ID: "b", Owner: "n1", UpdatedAt: before}}, killed, killed.Add(time.Second))
+	if tr.owned != 0 || tr.done() {
+		t.Fatalf("owned %d, done %v: no story has a new owner yet", tr.owned, tr.done())
+	}
+	// A new owner that has not stored a turn since the kill is not done.
+	tr.observe([]story{{ID: "a", Owner: "n2", UpdatedAt: before}, {ID: "b", Owner: "n3", UpdatedAt: killed.Add(3 * time.Second)}}, killed, killed.Add(4*time.Second))
+	if tr.owned != 2 || tr.turned != 1 || tr.done() {
+		t.Fatalf("owned %d turned %d done %v, want 2, 1, false", tr.owned, tr.turned, tr.done())
+	}
+	tr.observe([]story{{ID: "a", Owner: "n2", UpdatedAt: killed.Add(5 * time.Second)}}, killed, killed.Add(6*time.Second))
+	if !tr.done() {
+		t.Fatal("not done after every story stored a turn on its new owner")
+	}
+	owned, turned := tr.result(killed)
+	if owned != 4*time.Second || turned != 6*time.Second {
+		t.Fatalf("owned after %v, turned after %v; want 4s and 6s", owned, turned)
+	}
+}
