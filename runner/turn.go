@@ -202,7 +202,11 @@ func (st *story) store(seq int64, at time.Time, body, state []byte, finished boo
 		case errors.Is(err, store.ErrConflict):
 			// An earlier attempt that reported failure may have been
 			// stored after all; then this turn is ours and is done.
-			if st.storedAlready(seq, body) {
+			mine, rerr := st.storedAlready(seq, body)
+			if rerr != nil {
+				return rerr
+			}
+			if mine {
 				return nil
 			}
 			st.log.Warn("turn refused by the store: another node owns the simulation", "seq", seq, "err", err)
@@ -245,10 +249,22 @@ func (st *story) dueFromStore(seq int64, seats map[string]store.Seat) (map[strin
 	}
 }
 
-// storedAlready reports whether the store holds exactly this turn.
-func (st *story) storedAlready(seq int64, body []byte) bool {
-	turns, err := st.r.cfg.Store.ListTurns(st.r.ctx, st.id, seq-1, 1)
-	return err == nil && len(turns) == 1 && turns[0].Seq == seq && bytes.Equal(turns[0].Body, body)
+// storedAlready reports whether the store holds exactly this turn. While
+// the store is away it asks again: a turn stored by an attempt whose
+// answer was lost (the database restarting at its commit) is this
+// story's, to publish and go on from, not a reason to stop. The error is
+// for a story that must give up meanwhile.
+func (st *story) storedAlready(seq int64, body []byte) (bool, error) {
+	for {
+		turns, err := st.r.cfg.Store.ListTurns(st.r.ctx, st.id, seq-1, 1)
+		if err == nil {
+			return len(turns) == 1 && turns[0].Seq == seq && bytes.Equal(turns[0].Body, body), nil
+		}
+		st.log.Warn("read the stored turn; retrying", "seq", seq, "err", err)
+		if !st.pause() {
+			return false, err
+		}
+	}
 }
 
 func (st *story) publish(seq int64, body []byte, at time.Time, finished bool) {
