@@ -147,18 +147,26 @@ for _ in $(seq 1 100); do curl -fs "http://127.0.0.1:$lb_port/readyz" >/dev/null
 base="http://127.0.0.1:$lb_port"
 echo "nodes ${node_addrs[*]}, balancer $base, database $db"
 
+# usage prints the CPU (over 5 s, all at once) and RSS of each node, of
+# the load generator and of the Redis servers together, and the machine's
+# load average: what else competes for the cores shows there.
 usage() { # label
-	echo "per-node CPU and RSS ($1):"
-	for i in "${!node_pids[@]}"; do
-		local p=${node_pids[$i]}
-		[ -d "/proc/$p" ] || { echo "  n$((i + 1)) down"; continue; }
-		local t0 t1
-		t0=$(awk '{print $14 + $15}' "/proc/$p/stat")
-		sleep 2
-		[ -d "/proc/$p" ] || continue
-		t1=$(awk '{print $14 + $15}' "/proc/$p/stat")
-		printf '  n%d  cpu %5.1f%%  rss %s\n' $((i + 1)) "$(echo "($t1 - $t0) / $(getconf CLK_TCK) / 2 * 100" | bc -l)" \
-			"$(awk '/VmRSS/ {printf "%.0f MiB", $2 / 1024}' "/proc/$p/status")"
+	local names=() procs=() t0=() i
+	for i in "${!node_pids[@]}"; do names+=("n$((i + 1))"); procs+=("${node_pids[$i]}"); done
+	names+=("load generator"); procs+=("$load")
+	names+=("redis"); procs+=("$(pgrep -d, -f "^redis-server 127.0.0.1:($(IFS='|'; echo "${redis_ports[*]}")) " || true)")
+	ticks() { local t=0 p; for p in ${1//,/ }; do [ -r "/proc/$p/stat" ] && t=$((t + $(awk '{print $14 + $15}' "/proc/$p/stat"))); done; echo $t; }
+	rss() { local k=0 p; for p in ${1//,/ }; do [ -r "/proc/$p/status" ] && k=$((k + $(awk '/VmRSS/ {print $2}' "/proc/$p/status"))); done; echo $((k / 1024)); }
+	for i in "${!procs[@]}"; do t0[$i]=$(ticks "${procs[$i]}"); done
+	sleep 5
+	echo "CPU and RSS ($1; machine load average $(cut -d' ' -f1-3 /proc/loadavg)):"
+	for i in "${!procs[@]}"; do
+		if [ -z "${procs[$i]}" ] || ! kill -0 ${procs[$i]//,/ } 2>/dev/null; then
+			printf '  %-15s down\n' "${names[$i]}"
+			continue
+		fi
+		printf '  %-15s cpu %5.1f%%  rss %s MiB\n' "${names[$i]}" \
+			"$(echo "($(ticks "${procs[$i]}") - ${t0[$i]}) / $(getconf CLK_TCK) / 5 * 100" | bc -l)" "$(rss "${procs[$i]}")"
 	done
 }
 
