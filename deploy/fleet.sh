@@ -125,7 +125,7 @@ export NOVEL_GUEST_AUTH=true NOVEL_LOG_LEVEL=warn NOVEL_REDIS_PREFIX=fleet:
 # admission by load (which reads a busy machine as a full node) are lifted.
 export NOVEL_MAX_USER_STORIES=0 NOVEL_MAX_GUEST_ADDR_STORIES=0 NOVEL_GUEST_SIGNINS_PER_HOUR=0 \
 	NOVEL_MAX_STORIES=0 NOVEL_MAX_LOAD=0 NOVEL_READ_RATE=0 NOVEL_CONN_RATE=0 \
-	NOVEL_MAX_CONNS_PER_ADDR=0 NOVEL_MAX_CONNS_PER_USER=0 NOVEL_MAX_CONNS=0
+	NOVEL_MAX_CONNS_PER_ADDR=0 NOVEL_MAX_CONNS_PER_USER=0 NOVEL_MAX_CONNS=0 NOVEL_WS_USER_RATE=0
 node_pids=()
 node_addrs=()
 start_node() { # index
@@ -171,11 +171,12 @@ usage() { # label
 }
 
 # faults runs the three faults spread over the time left of the
-# measurement, from when it started ($1, in $SECONDS).
+# measurement, from when it started ($1, in $SECONDS), leaving about a
+# quarter of it after PostgreSQL's return to see the stories resume.
 faults() {
 	local left step
 	left=$((${DURATION%s} - (SECONDS - $1)))
-	step=$((left / 4))
+	step=$(((left - PG_DOWN) / 4))
 	if [ "$step" -lt 3 ]; then
 		echo "[fault] only ${left}s of the measurement left: faults skipped (a longer DURATION makes room)"
 		return
@@ -205,8 +206,8 @@ faults() {
 	else
 		echo "[fault] PG_ADMIN_URL names a server and PG_RESTART no way to restart it: skipped"
 	fi
-	if [ $((SECONDS - $1)) -gt $((${DURATION%s} - 3)) ]; then
-		echo "[fault] warning: the faults ended after the measurement; a longer DURATION measures them"
+	if [ $((SECONDS - $1)) -gt $((${DURATION%s} - 5)) ]; then
+		echo "[fault] warning: the faults ended less than 5 s before the measurement did; a longer DURATION measures the recovery"
 	fi
 }
 

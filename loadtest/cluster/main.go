@@ -77,6 +77,7 @@ type watcher struct {
 	gaps       int
 	last       int64
 	reconnects int
+	why        map[string]int // what ended each connection: an error code, or "closed"
 }
 
 func run(base string, nStories, nWatchers, intervalMS int, duration, warmup time.Duration) error {
@@ -135,8 +136,14 @@ func run(base string, nStories, nWatchers, intervalMS int, duration, warmup time
 		go func() {
 			defer wg.Done()
 			for {
-				w.read(ctx, conn, &measuring)
+				why := w.read(ctx, conn, &measuring)
 				conn.CloseNow()
+				if ctx.Err() == nil {
+					if w.why == nil {
+						w.why = map[string]int{}
+					}
+					w.why[why]++
+				}
 				// The node went away (killed, or drained): resume through
 				// the balancer from the last turn seen, as a client does.
 				for ctx.Err() == nil {
@@ -210,10 +217,13 @@ func startStories(base, token string, scenario map[string]any, nStories, interva
 func report(base string, ws []*watcher, sims []string, nStories, nWatchers, intervalMS int, duration time.Duration) error {
 	var all []time.Duration
 	perNode := map[string][]time.Duration{}
-	gaps, reconnects, conns := 0, 0, map[string]int{}
+	gaps, reconnects, conns, why := 0, 0, map[string]int{}, map[string]int{}
 	for _, w := range ws {
 		gaps += w.gaps
 		reconnects += w.reconnects
+		for k, n := range w.why {
+			why[k] += n
+		}
 		conns[w.node]++
 		for _, s := range w.samples {
 			all = append(all, s.latency)
@@ -232,6 +242,7 @@ func report(base string, ws []*watcher, sims []string, nStories, nWatchers, inte
 		}
 	}
 	fmt.Printf("deliveries %d, gaps or duplicates %d, reconnections %d, watchers per node %v, stories that ended by themselves %d\n", len(all), gaps, reconnects, conns, ended)
+	fmt.Printf("connections ended by: %v (\"closed\": the connection broke; else the error code the node sent)\n", why)
 	fmt.Printf("delivery latency (turn produced → watcher): %s\n", summary(all))
 	nodes := make([]string, 0, len(perNode))
 	for n := range perNode {
@@ -252,17 +263,20 @@ func summary(d []time.Duration) string {
 		q(0.99).Round(100*time.Microsecond), d[len(d)-1].Round(100*time.Microsecond), len(d))
 }
 
-func (w *watcher) read(ctx context.Context, conn *websocket.Conn, measuring *atomic.Bool) {
+// read takes a connection's messages until it ends, and says why it
+// ended: the code of an error message, or "closed".
+func (w *watcher) read(ctx context.Context, conn *websocket.Conn, measuring *atomic.Bool) string {
 	for {
 		_, data, err := conn.Read(ctx)
 		if err != nil {
-			return
+			return "closed"
 		}
 		now := time.Now()
 		var m struct {
 			Type string
 			Node string
 			Seq  int64
+			Code string
 			Turn struct {
 				At time.Time `json:"at"`
 			}
@@ -276,7 +290,7 @@ func (w *watcher) read(ctx context.Context, conn *websocket.Conn, measuring *ato
 		case "snapshot":
 			w.last = m.Seq
 		case "error":
-			return // a node going away mid-request: resume elsewhere
+			return m.Code // a node going away mid-request: resume elsewhere
 		case "turn":
 			if w.last > 0 && m.Seq != w.last+1 {
 				w.gaps++
