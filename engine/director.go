@@ -47,6 +47,9 @@ type turnState struct {
 	tension float64 // change this turn
 	// holders: who held each item when the turn began.
 	holders []string
+	// The turn's choice of twist (Twists, DirectorInput), if one was made.
+	voted bool
+	twist string
 }
 
 // step plays one turn and returns it as published.
@@ -61,6 +64,9 @@ func (s *Sim) step(ctx context.Context, player map[string]Action) (Turn, error) 
 	t.holders = make([]string, len(w.Items))
 	for k, it := range w.Items {
 		t.holders[k] = it.Holder
+	}
+	if a, ok := player[DirectorInput]; ok && a.Kind == ActTwist {
+		t.voted, t.twist = true, a.Target
 	}
 	bands := s.relationBands()
 	prevPhase := w.Phase

@@ -12,6 +12,7 @@ import "slices"
 // When no event fires, word of the prize may spread instead.
 func (s *Sim) fireScripted(t *turnState) {
 	pick, climax := s.pickScripted(t)
+	pick = s.chosenTwist(t, pick, climax)
 	if climax {
 		s.w.Climax = t.seq
 	}
