@@ -27,6 +27,8 @@ import (
 type Publisher interface {
 	PublishTurn(ctx context.Context, sim string, seq int64, body []byte) error
 	PublishStatus(ctx context.Context, sim, status string, seq int64) error
+	// PublishVote announces a vote (VoteMessage, encoded) to the watchers.
+	PublishVote(ctx context.Context, sim string, msg []byte) error
 }
 
 // Config configures a Runner. Store and Publisher are required.
@@ -42,6 +44,9 @@ type Config struct {
 	// RetryInterval is the pause between attempts to store a turn while
 	// the store is unavailable. Defaults to 500ms.
 	RetryInterval time.Duration
+	// VoteWindow is how long a vote stays open, for stories that set no
+	// window of their own. Defaults to 15s.
+	VoteWindow time.Duration
 	// Inbox bounds the requests waiting for one story's actor; more are
 	// refused as busy. Defaults to 64.
 	Inbox  int
@@ -113,6 +118,9 @@ func New(cfg Config) *Runner {
 	}
 	if cfg.RetryInterval <= 0 {
 		cfg.RetryInterval = 500 * time.Millisecond
+	}
+	if cfg.VoteWindow <= 0 {
+		cfg.VoteWindow = 15 * time.Second
 	}
 	if cfg.Inbox <= 0 {
 		cfg.Inbox = 64
@@ -250,6 +258,14 @@ func (r *Runner) Count() int {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	return len(r.stories)
+}
+
+// voteWindow is how long the votes of a story stay open.
+func (r *Runner) voteWindow(rec *store.Simulation) time.Duration {
+	if rec.VoteWindowMS > 0 {
+		return time.Duration(rec.VoteWindowMS) * time.Millisecond
+	}
+	return r.cfg.VoteWindow
 }
 
 // MinInterval is the shortest turn interval a story may ask for.

@@ -30,6 +30,28 @@ type recorder struct {
 	mu       sync.Mutex
 	turns    []int64
 	statuses []string
+	votes    []VoteMessage
+}
+
+func (p *recorder) PublishVote(ctx context.Context, sim string, msg []byte) error {
+	var v VoteMessage
+	if err := json.Unmarshal(msg, &v); err != nil {
+		return err
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.votes = append(p.votes, v)
+	return nil
+}
+
+// vote returns the nth vote announced, if it was.
+func (p *recorder) vote(n int) (VoteMessage, bool) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if len(p.votes) <= n {
+		return VoteMessage{}, false
+	}
+	return p.votes[n], true
 }
 
 func (p *recorder) PublishTurn(ctx context.Context, sim string, seq int64, body []byte) error {

@@ -14,9 +14,9 @@ import (
 
 // Bounds on a story's work in flight.
 const (
-	maxPuts      = 16 // actions being written to the store
-	maxControls  = 8  // controls waiting for the one being applied
-	maxJobs      = maxPuts + 3
+	maxPuts      = 16               // actions being written to the store
+	maxControls  = 8                // controls waiting for the one being applied
+	maxJobs      = maxPuts + 4      // and a turn, a seats read, a control, a vote's announcement
 	storeTimeout = 30 * time.Second // a job's store call with no deadline of its own
 	// seatsMaxAge bounds how long a story trusts the seats it read: a
 	// change notice from another node can be lost with that node.
@@ -51,7 +51,9 @@ type story struct {
 	maxTurns    int64
 	waitPlayers bool
 	log         *slog.Logger
-	inbox       chan any      // *actReq, *controlReq
+	votes       bool          // audience votes on twists
+	window      time.Duration // how long a vote is open
+	inbox       chan any      // *actReq, *controlReq, *ballotReq
 	poke        chan struct{} // seats changed: look at seatsDirty
 	results     chan func()   // outcomes of jobs, run by the actor
 	stop        chan struct{} // closed by halt
@@ -87,6 +89,13 @@ type story struct {
 	since    time.Time // when this turn started waiting for players
 	timer    *time.Timer
 	armed    bool
+	// votes (vote.go)
+	vote        *openVote   // the vote open, if any
+	result      *VoteResult // the last vote closed, until its turn starts
+	offered     int64       // the turn twists were last asked for
+	voteClosed  int64       // the turn of the last vote closed
+	unannounced []byte      // a vote opened and not yet being announced
+	announcing  bool
 }
 
 func newStory(r *Runner, rec *store.Simulation, sc *engine.Scenario, sim *engine.Sim, head int64, state []byte) *story {
@@ -97,6 +106,8 @@ func newStory(r *Runner, rec *store.Simulation, sc *engine.Scenario, sim *engine
 		interval:    max(time.Duration(rec.TurnIntervalMS)*time.Millisecond, r.cfg.MinInterval),
 		maxTurns:    int64(rec.MaxTurns),
 		waitPlayers: rec.WaitForPlayers,
+		votes:       rec.AudienceVotes,
+		window:      r.voteWindow(rec),
 		log:         r.log.With("sim", rec.ID),
 		inbox:       make(chan any, r.cfg.Inbox),
 		poke:        make(chan struct{}, 1),
@@ -216,6 +227,8 @@ func (st *story) refuse(req any, err error) {
 		req.done(Accepted{}, err)
 	case *controlReq:
 		req.done(nil, err)
+	case *ballotReq:
+		req.done(Accepted{}, err)
 	}
 }
 
@@ -227,6 +240,8 @@ func (st *story) handle(req any) {
 	switch req := req.(type) {
 	case *actReq:
 		st.act(req)
+	case *ballotReq:
+		st.ballot(req)
 	case *controlReq:
 		if len(st.controls) >= maxControls {
 			req.done(nil, refuse(ErrBusy, "simulation %q is busy; try again shortly", st.id))
@@ -407,6 +422,9 @@ func (st *story) schedule() {
 				return
 			}
 		}
+	}
+	if !st.voteReady(now) {
+		return
 	}
 	st.since, st.fresh = time.Time{}, false
 	st.disarm()

@@ -23,6 +23,9 @@ type storedTurn struct {
 	// the world at this turn, since what the events show of an action is
 	// not always what was asked.
 	Inputs map[string]engine.Action `json:"inputs,omitempty"`
+	// Vote is the audience's vote this turn played (an extension); its
+	// choice is among the inputs, under engine.DirectorInput.
+	Vote *VoteResult `json:"vote,omitempty"`
 }
 
 // turnJob is what a turn's job gets from the actor.
@@ -36,7 +39,8 @@ type turnJob struct {
 	sim     *engine.Sim
 	turn    engine.Turn // stepped already by the actor (built-in decider)
 	state   []byte
-	stepErr error // the actor's step failed
+	stepErr error       // the actor's step failed
+	vote    *VoteResult // the vote this turn plays, if any
 }
 
 type turnOutcome int
@@ -64,6 +68,11 @@ type turnResult struct {
 func (st *story) startTurn(now time.Time) {
 	j := turnJob{seq: st.next, prev: st.state, slow: st.view != nil, seats: st.seats}
 	j.actions, j.played = due(slices.Collect(maps.Values(st.pending)), j.seq, j.seats)
+	if st.result != nil && st.result.turn == j.seq {
+		j.vote = st.result
+		j.actions = withTwist(j.actions, j.vote)
+	}
+	st.result = nil
 	st.next++
 	st.last = now
 	st.began = time.Now()
@@ -135,7 +144,7 @@ func (st *story) play(j turnJob) turnResult {
 			turn.Finished = true
 		}
 		at = st.r.cfg.Now().UTC()
-		if body, err = json.Marshal(storedTurn{Sim: st.id, At: at, Turn: turn, Inputs: inputs}); err != nil {
+		if body, err = json.Marshal(storedTurn{Sim: st.id, At: at, Turn: turn, Inputs: inputs, Vote: j.vote}); err != nil {
 			st.log.Error("encode turn", "seq", j.seq, "err", err)
 			st.fail(j.seq - 1)
 			return res
@@ -149,6 +158,7 @@ func (st *story) play(j turnJob) turnResult {
 		if actions, played, err = st.dueFromStore(j.seq, j.seats); err != nil {
 			break
 		}
+		actions = withTwist(actions, j.vote)
 		if sim, err = engine.RestoreSim(st.sc, st.seed, j.prev, st.r.cfg.Engine); err == nil {
 			turn, state, err = st.step(sim, actions)
 			inputs = actions

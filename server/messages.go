@@ -49,7 +49,10 @@ type clientMsg struct {
 	Action    *engine.Action `json:"action,omitempty"`
 	// AIFill (extension, in claim): the AI plays the character on turns
 	// its player sends no action for.
-	AIFill bool            `json:"ai_fill,omitempty"`
+	AIFill bool `json:"ai_fill,omitempty"`
+	// Turn and Option (extension, in ballot): the vote and the choice.
+	Turn   *int64          `json:"turn,omitempty"`
+	Option string          `json:"option,omitempty"`
 	Extra  json.RawMessage `json:"-"`
 }
 
@@ -72,6 +75,8 @@ type replyMsg struct {
 	// Replaced (extension, in accepted): the action replaced one the
 	// character had queued for the same turn.
 	Replaced bool `json:"replaced,omitempty"`
+	// Option (extension, in voted): the option the ballot chose.
+	Option string `json:"option,omitempty"`
 	// AIFill (extension, in claimed): whether the AI fills in for the
 	// player's idle turns.
 	AIFill *bool `json:"ai_fill,omitempty"`
@@ -139,6 +144,12 @@ func (p publisher) PublishTurn(ctx context.Context, sim string, seq int64, body 
 
 func (p publisher) PublishStatus(ctx context.Context, sim, status string, seq int64) error {
 	return p.hub.Publish(ctx, hub.Publication{Sim: sim, Data: mustJSON(statusMsg{Type: "status", Sim: sim, Status: status, Seq: seq})})
+}
+
+// PublishVote publishes a vote (the "vote" message, encoded by the
+// runner) like a status: it is no turn, so it has no seq.
+func (p publisher) PublishVote(ctx context.Context, sim string, msg []byte) error {
+	return p.hub.Publish(ctx, hub.Publication{Sim: sim, Data: msg})
 }
 
 func mustJSON(v any) []byte {

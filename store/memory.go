@@ -94,6 +94,7 @@ func cloneSim(s *Simulation) *Simulation {
 	c := *s
 	c.Scenario = slices.Clone(s.Scenario)
 	c.Lineage = slices.Clone(s.Lineage)
+	c.Vote = slices.Clone(s.Vote)
 	return &c
 }
 
@@ -239,6 +240,17 @@ func (m *Memory) SetOwner(ctx context.Context, id, owner string) error {
 		return err
 	}
 	s.rec.Owner = owner
+	return nil
+}
+
+func (m *Memory) SetVote(ctx context.Context, id string, vote []byte) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	s, err := m.getLocked(id)
+	if err != nil {
+		return err
+	}
+	s.rec.Vote = slices.Clone(vote)
 	return nil
 }
 

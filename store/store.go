@@ -59,6 +59,16 @@ type Simulation struct {
 	Parent   string
 	ForkedAt int64
 	Lineage  []SeedSpan
+
+	// Audience votes: before a twist, watchers vote on it for
+	// VoteWindowMS (0: the server's default); AnonymousVotes lets
+	// watchers who are not signed in vote too. Vote is the last vote
+	// opened, as sent to watchers (JSON), so that any node can show it
+	// to a watcher who arrives while it is open; nil before the first.
+	AudienceVotes  bool
+	AnonymousVotes bool
+	VoteWindowMS   int
+	Vote           []byte
 }
 
 // SeedSpan says that a fork's turns up to Until were played with Seed.
@@ -145,6 +155,8 @@ type Store interface {
 	SetStatus(ctx context.Context, id, status string) (*Simulation, error)
 	// SetOwner records which node runs the simulation ("" for none).
 	SetOwner(ctx context.Context, id, owner string) error
+	// SetVote records the vote opened last (Simulation.Vote).
+	SetVote(ctx context.Context, id string, vote []byte) error
 
 	// AppendTurn stores turn t as the new head, with the world state after
 	// it and the simulation's status, atomically; the pending actions it

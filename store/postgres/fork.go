@@ -29,10 +29,10 @@ func (s *Store) CreateFork(ctx context.Context, sim *store.Simulation, turns []s
 	}
 	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
 		_, err := tx.Exec(ctx, `insert into simulations (`+simColumns+`, state)
-			values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $12, $13, $14, $15, $16, $17)`,
+			values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $12, $13, $14, $15, $16, $18, $19, $20, null, $17)`,
 			sim.ID, sim.Title, sim.ScenarioID, sim.Scenario, sim.Status, sim.Seed, sim.Head, sim.MaxTurns,
 			sim.TurnIntervalMS, sim.WaitForPlayers, sim.CreatedBy, created, sim.Owner,
-			sim.Parent, sim.ForkedAt, lineage, state)
+			sim.Parent, sim.ForkedAt, lineage, state, sim.AudienceVotes, sim.AnonymousVotes, sim.VoteWindowMS)
 		if err != nil {
 			return err
 		}

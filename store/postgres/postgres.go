@@ -202,7 +202,7 @@ func micro(t time.Time) time.Time { return t.UTC().Truncate(time.Microsecond) }
 
 const simColumns = `id, title, scenario_id, scenario, status, seed, head, max_turns,
 	turn_interval_ms, wait_for_players, created_by, created_at, updated_at, owner,
-	parent, forked_at, lineage`
+	parent, forked_at, lineage, audience_votes, anonymous_votes, vote_window_ms, vote`
 
 func scanSim(row pgx.Row) (*store.Simulation, error) {
 	var (
@@ -211,7 +211,7 @@ func scanSim(row pgx.Row) (*store.Simulation, error) {
 	)
 	err := row.Scan(&s.ID, &s.Title, &s.ScenarioID, &s.Scenario, &s.Status, &s.Seed, &s.Head, &s.MaxTurns,
 		&s.TurnIntervalMS, &s.WaitForPlayers, &s.CreatedBy, &s.CreatedAt, &s.UpdatedAt, &s.Owner,
-		&s.Parent, &s.ForkedAt, &lineage)
+		&s.Parent, &s.ForkedAt, &lineage, &s.AudienceVotes, &s.AnonymousVotes, &s.VoteWindowMS, &s.Vote)
 	if err != nil {
 		return nil, err
 	}
@@ -230,9 +230,10 @@ func (s *Store) CreateSimulation(ctx context.Context, sim *store.Simulation, sta
 		created = s.now()
 	}
 	_, err := s.pool.Exec(ctx, `insert into simulations (`+simColumns+`, state)
-		values ($1, $2, $3, $4, $5, $6, 0, $7, $8, $9, $10, $11, $11, $12, '', 0, null, $13)`,
+		values ($1, $2, $3, $4, $5, $6, 0, $7, $8, $9, $10, $11, $11, $12, '', 0, null, $14, $15, $16, null, $13)`,
 		sim.ID, sim.Title, sim.ScenarioID, sim.Scenario, sim.Status, sim.Seed, sim.MaxTurns,
-		sim.TurnIntervalMS, sim.WaitForPlayers, sim.CreatedBy, created, sim.Owner, state)
+		sim.TurnIntervalMS, sim.WaitForPlayers, sim.CreatedBy, created, sim.Owner, state,
+		sim.AudienceVotes, sim.AnonymousVotes, sim.VoteWindowMS)
 	if err != nil {
 		return fmt.Errorf("create simulation %q: %w", sim.ID, translate(err))
 	}
@@ -338,6 +339,17 @@ func (s *Store) SetOwner(ctx context.Context, id, owner string) error {
 	}
 	if tag.RowsAffected() == 0 {
 		return fmt.Errorf("set owner of %q: simulation: %w", id, store.ErrNotFound)
+	}
+	return nil
+}
+
+func (s *Store) SetVote(ctx context.Context, id string, vote []byte) error {
+	tag, err := s.pool.Exec(ctx, `update simulations set vote = $2 where id = $1`, id, vote)
+	if err != nil {
+		return fmt.Errorf("set vote of %q: %w", id, translate(err))
+	}
+	if tag.RowsAffected() == 0 {
+		return fmt.Errorf("set vote of %q: simulation: %w", id, store.ErrNotFound)
 	}
 	return nil
 }

@@ -38,6 +38,7 @@ func Run(t *testing.T, newStore func(t testing.TB) store.Store) {
 		{"ActionFence", testActionFence},
 		{"Scenarios", testScenarios},
 		{"Forks", testForks},
+		{"Votes", testVotes},
 		{"Ping", testPing},
 	}
 	for _, tc := range tests {
