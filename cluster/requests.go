@@ -50,11 +50,13 @@ return redis.call('GET', KEYS[2])
 
 // Request is an action or a control for the node running a simulation.
 type Request struct {
-	Kind      string         `json:"kind"` // "act", "control" or "seats" (the seats changed)
+	Kind      string         `json:"kind"` // "act", "control", "ballot" or "seats" (the seats changed)
 	Character string         `json:"character,omitempty"`
-	UserID    string         `json:"user_id,omitempty"`
+	UserID    string         `json:"user_id,omitempty"` // in a ballot, the voter
 	Action    *engine.Action `json:"action,omitempty"`
 	Op        string         `json:"op,omitempty"`
+	Turn      int64          `json:"turn,omitempty"`   // a ballot's vote
+	Option    string         `json:"option,omitempty"` // a ballot's choice
 }
 
 // Reply is the owner's answer: the turn an action will be played in (and

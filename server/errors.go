@@ -65,7 +65,7 @@ func toError(log *slog.Logger, err error) *Error {
 		return e
 	case errors.Is(err, runner.ErrInvalid):
 		return &Error{Code: CodeBadRequest, Message: err.Error()}
-	case errors.Is(err, runner.ErrEnded):
+	case errors.Is(err, runner.ErrEnded), errors.Is(err, runner.ErrVoteClosed):
 		return &Error{Code: CodeConflict, Message: err.Error()}
 	case errors.Is(err, runner.ErrNotRunning):
 		return &Error{Code: CodeUnavailable, Message: err.Error() + " or on any node now; try again shortly", RetryAfter: 2}

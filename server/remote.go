@@ -40,6 +40,8 @@ func (r remote) Handle(sim string, req cluster.Request, deadline time.Time, done
 		r.s.runner.ActAsync(sim, req.Character, req.UserID, *req.Action, deadline, answer)
 	case "control":
 		r.s.runner.ControlAsync(sim, req.Op, deadline, func(_ *store.Simulation, err error) { answer(runner.Accepted{}, err) })
+	case "ballot":
+		r.s.runner.BallotAsync(sim, req.Turn, req.UserID, req.Option, deadline, answer)
 	case "seats":
 		done(cluster.Reply{}, r.s.runner.SeatsChanged(sim))
 	default:

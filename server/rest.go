@@ -173,6 +173,7 @@ type createRequest struct {
 	TurnIntervalMS *int            `json:"turn_interval_ms"`
 	WaitForPlayers bool            `json:"wait_for_players"`
 	Autostart      *bool           `json:"autostart"`
+	voteSettings
 }
 
 const (
@@ -313,6 +314,9 @@ func (s *Server) create(ctx context.Context, u User, addr string, req createRequ
 		ID: id, Title: title, ScenarioID: sc.ID, Scenario: scJSON, Status: status,
 		Seed: seed, MaxTurns: maxTurns, TurnIntervalMS: interval, WaitForPlayers: req.WaitForPlayers,
 		CreatedBy: u.ID,
+	}
+	if err := req.apply(rec); err != nil {
+		return nil, err
 	}
 	if err := s.store.CreateSimulation(ctx, rec, state); err != nil {
 		return nil, err

@@ -90,6 +90,7 @@ type forkRequest struct {
 	TurnIntervalMS *int   `json:"turn_interval_ms"`
 	WaitForPlayers *bool  `json:"wait_for_players"`
 	Autostart      *bool  `json:"autostart"`
+	voteSettings
 }
 
 func (s *Server) handleFork(w http.ResponseWriter, r *http.Request) {
@@ -193,6 +194,10 @@ func (s *Server) fork(ctx context.Context, u User, addr, parentID string, req fo
 		ID: id, Title: title, ScenarioID: parent.ScenarioID, Scenario: parent.Scenario, Status: status,
 		Seed: seed, Head: at, MaxTurns: maxTurns, TurnIntervalMS: interval, WaitForPlayers: wait,
 		CreatedBy: u.ID, Parent: parent.ID, ForkedAt: at, Lineage: lineage(parent, at),
+		AudienceVotes: parent.AudienceVotes, AnonymousVotes: parent.AnonymousVotes, VoteWindowMS: parent.VoteWindowMS,
+	}
+	if err := req.apply(rec); err != nil {
+		return nil, err
 	}
 	turns, err := s.inheritedTurns(ctx, parent, rec.ID, at)
 	if err != nil {

@@ -34,6 +34,12 @@ type SimulationView struct {
 	// Extension: a fork's parent and the turn it left it at.
 	Parent   string `json:"parent,omitempty"`
 	ForkedAt int64  `json:"forked_at,omitempty"`
+	// Extension: audience votes on twists, whether watchers who are not
+	// signed in may vote, how long a vote is open, and the vote open now.
+	AudienceVotes  bool            `json:"audience_votes,omitempty"`
+	AnonymousVotes bool            `json:"anonymous_votes,omitempty"`
+	VoteWindowMS   int             `json:"vote_window_ms,omitempty"`
+	Vote           json.RawMessage `json:"vote,omitempty"`
 }
 
 // CharacterSeatView is a character of a Simulation with its seat.
@@ -165,6 +171,8 @@ func (s *Server) view(rec *store.Simulation, lastTurn []byte, seats map[string]s
 		WaitForPlayers: rec.WaitForPlayers, CreatedBy: rec.CreatedBy,
 		CreatedAt: rec.CreatedAt.UTC(), UpdatedAt: rec.UpdatedAt.UTC(), Owner: rec.Owner,
 		Locations: in.locations, Actions: in.actions, Parent: rec.Parent, ForkedAt: rec.ForkedAt,
+		AudienceVotes: rec.AudienceVotes, AnonymousVotes: rec.AnonymousVotes, VoteWindowMS: rec.VoteWindowMS,
+		Vote: openVote(rec, time.Now()),
 	}
 	if v.Owner == "" && s.runner.Running(rec.ID) {
 		v.Owner = s.cfg.Node

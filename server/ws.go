@@ -206,7 +206,7 @@ func decodeClientMsg(data []byte) (clientMsg, string, *Error) {
 	}
 	if m.Type != "ping" && (m.Sim == "" || len(m.Sim) > maxIDLen) {
 		switch m.Type {
-		case "subscribe", "unsubscribe", "claim", "release", "act":
+		case "subscribe", "unsubscribe", "claim", "release", "act", "ballot":
 			return m, m.ID, Errorf(CodeBadRequest, "sim must be 1 to %d characters", maxIDLen)
 		}
 	}
@@ -238,6 +238,8 @@ func (c *conn) handle(ctx context.Context, data []byte) {
 		err = c.release(ctx, m)
 	case "act":
 		err = c.act(ctx, m)
+	case "ballot":
+		err = c.ballot(ctx, m)
 	case "":
 		err = Errorf(CodeBadRequest, "message has no type")
 	default:
@@ -299,6 +301,9 @@ func (c *conn) sendHistory(ctx context.Context, m clientMsg) (int64, error) {
 				last = t.Seq
 			}
 			if len(turns) < turnsPageLimit {
+				if v := openVote(rec, time.Now()); v != nil && last == head {
+					c.client.Enqueue(v)
+				}
 				return last, nil
 			}
 		}
@@ -324,6 +329,9 @@ func (c *conn) sendHistory(ctx context.Context, m clientMsg) (int64, error) {
 	}
 	c.send(replyMsg{Type: "subscribed", ID: m.ID, Sim: m.Sim, Head: &head, Recovered: &recovered, Epoch: epoch})
 	c.send(snapshotMsg{Type: "snapshot", Sim: m.Sim, Seq: head, Simulation: view, Recent: raw})
+	if view.Vote != nil {
+		c.client.Enqueue(view.Vote)
+	}
 	return head, nil
 }
 
