@@ -286,6 +286,7 @@ function lobbyView(main) {
       h('div', null, h('label', { for: 'f-max' }, 'Turns'),
         h('input', { id: 'f-max', name: 'max_turns', type: 'number', min: 1, max: 10000, step: 1, value: 100, inputmode: 'numeric' }))),
     h('label.check', null, h('input', { type: 'checkbox', name: 'wait', id: 'f-wait' }), ' Wait for players each turn'),
+    h('label.check', null, h('input', { type: 'checkbox', name: 'votes', id: 'f-votes' }), ' Let the audience vote on twists'),
     h('button.primary', { type: 'submit', id: 'f-start' }, 'Start the story'),
     h('p.form-error', { role: 'alert' })));
 
@@ -341,6 +342,7 @@ function lobbyView(main) {
     };
     const title = String(fd.get('title') || '').trim();
     if (title) body.title = title;
+    if (fd.get('votes') === 'on') body.audience_votes = true;
     const btn = /** @type {HTMLButtonElement} */ (form.querySelector('#f-start'));
     btn.disabled = true;
     try {
@@ -475,6 +477,11 @@ function storyView(main, simId) {
   const jump = h('button.jump', { type: 'button', hidden: true, onclick: () => { following = true; scrollToEnd(); jump.hidden = true; unseen = 0; } });
   const showEvents = /** @type {HTMLInputElement} */ (h('input', { type: 'checkbox', id: 'show-events', checked: true }));
   const playBox = h('section.card.play', { id: 'play', 'aria-labelledby': 'play-h' });
+  // ---- audience votes: the vote open, and my ballot in it
+  const voteBox = h('section.card.vote', { id: 'vote', hidden: true, 'aria-labelledby': 'vote-h' });
+  /** @type {any} */ let vote = null;
+  /** @type {string|null} */ let myBallot = null;
+  /** @type {any} */ let voteTimer = null;
   const castList = h('ul.cast', { id: 'cast', 'aria-label': 'Cast' });
   const mapBox = h('div.map', { id: 'map' });
   const mapView = new MapView(mapBox);
@@ -507,6 +514,7 @@ function storyView(main, simId) {
           h('label.check', null, showEvents, ' Show events'),
           h('span.help', { id: 'prose-help' }, 'New turns appear at the end.')),
         prose, jump),
+      voteBox,
       playBox,
       h('section.card.cast-card', { 'aria-labelledby': 'cast-h' }, h('h2', { id: 'cast-h' }, 'Cast'), castList),
       h('section.card.map-card', { 'aria-labelledby': 'map-h' }, h('h2', { id: 'map-h' }, 'Map'), mapBox)));
@@ -543,6 +551,9 @@ function storyView(main, simId) {
       if (sim) sim.status = m.status;
       renderHead();
       renderPlay();
+    },
+    onVote(m) {
+      if (alive) showVote(m);
     },
     onPresence(m) {
       if (!alive) return;
@@ -607,6 +618,7 @@ function storyView(main, simId) {
     }
     for (const c of s.characters || []) factionColor(c.faction || '');
     mapView.setWorld(s.locations || [], (s.characters || []).length);
+    if (s.vote) showVote(s.vote);
     castDirty = true;
     renderHead();
     renderLineage();
@@ -774,9 +786,81 @@ function storyView(main, simId) {
       }
       art.append(ul);
     }
+    if (t.vote) art.append(voteResult(t.vote));
+    if (vote && t.seq >= vote.turn) hideVote();
     if (t.finished) art.append(h('p.the-end', null, 'The end.'));
     if (pending && t.seq >= pending.turn) played(t, art);
     return art;
+  }
+
+  /** A vote on the next twist opened: its options, a countdown, ballots.
+   * @param {any} m the vote message */
+  function showVote(m) {
+    if (!m || !Array.isArray(m.options) || m.turn <= head || (vote && vote.turn === m.turn)) return;
+    vote = m;
+    myBallot = null;
+    const count = h('span.vote-countdown', { id: 'vote-countdown', 'aria-live': 'off' });
+    const mineEl = h('p.vote-mine', { id: 'vote-mine', 'aria-live': 'polite' });
+    const list = h('ul.vote-options');
+    for (const o of m.options) {
+      list.append(h('li', null, h('button.vote-option', {
+        type: 'button', dataset: { option: o.id }, 'aria-pressed': 'false',
+        onclick: () => castBallot(o, mineEl, list),
+      }, o.label || o.id)));
+    }
+    voteBox.replaceChildren(
+      h('h2', { id: 'vote-h' }, `Vote: the twist of turn ${m.turn}`), count,
+      h('p.help', null, 'The director offers these. The one with the most votes is played; with none, the director chooses.'),
+      list, mineEl);
+    voteBox.hidden = false;
+    const tick = () => {
+      const left = Math.max(0, Math.ceil((Date.parse(m.closes_at) - Date.now()) / 1000));
+      count.textContent = left > 0 ? `Closes in ${left} s` : 'Closed: the turn is being played';
+      if (left <= 0) {
+        clearInterval(voteTimer);
+        for (const b of list.querySelectorAll('button')) /** @type {HTMLButtonElement} */ (b).disabled = true;
+      }
+    };
+    clearInterval(voteTimer);
+    voteTimer = setInterval(tick, 250);
+    tick();
+  }
+
+  /** @param {any} o @param {HTMLElement} mineEl @param {HTMLElement} list */
+  async function castBallot(o, mineEl, list) {
+    if (!vote) return;
+    const turn = vote.turn;
+    try {
+      const r = await client.ballot(simId, turn, o.id);
+      if (!vote || vote.turn !== turn) return;
+      myBallot = o.id;
+      for (const b of list.querySelectorAll('button')) {
+        const on = /** @type {HTMLElement} */ (b).dataset.option === myBallot;
+        b.classList.toggle('chosen', on);
+        b.setAttribute('aria-pressed', String(on));
+      }
+      mineEl.textContent = `${r.replaced ? 'Changed your vote to' : 'You voted for'}: ${o.label || o.id}`;
+    } catch (err) {
+      toast(`Could not vote: ${errText(err)}`, 'error');
+    }
+  }
+
+  function hideVote() {
+    vote = null;
+    clearInterval(voteTimer);
+    voteBox.hidden = true;
+    voteBox.replaceChildren();
+  }
+
+  /** How a turn's vote came out. @param {any} v */
+  function voteResult(v) {
+    const chosen = (v.options || []).find((/** @type {any} */ o) => o.id === v.chosen);
+    const label = chosen ? chosen.label || chosen.id : v.chosen;
+    const n = Number(v.ballots) || 0;
+    const how = v.director || n === 0
+      ? 'No one voted; the director chose'
+      : `The audience chose, ${v.counts?.[v.chosen] ?? 0} of ${n} ${n === 1 ? 'vote' : 'votes'}`;
+    return h('p.vote-result', { dataset: { chosen: v.chosen } }, `${how}: ${label}`);
   }
 
   /** My pending action's turn arrived: say how it went and point at it.
@@ -1244,6 +1328,7 @@ function storyView(main, simId) {
       sub.unsubscribe();
       clearTimeout(announceTimer);
       clearTimeout(scrubTimer);
+      clearInterval(voteTimer);
       main.classList.remove('scrubbing');
       client.removeEventListener('welcome', onWelcome);
       client.removeEventListener('state', onState);

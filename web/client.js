@@ -53,6 +53,8 @@ export const SUBPROTOCOL = 'novel.v1';
  *   recovered: boolean}} Snapshot
  * @typedef {{type: 'status', sim: string, status: string, seq: number}} StatusMessage
  * @typedef {{type: 'presence', sim: string, watchers: number, seats: Object<string, string>}} PresenceMessage
+ * @typedef {{type: 'vote', sim: string, turn: number, closes_at: string,
+ *   options: {id: string, label: string, kind: string, tension: number}[]}} VoteMessage
  * @typedef {{type: string, id?: string, [key: string]: any}} Message
  */
 
@@ -168,6 +170,8 @@ export function defaultSocketURL(base) {
  *   `snap.recovered` is false when a resume failed and turns were lost.
  * @property {(msg: StatusMessage) => void} [onStatus] the simulation's status changed.
  * @property {(msg: PresenceMessage) => void} [onPresence] watcher count and seats.
+ * @property {(msg: VoteMessage) => void} [onVote] a vote on the next twist opened
+ *   (an extension: stories with audience votes); answer with {@link NovelClient#ballot}.
  * @property {(msg: Message) => void} [onSubscribed] each `subscribed` reply (also after a resume).
  * @property {(err: NovelError) => void} [onError] the server refused the subscription;
  *   it is then dropped.
@@ -339,6 +343,16 @@ export class NovelClient extends EventTarget {
    *   turn the action will be played in.
    */
   act(sim, character, action) { return this.request({ type: 'act', sim, character, action }); }
+
+  /**
+   * Casts a ballot in the vote open for a turn of a story with audience
+   * votes (an extension). A second ballot for the same vote replaces the
+   * first: the last one counts.
+   * @param {string} sim @param {number} turn @param {string} option an option's id
+   * @returns {Promise<Message>} the `voted` reply; `replaced` tells that it
+   *   replaced your earlier ballot.
+   */
+  ballot(sim, turn, option) { return this.request({ type: 'ballot', sim, turn, option }); }
 
   /** @returns {Promise<Message>} the `pong` reply */
   ping() { return this.request({ type: 'ping' }); }
@@ -619,6 +633,7 @@ class SimSub {
       case 'snapshot': this.onSnapshot(/** @type {any} */ (msg)); break;
       case 'status': this.each((l) => l.onStatus && l.onStatus(/** @type {any} */ (msg))); break;
       case 'presence': this.each((l) => l.onPresence && l.onPresence(/** @type {any} */ (msg))); break;
+      case 'vote': this.each((l) => l.onVote && l.onVote(/** @type {any} */ (msg))); break;
       default: break;
     }
   }
