@@ -146,8 +146,8 @@ func TestVoteOnThreeNodes(t *testing.T) {
 	c1 := restClient{t: t, base: nodes[0].URL, token: tokens[0]}
 	var sim SimulationView
 	body := `{"scenario":` + votedScenarioJSON(t) + `,"seed":3,"max_turns":30,"turn_interval_ms":20,"autostart":false,
-		"audience_votes":true,"anonymous_votes":true,"vote_window_ms":4000}`
-	if code := c1.do("POST", "/v1/simulations", body, &sim); code != 201 || !sim.AudienceVotes || !sim.AnonymousVotes || sim.VoteWindowMS != 4000 {
+		"audience_votes":true,"anonymous_votes":true,"vote_window_ms":8000}`
+	if code := c1.do("POST", "/v1/simulations", body, &sim); code != 201 || !sim.AudienceVotes || !sim.AnonymousVotes || sim.VoteWindowMS != 8000 {
 		t.Fatalf("create: %d %+v", code, sim)
 	}
 	var ws []*voteWatcher

@@ -22,7 +22,7 @@ func TestBrowserAudienceVote(t *testing.T) {
 	tok := e.node.guest(t, "Wren")
 	sim := e.node.create(t, tok, map[string]any{
 		"scenario": json.RawMessage(votetest.Scenario(t, "browser-votes")), "seed": 3, "turn_interval_ms": 300,
-		"max_turns": 500, "autostart": false, "audience_votes": true, "vote_window_ms": 5000,
+		"max_turns": 500, "autostart": false, "audience_votes": true, "vote_window_ms": 10000,
 	}).ID
 
 	tab := e.browser.NewTab(t)
@@ -53,13 +53,15 @@ func TestBrowserAudienceVote(t *testing.T) {
 		tab.Screenshot(screenshotPath("vote.png"))
 	}
 
-	// The turn that plays the twist shows the result, and the vote is gone.
+	// The turn that plays the twist shows the result, and its vote is
+	// gone (the next may be open already).
 	tab.WaitJS(20*time.Second, fmt.Sprintf(`!!document.querySelector('#prose article[data-seq="%d"] p.vote-result')`, turn), jsLastSeq)
 	result := webtest.MustEval[string](tab, fmt.Sprintf(`document.querySelector('#prose article[data-seq="%d"] p.vote-result').textContent`, turn))
 	if want := "The audience chose, 1 of 1 vote: " + label; result != want {
 		t.Errorf("turn %d reads %q, want %q", turn, result, want)
 	}
-	tab.WaitJS(5*time.Second, `document.querySelector('#vote').hidden`, `document.querySelector('#vote').outerHTML`)
+	tab.WaitJS(5*time.Second, fmt.Sprintf(`document.querySelector('#vote').hidden || document.querySelector('#vote-h').textContent !== 'Vote: the twist of turn %d'`, turn),
+		`document.querySelector('#vote').outerHTML`)
 	var turns struct {
 		Turns []struct {
 			Seq  int64 `json:"seq"`
