@@ -220,6 +220,18 @@ func TestVoteOnThreeNodes(t *testing.T) {
 	if code := c3.do("GET", fmt.Sprintf("/v1/simulations/%s/world?at=%d", sim.ID, turn), "", nil); code != 200 {
 		t.Fatalf("world at the voted turn: %d", code)
 	}
+	// A fork from it replays it too (a fork is refused unless the replay
+	// gives the recorded world), and keeps its parent's vote settings
+	// unless told otherwise.
+	var fork, quiet SimulationView
+	if code := c3.do("POST", "/v1/simulations/"+sim.ID+"/fork", fmt.Sprintf(`{"at":%d,"autostart":false}`, turn), &fork); code != 201 ||
+		!fork.AudienceVotes || !fork.AnonymousVotes || fork.VoteWindowMS != 8000 {
+		t.Fatalf("fork at the voted turn: %d %+v", code, fork)
+	}
+	if code := c3.do("POST", "/v1/simulations/"+sim.ID+"/fork", fmt.Sprintf(`{"at":%d,"autostart":false,"audience_votes":false}`, turn), &quiet); code != 201 || quiet.AudienceVotes {
+		t.Fatalf("fork without votes: %d %+v", code, quiet)
+	}
+	sameHistory(t, st, sim.ID, fork.ID, int(turn))
 }
 
 // TestBallotRefusals: ballots a story cannot take get clear errors.
