@@ -202,9 +202,19 @@ func (s *Sim) tellTurn(ctx context.Context, t *turnState, prevPhase string) Narr
 			w.Introduced = slices.Insert(slices.Clone(w.Introduced), k, id)
 		}
 	}
-	w.Prose = append(w.Prose, nar.Used...)
-	if len(w.Prose) > proseMemory {
-		w.Prose = slices.Clone(w.Prose[len(w.Prose)-proseMemory:])
+	if n := len(w.Prose) + len(nar.Used); n > proseMemory {
+		// The last proseMemory keys, in a new list made once (the old
+		// one is the scene's Recent, which a chronicler may keep).
+		drop := n - proseMemory
+		prose := make([]string, 0, proseMemory)
+		if drop < len(w.Prose) {
+			prose = append(append(prose, w.Prose[drop:]...), nar.Used...)
+		} else {
+			prose = append(prose, nar.Used[drop-len(w.Prose):]...)
+		}
+		w.Prose = prose
+	} else {
+		w.Prose = append(w.Prose, nar.Used...)
 	}
 	return nar
 }
@@ -216,10 +226,14 @@ func (s *Sim) turnOf(t *turnState, nar Narration) Turn {
 	if turn.Events == nil {
 		turn.Events = []Event{}
 	}
+	turn.Characters = make([]CharacterState, 0, len(s.w.Chars))
 	for _, c := range s.w.Chars {
 		if c.Onstage {
 			turn.Characters = append(turn.Characters, CharacterState{ID: c.ID, Location: c.Loc, Health: c.Health, Alive: c.Alive})
 		}
+	}
+	if len(turn.Characters) == 0 {
+		turn.Characters = nil // as published before: null, not []
 	}
 	turn.StateHash = s.hash()
 	return turn

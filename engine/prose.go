@@ -81,6 +81,9 @@ func narrate(sc Scene) (Narration, []toldSentence) {
 		named:  map[string]bool{},
 		intro:  make(map[string]bool, len(sc.Introduced)),
 		rec:    -1,
+		// About a sentence a record: sized once, not grown by doubling.
+		told: make([]toldSentence, 0, len(sc.Records)+4),
+		out:  make([]string, 0, len(sc.Records)+4),
 	}
 	for _, id := range sc.Introduced {
 		t.intro[id] = true
