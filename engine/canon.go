@@ -15,8 +15,10 @@ import (
 
 type canonEncoder struct {
 	b []byte
-	// Each character's sections as last written (canon_cache.go).
-	cache []*charCache
+	// Each character's sections and the world's lists as last written
+	// (canon_cache.go).
+	cache                          []*charCache
+	flags, prose, introduced, felt keptList
 }
 
 func (e *canonEncoder) world(w *world) []byte {
@@ -100,19 +102,19 @@ func (e *canonEncoder) world(w *world) []byte {
 	}
 	if len(w.Flags) > 0 {
 		e.b = append(e.b, `,"flags":`...)
-		e.strs(w.Flags)
+		e.writeList(&e.flags, w.Flags)
 	}
 	if len(w.Prose) > 0 {
 		e.b = append(e.b, `,"prose":`...)
-		e.strs(w.Prose)
+		e.writeList(&e.prose, w.Prose)
 	}
 	if len(w.Introduced) > 0 {
 		e.b = append(e.b, `,"introduced":`...)
-		e.strs(w.Introduced)
+		e.writeList(&e.introduced, w.Introduced)
 	}
 	if len(w.Felt) > 0 {
 		e.b = append(e.b, `,"felt":`...)
-		e.strs(w.Felt)
+		e.writeList(&e.felt, w.Felt)
 	}
 	e.b = append(e.b, '}')
 	return e.b

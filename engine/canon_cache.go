@@ -205,3 +205,45 @@ func findMemory(kept []memory, j int, m *memory) int {
 	}
 	return -1
 }
+
+// keptList is a list of strings as last written.
+type keptList struct {
+	ss []string
+	pieces
+}
+
+// writeList writes ss as a JSON array. The world's lists keep most of
+// their strings from turn to turn, shifted along (the recent templates)
+// or moved by an insertion (the feelings), so a string found in the last
+// list near where the one before it was found (or, for the first, by a
+// scan) is copied from there.
+func (e *canonEncoder) writeList(kl *keptList, ss []string) {
+	if len(kl.b) > 0 && slices.Equal(kl.ss, ss) {
+		e.b = append(e.b, kl.b...)
+		return
+	}
+	saved := kl.begin(e, '[')
+	d := 0 // where the last string found was, less its own place
+	for j, s := range ss {
+		kl.member(e)
+		i := -1
+		for _, c := range [3]int{j + d, j + d - 1, j + d + 1} {
+			if c >= 0 && c < len(kl.ss) && kl.ss[c] == s {
+				i = c
+				break
+			}
+		}
+		if i < 0 && j == 0 {
+			i = slices.Index(kl.ss, s)
+		}
+		if i >= 0 {
+			e.b = append(e.b, kl.old(i)...)
+			d = i - j
+		} else {
+			e.str(s)
+		}
+		kl.endMember(e)
+	}
+	kl.end(e, ']', saved)
+	kl.ss = append(kl.ss[:0], ss...)
+}

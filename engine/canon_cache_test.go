@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"math"
+	"slices"
 	"testing"
 )
 
@@ -43,8 +44,9 @@ func TestCachedEncodingIsFresh(t *testing.T) {
 // TestCachedEncodingSeesEveryChange changes a character behind the
 // encoder's back in each way the kept sections could miss: a value
 // changed in place, a key swapped for another with the map the same size,
-// a memory forgotten and one added, and 0 turned to -0 (equal as floats,
-// written differently).
+// a memory forgotten and one added, 0 turned to -0 (equal as floats,
+// written differently), and the world's lists shifted, inserted into and
+// changed in place.
 func TestCachedEncodingSeesEveryChange(t *testing.T) {
 	c := &charState{
 		ID: "a", Loc: "l", Alive: true, Onstage: true,
@@ -55,7 +57,9 @@ func TestCachedEncodingSeesEveryChange(t *testing.T) {
 	for k := range 4 {
 		c.Memory = append(c.Memory, memory{Turn: int64(k), Kind: "saw", Actor: "b", Loc: "l", Imp: 0.5})
 	}
-	w := &world{Phase: PhaseBuildup, Chars: []*charState{c, {ID: "b", Loc: "l"}}}
+	w := &world{Phase: PhaseBuildup, Chars: []*charState{c, {ID: "b", Loc: "l"}},
+		Prose: []string{"move#1", "take#0", "move#1", "speak#2"}, Felt: make([]string, 2, 8), Flags: []string{"f"}}
+	w.Felt[0], w.Felt[1] = "a>b:1", "b>a:-1"
 	changes := []struct {
 		what string
 		do   func()
@@ -80,6 +84,13 @@ func TestCachedEncodingSeesEveryChange(t *testing.T) {
 		{"memories gone", func() { c.Memory = c.Memory[:0] }},
 		{"memory back", func() { c.Memory = append(c.Memory, memory{Turn: 10, Kind: "saw", Loc: "l"}) }},
 		{"characters reordered", func() { w.Chars[0], w.Chars[1] = w.Chars[1], w.Chars[0] }},
+		{"list shifted along", func() { w.Prose = append(w.Prose[2:], "wait#0", "move#1") }},
+		{"list inserted into in place", func() { w.Felt = slices.Insert(w.Felt, 1, "a>c:2") }},
+		{"list changed in place", func() { w.Felt[2] = "b>a:-2" }},
+		{"list swapped", func() { w.Prose[0], w.Prose[3] = w.Prose[3], w.Prose[0] }},
+		{"list grown from empty", func() { w.Introduced = append(w.Introduced, "a") }},
+		{"list of one changed", func() { w.Flags[0] = "g" }},
+		{"list cut", func() { w.Prose = w.Prose[:1] }},
 	}
 	var kept canonEncoder
 	kept.world(w)
