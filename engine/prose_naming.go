@@ -208,7 +208,13 @@ type castIndex struct {
 	unique map[string]bool
 	// theRole: "the " and the role, built once rather than per mention.
 	theRole map[string]string
+	// texts: whom each text seen names (see textRefs).
+	texts map[string]textRef
 }
+
+// textRef is whom a text names: by name, and by role (in the order the
+// roles are mentioned).
+type textRef struct{ names, roles []string }
 
 type castRef struct{ id, ref string }
 
@@ -221,7 +227,7 @@ func (t *teller) ix() *castIndex {
 }
 
 func indexCast(c *Cast) *castIndex {
-	x := &castIndex{names: map[string][3]string{}, theLast: map[string]string{}, lastPos: map[string]string{}, vocatives: map[string][4]string{}, unique: map[string]bool{}, theRole: map[string]string{}}
+	x := &castIndex{names: map[string][3]string{}, theLast: map[string]string{}, lastPos: map[string]string{}, vocatives: map[string][4]string{}, unique: map[string]bool{}, theRole: map[string]string{}, texts: map[string]textRef{}}
 	roles := map[string]int{}
 	for _, p := range c.People {
 		roles[p.Role]++
@@ -254,23 +260,38 @@ func indexCast(c *Cast) *castIndex {
 }
 
 // textRefs finds whom a piece of text (a fact, a scripted line) names,
-// and how: by name (full, first or last) or by role.
+// and how: by name (full, first or last) or by role. The answer depends
+// on the text and the cast alone, and the same texts (places, things,
+// lines) come back turn after turn, so it is kept in the cast's index.
 func (t *teller) textRefs(text string, into map[string]byte) {
 	if text == "" {
 		return
 	}
 	x := t.ix()
-	for _, id := range x.ids {
-		for _, n := range x.names[id] {
-			if hasWord(text, n) {
-				into[id] = formName
-				break
+	r, ok := x.texts[text]
+	if !ok {
+		for _, id := range x.ids {
+			for _, n := range x.names[id] {
+				if hasWord(text, n) {
+					r.names = append(r.names, id)
+					break
+				}
 			}
 		}
+		for _, m := range t.roleMentions(text) {
+			r.roles = append(r.roles, m.id)
+		}
+		if len(x.texts) >= 1024 {
+			clear(x.texts) // bounded: texts may be a player's words
+		}
+		x.texts[text] = r
 	}
-	for _, m := range t.roleMentions(text) {
-		if _, ok := into[m.id]; !ok {
-			into[m.id] = formRole
+	for _, id := range r.names {
+		into[id] = formName
+	}
+	for _, id := range r.roles {
+		if _, ok := into[id]; !ok {
+			into[id] = formRole
 		}
 	}
 }
