@@ -30,20 +30,20 @@ func (e *canonEncoder) cacheFor(k int) *charCache {
 		// Few allocations for the buffers' usual sizes (a buffer that
 		// outgrows its part moves out of it): stories are short enough
 		// that growing them one by one showed in the turn's allocations.
-		b := make([]byte, 0, 4352)
-		off := make([]int, 0, 256)
-		part := func(p *pieces, n, size, o int) {
+		b := make([]byte, 0, 3200)
+		off := make([]int, 0, 160)
+		part := func(p *pieces, n, size, o, offs int) {
 			p.b, p.spare = b[n:n:n+size], b[n+size:n+size:n+2*size]
-			p.off, p.spareOff = off[o:o:o+32], off[o+32:o+32:o+64]
+			p.off, p.spareOff = off[o:o:o+offs], off[o+offs:o+offs:o+2*offs]
 		}
 		cc := &charCache{mem: make([]memory, 0, MemorySize)}
-		part(&cc.rel.pieces, 0, 384, 0)
-		part(&cc.seen.pieces, 768, 256, 64)
-		part(&cc.met.pieces, 1280, 512, 128)
-		part(&cc.mems, 2304, 1024, 192)
-		cc.rel.ents = make([]keptEntry[float64], 0, 16)
-		pairs := make([]keptEntry[string], 0, 32)
-		cc.seen.ents, cc.met.ents = pairs[0:0:16], pairs[16:16:32]
+		part(&cc.rel.pieces, 0, 256, 0, 24)
+		part(&cc.seen.pieces, 512, 128, 48, 8)
+		part(&cc.met.pieces, 768, 192, 64, 24)
+		part(&cc.mems, 1152, 1024, 112, 24)
+		pairs := make([]keptEntry[string], 0, 20)
+		cc.rel.ents = make([]keptEntry[float64], 0, 12)
+		cc.seen.ents, cc.met.ents = pairs[0:0:8], pairs[8:8:20]
 		e.cache = append(e.cache, cc)
 	}
 	return e.cache[k]
