@@ -9,6 +9,7 @@ import (
 
 	"github.com/coder/websocket"
 
+	"github.com/novel-engine/novel-engine/internal/poll"
 	"github.com/novel-engine/novel-engine/store"
 )
 
@@ -31,6 +32,18 @@ func TestControlCharactersRefused(t *testing.T) {
 	code, _, out = call(t, "POST", hs.URL+"/v1/simulations/"+id+"/actions", tok, "", `{"character":"x","action":{"kind":"say","text":"hi\u0000"}}`)
 	if code != 400 || errCode(out) != CodeBadRequest {
 		t.Errorf("action text with NUL: %d %v", code, out)
+	}
+	// A fork's title is checked as a create's is: the two share it.
+	_, _, out = call(t, "POST", hs.URL+"/v1/simulations", tok, "", `{"scenario":"`+firstBuiltin()+`","turn_interval_ms":10,"max_turns":1000}`)
+	id = out["id"].(string)
+	poll.Until(t, 10*time.Second, "a turn", func() bool {
+		_, _, v := call(t, "GET", hs.URL+"/v1/simulations/"+id, "", "", "")
+		h, _ := v["head"].(float64)
+		return h >= 1
+	})
+	code, _, out = call(t, "POST", hs.URL+"/v1/simulations/"+id+"/fork", tok, "", `{"at":1,"title":"F\u0000"}`)
+	if code != 400 || errCode(out) != CodeBadRequest {
+		t.Errorf("fork title with NUL: %d %v", code, out)
 	}
 	// A token's name with one is not shown: the user's id stands in.
 	tokNUL, _, _ := s.auth.Issue(User{ID: "u-nul", Name: "Bad\x00Name", Role: RolePlayer}, time.Hour)

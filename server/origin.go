@@ -1,6 +1,7 @@
 package server
 
 import (
+	"net"
 	"net/http"
 	"net/url"
 	"path"
@@ -40,6 +41,45 @@ func originAllowed(r *http.Request, patterns []string) bool {
 			target = u.Scheme + "://" + u.Host
 		}
 		if ok, err := path.Match(strings.ToLower(p), strings.ToLower(target)); err == nil && ok {
+			return true
+		}
+	}
+	return false
+}
+
+// checkHost refuses, when PublicHosts are configured, a browser's
+// request (one with an Origin) that reached the node under another name:
+// the shape of DNS rebinding, where a page of evil.example has its name
+// point at the node and then calls it as its own origin. Requests without
+// an Origin (health checks by address, command-line clients) pass.
+func (s *Server) checkHost(next http.Handler) http.Handler {
+	if len(s.cfg.PublicHosts) == 0 {
+		return next
+	}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Header.Get("Origin") != "" && !hostListed(r.Host, s.cfg.PublicHosts) {
+			s.writeError(w, r, Errorf(CodeForbidden, "this node does not answer to %q; see NOVEL_PUBLIC_HOSTS", r.Host))
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+// hostListed tells whether host (a Host header, maybe with a port) is one
+// of patterns: names as in path.Match, with a port to match the port too.
+func hostListed(host string, patterns []string) bool {
+	host = strings.ToLower(host)
+	name := host
+	if h, _, err := net.SplitHostPort(host); err == nil {
+		name = h
+	}
+	for _, p := range patterns {
+		p = strings.ToLower(p)
+		target := name
+		if _, _, err := net.SplitHostPort(p); err == nil {
+			target = host
+		}
+		if ok, err := path.Match(p, target); err == nil && ok {
 			return true
 		}
 	}

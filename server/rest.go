@@ -262,12 +262,6 @@ func (s *Server) create(ctx context.Context, u User, addr string, req createRequ
 	if title == "" {
 		title = sc.Title
 	}
-	if len([]rune(title)) > maxTitleLen {
-		return nil, Errorf(CodeBadRequest, "title is longer than %d characters", maxTitleLen)
-	}
-	if hasControl(title) {
-		return nil, Errorf(CodeBadRequest, "title may not hold control characters")
-	}
 	seed := rand.Int64()
 	if req.Seed != nil {
 		seed = *req.Seed
@@ -283,9 +277,8 @@ func (s *Server) create(ctx context.Context, u User, addr string, req createRequ
 	if req.TurnIntervalMS != nil {
 		interval = *req.TurnIntervalMS
 	}
-	minMS := int(s.runner.MinInterval() / time.Millisecond)
-	if interval < minMS || interval > maxIntervalMS {
-		return nil, Errorf(CodeBadRequest, "turn_interval_ms must be %d to %d", minMS, maxIntervalMS)
+	if err := s.checkStory(title, interval); err != nil {
+		return nil, err
 	}
 	sim, err := engine.NewSim(sc, seed, s.cfg.Engine)
 	if err != nil {
@@ -295,70 +288,30 @@ func (s *Server) create(ctx context.Context, u User, addr string, req createRequ
 	if err != nil {
 		return nil, fmt.Errorf("initial state: %w", err)
 	}
-	status := store.StatusRunning
-	if req.Autostart != nil && !*req.Autostart {
-		status = store.StatusCreated
-	}
-	id := "s" + randomID(8)
-	undo, err := s.admit(ctx, u, addr, id, time.Duration(interval)*time.Millisecond)
-	if err != nil {
-		return nil, err
-	}
-	created := false
-	defer func() {
-		if !created {
-			undo()
-		}
-	}()
 	rec := &store.Simulation{
-		ID: id, Title: title, ScenarioID: sc.ID, Scenario: scJSON, Status: status,
+		Title: title, ScenarioID: sc.ID, Scenario: scJSON,
 		Seed: seed, MaxTurns: maxTurns, TurnIntervalMS: interval, WaitForPlayers: req.WaitForPlayers,
-		CreatedBy: u.ID,
 	}
 	if err := req.apply(rec); err != nil {
 		return nil, err
 	}
-	if err := s.store.CreateSimulation(ctx, rec, state); err != nil {
+	rec, err = s.launch(ctx, u, addr, req.Autostart, rec, func(rec *store.Simulation) error {
+		if err := s.store.CreateSimulation(ctx, rec, state); err != nil {
+			return err
+		}
+		if keep {
+			// Two creates of one new id at once: the second finds it taken
+			// here; its story runs the scenario it sent all the same.
+			if err := s.store.SaveScenario(ctx, sc.ID, scJSON); err != nil && !errors.Is(err, store.ErrConflict) {
+				s.log.Warn("keep scenario", "id", sc.ID, "err", err)
+			}
+		}
+		return nil
+	})
+	if err != nil {
 		return nil, err
 	}
-	if keep {
-		// Two creates of one new id at once: the second finds it taken
-		// here; its story runs the scenario it sent all the same.
-		if err := s.store.SaveScenario(ctx, sc.ID, scJSON); err != nil && !errors.Is(err, store.ErrConflict) {
-			s.log.Warn("keep scenario", "id", sc.ID, "err", err)
-		}
-	}
-	if s.cluster != nil {
-		s.cluster.Place(ctx, rec)
-		if got, err := s.store.GetSimulation(ctx, rec.ID); err == nil {
-			rec = got
-		}
-	} else if err := s.runner.Start(ctx, rec); err != nil {
-		return nil, err
-	}
-	created = true
-	s.metrics.created.Inc()
 	return s.describe(ctx, rec, nil)
-}
-
-// admit applies the quotas on running stories and the node's admission
-// control to a new story, and reserves its place in the counts; undo
-// gives the place back if the story is not created after all.
-func (s *Server) admit(ctx context.Context, u User, addr, id string, interval time.Duration) (undo func(), err error) {
-	if n := s.cfg.MaxStories; n > 0 && s.runner.Count() >= n {
-		return nil, &Error{Code: CodeUnavailable, Message: fmt.Sprintf("this node runs %d stories, its most; try again later", n), RetryAfter: quotaRetryAfter}
-	}
-	if !s.runner.Admit(interval, s.cfg.MaxLoad) {
-		return nil, &Error{Code: CodeUnavailable, Message: "this node cannot keep the pace of another story now; try a slower turn_interval_ms or later", RetryAfter: quotaRetryAfter}
-	}
-	if u.Role == RoleAdmin {
-		return func() {}, nil
-	}
-	qs := []quota{{key: "user:" + u.ID, limit: s.cfg.MaxUserStories, what: "one user"}}
-	if strings.HasPrefix(u.ID, guestPrefix) {
-		qs = append(qs, quota{key: "addr:" + addr, limit: s.cfg.MaxGuestAddrStories, what: "the guests of one address"})
-	}
-	return s.ledger.reserve(ctx, id, qs)
 }
 
 func (s *Server) handleListSimulations(w http.ResponseWriter, r *http.Request) {

@@ -47,6 +47,11 @@ type Config struct {
 	// AllowedOrigins lists extra WebSocket origins (host patterns as in
 	// path.Match); the server's own origin is always allowed.
 	AllowedOrigins []string
+	// PublicHosts are the names (host patterns as in path.Match, with a
+	// port to match it too) the node is reached by. When set, a request
+	// with an Origin whose Host is none of them is refused (DNS
+	// rebinding). Empty: any Host.
+	PublicHosts []string
 	// DenyAnonymousRead requires a token for every read.
 	DenyAnonymousRead bool
 	// MinTurnInterval is the shortest pace allowed. Defaults to 10ms.

@@ -9,7 +9,6 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
-	"time"
 
 	"github.com/go-chi/chi/v5"
 
@@ -145,9 +144,6 @@ func (s *Server) fork(ctx context.Context, u User, addr, parentID string, req fo
 			title = string(r[:maxTitleLen])
 		}
 	}
-	if len([]rune(title)) > maxTitleLen {
-		return nil, Errorf(CodeBadRequest, "title is longer than %d characters", maxTitleLen)
-	}
 	seed := parent.Seed
 	if req.Seed != nil {
 		seed = *req.Seed
@@ -166,56 +162,32 @@ func (s *Server) fork(ctx context.Context, u User, addr, parentID string, req fo
 	if req.TurnIntervalMS != nil {
 		interval = *req.TurnIntervalMS
 	}
-	minMS := int(s.runner.MinInterval() / time.Millisecond)
-	if interval < minMS || interval > maxIntervalMS {
-		return nil, Errorf(CodeBadRequest, "turn_interval_ms must be %d to %d", minMS, maxIntervalMS)
+	if err := s.checkStory(title, interval); err != nil {
+		return nil, err
 	}
 	wait := parent.WaitForPlayers
 	if req.WaitForPlayers != nil {
 		wait = *req.WaitForPlayers
 	}
-	status := store.StatusRunning
-	if req.Autostart != nil && !*req.Autostart {
-		status = store.StatusCreated
-	}
-	id := "s" + randomID(8)
-	// A fork is a new story: the same quotas and admission apply.
-	undo, err := s.admit(ctx, u, addr, id, time.Duration(interval)*time.Millisecond)
-	if err != nil {
-		return nil, err
-	}
-	created := false
-	defer func() {
-		if !created {
-			undo()
-		}
-	}()
 	rec := &store.Simulation{
-		ID: id, Title: title, ScenarioID: parent.ScenarioID, Scenario: parent.Scenario, Status: status,
+		Title: title, ScenarioID: parent.ScenarioID, Scenario: parent.Scenario,
 		Seed: seed, Head: at, MaxTurns: maxTurns, TurnIntervalMS: interval, WaitForPlayers: wait,
-		CreatedBy: u.ID, Parent: parent.ID, ForkedAt: at, Lineage: lineage(parent, at),
+		Parent: parent.ID, ForkedAt: at, Lineage: lineage(parent, at),
 		AudienceVotes: parent.AudienceVotes, AnonymousVotes: parent.AnonymousVotes, VoteWindowMS: parent.VoteWindowMS,
 	}
 	if err := req.apply(rec); err != nil {
 		return nil, err
 	}
-	turns, err := s.inheritedTurns(ctx, parent, rec.ID, at)
+	var turns []store.Turn
+	rec, err = s.launch(ctx, u, addr, req.Autostart, rec, func(rec *store.Simulation) error {
+		if turns, err = s.inheritedTurns(ctx, parent, rec.ID, at); err != nil {
+			return err
+		}
+		return s.store.CreateFork(ctx, rec, turns, p.State)
+	})
 	if err != nil {
 		return nil, err
 	}
-	if err := s.store.CreateFork(ctx, rec, turns, p.State); err != nil {
-		return nil, err
-	}
-	if s.cluster != nil {
-		s.cluster.Place(ctx, rec)
-		if got, err := s.store.GetSimulation(ctx, rec.ID); err == nil {
-			rec = got
-		}
-	} else if err := s.runner.Start(ctx, rec); err != nil {
-		return nil, err
-	}
-	created = true
-	s.metrics.created.Inc()
 	return s.describe(ctx, rec, turns[len(turns)-1].Body)
 }
 

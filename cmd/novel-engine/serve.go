@@ -44,6 +44,7 @@ type serveConfig struct {
 	jwtAudience    string
 	guestAuth      string
 	allowedOrigins string
+	publicHosts    string
 	llmURL         string
 	llmModel       string
 	llmAPIKey      string
@@ -141,6 +142,7 @@ func parseServe(args []string, getenv func(string) string, stdout, stderr io.Wri
 	fs.StringVar(&c.jwtAudience, "jwt-audience", env("NOVEL_JWT_AUDIENCE", "novel-engine"), "required aud claim (NOVEL_JWT_AUDIENCE)")
 	fs.StringVar(&c.guestAuth, "guest-auth", env("NOVEL_GUEST_AUTH", ""), "enable guest sign-in; empty: on for a single node (NOVEL_GUEST_AUTH)")
 	fs.StringVar(&c.allowedOrigins, "allowed-origins", env("NOVEL_ALLOWED_ORIGINS", ""), "comma-separated extra WebSocket origins (NOVEL_ALLOWED_ORIGINS)")
+	fs.StringVar(&c.publicHosts, "public-hosts", env("NOVEL_PUBLIC_HOSTS", ""), "comma-separated host names the node is reached by; a browser's request under another name is refused (DNS rebinding); empty: any (NOVEL_PUBLIC_HOSTS)")
 	fs.StringVar(&c.llmURL, "llm-url", env("NOVEL_LLM_URL", ""), "OpenAI-compatible chat completions endpoint that plays the characters, e.g. http://localhost:11434/v1; empty: built-in deciders (NOVEL_LLM_URL)")
 	fs.StringVar(&c.llmModel, "llm-model", env("NOVEL_LLM_MODEL", ""), "model name sent with each request (NOVEL_LLM_MODEL)")
 	// No default from the environment here: flag help prints defaults.
@@ -305,6 +307,7 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 		Node:                c.nodeID,
 		GuestAuth:           guest,
 		AllowedOrigins:      splitList(c.allowedOrigins),
+		PublicHosts:         splitList(c.publicHosts),
 		DenyAnonymousRead:   c.denyAnonymous,
 		MinTurnInterval:     time.Duration(c.minIntervalMS) * time.Millisecond,
 		PlayerWait:          c.playerWait,
