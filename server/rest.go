@@ -116,51 +116,6 @@ func (s *Server) handleGuest(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusCreated, map[string]any{"token": tok, "user": u, "expires_at": exp.UTC()})
 }
 
-func (s *Server) handleListScenarios(w http.ResponseWriter, r *http.Request) {
-	var out []engine.ScenarioSummary
-	for _, sc := range engine.Builtins() {
-		out = append(out, sc.Summary())
-	}
-	stored, err := s.store.ListScenarios(r.Context())
-	if err != nil {
-		s.writeError(w, r, err)
-		return
-	}
-	for _, data := range stored {
-		sc, err := engine.ParseScenario(data)
-		if err != nil {
-			s.log.Warn("stored scenario no longer parses", "err", err)
-			continue
-		}
-		out = append(out, sc.Summary())
-	}
-	writeJSON(w, http.StatusOK, map[string]any{"scenarios": out})
-}
-
-// scenario finds a built-in or stored scenario.
-func (s *Server) scenario(ctx context.Context, id string) (*engine.Scenario, error) {
-	if sc, ok := engine.Builtin(id); ok {
-		return sc, nil
-	}
-	data, err := s.store.GetScenario(ctx, id)
-	if err != nil {
-		if errors.Is(err, store.ErrNotFound) {
-			return nil, Errorf(CodeNotFound, "scenario %q does not exist", id)
-		}
-		return nil, err
-	}
-	return engine.ParseScenario(data)
-}
-
-func (s *Server) handleGetScenario(w http.ResponseWriter, r *http.Request) {
-	sc, err := s.scenario(r.Context(), chi.URLParam(r, "id"))
-	if err != nil {
-		s.writeError(w, r, err)
-		return
-	}
-	writeJSON(w, http.StatusOK, sc)
-}
-
 // guestPrefix begins every guest's user id.
 const guestPrefix = "guest-"
 
@@ -207,54 +162,8 @@ func (s *Server) handleCreateSimulation(w http.ResponseWriter, r *http.Request) 
 	writeJSON(w, http.StatusCreated, view)
 }
 
-// createScenario resolves a create's scenario: a stored or built-in id,
-// or a whole scenario. keep tells that a whole scenario is new and is to
-// be stored for reuse by id once its story is created.
-func (s *Server) createScenario(ctx context.Context, reqScenario json.RawMessage) (sc *engine.Scenario, scJSON []byte, keep bool, err error) {
-	raw := bytes.TrimSpace(reqScenario)
-	switch {
-	case len(raw) == 0 || string(raw) == "null":
-		return nil, nil, false, Errorf(CodeBadRequest, "scenario is required: a scenario id or a whole scenario")
-	case raw[0] == '"':
-		var id string
-		if err := json.Unmarshal(raw, &id); err != nil {
-			return nil, nil, false, Errorf(CodeBadRequest, "scenario: %v", err)
-		}
-		if sc, err = s.scenario(ctx, id); err != nil {
-			return nil, nil, false, err
-		}
-	case raw[0] == '{':
-		if sc, err = engine.ParseScenario(raw); err != nil {
-			return nil, nil, false, Errorf(CodeBadRequest, "scenario: %v", err)
-		}
-	default:
-		return nil, nil, false, Errorf(CodeBadRequest, "scenario must be an id or an object")
-	}
-	scJSON, err = json.Marshal(sc)
-	if err != nil {
-		return nil, nil, false, fmt.Errorf("encode scenario: %w", err)
-	}
-	// A user's scenario is kept for reuse by id once its story is
-	// created; an id that names another scenario is refused, so that no
-	// one's story runs a scenario other than the one they sent.
-	if raw[0] == '{' {
-		_, builtin := engine.Builtin(sc.ID) // a built-in's id is never stored
-		stored, err := s.store.GetScenario(ctx, sc.ID)
-		switch {
-		case builtin:
-		case err == nil && !bytes.Equal(stored, scJSON):
-			return nil, nil, false, Errorf(CodeConflict, "scenario id %q is taken by another scenario; give yours another id", sc.ID)
-		case errors.Is(err, store.ErrNotFound):
-			keep = true
-		case err != nil:
-			return nil, nil, false, err
-		}
-	}
-	return sc, scJSON, keep, nil
-}
-
 func (s *Server) create(ctx context.Context, u User, addr string, req createRequest) (*SimulationView, error) {
-	sc, scJSON, keep, err := s.createScenario(ctx, req.Scenario)
+	sc, scJSON, keep, err := s.createScenario(ctx, u, req.Scenario)
 	if err != nil {
 		return nil, err
 	}
@@ -302,7 +211,8 @@ func (s *Server) create(ctx context.Context, u User, addr string, req createRequ
 		if keep {
 			// Two creates of one new id at once: the second finds it taken
 			// here; its story runs the scenario it sent all the same.
-			if err := s.store.SaveScenario(ctx, sc.ID, scJSON); err != nil && !errors.Is(err, store.ErrConflict) {
+			err := s.store.SaveScenario(ctx, store.StoredScenario{ID: sc.ID, Owner: u.ID, Data: scJSON})
+			if err != nil && !errors.Is(err, store.ErrConflict) {
 				s.log.Warn("keep scenario", "id", sc.ID, "err", err)
 			}
 		}

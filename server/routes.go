@@ -50,6 +50,7 @@ func (s *Server) Handler() http.Handler {
 			r.Post("/simulations/{id}/stop", s.handleControl("stop"))
 			r.Post("/simulations/{id}/actions", s.handleAction)
 			r.Post("/simulations/{id}/fork", s.handleFork)
+			r.Delete("/scenarios/{id}", s.handleDeleteScenario)
 		})
 		r.NotFound(func(w http.ResponseWriter, r *http.Request) {
 			s.writeError(w, r, Errorf(CodeNotFound, "no such endpoint %s %s", r.Method, r.URL.Path))

@@ -86,6 +86,9 @@ type Config struct {
 	// MaxGuestAddrStories bounds the stories guests from one address
 	// started that have not ended. Defaults to 20; negative: unlimited.
 	MaxGuestAddrStories int
+	// MaxUserScenarios bounds the scenarios one user (not an admin) keeps
+	// stored. Defaults to 20; negative: unlimited.
+	MaxUserScenarios int
 	// MaxStories bounds the stories this node runs. Defaults to 1000;
 	// negative: unlimited.
 	MaxStories int
@@ -160,6 +163,7 @@ type Server struct {
 	cluster   *cluster.Cluster // nil on a single node
 	metrics   *metrics
 	views     *viewCache
+	summaries *summaryCache // of stored scenarios
 	timeline  *timeline.Replayer
 	presence  *presence
 	seats     *seatKeeper
@@ -218,6 +222,7 @@ func (cfg Config) withDefaults() Config {
 	defaultInt(&cfg.MaxUserStories, 10)
 	defaultInt(&cfg.MaxGuestAddrStories, 20)
 	defaultInt(&cfg.MaxStories, 1000)
+	defaultInt(&cfg.MaxUserScenarios, 20)
 	defaultInt(&cfg.GuestsPerHour, 30)
 	defaultInt(&cfg.MaxConnsPerAddr, 100)
 	defaultInt(&cfg.MaxConnsPerUser, 20)
@@ -284,6 +289,7 @@ func New(cfg Config) (*Server, error) {
 	}
 	s.hub = hub.New(s.broker, s.fillFromStore, hub.Options{MaxQueueBytes: cfg.MaxQueueBytes, FillLimit: turnsPageLimit, PingInterval: cfg.PingInterval, Logger: cfg.Logger})
 	s.views = newViewCache()
+	s.summaries = newSummaryCache()
 	s.timeline = timeline.New(cfg.Store, timeline.Config{})
 	s.presence = newPresence(s)
 	s.seats = newSeatKeeper(cfg.SeatGrace, realClock{}, s.freeSeat)

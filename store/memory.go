@@ -16,12 +16,13 @@ import (
 type Memory struct {
 	now func() time.Time // set at construction
 
-	mu        sync.RWMutex
-	sims      map[string]*memSim
-	scenarios map[string][]byte
-	maxTurns  int      // turns kept before ended stories are forgotten; 0: no bound
-	turns     int      // turns held, of every story
-	ended     []string // ids of stories that ended, oldest first (may name forgotten ones)
+	mu          sync.RWMutex
+	sims        map[string]*memSim
+	scenarios   map[string]StoredScenario
+	scenarioRev int64    // the last Rev given
+	maxTurns    int      // turns kept before ended stories are forgotten; 0: no bound
+	turns       int      // turns held, of every story
+	ended       []string // ids of stories that ended, oldest first (may name forgotten ones)
 }
 
 type memSim struct {
@@ -39,7 +40,7 @@ func NewMemory() *Memory {
 	return &Memory{
 		now:       func() time.Time { return time.Now().UTC().Truncate(time.Microsecond) },
 		sims:      make(map[string]*memSim),
-		scenarios: make(map[string][]byte),
+		scenarios: make(map[string]StoredScenario),
 	}
 }
 
@@ -416,41 +417,6 @@ func (m *Memory) PendingActions(ctx context.Context, simID string) ([]PendingAct
 		out = append(out, a)
 	}
 	slices.SortFunc(out, func(a, b PendingAction) int { return strings.Compare(a.Character, b.Character) })
-	return out, nil
-}
-
-func (m *Memory) SaveScenario(ctx context.Context, id string, data []byte) error {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	if _, ok := m.scenarios[id]; ok {
-		return fmt.Errorf("scenario %q: %w", id, ErrConflict)
-	}
-	m.scenarios[id] = slices.Clone(data)
-	return nil
-}
-
-func (m *Memory) GetScenario(ctx context.Context, id string) ([]byte, error) {
-	m.mu.RLock()
-	defer m.mu.RUnlock()
-	d, ok := m.scenarios[id]
-	if !ok {
-		return nil, fmt.Errorf("scenario %q: %w", id, ErrNotFound)
-	}
-	return slices.Clone(d), nil
-}
-
-func (m *Memory) ListScenarios(ctx context.Context) ([][]byte, error) {
-	m.mu.RLock()
-	defer m.mu.RUnlock()
-	ids := make([]string, 0, len(m.scenarios))
-	for id := range m.scenarios {
-		ids = append(ids, id)
-	}
-	slices.Sort(ids)
-	out := make([][]byte, len(ids))
-	for i, id := range ids {
-		out[i] = slices.Clone(m.scenarios[id])
-	}
 	return out, nil
 }
 

@@ -123,6 +123,16 @@ type Summary struct {
 	Seats    map[string]Seat
 }
 
+// StoredScenario is a user's scenario kept for reuse by id.
+type StoredScenario struct {
+	ID    string
+	Owner string // the user who uploaded it; empty for one kept before owners were
+	// Rev changes whenever an id is stored anew (after a delete), so
+	// what is derived from a scenario can be cached by id and Rev.
+	Rev  int64
+	Data []byte // the scenario as JSON
+}
+
 // ListOptions filter and page ListSimulations.
 type ListOptions struct {
 	Status     string // empty: any
@@ -191,11 +201,19 @@ type Store interface {
 	// PendingActions lists the actions not yet played, by character.
 	PendingActions(ctx context.Context, simID string) ([]PendingAction, error)
 
-	// SaveScenario stores a user's scenario (JSON) under its id unless one
-	// with that id exists (then ErrConflict).
-	SaveScenario(ctx context.Context, id string, data []byte) error
-	GetScenario(ctx context.Context, id string) ([]byte, error)
-	ListScenarios(ctx context.Context) ([][]byte, error)
+	// SaveScenario stores a user's scenario under its id unless one with
+	// that id exists (then ErrConflict). Its Rev is the store's to give.
+	SaveScenario(ctx context.Context, sc StoredScenario) error
+	// GetScenario returns a stored scenario, Data included.
+	GetScenario(ctx context.Context, id string) (*StoredScenario, error)
+	// ListScenarios lists the stored scenarios in id order, without their
+	// Data: what a cache of their summaries needs to stay true.
+	ListScenarios(ctx context.Context) ([]StoredScenario, error)
+	// DeleteScenario forgets a stored scenario (ErrNotFound when there is
+	// none). Stories keep their own copy of their scenario.
+	DeleteScenario(ctx context.Context, id string) error
+	// CountScenarios counts the scenarios owner uploaded.
+	CountScenarios(ctx context.Context, owner string) (int, error)
 
 	// Ping reports whether the store can serve.
 	Ping(ctx context.Context) error

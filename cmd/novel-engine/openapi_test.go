@@ -202,6 +202,14 @@ func TestOpenAPIDescribesEveryAnswer(t *testing.T) {
 	c.want(200, code, data, "scenarios with a stored one")
 	code, data = c.call("GET", "/v1/scenarios/{id}", []any{"browser-test"}, "", nil)
 	c.want(200, code, data, "the stored scenario")
+	code, data = c.call("DELETE", "/v1/scenarios/{id}", []any{"browser-test"}, "", nil)
+	c.want(401, code, data, "delete a scenario anonymously")
+	code, data = c.call("DELETE", "/v1/scenarios/{id}", []any{"hollin"}, tok, nil)
+	c.want(403, code, data, "delete a built-in scenario")
+	code, data = c.call("DELETE", "/v1/scenarios/{id}", []any{"browser-test"}, tok, nil)
+	c.want(204, code, data, "delete the uploader's scenario")
+	code, data = c.call("DELETE", "/v1/scenarios/{id}", []any{"browser-test"}, tok, nil)
+	c.want(404, code, data, "delete a deleted scenario")
 
 	poll.Until(t, 20*time.Second, "the short story to finish", func() bool {
 		var v simView

@@ -64,6 +64,7 @@ type serveConfig struct {
 	pprofAddr      string
 	trustedProxies string
 	userStories    int
+	userScenarios  int
 	guestStories   int
 	nodeStories    int
 	maxLoad        float64
@@ -163,6 +164,7 @@ func parseServe(args []string, getenv func(string) string, stdout, stderr io.Wri
 	fs.StringVar(&c.pprofAddr, "pprof", env("NOVEL_PPROF_ADDR", ""), "serve net/http/pprof on this separate address, e.g. 127.0.0.1:6060; empty: off (NOVEL_PPROF_ADDR)")
 	fs.StringVar(&c.trustedProxies, "trusted-proxies", env("NOVEL_TRUSTED_PROXIES", ""), "comma-separated CIDRs (or addresses) of proxies whose X-Forwarded-For or Forwarded names the client; empty: none (NOVEL_TRUSTED_PROXIES)")
 	fs.IntVar(&c.userStories, "max-user-stories", envInt("NOVEL_MAX_USER_STORIES", 10), "stories one user (not an admin) may run at once; 0: unlimited (NOVEL_MAX_USER_STORIES)")
+	fs.IntVar(&c.userScenarios, "max-user-scenarios", envInt("NOVEL_MAX_USER_SCENARIOS", 20), "scenarios one user (not an admin) may keep stored; 0: unlimited (NOVEL_MAX_USER_SCENARIOS)")
 	fs.IntVar(&c.guestStories, "max-guest-addr-stories", envInt("NOVEL_MAX_GUEST_ADDR_STORIES", 20), "stories the guests of one address may run at once; 0: unlimited (NOVEL_MAX_GUEST_ADDR_STORIES)")
 	fs.IntVar(&c.nodeStories, "max-stories", envInt("NOVEL_MAX_STORIES", 1000), "stories this node runs at most; 0: unlimited (NOVEL_MAX_STORIES)")
 	fs.Float64Var(&c.maxLoad, "max-load", envFloat("NOVEL_MAX_LOAD", -1), "measured turn work (cores) past which new stories are refused; -1: three quarters of the cores; 0: unlimited (NOVEL_MAX_LOAD)")
@@ -282,6 +284,7 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	srv, err := server.New(server.Config{
 		TrustedProxies:      proxies,
 		MaxUserStories:      limit(c.userStories),
+		MaxUserScenarios:    limit(c.userScenarios),
 		MaxGuestAddrStories: limit(c.guestStories),
 		MaxStories:          limit(c.nodeStories),
 		MaxLoad:             loadLimit(c.maxLoad),

@@ -546,33 +546,3 @@ func (s *Store) PendingActions(ctx context.Context, simID string) ([]store.Pendi
 	}
 	return out, nil
 }
-
-func (s *Store) SaveScenario(ctx context.Context, id string, data []byte) error {
-	if data == nil {
-		data = []byte{}
-	}
-	if _, err := s.pool.Exec(ctx, `insert into scenarios (id, data) values ($1, $2)`, id, data); err != nil {
-		return fmt.Errorf("save scenario %q: %w", id, translate(err))
-	}
-	return nil
-}
-
-func (s *Store) GetScenario(ctx context.Context, id string) ([]byte, error) {
-	var data []byte
-	if err := s.pool.QueryRow(ctx, `select data from scenarios where id = $1`, id).Scan(&data); err != nil {
-		return nil, fmt.Errorf("scenario %q: %w", id, translate(err))
-	}
-	return data, nil
-}
-
-func (s *Store) ListScenarios(ctx context.Context) ([][]byte, error) {
-	rows, err := s.pool.Query(ctx, `select data from scenarios order by id`)
-	if err != nil {
-		return nil, fmt.Errorf("list scenarios: %w", translate(err))
-	}
-	all, err := pgx.CollectRows(rows, pgx.RowTo[[]byte])
-	if err != nil {
-		return nil, fmt.Errorf("list scenarios: %w", translate(err))
-	}
-	return all, nil
-}

@@ -120,6 +120,7 @@ func testNotFound(t *testing.T, s store.Store) {
 	_, checks["Seats"] = s.Seats(c, "nope")
 	_, checks["PutAction"] = s.PutAction(c, "nope", store.PendingAction{ID: "a1", Character: "ada"})
 	_, checks["GetScenario"] = s.GetScenario(c, "nope")
+	checks["DeleteScenario"] = s.DeleteScenario(c, "nope")
 	for name, err := range checks {
 		if !errors.Is(err, store.ErrNotFound) {
 			t.Errorf("%s: %v, want ErrNotFound", name, err)
@@ -608,22 +609,48 @@ func testActionFence(t *testing.T, s store.Store) {
 
 func testScenarios(t *testing.T, s store.Store) {
 	c := ctx(t)
-	if err := s.SaveScenario(c, "b", []byte(`{"id":"b"}`)); err != nil {
+	save := func(id, owner, data string) error {
+		return s.SaveScenario(c, store.StoredScenario{ID: id, Owner: owner, Data: []byte(data)})
+	}
+	if err := save("b", "u2", `{"id":"b"}`); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.SaveScenario(c, "a", []byte(`{"id":"a"}`)); err != nil {
+	if err := save("a", "u1", `{"id":"a"}`); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.SaveScenario(c, "a", []byte(`{"id":"a2"}`)); !errors.Is(err, store.ErrConflict) {
+	if err := save("a", "u2", `{"id":"a2"}`); !errors.Is(err, store.ErrConflict) {
 		t.Fatalf("second save: %v, want ErrConflict", err)
 	}
 	d, err := s.GetScenario(c, "a")
-	if err != nil || string(d) != `{"id":"a"}` {
-		t.Fatalf("GetScenario = %s %v", d, err)
+	if err != nil || string(d.Data) != `{"id":"a"}` || d.Owner != "u1" || d.Rev == 0 {
+		t.Fatalf("GetScenario = %+v %v", d, err)
 	}
 	all, err := s.ListScenarios(c)
-	if err != nil || len(all) != 2 || string(all[0]) != `{"id":"a"}` {
-		t.Fatalf("ListScenarios = %q %v", all, err)
+	if err != nil || len(all) != 2 || all[0].ID != "a" || all[0].Owner != "u1" || all[0].Rev != d.Rev || all[1].ID != "b" {
+		t.Fatalf("ListScenarios = %+v %v", all, err)
+	}
+	if n, err := s.CountScenarios(c, "u2"); n != 1 || err != nil {
+		t.Fatalf("CountScenarios(u2) = %d %v", n, err)
+	}
+	// Deleted, the id is free again, under a new revision.
+	if err := s.DeleteScenario(c, "a"); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.DeleteScenario(c, "a"); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("second delete: %v, want ErrNotFound", err)
+	}
+	if _, err := s.GetScenario(c, "a"); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("GetScenario after delete: %v", err)
+	}
+	if n, err := s.CountScenarios(c, "u1"); n != 0 || err != nil {
+		t.Fatalf("CountScenarios(u1) after delete = %d %v", n, err)
+	}
+	if err := save("a", "u2", `{"id":"a2"}`); err != nil {
+		t.Fatal(err)
+	}
+	again, err := s.GetScenario(c, "a")
+	if err != nil || string(again.Data) != `{"id":"a2"}` || again.Rev == d.Rev {
+		t.Fatalf("GetScenario after saving again = %+v %v (rev was %d)", again, err, d.Rev)
 	}
 }
 
