@@ -236,8 +236,9 @@ func (c *Cluster) Acquired() int64 { return c.acquired.Load() }
 // lost or could not be renewed.
 func (c *Cluster) LeasesLost() int64 { return c.lost.Load() }
 
-// RemoteRequests counts the actions and the controls this node sent to
-// the node running their simulation.
+// RemoteRequests counts the actions and the other requests (controls,
+// seat notices, ballots) this node sent to the node running their
+// simulation.
 func (c *Cluster) RemoteRequests() (acts, controls int64) {
 	return c.remoteActs.Load(), c.remoteControls.Load()
 }

@@ -18,6 +18,7 @@ import (
 	"github.com/pb33f/libopenapi-validator/config"
 
 	"github.com/novel-engine/novel-engine/internal/poll"
+	"github.com/novel-engine/novel-engine/internal/votetest"
 	"github.com/novel-engine/novel-engine/server"
 )
 
@@ -210,6 +211,28 @@ func TestOpenAPIDescribesEveryAnswer(t *testing.T) {
 	c.want(204, code, data, "delete the uploader's scenario")
 	code, data = c.call("DELETE", "/v1/scenarios/{id}", []any{"browser-test"}, tok, nil)
 	c.want(404, code, data, "delete a deleted scenario")
+
+	// A story with audience votes: its vote while open, and its voted turns.
+	code, data = c.call("POST", "/v1/simulations", nil, tok, map[string]any{"scenario": json.RawMessage(votetest.Scenario(t, "openapi-votes")),
+		"seed": 3, "turn_interval_ms": 10, "max_turns": 4, "audience_votes": true, "anonymous_votes": true, "vote_window_ms": 1500})
+	c.want(201, code, data, "create with audience votes")
+	var voted simView
+	json.Unmarshal(data, &voted)
+	poll.Until(t, 20*time.Second, "a vote open", func() bool {
+		code, data = c.call("GET", "/v1/simulations/{id}", []any{voted.ID}, "", nil)
+		return code == 200 && bytes.Contains(data, []byte(`"vote":{`))
+	})
+	c.want(200, code, data, "a story with a vote open")
+	poll.Until(t, 20*time.Second, "the voted story to finish", func() bool {
+		var v simView
+		n.api(t, "GET", "/v1/simulations/"+voted.ID, "", nil, &v)
+		return v.Status == "finished"
+	})
+	code, data = c.call("GET", "/v1/simulations/{id}/turns", []any{voted.ID}, "", nil)
+	c.want(200, code, data, "turns with a vote")
+	if !bytes.Contains(data, []byte(`"chosen":`)) {
+		t.Errorf("no voted turn among %s", data)
+	}
 
 	poll.Until(t, 20*time.Second, "the short story to finish", func() bool {
 		var v simView
