@@ -153,3 +153,10 @@ func (s *Sim) makeScene(seq int64, acts []Action, pending []int) {
 		}
 	}
 }
+
+// isActionKey reports whether key is kind + ":" + target, without
+// building the key: options are scored by the hundred a turn.
+func isActionKey(key, kind, target string) bool {
+	return len(key) == len(kind)+1+len(target) && key[len(kind)] == ':' &&
+		key[:len(kind)] == kind && key[len(kind)+1:] == target
+}

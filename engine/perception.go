@@ -246,7 +246,7 @@ func (s *Sim) updateSightings() {
 		}
 		for k, v := range c.Seen {
 			// Forget sightings proven wrong by what is in front of us.
-			if v == "@"+c.Loc {
+			if lyingAt(v, c.Loc) {
 				// Hidden things stay where the persona was told they are.
 				it := s.w.Items[s.geo.itemIndex[k]]
 				if it.Loc != c.Loc || it.Holder != "" {
@@ -265,7 +265,9 @@ func (s *Sim) updateSightings() {
 					c.Seen[it.ID] = h.ID
 				}
 			case it.Loc == c.Loc && !it.Hidden:
-				c.Seen[it.ID] = "@" + c.Loc
+				if !lyingAt(c.Seen[it.ID], c.Loc) {
+					c.Seen[it.ID] = "@" + c.Loc
+				}
 			}
 		}
 		for _, o := range s.w.Chars {
@@ -274,4 +276,10 @@ func (s *Sim) updateSightings() {
 			}
 		}
 	}
+}
+
+// lyingAt reports whether a sighting is "@" and loc: the thing lying
+// there. Sightings are checked every turn, so without building the string.
+func lyingAt(seen, loc string) bool {
+	return len(seen) == 1+len(loc) && seen[0] == '@' && seen[1:] == loc
 }

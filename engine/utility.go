@@ -63,15 +63,15 @@ func (c *chooser) add(bucket int, score float64, kind, target, text string) {
 		c.back = max(c.back, score)
 		score *= 0.25
 	}
-	key := kind + ":" + target
+	// Recent holds "kind:target" keys, matched without building one.
 	if kind != ActMove {
 		// A penalty for doing the same thing again within a few turns.
 		for _, r := range c.p.Recent {
-			if r == key {
+			if isActionKey(r, kind, target) {
 				score *= 0.7
 			}
 		}
-	} else if len(c.p.Recent) > 0 && slices.Contains(c.p.Recent[max(0, len(c.p.Recent)-2):], key) && bucket == 0 {
+	} else if len(c.p.Recent) > 0 && slices.ContainsFunc(c.p.Recent[max(0, len(c.p.Recent)-2):], func(r string) bool { return isActionKey(r, kind, target) }) && bucket == 0 {
 		score *= 0.5
 	}
 	c.opts = append(c.opts, option{a: Action{Kind: kind, Target: target, Text: text}, score: score, bucket: bucket})
