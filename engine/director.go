@@ -202,20 +202,10 @@ func (s *Sim) tellTurn(ctx context.Context, t *turnState, prevPhase string) Narr
 			w.Introduced = slices.Insert(slices.Clone(w.Introduced), k, id)
 		}
 	}
-	if n := len(w.Prose) + len(nar.Used); n > proseMemory {
-		// The last proseMemory keys, in a new list made once (the old
-		// one is the scene's Recent, which a chronicler may keep).
-		drop := n - proseMemory
-		prose := make([]string, 0, proseMemory)
-		if drop < len(w.Prose) {
-			prose = append(append(prose, w.Prose[drop:]...), nar.Used...)
-		} else {
-			prose = append(prose, nar.Used[drop-len(w.Prose):]...)
-		}
-		w.Prose = prose
-	} else {
-		w.Prose = append(w.Prose, nar.Used...)
-	}
+	// keepProse makes a new list when it trims; an append only writes
+	// past the end of the old one, which is the scene's Recent that a
+	// chronicler may keep.
+	w.Prose = keepProse(append(w.Prose, nar.Used...))
 	return nar
 }
 

@@ -65,6 +65,12 @@ type teller struct {
 	// claims the next sentence makes.
 	rec    int
 	claims []Claim
+	// oldShapes: the shapes the story told before this turn;
+	// newShapes, this turn's (see prose_shape.go).
+	oldShapes    string
+	newShapes    []uint32
+	newShapesBuf [16]uint32
+	shapeH       shapeHash
 }
 
 func (proseChronicler) Narrate(_ context.Context, sc Scene) (Narration, error) {
@@ -89,8 +95,13 @@ func narrate(sc Scene) (Narration, []toldSentence) {
 		t.intro[id] = true
 	}
 	for _, k := range sc.Recent {
+		if strings.HasPrefix(k, shapePrefix) {
+			t.oldShapes = k[len(shapePrefix):]
+			continue
+		}
 		t.recent[k] = true
 	}
+	t.newShapes = t.newShapesBuf[:0]
 	keep := chooseRecords(&sc)
 	if sc.PhaseChanged {
 		t.phaseLead()
@@ -119,6 +130,9 @@ func narrate(sc Scene) (Narration, []toldSentence) {
 		t.para++
 		t.epilogue(outcomes)
 		text = strings.TrimSpace(text + "\n\n" + strings.Join(t.out, " "))
+	}
+	if e := t.shapesEntry(); e != "" {
+		t.used = append(t.used, e)
 	}
 	return Narration{Text: text, Used: t.used, Introduced: t.introduced, Sentences: exportSentences(t.told)}, t.told
 }

@@ -210,6 +210,8 @@ type castIndex struct {
 	theRole map[string]string
 	// texts: whom each text seen names (see textRefs).
 	texts map[string]textRef
+	// shapes replaces every name with a mark (see prose_shape.go).
+	shapes *strings.Replacer
 }
 
 // textRef is whom a text names: by name, and by role (in the order the

@@ -49,6 +49,11 @@ func (t *teller) say(family string, v slots, templates []string) {
 		if firstWordIs(sentence, t.lastFirst) {
 			score--
 		}
+		if t.shapeTold(sentence) {
+			// The same sentence, names aside, told before in the
+			// story reads as the machine repeating itself.
+			score -= 3
+		}
 		if info.clumsy {
 			// Naming someone twice where a pronoun was meant reads
 			// worse than any repetition.
@@ -107,6 +112,7 @@ func (t *teller) emit(sentence string, info toldSentence) {
 		return
 	}
 	sentence = t.introduceIn(sentence)
+	t.noteShape(sentence)
 	t.lastFirst = firstWord(sentence)
 	t.lastSubj = info.subject
 	t.lastPeople = info.people

@@ -39,10 +39,11 @@ func figures(t *testing.T) map[string]*Figures {
 // meet: no told sentence contradicts the world, in any class; every
 // story ends by resolution; every role reference comes after an
 // introduction; relationship lines are told with their cause; idle
-// turns and moves straight back are few; a seed tells one story. Aims
-// still pending, asserted as ratchets in TestRatchets until they are
-// met: sentence shapes, repeated sentences, told turns that changed
-// something, the most used template family.
+// turns and moves straight back are few; sentence shapes are varied and
+// hardly a sentence is said twice word for word; a seed tells one
+// story. Aims still pending, asserted as ratchets in TestRatchets until
+// they are met: told turns that changed something, the most used
+// template family.
 func TestAimsMet(t *testing.T) {
 	for id, f := range figures(t) {
 		t.Run(id, func(t *testing.T) {
@@ -65,6 +66,12 @@ func TestAimsMet(t *testing.T) {
 			}
 			if f.BackPct > AimBackPct {
 				t.Errorf("moves back %.1f%% (aim at most %.0f%%)", f.BackPct, AimBackPct)
+			}
+			if f.ShapeRatio < AimShapeRatio {
+				t.Errorf("distinct sentence shapes %.3f of sentences (aim at least %.2f)", f.ShapeRatio, AimShapeRatio)
+			}
+			if f.RepeatsPerStory > AimRepeats {
+				t.Errorf("%.2f sentences repeated word for word per story (aim at most %.1f)", f.RepeatsPerStory, AimRepeats)
 			}
 			if f.ResolvedPct < AimResolvedPct {
 				t.Errorf("only %.1f%% of stories end by resolution", f.ResolvedPct)
@@ -91,8 +98,6 @@ func TestRatchets(t *testing.T) {
 					t.Errorf(format, args...)
 				}
 			}
-			check(f.ShapeRatio >= 0.88, "distinct shapes %.3f (at least 0.88 so far, aim %.2f)", f.ShapeRatio, AimShapeRatio)
-			check(f.RepeatsPerStory <= 3.5, "repeated sentences %.2f per story (at most 3.5 so far, aim %.1f)", f.RepeatsPerStory, AimRepeats)
 			check(f.StakesPct >= 74, "told turns that changed something %.1f%% (at least 74%% so far, aim %.0f%%)", f.StakesPct, AimStakesPct)
 			check(f.TopFamilyPct <= 26, "template family %s %.1f%% (at most 26%% so far, aim %.0f%%)", f.TopFamily, f.TopFamilyPct, AimTopFamilyPct)
 		})
