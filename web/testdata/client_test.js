@@ -100,6 +100,13 @@ class FakeServer {
         return;
       case 'act': reply({ type: 'accepted', sim: msg.sim, turn: this.turns.length + 1 }); return;
       case 'release': reply({ type: 'released', sim: msg.sim, character: msg.character }); return;
+      case 'ballot': {
+        if (msg.option === 'nope') { reply({ type: 'error', code: 'bad_request', message: `the vote for turn ${msg.turn} has no option "nope"` }); return; }
+        const replaced = !!this.ballots;
+        this.ballots = (this.ballots || 0) + 1;
+        reply({ type: 'voted', sim: msg.sim, turn: msg.turn, option: msg.option, replaced });
+        return;
+      }
       case 'ping': if (this.replyToPing) reply({ type: 'pong' }); return;
       case 'hang': return; // never answered
       default: reply({ type: 'error', code: 'bad_request', message: `unknown type ${msg.type}` });
@@ -274,6 +281,33 @@ const tests = {
     eq(rel.type, 'released', 'released');
     const pong = await c.ping();
     eq(pong.type, 'pong', 'pong');
+    c.close();
+  },
+
+  async 'votes reach onVote; ballots are answered, the second replacing the first'() {
+    const s = new FakeServer();
+    s.produce(1);
+    const c = newClient(s);
+    const votes = [];
+    const seqs = [];
+    c.subscribe('sim1', (t) => seqs.push(t.seq), { since: 0, onVote: (v) => votes.push(v) });
+    await until(() => seqs.length === 1, 'the first turn');
+    const vote = { type: 'vote', sim: 'sim1', turn: 2, options: [{ id: 'omen', label: 'A raven.' }, { id: 'thaw', label: 'Water.' }], closes_at: new Date(Date.now() + 5000).toISOString() };
+    for (const ws of s.live) ws.push(vote);
+    await until(() => votes.length === 1, 'the vote');
+    eq([votes[0].turn, votes[0].options.map((o) => o.id)], [2, ['omen', 'thaw']], 'the vote as sent');
+    const first = await c.ballot('sim1', 2, 'omen');
+    eq([first.type, first.turn, first.option, first.replaced], ['voted', 2, 'omen', false], 'first ballot');
+    const second = await c.ballot('sim1', 2, 'thaw');
+    eq([second.type, second.replaced], ['voted', true], 'second ballot replaces the first');
+    const sent = s.log.filter((m) => m.type === 'ballot');
+    eq(sent.map((m) => [m.sim, m.turn, m.option]), [['sim1', 2, 'omen'], ['sim1', 2, 'thaw']], 'ballots sent');
+    let err = null;
+    try { await c.ballot('sim1', 2, 'nope'); } catch (e) { err = e; }
+    eq(err && err.code, 'bad_request', 'unknown option refused');
+    s.produce(1);
+    await until(() => seqs.length === 2, 'the voted turn');
+    eq(seqs, [1, 2], 'turns go on in order, the vote counting as none');
     c.close();
   },
 
