@@ -89,6 +89,9 @@ type Config struct {
 	// MaxUserScenarios bounds the scenarios one user (not an admin) keeps
 	// stored. Defaults to 20; negative: unlimited.
 	MaxUserScenarios int
+	// MaxSeatsPerUser bounds the seats of one story one user (not an
+	// admin) holds. Defaults to 1; negative: unlimited.
+	MaxSeatsPerUser int
 	// MaxStories bounds the stories this node runs. Defaults to 1000;
 	// negative: unlimited.
 	MaxStories int
@@ -223,6 +226,7 @@ func (cfg Config) withDefaults() Config {
 	defaultInt(&cfg.MaxGuestAddrStories, 20)
 	defaultInt(&cfg.MaxStories, 1000)
 	defaultInt(&cfg.MaxUserScenarios, 20)
+	defaultInt(&cfg.MaxSeatsPerUser, 1)
 	defaultInt(&cfg.GuestsPerHour, 30)
 	defaultInt(&cfg.MaxConnsPerAddr, 100)
 	defaultInt(&cfg.MaxConnsPerUser, 20)

@@ -372,9 +372,16 @@ func (c *conn) claim(ctx context.Context, m clientMsg) error {
 	if rec.Status == store.StatusFinished || rec.Status == store.StatusFailed {
 		return Errorf(CodeConflict, "simulation %q has ended", rec.ID)
 	}
-	err = s.store.ClaimSeat(ctx, rec.ID, m.Character, store.Seat{UserID: c.user.ID, UserName: c.user.Name, AIFill: m.AIFill})
+	seat := store.Seat{UserID: c.user.ID, UserName: c.user.Name, AIFill: m.AIFill}
+	if c.user.Role != RoleAdmin && s.cfg.MaxSeatsPerUser > 0 {
+		seat.MaxPerUser = s.cfg.MaxSeatsPerUser
+	}
+	err = s.store.ClaimSeat(ctx, rec.ID, m.Character, seat)
 	if errors.Is(err, store.ErrConflict) {
 		return Errorf(CodeConflict, "character %q is already claimed", m.Character)
+	}
+	if errors.Is(err, store.ErrTooManySeats) {
+		return Errorf(CodeQuotaExceeded, "one player may hold at most %d seats of a story; release one first", s.cfg.MaxSeatsPerUser)
 	}
 	if err != nil {
 		return err
@@ -411,8 +418,10 @@ func (c *conn) release(ctx context.Context, m clientMsg) error {
 	switch {
 	case !ok:
 		return Errorf(CodeNotFound, "character %q has no seat to release", truncate(m.Character, maxIDLen))
-	case seat.UserID != c.user.ID && c.user.Role != RoleAdmin:
-		return Errorf(CodeForbidden, "character %q is held by someone else", m.Character)
+	case seat.UserID != c.user.ID && c.user.Role != RoleAdmin && rec.CreatedBy != c.user.ID:
+		// The story's creator may free a seat, so one who holds them
+		// all cannot stall a wait_for_players story.
+		return Errorf(CodeForbidden, "character %q is held by someone else; only the story's creator or an admin may free it", m.Character)
 	}
 	if err := s.store.ReleaseSeat(ctx, rec.ID, m.Character, seat.UserID); err != nil {
 		return err

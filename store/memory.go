@@ -349,6 +349,18 @@ func (m *Memory) ClaimSeat(ctx context.Context, simID, character string, seat Se
 	if cur, ok := s.seats[character]; ok && cur.UserID != seat.UserID {
 		return fmt.Errorf("seat %q is held by %s: %w", character, cur.UserName, ErrConflict)
 	}
+	if seat.MaxPerUser > 0 {
+		held := 0
+		for c, cur := range s.seats {
+			if c != character && cur.UserID == seat.UserID {
+				held++
+			}
+		}
+		if held >= seat.MaxPerUser {
+			return fmt.Errorf("seat %q: %w", character, ErrTooManySeats)
+		}
+	}
+	seat.MaxPerUser = 0
 	s.seats[character] = seat
 	return nil
 }

@@ -22,6 +22,9 @@ var (
 	// play every pending action due by it: the writer reads the pending
 	// actions again and plays the turn again with them.
 	ErrActionsPending = errors.New("pending actions due by this turn were not played")
+	// ErrTooManySeats is ClaimSeat's refusal of a seat past
+	// Seat.MaxPerUser.
+	ErrTooManySeats = errors.New("the user holds as many seats of this simulation as allowed")
 )
 
 // Simulation statuses.
@@ -105,6 +108,9 @@ type Seat struct {
 	// player sends no action for; without it the character holds its
 	// ground until its player acts.
 	AIFill bool
+	// MaxPerUser, given to ClaimSeat and not stored, bounds the seats of
+	// the simulation its user may hold, this one included; 0: no bound.
+	MaxPerUser int
 }
 
 // PendingAction is a player's action accepted for a turn not yet stored.
@@ -183,7 +189,9 @@ type Store interface {
 	LoadState(ctx context.Context, simID string) (int64, []byte, error)
 
 	// ClaimSeat gives character's seat to a user. Claiming a seat one already
-	// holds succeeds; a seat held by another user is ErrConflict.
+	// holds succeeds; a seat held by another user is ErrConflict; one more
+	// than seat.MaxPerUser is ErrTooManySeats, checked atomically with the
+	// claim.
 	ClaimSeat(ctx context.Context, simID, character string, seat Seat) error
 	// ReleaseSeat frees a seat held by userID (any holder when userID is
 	// empty). ErrNotFound when that user does not hold it.

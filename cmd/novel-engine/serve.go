@@ -65,6 +65,7 @@ type serveConfig struct {
 	trustedProxies string
 	userStories    int
 	userScenarios  int
+	userSeats      int
 	guestStories   int
 	nodeStories    int
 	maxLoad        float64
@@ -165,6 +166,7 @@ func parseServe(args []string, getenv func(string) string, stdout, stderr io.Wri
 	fs.StringVar(&c.trustedProxies, "trusted-proxies", env("NOVEL_TRUSTED_PROXIES", ""), "comma-separated CIDRs (or addresses) of proxies whose X-Forwarded-For or Forwarded names the client; empty: none (NOVEL_TRUSTED_PROXIES)")
 	fs.IntVar(&c.userStories, "max-user-stories", envInt("NOVEL_MAX_USER_STORIES", 10), "stories one user (not an admin) may run at once; 0: unlimited (NOVEL_MAX_USER_STORIES)")
 	fs.IntVar(&c.userScenarios, "max-user-scenarios", envInt("NOVEL_MAX_USER_SCENARIOS", 20), "scenarios one user (not an admin) may keep stored; 0: unlimited (NOVEL_MAX_USER_SCENARIOS)")
+	fs.IntVar(&c.userSeats, "max-seats-per-user", envInt("NOVEL_MAX_SEATS_PER_USER", 1), "seats of one story one player (not an admin) may hold; 0: unlimited (NOVEL_MAX_SEATS_PER_USER)")
 	fs.IntVar(&c.guestStories, "max-guest-addr-stories", envInt("NOVEL_MAX_GUEST_ADDR_STORIES", 20), "stories the guests of one address may run at once; 0: unlimited (NOVEL_MAX_GUEST_ADDR_STORIES)")
 	fs.IntVar(&c.nodeStories, "max-stories", envInt("NOVEL_MAX_STORIES", 1000), "stories this node runs at most; 0: unlimited (NOVEL_MAX_STORIES)")
 	fs.Float64Var(&c.maxLoad, "max-load", envFloat("NOVEL_MAX_LOAD", -1), "measured turn work (cores) past which new stories are refused; -1: three quarters of the cores; 0: unlimited (NOVEL_MAX_LOAD)")
@@ -285,6 +287,7 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 		TrustedProxies:      proxies,
 		MaxUserStories:      limit(c.userStories),
 		MaxUserScenarios:    limit(c.userScenarios),
+		MaxSeatsPerUser:     limit(c.userSeats),
 		MaxGuestAddrStories: limit(c.guestStories),
 		MaxStories:          limit(c.nodeStories),
 		MaxLoad:             loadLimit(c.maxLoad),

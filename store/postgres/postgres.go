@@ -411,15 +411,47 @@ func (s *Store) LoadState(ctx context.Context, simID string) (int64, []byte, err
 }
 
 func (s *Store) ClaimSeat(ctx context.Context, simID, character string, seat store.Seat) error {
-	// The holder reclaiming its seat updates its name; anyone else updates
-	// nothing and gets no row back.
-	var holder string
-	err := s.pool.QueryRow(ctx, `insert into seats (sim_id, character, user_id, user_name, ai_fill) values ($1, $2, $3, $4, $5)
-		on conflict (sim_id, character) do update set user_name = excluded.user_name, ai_fill = excluded.ai_fill
-		where seats.user_id = excluded.user_id
-		returning user_id`, simID, character, seat.UserID, seat.UserName, seat.AIFill).Scan(&holder)
-	if errors.Is(err, pgx.ErrNoRows) {
-		return fmt.Errorf("claim seat %q of %q: held by another user: %w", character, simID, store.ErrConflict)
+	claim := func(q interface {
+		QueryRow(context.Context, string, ...any) pgx.Row
+	}) error {
+		// The holder reclaiming its seat updates its name; anyone else
+		// updates nothing and gets no row back.
+		var holder string
+		err := q.QueryRow(ctx, `insert into seats (sim_id, character, user_id, user_name, ai_fill) values ($1, $2, $3, $4, $5)
+			on conflict (sim_id, character) do update set user_name = excluded.user_name, ai_fill = excluded.ai_fill
+			where seats.user_id = excluded.user_id
+			returning user_id`, simID, character, seat.UserID, seat.UserName, seat.AIFill).Scan(&holder)
+		if errors.Is(err, pgx.ErrNoRows) {
+			return fmt.Errorf("held by another user: %w", store.ErrConflict)
+		}
+		return err
+	}
+	var err error
+	if seat.MaxPerUser <= 0 {
+		err = claim(s.pool)
+	} else {
+		// The simulation's row, locked, orders the claims of one story,
+		// so two at once cannot both pass the count.
+		err = pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+			// Counted by a statement of its own, after the lock: its
+			// snapshot sees the claims committed while it waited.
+			if _, err := tx.Exec(ctx, `select 1 from simulations where id = $1 for no key update`, simID); err != nil {
+				return err
+			}
+			var held int
+			err := tx.QueryRow(ctx, `select count(*) from seats where sim_id = $1 and user_id = $2 and character <> $3`,
+				simID, seat.UserID, character).Scan(&held)
+			if err != nil {
+				return err
+			}
+			if held >= seat.MaxPerUser {
+				return store.ErrTooManySeats
+			}
+			return claim(tx)
+		})
+	}
+	if errors.Is(err, store.ErrTooManySeats) {
+		return fmt.Errorf("claim seat %q of %q: %w", character, simID, err)
 	}
 	if err != nil {
 		return fmt.Errorf("claim seat %q of %q: %w", character, simID, translate(err))

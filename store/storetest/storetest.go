@@ -32,6 +32,7 @@ func Run(t *testing.T, newStore func(t testing.TB) store.Store) {
 		{"Fencing", testFencing},
 		{"ConcurrentWriters", testConcurrentWriters},
 		{"Seats", testSeats},
+		{"SeatCap", testSeatCap},
 		{"PendingActions", testPendingActions},
 		{"ActionTurns", testActionTurns},
 		{"UnplayedActions", testUnplayedActions},
@@ -117,6 +118,7 @@ func testNotFound(t *testing.T, s store.Store) {
 	_, checks["ListTurns"] = s.ListTurns(c, "nope", 0, 10)
 	_, _, checks["LoadState"] = s.LoadState(c, "nope")
 	checks["ClaimSeat"] = s.ClaimSeat(c, "nope", "ada", store.Seat{UserID: "u"})
+	checks["ClaimSeat with a cap"] = s.ClaimSeat(c, "nope", "ada", store.Seat{UserID: "u", MaxPerUser: 1})
 	_, checks["Seats"] = s.Seats(c, "nope")
 	_, checks["PutAction"] = s.PutAction(c, "nope", store.PendingAction{ID: "a1", Character: "ada"})
 	_, checks["GetScenario"] = s.GetScenario(c, "nope")
@@ -361,6 +363,48 @@ func testConcurrentWriters(t *testing.T, s store.Store) {
 	}
 	if len(got) > 0 && !bytes.Equal(state, got[len(got)-1].Body) {
 		t.Fatalf("state %q is not the head turn's writer's %q", state, got[len(got)-1].Body)
+	}
+}
+
+// testSeatCap: claims at once past MaxPerUser all but the allowed ones
+// fail; reclaiming a held seat is no new one; other users are not
+// counted.
+func testSeatCap(t *testing.T, s store.Store) {
+	mustCreate(t, s, "cap")
+	c := ctx(t)
+	var wg sync.WaitGroup
+	errs := make([]error, 8)
+	for i := range errs {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			errs[i] = s.ClaimSeat(c, "cap", fmt.Sprintf("c%d", i), store.Seat{UserID: "u1", UserName: "Ada", MaxPerUser: 2})
+		}()
+	}
+	wg.Wait()
+	won := 0
+	for _, err := range errs {
+		switch {
+		case err == nil:
+			won++
+		case !errors.Is(err, store.ErrTooManySeats):
+			t.Fatalf("claim past the cap: %v, want ErrTooManySeats", err)
+		}
+	}
+	seats, err := s.Seats(c, "cap")
+	if won != 2 || err != nil || len(seats) != 2 {
+		t.Fatalf("%d claims at once won, %d seats held (%v), want 2", won, len(seats), err)
+	}
+	for ch, seat := range seats {
+		if seat.MaxPerUser != 0 {
+			t.Errorf("seat %s stored its cap: %+v", ch, seat)
+		}
+		if err := s.ClaimSeat(c, "cap", ch, store.Seat{UserID: "u1", UserName: "Ada", AIFill: true, MaxPerUser: 2}); err != nil {
+			t.Fatalf("reclaim of a held seat at the cap: %v", err)
+		}
+	}
+	if err := s.ClaimSeat(c, "cap", "other", store.Seat{UserID: "u2", UserName: "Bo", MaxPerUser: 1}); err != nil {
+		t.Fatalf("another user's claim: %v", err)
 	}
 }
 
