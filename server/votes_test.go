@@ -174,11 +174,17 @@ func TestVoteOnThreeNodes(t *testing.T) {
 	if len(v.Options) < 2 || len(v.Options) > 3 || v.Options[0].Label == "" {
 		t.Fatalf("options %+v", v.Options)
 	}
-	// A watcher arriving while the vote is open is shown it.
+	// A watcher arriving while the vote is open is shown it, after a
+	// snapshot or after the turns it asked for.
 	anon := dialWatcher(t, ctx, nodes[1].URL, "")
 	anon.send(`{"type":"subscribe","id":"s","sim":%q}`, sim.ID)
 	if late := anon.until("the open vote", func(m wsMsg) bool { return m.Type == "vote" }); turnOf(t, late) != turn {
 		t.Fatalf("the late watcher was shown the vote for turn %d, want %d", turnOf(t, late), turn)
+	}
+	resumer := dialWatcher(t, ctx, nodes[2].URL, "")
+	resumer.send(`{"type":"subscribe","id":"s","sim":%q,"since":0}`, sim.ID)
+	if late := resumer.until("the open vote", func(m wsMsg) bool { return m.Type == "vote" }); turnOf(t, late) != turn || resumer.last != turn-1 {
+		t.Fatalf("the resuming watcher was shown the vote for turn %d after turn %d, want %d after %d", turnOf(t, late), resumer.last, turn, turn-1)
 	}
 
 	first, last := v.Options[0].ID, v.Options[len(v.Options)-1].ID
