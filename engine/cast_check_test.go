@@ -1,7 +1,6 @@
 package engine
 
 import (
-	"context"
 	"fmt"
 	"regexp"
 	"slices"
@@ -158,12 +157,7 @@ func templateFamily(key string) string {
 
 func measureCast(tb testing.TB, sc *Scenario, seed int64, m *castMeter) castStats {
 	rec := &recorder{}
-	s := startSim(tb, sc, seed, Options{Chronicler: rec})
-	for !s.Finished() && s.Seq() < 200 {
-		if _, err := s.Step(context.Background(), nil); err != nil {
-			tb.Fatal(err)
-		}
-	}
+	play(tb, startSim(tb, sc, seed, Options{Chronicler: rec}), 200, nil)
 	var st castStats
 	introduced := map[string]bool{}
 	seen := map[string]bool{}

@@ -119,13 +119,24 @@ func chooseRecords(sc *Scene) []bool {
 	if substantive == 0 {
 		slices.SortStableFunc(idx, func(a, b int) int { return routineRank(&sc.Records[b]) - routineRank(&sc.Records[a]) })
 	}
-	routines := 0
+	routines, talks := 0, 0
 	n := 0
 	for _, k := range idx {
 		r := &sc.Records[k]
 		if routine(r) {
 			routines++
+			if r.Kind == ActSpeak {
+				talks++
+			}
 			switch {
+			case talks > 1 && r.Kind == ActSpeak:
+				// One exchange of small talk is the scene's
+				// colour; a second is a list of who chatted.
+				continue
+			case r.Kind == ActSpeak && n > 0 && !quotable(sc, r):
+				// Words nobody hears add nothing beside a
+				// meeting already told.
+				continue
 			case substantive >= 3:
 				continue
 			case substantive > 0 && (routines > 1 || len(r.With) == 0 || r.Kind != ActMove):
@@ -174,6 +185,12 @@ func chooseRecords(sc *Scene) []bool {
 		}
 	}
 	return keep
+}
+
+// quotable reports whether a spoken line can be quoted: it has words
+// the story has not quoted yet.
+func quotable(sc *Scene, r *Record) bool {
+	return r.Text != "" && !slices.Contains(sc.Recent, quoteKey(r.Text))
 }
 
 // isRoutine reports whether a record is an everyday coming, going or

@@ -40,10 +40,10 @@ func figures(t *testing.T) map[string]*Figures {
 // story ends by resolution; every role reference comes after an
 // introduction; relationship lines are told with their cause; idle
 // turns and moves straight back are few; sentence shapes are varied and
-// hardly a sentence is said twice word for word; a seed tells one
-// story. Aims still pending, asserted as ratchets in TestRatchets until
-// they are met: told turns that changed something, the most used
-// template family.
+// hardly a sentence is said twice word for word; no template family
+// takes more than its share of a story; a seed tells one story. The aim
+// still pending, asserted as a ratchet in TestRatchets until it is met:
+// told turns that changed something.
 func TestAimsMet(t *testing.T) {
 	for id, f := range figures(t) {
 		t.Run(id, func(t *testing.T) {
@@ -73,6 +73,9 @@ func TestAimsMet(t *testing.T) {
 			if f.RepeatsPerStory > AimRepeats {
 				t.Errorf("%.2f sentences repeated word for word per story (aim at most %.1f)", f.RepeatsPerStory, AimRepeats)
 			}
+			if f.TopFamilyPct > AimTopFamilyPct {
+				t.Errorf("template family %s %.1f%% of a story (aim at most %.0f%%)", f.TopFamily, f.TopFamilyPct, AimTopFamilyPct)
+			}
 			if f.ResolvedPct < AimResolvedPct {
 				t.Errorf("only %.1f%% of stories end by resolution", f.ResolvedPct)
 			}
@@ -99,7 +102,6 @@ func TestRatchets(t *testing.T) {
 				}
 			}
 			check(f.StakesPct >= 74, "told turns that changed something %.1f%% (at least 74%% so far, aim %.0f%%)", f.StakesPct, AimStakesPct)
-			check(f.TopFamilyPct <= 26, "template family %s %.1f%% (at most 26%% so far, aim %.0f%%)", f.TopFamily, f.TopFamilyPct, AimTopFamilyPct)
 		})
 	}
 }
