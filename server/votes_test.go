@@ -13,6 +13,7 @@ import (
 
 	"github.com/novel-engine/novel-engine/cluster/redistest"
 	"github.com/novel-engine/novel-engine/engine"
+	"github.com/novel-engine/novel-engine/internal/poll"
 	"github.com/novel-engine/novel-engine/internal/votetest"
 	"github.com/novel-engine/novel-engine/store"
 	"github.com/novel-engine/novel-engine/store/postgres"
@@ -157,6 +158,10 @@ func TestVoteOnThreeNodes(t *testing.T) {
 		w.reply("s")
 		ws = append(ws, w)
 	}
+	poll.Until(t, 20*time.Second, "the story to have an owner", func() bool {
+		rec, err := st.GetSimulation(ctx, sim.ID)
+		return err == nil && rec.Owner != ""
+	})
 	if code := c1.do("POST", "/v1/simulations/"+sim.ID+"/resume", "", nil); code != 200 {
 		t.Fatalf("resume: %d", code)
 	}
