@@ -78,7 +78,7 @@ func (c *scenarioReads) reads() int {
 // stored or deleted.
 func TestScenarioOwnerQuotaDelete(t *testing.T) {
 	st := &scenarioReads{Store: store.NewMemory()}
-	s, hs := newTestServer(t, st, Config{MaxUserScenarios: 2, MaxLoad: -1})
+	s, hs := newTestServer(t, st, Config{MaxUserScenarios: 2})
 	base, _ := engine.Builtin(firstBuiltin())
 	inline := func(id string, interval int) string {
 		sc := *base
