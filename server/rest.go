@@ -367,41 +367,6 @@ func (s *Server) handleListTurns(w http.ResponseWriter, r *http.Request) {
 	w.Write(b.Bytes())
 }
 
-func (s *Server) handleStory(w http.ResponseWriter, r *http.Request) {
-	rec, err := s.simulation(r.Context(), chi.URLParam(r, "id"))
-	if err != nil {
-		s.writeError(w, r, err)
-		return
-	}
-	in, err := s.views.info(rec)
-	if err != nil {
-		s.writeError(w, r, err)
-		return
-	}
-	var turns []engine.Turn
-	for since := int64(0); ; {
-		page, err := s.store.ListTurns(r.Context(), rec.ID, since, turnsPageLimit)
-		if err != nil {
-			s.writeError(w, r, err)
-			return
-		}
-		for _, t := range page {
-			var et engine.Turn
-			if err := json.Unmarshal(t.Body, &et); err != nil {
-				s.writeError(w, r, fmt.Errorf("decode turn %d: %w", t.Seq, err))
-				return
-			}
-			turns = append(turns, et)
-			since = t.Seq
-		}
-		if len(page) < turnsPageLimit {
-			break
-		}
-	}
-	w.Header().Set("Content-Type", "text/markdown; charset=utf-8")
-	io.WriteString(w, engine.RenderMarkdown(rec.Title, in.scenario.Premise, turns))
-}
-
 // acceptedView is the answer to a REST action: the turn it will be
 // played in, and (extension) whether it replaced one queued for it.
 type acceptedView struct {
