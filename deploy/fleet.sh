@@ -24,7 +24,7 @@
 #                PostgreSQL's logs in [unset: they go with the run]
 # Needs redis-server and redis-cli (7 or later), PostgreSQL's server
 # programs (initdb, pg_ctl: /usr/lib/postgresql/*/bin or PATH) and psql,
-# and Go. Run as root, it runs PostgreSQL as the user postgres. Everything
+# curl, bc and Go. Run as root, it runs PostgreSQL as the user postgres. Everything
 # it starts is stopped when it ends (or on Ctrl-C).
 set -euo pipefail
 
