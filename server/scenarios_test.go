@@ -3,6 +3,8 @@ package server
 import (
 	"context"
 	"encoding/json"
+	"fmt"
+	"net/http/httptest"
 	"strings"
 	"sync"
 	"testing"
@@ -189,4 +191,40 @@ func TestScenarioOwnerQuotaDelete(t *testing.T) {
 	if code, _, out := call(t, "POST", hs.URL+"/v1/simulations", ada, "", inline("ada-3", 60000)); code != 201 {
 		t.Fatalf("a scenario after deleting: %d %v", code, out)
 	}
+}
+
+// BenchmarkListScenarios lists 100 stored copies of the largest built-in
+// scenario: the first listing parses them, the ones after do not (run
+// with -benchtime=1x to see a cold listing's cost, as every listing was).
+func BenchmarkListScenarios(b *testing.B) {
+	st := store.NewMemory()
+	var big *engine.Scenario
+	size := 0
+	for _, sc := range engine.Builtins() {
+		if data, _ := json.Marshal(sc); len(data) > size {
+			big, size = sc, len(data)
+		}
+	}
+	for i := range 100 {
+		sc := *big
+		sc.ID = fmt.Sprintf("copy-%03d", i)
+		data, _ := json.Marshal(sc)
+		if err := st.SaveScenario(context.Background(), store.StoredScenario{ID: sc.ID, Owner: "u1", Data: data}); err != nil {
+			b.Fatal(err)
+		}
+	}
+	s, err := New(Config{Store: st, Auth: &Auth{}, ReadRate: -1})
+	if err != nil {
+		b.Fatal(err)
+	}
+	h := s.Handler()
+	b.ResetTimer()
+	for range b.N {
+		w := httptest.NewRecorder()
+		h.ServeHTTP(w, httptest.NewRequest("GET", "/v1/scenarios", nil))
+		if w.Code != 200 {
+			b.Fatalf("list: %d %s", w.Code, w.Body)
+		}
+	}
+	b.ReportMetric(float64(size), "scenario-bytes")
 }
