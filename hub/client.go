@@ -185,28 +185,22 @@ func (c *Client) write() {
 	}
 }
 
-// writeBatch writes msgs, with one flush to the network when the client
+// writeBatch writes msgs, with one write to the network when the client
 // batches, and returns the bytes written.
 func (c *Client) writeBatch(msgs [][]byte) (int, error) {
-	n := 0
 	if c.out != nil {
-		c.out.hold()
+		return c.out.writeText(msgs)
 	}
-	var err error
+	n := 0
 	for _, msg := range msgs {
 		// A context without Done: the library then arms no timer per
-		// frame. The batch writer's deadline bounds the write instead.
-		if err = c.conn.Write(context.Background(), websocket.MessageText, msg); err != nil {
-			break
+		// frame.
+		if err := c.conn.Write(context.Background(), websocket.MessageText, msg); err != nil {
+			return n, err
 		}
 		n += len(msg)
 	}
-	if c.out != nil {
-		if ferr := c.out.release(); err == nil {
-			err = ferr
-		}
-	}
-	return n, err
+	return n, nil
 }
 
 // end marks the connection closed: nothing more is queued or written.

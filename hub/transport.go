@@ -2,6 +2,7 @@ package hub
 
 import (
 	"bufio"
+	"encoding/binary"
 	"net"
 	"net/http"
 	"sync"
@@ -13,20 +14,21 @@ import (
 // Buffer sizes of an accepted connection. coder/websocket keeps the
 // buffered reader and writer that Hijack hands it for the connection's
 // life; net/http's are 4 KiB each. Messages from clients are small and a
-// large one is read past the buffer, and outgoing frames are gathered by
-// the batch writer below, so small buffers cost only a few more copies.
+// large one is read past the buffer, and the library writes only control
+// frames (the batch writer below frames messages), so small buffers cost
+// only a few more copies.
 const (
 	readBufferSize  = 512
-	writeBufferSize = 256 // a control frame (at most 127 bytes) in one piece
-	maxHeld         = 64 << 10
+	writeBufferSize = 256 // a control frame (at most 129 bytes) in one piece
+	maxBatchWrite   = 64 << 10
 )
 
 // Accept upgrades the request to a WebSocket connection, as
 // websocket.Accept does, and returns it with its outbound side. The
 // client's writer sends each batch of queued messages with one system
-// call: coder/websocket flushes every frame, so the connection it writes
-// to holds those flushes while a batch is written (the frames are still
-// the library's). Unless opts' PingInterval is zero, the client pings
+// call, framing them itself (coder/websocket writes and flushes each
+// frame on its own); the library still reads, and writes the control
+// frames. Unless opts' PingInterval is zero, the client pings
 // every interval.
 func (h *Hub) Accept(w http.ResponseWriter, r *http.Request, opts *websocket.AcceptOptions) (*websocket.Conn, *Client, error) {
 	hw := &hijackWriter{ResponseWriter: w, timeout: h.opts.WriteTimeout}
@@ -67,69 +69,96 @@ func (w *hijackWriter) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 	return nc, bufio.NewReadWriter(rd, bufio.NewWriterSize(w.out, writeBufferSize)), nil
 }
 
-// heldBuffers are the batch writers' buffers, taken for a batch only, so
-// an idle connection holds none.
-var heldBuffers = sync.Pool{New: func() any { b := make([]byte, 0, 16<<10); return &b }}
+// batchBuffers gather a batch's frames, taken for the batch only, so an
+// idle connection holds none.
+var batchBuffers = sync.Pool{New: func() any { b := make([]byte, 0, 16<<10); return &b }}
 
-// batchWriter is what coder/websocket's buffered writer writes to. While
-// a batch is held, writes are gathered and go out together on release;
-// otherwise (a pong, a close frame) they go straight out. Every write to
-// the network has a deadline of timeout.
+// batchWriter is what coder/websocket's buffered writer writes to, and
+// what the client's writer writes its messages to. The library writes
+// only control frames here (pings, pongs, a close), each whole in one
+// Write, since its buffer holds the largest of them. The client's
+// messages are framed here instead of by the library: a server's text
+// frame is a header of 2 to 10 bytes and the payload as is (unmasked,
+// uncompressed, as the library would write it with compression off),
+// and doing it here saves the library's locks, its per-frame checks and
+// a copy through its buffer, and lets a batch go out in one write. Every
+// write to the network has a deadline of timeout.
 type batchWriter struct {
 	conn    net.Conn
 	timeout time.Duration
 
 	mu       sync.Mutex
-	held     *[]byte // nil: not holding
+	closed   bool // a close frame went out: nothing may follow it
 	deadline time.Time
 }
 
+// Write writes one of the library's frames.
 func (b *batchWriter) Write(p []byte) (int, error) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	if b.held == nil {
-		return b.writeLocked(p)
+	if b.closed {
+		return 0, net.ErrClosed
 	}
-	*b.held = append(*b.held, p...)
-	if len(*b.held) >= maxHeld {
-		if err := b.flushLocked(); err != nil {
-			return 0, err
+	if len(p) > 0 && p[0]&0x0f == opClose {
+		b.closed = true
+	}
+	return b.writeLocked(p)
+}
+
+const (
+	opText  = 0x1
+	opClose = 0x8
+	finBit  = 0x80
+)
+
+// writeText writes msgs as text frames, gathered in writes of up to
+// maxBatchWrite bytes (one for a usual batch), and returns the bytes of the
+// messages written.
+func (b *batchWriter) writeText(msgs [][]byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.closed {
+		return 0, net.ErrClosed
+	}
+	bp := batchBuffers.Get().(*[]byte)
+	defer func() {
+		if cap(*bp) <= maxBatchWrite*2 {
+			*bp = (*bp)[:0]
+			batchBuffers.Put(bp)
+		}
+	}()
+	buf, n, pending := (*bp)[:0], 0, 0
+	for _, msg := range msgs {
+		buf = appendTextHeader(buf, len(msg))
+		buf = append(buf, msg...)
+		pending += len(msg)
+		if len(buf) >= maxBatchWrite {
+			if _, err := b.writeLocked(buf); err != nil {
+				return n, err
+			}
+			buf, n, pending = buf[:0], n+pending, 0
 		}
 	}
-	return len(p), nil
+	*bp = buf
+	if len(buf) > 0 {
+		if _, err := b.writeLocked(buf); err != nil {
+			return n, err
+		}
+	}
+	return n + pending, nil
 }
 
-// hold starts gathering writes.
-func (b *batchWriter) hold() {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	if b.held == nil {
-		b.held = heldBuffers.Get().(*[]byte)
+// appendTextHeader appends the header of a final, unmasked text frame
+// of n bytes (RFC 6455, section 5.2).
+func appendTextHeader(buf []byte, n int) []byte {
+	switch {
+	case n < 126:
+		return append(buf, finBit|opText, byte(n))
+	case n <= 0xffff:
+		return append(buf, finBit|opText, 126, byte(n>>8), byte(n))
+	default:
+		return binary.BigEndian.AppendUint64(append(buf, finBit|opText, 127), uint64(n))
 	}
-}
-
-// release writes what was gathered and stops gathering.
-func (b *batchWriter) release() error {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	if b.held == nil {
-		return nil
-	}
-	err := b.flushLocked()
-	if cap(*b.held) <= maxHeld*2 {
-		heldBuffers.Put(b.held)
-	}
-	b.held = nil
-	return err
-}
-
-func (b *batchWriter) flushLocked() error {
-	if len(*b.held) == 0 {
-		return nil
-	}
-	_, err := b.writeLocked(*b.held)
-	*b.held = (*b.held)[:0]
-	return err
 }
 
 // writeLocked writes p with a deadline. Setting one costs a timer update,

@@ -2,6 +2,7 @@ package hub
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net"
 	"net/http"
@@ -339,7 +340,7 @@ func TestWriteGetsTheWholeTimeout(t *testing.T) {
 	check := func(what string) {
 		t.Helper()
 		start := time.Now()
-		if _, err := b.Write([]byte("x")); err != nil {
+		if _, err := b.writeText([][]byte{[]byte("x")}); err != nil {
 			t.Fatal(err)
 		}
 		if left := b.deadline.Sub(start); left < timeout {
@@ -354,4 +355,40 @@ func TestWriteGetsTheWholeTimeout(t *testing.T) {
 	// Time passes: less than the timeout is left of the deadline.
 	b.deadline = time.Now().Add(timeout * 6 / 10)
 	check("a later write")
+}
+
+// TestFrameLengths: messages framed by the batch writer are read back
+// whole by the library, for each form of the length field and a batch
+// larger than one write.
+func TestFrameLengths(t *testing.T) {
+	h, _ := newTestHub(t, nil, Options{MaxQueueBytes: 1 << 30})
+	p := newWSPair(t, h)
+	conn, c := p.dial(t, nil)
+	var msgs []string
+	for i, n := range []int{0, 1, 125, 126, 127, 65535, 65536, 70000, 3} {
+		msgs = append(msgs, strings.Repeat(string(rune('a'+i)), n))
+	}
+	enqueueBatch(c, msgs...)
+	got := readN(t, conn, len(msgs))
+	for i := range msgs {
+		if got[i] != msgs[i] {
+			t.Fatalf("message %d: read %d bytes, want %d of %q", i, len(got[i]), len(msgs[i]), msgs[i][:min(len(msgs[i]), 1)])
+		}
+	}
+}
+
+// TestNothingAfterClose: once the library has written a close frame, the
+// batch writer writes no message behind it.
+func TestNothingAfterClose(t *testing.T) {
+	dc := &deadlineConn{}
+	b := &batchWriter{conn: dc, timeout: time.Second}
+	if _, err := b.writeText([][]byte{[]byte("before")}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := b.Write([]byte{0x88, 0x02, 0x03, 0xe8}); err != nil { // close, 1000
+		t.Fatal(err)
+	}
+	if _, err := b.writeText([][]byte{[]byte("after")}); !errors.Is(err, net.ErrClosed) {
+		t.Fatalf("a message after the close frame: %v, want net.ErrClosed", err)
+	}
 }
