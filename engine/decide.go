@@ -160,3 +160,26 @@ func isActionKey(key, kind, target string) bool {
 	return len(key) == len(kind)+1+len(target) && key[len(kind)] == ':' &&
 		key[:len(kind)] == kind && key[len(kind)+1:] == target
 }
+
+// goalsOf is the scenario's goals for character id.
+func (p *Perception) goalsOf(id string) []Goal {
+	if p.sc == nil {
+		return nil
+	}
+	for k := range p.sc.Characters {
+		if p.sc.Characters[k].ID == id {
+			return p.sc.Characters[k].Goals
+		}
+	}
+	return nil
+}
+
+// wants reports whether goals seek item.
+func wants(goals []Goal, item string) bool {
+	for _, g := range goals {
+		if g.Item == item && (g.Kind == GoalObtain || g.Kind == GoalDeliver) {
+			return true
+		}
+	}
+	return false
+}

@@ -461,8 +461,9 @@ func (u *utility) scoreSideNeeds() {
 		if !o.Alive || o.Faction == "" || o.Faction != p.Self.Faction {
 			continue
 		}
+		goals := p.goalsOf(o.ID)
 		for it, where := range p.ItemsSeen {
-			if where != "" && where != p.Self.ID && where != o.ID && !strings.HasPrefix(where, "@") && p.wantedBy(o.ID, it) {
+			if where != "" && where != p.Self.ID && where != o.ID && !strings.HasPrefix(where, "@") && wants(goals, it) {
 				u.c.add(1, 0.3+0.4*u.loyalty, ActSpeak, o.ID, "")
 				break
 			}
@@ -616,24 +617,6 @@ func holderHere(p *Perception, item string) *PresentView {
 		}
 	}
 	return nil
-}
-
-// wantedBy reports whether character id's goals are on item.
-func (p *Perception) wantedBy(id, item string) bool {
-	if p.sc == nil {
-		return false
-	}
-	for _, ch := range p.sc.Characters {
-		if ch.ID != id {
-			continue
-		}
-		for _, g := range ch.Goals {
-			if g.Item == item && (g.Kind == GoalObtain || g.Kind == GoalDeliver) {
-				return true
-			}
-		}
-	}
-	return false
 }
 
 // allyNeeding finds someone of the persona's own side whose goals are on
