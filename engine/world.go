@@ -344,13 +344,13 @@ func (c *charState) remember(m memory) {
 		return
 	}
 	// Forget the least salient memory (the oldest among equals).
-	worst := 0
+	worst, least := 0, c.Memory[0].salience(m.Turn)
 	for i := 1; i < len(c.Memory); i++ {
-		if c.Memory[i].salience(m.Turn) < c.Memory[worst].salience(m.Turn) {
-			worst = i
+		if sal := c.Memory[i].salience(m.Turn); sal < least {
+			worst, least = i, sal
 		}
 	}
-	if c.Memory[worst].salience(m.Turn) > m.Imp {
+	if least > m.Imp {
 		return
 	}
 	c.Memory = slices.Delete(c.Memory, worst, worst+1)
