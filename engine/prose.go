@@ -71,6 +71,9 @@ type teller struct {
 	newShapes    []uint32
 	newShapesBuf [16]uint32
 	shapeH       shapeHash
+	// shapeOfLast: the sentence whose shape shapeH is, if shapeOfKnown.
+	shapeOfLast  string
+	shapeOfKnown bool
 }
 
 func (proseChronicler) Narrate(_ context.Context, sc Scene) (Narration, error) {

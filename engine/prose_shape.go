@@ -90,10 +90,16 @@ func (t *teller) shapeOf(sentence string) uint32 {
 	if x.shapes == nil {
 		x.shapes = shapeReplacer(t.cast, x)
 	}
+	// A sentence told is most often the last one tried, whose shape
+	// was just worked out: the last answer is kept.
+	if sentence == t.shapeOfLast && t.shapeOfKnown {
+		return uint32(t.shapeH)
+	}
 	// The hash lives in the teller: a local would escape through the
 	// writer interface, one allocation a sentence.
 	t.shapeH = 2166136261
 	x.shapes.WriteString(&t.shapeH, sentence)
+	t.shapeOfLast, t.shapeOfKnown = sentence, true
 	return uint32(t.shapeH)
 }
 
@@ -107,12 +113,22 @@ func (t *teller) shapeTold(sentence string) bool {
 	}
 	var hb [8]byte
 	hexShape(hb[:], h)
+	// Eight hex digits compared as one word: the story's shapes are
+	// looked through for every wording tried.
+	want := word8(string(hb[:]), 0)
 	for k := 0; k+8 <= len(t.oldShapes); k += 8 {
-		if t.oldShapes[k:k+8] == string(hb[:]) {
+		if word8(t.oldShapes, k) == want {
 			return true
 		}
 	}
 	return false
+}
+
+// word8 is the eight bytes of s from k as one number.
+func word8(s string, k int) uint64 {
+	s = s[k : k+8]
+	return uint64(s[0]) | uint64(s[1])<<8 | uint64(s[2])<<16 | uint64(s[3])<<24 |
+		uint64(s[4])<<32 | uint64(s[5])<<40 | uint64(s[6])<<48 | uint64(s[7])<<56
 }
 
 // noteShape remembers the shape of a sentence told.
