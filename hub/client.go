@@ -34,7 +34,8 @@ type Client struct {
 	mu      sync.Mutex // guards the fields below
 	queue   [][]byte
 	spare   [][]byte // the writer's last batch, reused as the next queue
-	queued  int      // bytes in queue and in the batch being written
+	pending []byte   // the rest of a frame written in part by Enqueue
+	queued  int      // bytes in queue, pending and the batch being written
 	writing bool     // a writer runs, or the connection is closed
 	ended   bool     // the connection is closed; nothing more starts
 	closing bool
@@ -78,11 +79,45 @@ func (c *Client) Enqueue(msg []byte) bool {
 		c.hub.slowClosed.Add(1)
 		return false
 	}
+	if !c.writing && c.out != nil {
+		c.writeNow(msg)
+		return true
+	}
 	c.queue = append(c.queue, msg)
 	c.queued += len(msg)
 	c.startLocked()
 	c.mu.Unlock()
 	return true
+}
+
+// writeNow writes msg from the caller's goroutine when nothing is queued
+// and the socket takes it at once: no writer goroutine is started and
+// scheduled for a connection that keeps up, which is most of them. What
+// the socket does not take is left to the writer. Called with c.mu held
+// and no writer running; unlocks it.
+func (c *Client) writeNow(msg []byte) {
+	c.writing = true // Enqueues meanwhile queue behind msg
+	c.mu.Unlock()
+	done, rest := c.out.tryWriteText(msg)
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.ended {
+		return
+	}
+	switch {
+	case rest != nil:
+		// Part of the frame is out: the rest goes first, even if the
+		// connection is closed meanwhile, so that frames stay whole.
+		c.pending = rest
+		c.queued += len(rest)
+	case !done && (!c.closing || c.flush):
+		c.queue = slices.Insert(c.queue, 0, msg)
+		c.queued += len(msg)
+	}
+	c.writing = false
+	if len(c.queue) > 0 || c.pending != nil || c.closing {
+		c.startLocked()
+	}
 }
 
 // startLocked starts the writer unless one runs or the connection is
@@ -149,24 +184,27 @@ func (c *Client) write() {
 	defer c.running.Done()
 	for {
 		c.mu.Lock()
-		batch := c.queue
-		c.queue, c.spare = c.spare[:0], nil
+		batch, pending := c.queue, c.pending
+		c.queue, c.spare, c.pending = c.spare[:0], nil, nil
 		closing, flush, code, reason := c.closing, c.flush, c.code, c.reason
-		if len(batch) == 0 && !closing {
+		if len(batch) == 0 && pending == nil && !closing {
 			c.writing = false
 			c.mu.Unlock()
 			return
 		}
 		c.mu.Unlock()
 		if closing {
-			if flush {
-				c.writeBatch(batch)
+			if !flush {
+				batch = nil
+			}
+			if len(batch) > 0 || pending != nil {
+				c.writeBatch(pending, batch)
 			}
 			c.conn.Close(code, reason)
 			c.end()
 			return
 		}
-		n, err := c.writeBatch(batch)
+		n, err := c.writeBatch(pending, batch)
 		if err != nil {
 			c.conn.CloseNow()
 			c.end()
@@ -185,11 +223,12 @@ func (c *Client) write() {
 	}
 }
 
-// writeBatch writes msgs, with one write to the network when the client
-// batches, and returns the bytes written.
-func (c *Client) writeBatch(msgs [][]byte) (int, error) {
+// writeBatch writes the rest of a frame begun by Enqueue, if any, and
+// msgs, with one write to the network when the client batches, and
+// returns the bytes written.
+func (c *Client) writeBatch(pending []byte, msgs [][]byte) (int, error) {
 	if c.out != nil {
-		return c.out.writeText(msgs)
+		return c.out.writeText(pending, msgs)
 	}
 	n := 0
 	for _, msg := range msgs {

@@ -2,10 +2,12 @@ package hub
 
 import (
 	"bufio"
+	"bytes"
 	"encoding/binary"
 	"net"
 	"net/http"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/coder/websocket"
@@ -66,6 +68,11 @@ func (w *hijackWriter) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 	// has read some of them: keep its reader (coder/websocket resumes
 	// from what that one holds).
 	w.out = &batchWriter{conn: nc, timeout: w.timeout}
+	if sc, ok := nc.(syscall.Conn); ok {
+		if raw, err := sc.SyscallConn(); err == nil {
+			w.out.raw, w.out.rawWrite = raw, w.out.writeOnce
+		}
+	}
 	return nc, bufio.NewReadWriter(rd, bufio.NewWriterSize(w.out, writeBufferSize)), nil
 }
 
@@ -85,11 +92,16 @@ var batchBuffers = sync.Pool{New: func() any { b := make([]byte, 0, 16<<10); ret
 // write to the network has a deadline of timeout.
 type batchWriter struct {
 	conn    net.Conn
+	raw     syscall.RawConn // conn's socket, nil if conn has none (TLS)
 	timeout time.Duration
+	// b.writeOnce, made once rather than a closure per write
+	rawWrite func(fd uintptr) bool
 
 	mu       sync.Mutex
 	closed   bool // a close frame went out: nothing may follow it
 	deadline time.Time
+	rawBuf   []byte // writeOnce's argument and result
+	rawN     int
 }
 
 // Write writes one of the library's frames.
@@ -105,16 +117,62 @@ func (b *batchWriter) Write(p []byte) (int, error) {
 	return b.writeLocked(p)
 }
 
+// tryWriteText writes msg as a text frame if the socket takes it at
+// once, without waiting for the socket or for a write in progress (a
+// keepalive ping to a slow peer may hold b for a while). done reports
+// that all of it went; rest is what is left of a frame written in part,
+// nil if none of it was written.
+func (b *batchWriter) tryWriteText(msg []byte) (done bool, rest []byte) {
+	if b.raw == nil || !b.mu.TryLock() {
+		return false, nil
+	}
+	defer b.mu.Unlock()
+	if b.closed {
+		return false, nil // the writer will find it closed
+	}
+	// The runtime refuses any write past the deadline, even one that
+	// does not wait.
+	if err := b.extendDeadlineLocked(); err != nil {
+		return false, nil
+	}
+	bp := batchBuffers.Get().(*[]byte)
+	buf := append(appendTextHeader((*bp)[:0], len(msg)), msg...)
+	// The runtime may refuse before writeOnce runs (a closed socket).
+	b.rawBuf, b.rawN = buf, 0
+	b.raw.Write(b.rawWrite)
+	n := b.rawN
+	b.rawBuf = nil
+	switch {
+	case n == len(buf):
+		done = true
+	case n > 0:
+		rest = bytes.Clone(buf[n:])
+	}
+	if cap(buf) <= maxBatchWrite*2 {
+		*bp = buf[:0]
+		batchBuffers.Put(bp)
+	}
+	return done, rest
+}
+
+// writeOnce is rawWrite's function: one write(2) of rawBuf, which never
+// waits (the writer goroutine does that).
+func (b *batchWriter) writeOnce(fd uintptr) bool {
+	b.rawN, _ = syscall.Write(int(fd), b.rawBuf)
+	return true
+}
+
 const (
 	opText  = 0x1
 	opClose = 0x8
 	finBit  = 0x80
 )
 
-// writeText writes msgs as text frames, gathered in writes of up to
-// maxBatchWrite bytes (one for a usual batch), and returns the bytes of the
+// writeText writes prefix (the rest of a frame begun by tryWriteText)
+// and msgs as text frames, gathered in writes of up to maxBatchWrite
+// bytes (one for a usual batch), and returns the bytes of prefix and the
 // messages written.
-func (b *batchWriter) writeText(msgs [][]byte) (int, error) {
+func (b *batchWriter) writeText(prefix []byte, msgs [][]byte) (int, error) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	if b.closed {
@@ -127,7 +185,7 @@ func (b *batchWriter) writeText(msgs [][]byte) (int, error) {
 			batchBuffers.Put(bp)
 		}
 	}()
-	buf, n, pending := (*bp)[:0], 0, 0
+	buf, n, pending := append((*bp)[:0], prefix...), 0, len(prefix)
 	for _, msg := range msgs {
 		buf = appendTextHeader(buf, len(msg))
 		buf = append(buf, msg...)
@@ -167,12 +225,17 @@ func appendTextHeader(buf []byte, n int) []byte {
 // and a half timeouts, and the deadline is set at most every half
 // timeout rather than per write.
 func (b *batchWriter) writeLocked(p []byte) (int, error) {
+	if err := b.extendDeadlineLocked(); err != nil {
+		return 0, err
+	}
+	return b.conn.Write(p)
+}
+
+func (b *batchWriter) extendDeadlineLocked() error {
 	now := time.Now()
 	if b.deadline.Sub(now) < b.timeout {
 		b.deadline = now.Add(b.timeout * 3 / 2)
-		if err := b.conn.SetWriteDeadline(b.deadline); err != nil {
-			return 0, err
-		}
+		return b.conn.SetWriteDeadline(b.deadline)
 	}
-	return b.conn.Write(p)
+	return nil
 }

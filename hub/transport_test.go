@@ -11,6 +11,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -41,6 +42,22 @@ type countingConn struct {
 func (c *countingConn) Write(p []byte) (int, error) {
 	c.writes.Add(1)
 	return c.Conn.Write(p)
+}
+
+// SyscallConn counts the writes made on the socket directly too.
+func (c *countingConn) SyscallConn() (syscall.RawConn, error) {
+	raw, err := c.Conn.(syscall.Conn).SyscallConn()
+	return countingRawConn{RawConn: raw, writes: c.writes}, err
+}
+
+type countingRawConn struct {
+	syscall.RawConn
+	writes *atomic.Int64
+}
+
+func (r countingRawConn) Write(f func(uintptr) bool) error {
+	r.writes.Add(1)
+	return r.RawConn.Write(f)
 }
 
 // wsPair serves h.Accept on loopback and dials it, returning the server's
@@ -340,7 +357,7 @@ func TestWriteGetsTheWholeTimeout(t *testing.T) {
 	check := func(what string) {
 		t.Helper()
 		start := time.Now()
-		if _, err := b.writeText([][]byte{[]byte("x")}); err != nil {
+		if _, err := b.writeText(nil, [][]byte{[]byte("x")}); err != nil {
 			t.Fatal(err)
 		}
 		if left := b.deadline.Sub(start); left < timeout {
@@ -382,13 +399,40 @@ func TestFrameLengths(t *testing.T) {
 func TestNothingAfterClose(t *testing.T) {
 	dc := &deadlineConn{}
 	b := &batchWriter{conn: dc, timeout: time.Second}
-	if _, err := b.writeText([][]byte{[]byte("before")}); err != nil {
+	if _, err := b.writeText(nil, [][]byte{[]byte("before")}); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := b.Write([]byte{0x88, 0x02, 0x03, 0xe8}); err != nil { // close, 1000
 		t.Fatal(err)
 	}
-	if _, err := b.writeText([][]byte{[]byte("after")}); !errors.Is(err, net.ErrClosed) {
+	if _, err := b.writeText(nil, [][]byte{[]byte("after")}); !errors.Is(err, net.ErrClosed) {
 		t.Fatalf("a message after the close frame: %v, want net.ErrClosed", err)
+	}
+}
+
+// TestWriteNowFillsTheSocket: messages written straight from Enqueue
+// until the socket takes no more, some of them in part, then by the
+// writer, reach a peer that reads late whole and in order.
+func TestWriteNowFillsTheSocket(t *testing.T) {
+	h, _ := newTestHub(t, nil, Options{MaxQueueBytes: 1 << 30})
+	p := newWSPair(t, h)
+	conn, c := p.dial(t, nil)
+	var msgs []string
+	for i := range 300 {
+		msgs = append(msgs, fmt.Sprintf("%03d%s", i, strings.Repeat(string(rune('a'+i%26)), 64<<10+i)))
+	}
+	for _, m := range msgs {
+		if !c.Enqueue([]byte(m)) {
+			t.Fatal("not queued")
+		}
+	}
+	if c.Queued() == 0 {
+		t.Fatal("the socket took 20 MB without a reader: the test does not fill it")
+	}
+	got := readN(t, conn, len(msgs))
+	for i := range msgs {
+		if got[i] != msgs[i] {
+			t.Fatalf("message %d: read %.10q (%d bytes), want %.10q (%d bytes)", i, got[i], len(got[i]), msgs[i], len(msgs[i]))
+		}
 	}
 }
