@@ -70,9 +70,10 @@ type teller struct {
 	oldShapes    string
 	newShapes    []uint32
 	newShapesBuf [16]uint32
-	shapeH       shapeHash
-	// shapeOfLast: the sentence whose shape shapeH is, if shapeOfKnown.
+	// shapeOfLast: the sentence whose shape is shapeLast, if
+	// shapeOfKnown.
 	shapeOfLast  string
+	shapeLast    uint32
 	shapeOfKnown bool
 }
 

@@ -211,7 +211,7 @@ type castIndex struct {
 	// texts: whom each text seen names (see textRefs).
 	texts map[string]textRef
 	// shapes replaces every name with a mark (see prose_shape.go).
-	shapes *strings.Replacer
+	shapes *shapeNames
 }
 
 // textRef is whom a text names: by name, and by role (in the order the

@@ -190,7 +190,17 @@ func chooseRecords(sc *Scene) []bool {
 // quotable reports whether a spoken line can be quoted: it has words
 // the story has not quoted yet.
 func quotable(sc *Scene, r *Record) bool {
-	return r.Text != "" && !slices.Contains(sc.Recent, quoteKey(r.Text))
+	if r.Text == "" {
+		return false
+	}
+	var kb [16]byte
+	key := appendQuoteKey(kb[:0], r.Text)
+	for _, k := range sc.Recent {
+		if k == string(key) {
+			return false
+		}
+	}
+	return true
 }
 
 // isRoutine reports whether a record is an everyday coming, going or

@@ -23,29 +23,16 @@ const (
 	quotePrefix = "q#"
 )
 
-// shapeHash hashes what it is written (FNV-1a), so that a shape is
-// hashed as the replacer writes it, without building the string.
-type shapeHash uint32
+// shapeNames is every name of a person, place or thing of a cast, and
+// every way of calling a person by role, indexed by first byte, longest
+// first: what a shape replaces with one mark.
+type shapeNames [256][]string
 
-func (h *shapeHash) WriteString(s string) (int, error) {
-	v := *h
-	for k := 0; k < len(s); k++ {
-		v ^= shapeHash(s[k])
-		v *= 16777619
-	}
-	*h = v
-	return len(s), nil
-}
-
-func (h *shapeHash) Write(p []byte) (int, error) { return h.WriteString(string(p)) }
-
-// shapeReplacer replaces every name of a person, place or thing of the
-// cast, and every way of calling a person by role, with one mark.
-func shapeReplacer(c *Cast, x *castIndex) *strings.Replacer {
-	var pairs []string
+func newShapeNames(c *Cast, x *castIndex) *shapeNames {
+	var all []string
 	add := func(s string) {
 		if s != "" {
-			pairs = append(pairs, s, "\x00")
+			all = append(all, s)
 		}
 	}
 	for _, id := range x.ids {
@@ -64,43 +51,47 @@ func shapeReplacer(c *Cast, x *castIndex) *strings.Replacer {
 	for _, n := range c.Items {
 		add(n)
 	}
-	// Longest first, so that a full name is replaced before its first
-	// name (strings.Replacer tries the pairs in order at each place).
-	type pair struct{ from, to string }
-	ps := make([]pair, 0, len(pairs)/2)
-	for k := 0; k < len(pairs); k += 2 {
-		ps = append(ps, pair{pairs[k], pairs[k+1]})
-	}
-	slices.SortFunc(ps, func(a, b pair) int {
-		if c := cmp.Compare(len(b.from), len(a.from)); c != 0 {
+	slices.SortFunc(all, func(a, b string) int {
+		if c := cmp.Compare(len(b), len(a)); c != 0 {
 			return c
 		}
-		return strings.Compare(a.from, b.from)
+		return strings.Compare(a, b)
 	})
-	flat := make([]string, 0, len(pairs))
-	for _, p := range ps {
-		flat = append(flat, p.from, p.to)
+	sn := &shapeNames{}
+	for _, n := range all {
+		sn[n[0]] = append(sn[n[0]], n)
 	}
-	return strings.NewReplacer(flat...)
+	return sn
 }
 
-// shapeOf hashes a sentence's shape.
+// shapeOf hashes a sentence's shape (FNV-1a over the sentence with each
+// name, the longest that fits, written as one mark), without building
+// the string.
 func (t *teller) shapeOf(sentence string) uint32 {
 	x := t.ix()
 	if x.shapes == nil {
-		x.shapes = shapeReplacer(t.cast, x)
+		x.shapes = newShapeNames(t.cast, x)
 	}
 	// A sentence told is most often the last one tried, whose shape
 	// was just worked out: the last answer is kept.
 	if sentence == t.shapeOfLast && t.shapeOfKnown {
-		return uint32(t.shapeH)
+		return t.shapeLast
 	}
-	// The hash lives in the teller: a local would escape through the
-	// writer interface, one allocation a sentence.
-	t.shapeH = 2166136261
-	x.shapes.WriteString(&t.shapeH, sentence)
-	t.shapeOfLast, t.shapeOfKnown = sentence, true
-	return uint32(t.shapeH)
+	h := uint32(2166136261)
+	for k := 0; k < len(sentence); {
+		b := sentence[k]
+		n := 1
+		for _, name := range x.shapes[b] {
+			if strings.HasPrefix(sentence[k:], name) {
+				b, n = 0, len(name)
+				break
+			}
+		}
+		h = (h ^ uint32(b)) * 16777619
+		k += n
+	}
+	t.shapeOfLast, t.shapeLast, t.shapeOfKnown = sentence, h, true
+	return h
 }
 
 // shapeTold reports whether the story has told a sentence of this
@@ -156,14 +147,16 @@ func (t *teller) shapesEntry() string {
 	if over := len(old)/8 + len(t.newShapes) - shapeMemory; over > 0 {
 		old = old[min(len(old), over*8):]
 	}
-	b := make([]byte, 0, len(shapePrefix)+len(old)+8*len(t.newShapes))
-	b = append(append(b, shapePrefix...), old...)
+	var b strings.Builder
+	b.Grow(len(shapePrefix) + len(old) + 8*len(t.newShapes))
+	b.WriteString(shapePrefix)
+	b.WriteString(old)
 	for _, h := range t.newShapes {
 		var hb [8]byte
 		hexShape(hb[:], h)
-		b = append(b, hb[:]...)
+		b.Write(hb[:])
 	}
-	return string(b)
+	return b.String()
 }
 
 // keepProse trims the chronicler's memory: the last proseMemory

@@ -5,7 +5,6 @@
 package engine
 
 import (
-	"hash/fnv"
 	"slices"
 	"strconv"
 	"strings"
@@ -561,7 +560,16 @@ func capitalize(s string) string {
 }
 
 func quoteKey(s string) string {
-	h := fnv.New32a()
-	h.Write([]byte(s))
-	return "q#" + strconv.FormatUint(uint64(h.Sum32()), 36)
+	var kb [16]byte
+	return string(appendQuoteKey(kb[:0], s))
+}
+
+// appendQuoteKey appends quoteKey(s) to b: "q#" and the FNV-1a hash of
+// s in base 36.
+func appendQuoteKey(b []byte, s string) []byte {
+	h := uint32(2166136261)
+	for k := 0; k < len(s); k++ {
+		h = (h ^ uint32(s[k])) * 16777619
+	}
+	return strconv.AppendUint(append(b, quotePrefix...), uint64(h), 36)
 }
