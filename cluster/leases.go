@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -260,6 +261,8 @@ func (c *Cluster) takeOver(ctx context.Context) error {
 	grace := 2 * c.cfg.ScanInterval
 	seen := make(map[string]bool, len(candidates))
 	place := c.placement(len(candidates))
+	room := place.target - c.deps.Runner.Count() // what this node takes as preferred
+	var take []string
 	for _, sim := range candidates {
 		seen[sim] = true
 		c.mu.Lock()
@@ -269,13 +272,38 @@ func (c *Cluster) takeOver(ctx context.Context) error {
 			c.unowned[sim] = now
 		}
 		c.mu.Unlock()
-		mine := place.preferred(sim) == c.node && c.deps.Runner.Count() < place.target
+		mine := room > 0 && place.preferred(sim) == c.node
+		if mine {
+			room--
+		}
 		if mine || now.Sub(since) >= grace {
-			c.acquire(ctx, sim)
+			take = append(take, sim)
 		}
 	}
+	c.acquireAll(ctx, take)
 	c.forgetUnowned(seen)
 	return nil
+}
+
+// acquireWorkers bounds the acquisitions in flight in one scan.
+const acquireWorkers = 16
+
+// acquireAll acquires sims, acquireWorkers at a time: each takes a few
+// round trips to Redis and the store, and a dead node's stories should
+// not wait for each other's in one line. It returns when all are done.
+func (c *Cluster) acquireAll(ctx context.Context, sims []string) {
+	var wg sync.WaitGroup
+	sem := make(chan struct{}, acquireWorkers)
+	for _, sim := range sims {
+		sem <- struct{}{}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			defer func() { <-sem }()
+			c.acquire(ctx, sim)
+		}()
+	}
+	wg.Wait()
 }
 
 // forgetUnowned forgets when the simulations not in seen were first seen
