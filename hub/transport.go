@@ -34,7 +34,15 @@ const (
 // every interval.
 func (h *Hub) Accept(w http.ResponseWriter, r *http.Request, opts *websocket.AcceptOptions) (*websocket.Conn, *Client, error) {
 	hw := &hijackWriter{ResponseWriter: w, timeout: h.opts.WriteTimeout}
-	conn, err := websocket.Accept(hw, r, opts)
+	// The batch writer frames messages uncompressed, so permessage-deflate
+	// is never negotiated, whatever opts ask: a peer that had agreed to it
+	// could take a plain frame for a compressed one.
+	var o websocket.AcceptOptions
+	if opts != nil {
+		o = *opts
+	}
+	o.CompressionMode = websocket.CompressionDisabled
+	conn, err := websocket.Accept(hw, r, &o)
 	if err != nil {
 		return nil, nil, err
 	}

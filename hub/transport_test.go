@@ -436,3 +436,52 @@ func TestWriteNowFillsTheSocket(t *testing.T) {
 		}
 	}
 }
+
+// TestNoCompressionNegotiated: the batch writer frames messages without
+// compression, so Accept never agrees to permessage-deflate, even when
+// the caller's options ask for it and the client offers it.
+func TestNoCompressionNegotiated(t *testing.T) {
+	h, br := newTestHub(t, nil, Options{})
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		conn, c, err := h.Accept(w, r, &websocket.AcceptOptions{CompressionMode: websocket.CompressionContextTakeover})
+		if err != nil {
+			t.Error(err)
+			return
+		}
+		s, err := h.Subscribe(r.Context(), c, "sim")
+		if err == nil {
+			err = h.Activate(r.Context(), s, 0)
+		}
+		if err != nil {
+			t.Error(err)
+			return
+		}
+		for {
+			if _, _, err := conn.Read(context.Background()); err != nil {
+				h.Disconnect(context.Background(), c)
+				return
+			}
+		}
+	}))
+	defer srv.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	conn, resp, err := websocket.Dial(ctx, srv.URL, &websocket.DialOptions{CompressionMode: websocket.CompressionContextTakeover})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.CloseNow()
+	if ext := resp.Header.Get("Sec-WebSocket-Extensions"); ext != "" {
+		t.Fatalf("the server agreed to %q", ext)
+	}
+	msg := []byte(`{"type":"turn","sim":"sim","seq":1,"text":"` + strings.Repeat("the tide came in ", 64) + `"}`)
+	poll.Until(t, 10*time.Second, "the watcher subscribed", func() bool { return h.Watchers("sim") == 1 })
+	br.Publish(ctx, Publication{Sim: "sim", Seq: 1, Data: msg})
+	_, got, err := conn.Read(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if string(got) != string(msg) {
+		t.Fatalf("read %d bytes, want the %d published", len(got), len(msg))
+	}
+}
