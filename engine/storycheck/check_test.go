@@ -123,3 +123,24 @@ func TestTextChecks(t *testing.T) {
 		t.Error("names, places and items are not replaced in shapes")
 	}
 }
+
+// TestChangedCarried: carrying the prize to another place changes
+// something (the goal object's place); the carrier walking alone, or
+// everyone staying put, does not.
+func TestChangedCarried(t *testing.T) {
+	w := heronsalt(t)
+	moved := func(holder, who string) bool {
+		a, b := world(w, "quay", holder), world(w, "quay", holder)
+		b.Characters[w.char[who]].Location = "kiln"
+		return w.changed(&a, &b)
+	}
+	if !moved("wren", "wren") {
+		t.Error("the ledger carried from the quay to the kiln did not count as a change")
+	}
+	if moved("wren", "dace") {
+		t.Error("someone walking without the ledger counted as a change")
+	}
+	if a, b := world(w, "quay", "wren"), world(w, "quay", "wren"); w.changed(&a, &b) {
+		t.Error("a turn where nothing moved counted as a change")
+	}
+}

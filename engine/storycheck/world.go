@@ -147,10 +147,13 @@ func (w *worldIndex) shape(s string) string { return w.names.Replace(s) }
 
 // changed reports whether a turn changed something that matters: the
 // holder or place of a thing some goal is about, anyone's health, a
-// relationship band or a goal's status.
+// relationship band or a goal's status. A carried thing is where its
+// carrier is (the snapshot leaves its own place empty), so carrying the
+// prize from one place to another moves it.
 func (w *worldIndex) changed(a, b *engine.Snapshot) bool {
 	for k := range a.Items {
-		if w.prize[a.Items[k].ID] && (a.Items[k].Holder != b.Items[k].Holder || a.Items[k].Location != b.Items[k].Location) {
+		ia, ib := &a.Items[k], &b.Items[k]
+		if w.prize[ia.ID] && (ia.Holder != ib.Holder || w.place(a, ia) != w.place(b, ib)) {
 			return true
 		}
 	}
@@ -161,6 +164,16 @@ func (w *worldIndex) changed(a, b *engine.Snapshot) bool {
 		}
 	}
 	return false
+}
+
+// place is where a thing is: its own place, or its carrier's.
+func (w *worldIndex) place(sn *engine.Snapshot, it *engine.ItemSnapshot) string {
+	if it.Holder != "" {
+		if i, ok := w.char[it.Holder]; ok {
+			return sn.Characters[i].Location
+		}
+	}
+	return it.Location
 }
 
 func (w *worldIndex) faction(id string) string {
