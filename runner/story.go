@@ -329,7 +329,9 @@ func (st *story) stored(a store.PendingAction, turn int64, err error, done func(
 // nextControl applies the oldest control waiting, unless one is being
 // applied: each sees the status the one before it left.
 func (st *story) nextControl() {
-	for !st.applying && len(st.controls) > 0 {
+	// A turn in flight is stored and published first: a stop or pause
+	// then answers with the final head, and nothing follows its status.
+	for !st.applying && !st.turning && !st.stopping && len(st.controls) > 0 {
 		req := st.controls[0]
 		st.controls = st.controls[1:]
 		from := st.status
@@ -393,7 +395,7 @@ func (st *story) publishStatus(status string, seq int64) {
 // schedule decides, after every event, what the story waits for: the
 // pace, its players, or nothing (it plays the next turn now).
 func (st *story) schedule() {
-	if st.stopping || st.ended || st.turning || st.status != store.StatusRunning {
+	if st.stopping || st.ended || st.turning || st.applying || len(st.controls) > 0 || st.status != store.StatusRunning {
 		st.disarm()
 		return
 	}

@@ -325,4 +325,5 @@ func (st *story) turnDone(res turnResult) {
 	case turnGivenUp:
 		st.stopping = true
 	}
+	st.nextControl()
 }
