@@ -75,8 +75,10 @@ func TestStopWaitsForTurnInFlight(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got.Status != store.StatusFinished || got.Head != stored.Head || stored.Head != 2 {
-		t.Fatalf("stop answered %s at head %d; the store holds head %d, want 2", got.Status, got.Head, stored.Head)
+	// Head 2 unless a loaded machine let the held turn go before the
+	// stop arrived and a later turn was under way by then.
+	if got.Status != store.StatusFinished || got.Head != stored.Head || stored.Head < 2 {
+		t.Fatalf("stop answered %s at head %d; the store holds head %d", got.Status, got.Head, stored.Head)
 	}
 	st.mu.Lock()
 	late := st.late
@@ -86,7 +88,7 @@ func TestStopWaitsForTurnInFlight(t *testing.T) {
 	}
 	pub.mu.Lock()
 	defer pub.mu.Unlock()
-	if n := len(pub.statuses); n == 0 || pub.statuses[n-1] != store.StatusFinished || len(pub.turns) != 2 {
-		t.Fatalf("published turns %v and statuses %v: want turns 1, 2, then finished", pub.turns, pub.statuses)
+	if n := len(pub.statuses); n == 0 || pub.statuses[n-1] != store.StatusFinished || int64(len(pub.turns)) != stored.Head {
+		t.Fatalf("published turns %v and statuses %v: want turns 1 to %d, then finished", pub.turns, pub.statuses, stored.Head)
 	}
 }
