@@ -108,17 +108,23 @@ func builtVersion(bin string) string {
 const centrifugoModule = "github.com/centrifugal/centrifugo/v6"
 
 // centrifugoConfig is the configuration of the benchmark's Centrifugo:
-// the memory broker (one node, like ours without Redis), no history (we
-// keep none in memory for live delivery either: our history is in the
-// store), clients connecting without tokens (insecure mode: for the
-// benchmark only, never in production) and allowed to subscribe to any
-// channel, and the HTTP API behind a key. Pings keep their defaults (25 s,
-// like ours), and so does everything else.
-func centrifugoConfig(port int, apiKey string, profile bool) []byte {
+// the memory broker (one node, like ours without Redis) or, given a
+// redisURL, the Redis engine (nodes sharing a Redis, like ours in a
+// cluster), no history (we keep none in memory for live delivery either:
+// our history is in the store), clients connecting without tokens
+// (insecure mode: for the benchmark only, never in production) and
+// allowed to subscribe to any channel, and the HTTP API behind a key.
+// Pings keep their defaults (25 s, like ours), and so does everything
+// else.
+func centrifugoConfig(port int, apiKey string, profile bool, redisURL string) []byte {
+	engine := map[string]any{"type": "memory"}
+	if redisURL != "" {
+		engine = map[string]any{"type": "redis", "redis": map[string]any{"address": []string{redisURL}}}
+	}
 	cfg := map[string]any{
 		"http_server": map[string]any{"address": "127.0.0.1", "port": port},
 		"log":         map[string]any{"level": "error"},
-		"engine":      map[string]any{"type": "memory"},
+		"engine":      engine,
 		"client":      map[string]any{"insecure": true},
 		"channel": map[string]any{
 			"without_namespace": map[string]any{"allow_subscribe_for_client": true},
@@ -135,17 +141,22 @@ func centrifugoConfig(port int, apiKey string, profile bool) []byte {
 	return b
 }
 
-// centrifugo is a Centrifugo node: the publications come from this
-// process through its HTTP publish API, at the workload's rates and
-// phases, with a payload as large as our turns.
+// centrifugo is a Centrifugo node, or several on the Redis engine: the
+// publications come from this process through the HTTP publish API, at
+// the workload's rates and phases, with a payload as large as our turns;
+// with several nodes each publication goes to the next node in turn.
 type centrifugo struct {
 	bin     string
-	payload int // bytes of each delivered message, wrapper included
+	payload int         // bytes of each delivered message, wrapper included
+	n       int         // nodes; more than one shares a Redis
+	cluster *clusterEnv // with n > 1
 
-	cmd      *exec.Cmd
-	done     chan struct{}
-	log      *os.File
-	base, ws string
+	cmds     []*exec.Cmd
+	dones    []chan struct{}
+	logs     []*os.File
+	bases    []string
+	wss      []string
+	redis    *redisServer
 	key      string
 	profile  bool
 	client   *http.Client
@@ -158,55 +169,25 @@ type centrifugo struct {
 
 func (c *centrifugo) name() string { return "Centrifugo" }
 
+func (c *centrifugo) nodes() int { return max(1, c.n) }
+
 func (c *centrifugo) start(ctx context.Context, w workload, logPrefix string, profile bool) ([]string, error) {
-	port, err := freePort()
-	if err != nil {
-		return nil, err
-	}
 	key := make([]byte, 16)
 	rand.Read(key)
 	c.key, c.profile = hex.EncodeToString(key), profile
-	conf := logPrefix + "-centrifugo.json"
-	if err := os.WriteFile(conf, centrifugoConfig(port, c.key, profile), 0o600); err != nil {
-		return nil, err
-	}
-	if c.log, err = os.Create(logPrefix + "-centrifugo.log"); err != nil {
-		return nil, err
-	}
-	c.cmd = exec.Command(c.bin, "--config", conf)
-	c.cmd.Stdout, c.cmd.Stderr = c.log, c.log
-	if err := c.cmd.Start(); err != nil {
-		return nil, err
-	}
-	c.done = make(chan struct{})
-	go func() {
-		c.cmd.Wait()
-		close(c.done)
-	}()
-	c.base = fmt.Sprintf("http://127.0.0.1:%d", port)
-	c.ws = fmt.Sprintf("ws://127.0.0.1:%d/connection/websocket", port)
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		resp, err := http.Get(c.base + "/health")
-		if err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == 200 {
-				break
-			}
+	redisURL := ""
+	if c.nodes() > 1 {
+		var err error
+		if c.redis, err = startRedis(ctx, c.cluster.redisBin, c.cluster.redisPort, logPrefix); err != nil {
+			return nil, err
 		}
-		select {
-		case <-c.done:
-			return nil, fmt.Errorf("centrifugo exited at start; see %s", c.log.Name())
-		default:
-		}
-		if time.Now().After(deadline) {
-			return nil, fmt.Errorf("centrifugo did not answer /health; see %s", c.log.Name())
-		}
-		if err := sleep(ctx, 50*time.Millisecond); err != nil {
+		redisURL = c.redis.url
+	}
+	for i := range c.nodes() {
+		if err := c.startNode(ctx, fmt.Sprintf("%s-centrifugo-%d", logPrefix, i+1), profile && i == 0, redisURL); err != nil {
 			return nil, err
 		}
 	}
-
 	c.client = &http.Client{
 		Timeout:   10 * time.Second,
 		Transport: &http.Transport{MaxIdleConns: w.Stories, MaxIdleConnsPerHost: w.Stories},
@@ -218,9 +199,61 @@ func (c *centrifugo) start(ctx context.Context, w workload, logPrefix string, pr
 		channels[i] = fmt.Sprintf("story-%04d", i)
 		offset := w.Interval * time.Duration(i) / time.Duration(w.Stories)
 		ch := channels[i]
-		c.pubs.Go(func() { c.publishLoop(pctx, ch, offset, w.Interval) })
+		c.pubs.Go(func() { c.publishLoop(pctx, ch, i, offset, w.Interval) })
 	}
 	return channels, nil
+}
+
+// startNode starts one node and waits until it is healthy.
+func (c *centrifugo) startNode(ctx context.Context, prefix string, profile bool, redisURL string) error {
+	port, err := freePort()
+	if err != nil {
+		return err
+	}
+	conf := prefix + ".json"
+	if err := os.WriteFile(conf, centrifugoConfig(port, c.key, profile, redisURL), 0o600); err != nil {
+		return err
+	}
+	log, err := os.Create(prefix + ".log")
+	if err != nil {
+		return err
+	}
+	c.logs = append(c.logs, log)
+	cmd := exec.Command(c.bin, "--config", conf)
+	cmd.Stdout, cmd.Stderr = log, log
+	if err := cmd.Start(); err != nil {
+		return err
+	}
+	done := make(chan struct{})
+	go func() {
+		cmd.Wait()
+		close(done)
+	}()
+	c.cmds, c.dones = append(c.cmds, cmd), append(c.dones, done)
+	base := fmt.Sprintf("http://127.0.0.1:%d", port)
+	c.bases = append(c.bases, base)
+	c.wss = append(c.wss, fmt.Sprintf("ws://127.0.0.1:%d/connection/websocket", port))
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		resp, err := http.Get(base + "/health")
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == 200 {
+				return nil
+			}
+		}
+		select {
+		case <-done:
+			return fmt.Errorf("centrifugo exited at start; see %s", log.Name())
+		default:
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("centrifugo did not answer /health; see %s", log.Name())
+		}
+		if err := sleep(ctx, 50*time.Millisecond); err != nil {
+			return err
+		}
+	}
 }
 
 func freePort() (int, error) {
@@ -234,7 +267,7 @@ func freePort() (int, error) {
 
 // publishLoop publishes to ch once per interval, starting after offset,
 // each payload carrying its seq and the time it was produced.
-func (c *centrifugo) publishLoop(ctx context.Context, ch string, offset, interval time.Duration) {
+func (c *centrifugo) publishLoop(ctx context.Context, ch string, i int, offset, interval time.Duration) {
 	if sleep(ctx, offset) != nil {
 		return
 	}
@@ -245,7 +278,8 @@ func (c *centrifugo) publishLoop(ctx context.Context, ch string, offset, interva
 	for seq := int64(1); ; seq++ {
 		at := time.Now().UTC()
 		body = appendPublish(body[:0], ch, seq, at, pad)
-		if err := c.publish(ctx, body); err != nil && ctx.Err() == nil {
+		base := c.bases[(i+int(seq))%len(c.bases)]
+		if err := c.publish(ctx, base, body); err != nil && ctx.Err() == nil {
 			c.pubErrs.Add(1)
 		}
 		// How long the call took bounds the share of the latency spent
@@ -284,8 +318,8 @@ func padFor(size int, ch string) int {
 	return max(0, size-wrapper-data)
 }
 
-func (c *centrifugo) publish(ctx context.Context, body []byte) error {
-	req, err := http.NewRequestWithContext(ctx, "POST", c.base+"/api/publish", bytes.NewReader(body))
+func (c *centrifugo) publish(ctx context.Context, base string, body []byte) error {
+	req, err := http.NewRequestWithContext(ctx, "POST", base+"/api/publish", bytes.NewReader(body))
 	if err != nil {
 		return err
 	}
@@ -306,16 +340,35 @@ func (c *centrifugo) publish(ctx context.Context, body []byte) error {
 	return nil
 }
 
-func (c *centrifugo) pid() int { return c.cmd.Process.Pid }
-
-func (c *centrifugo) pprof() string {
-	if !c.profile {
-		return ""
+func (c *centrifugo) pids() []int {
+	out := make([]int, len(c.cmds))
+	for i, cmd := range c.cmds {
+		out[i] = cmd.Process.Pid
 	}
-	return c.base + "/debug/pprof/"
+	return out
 }
 
-func (c *centrifugo) metrics() string { return c.base + "/metrics" }
+func (c *centrifugo) aux() []int {
+	if c.redis == nil {
+		return nil
+	}
+	return []int{c.redis.pid()}
+}
+
+func (c *centrifugo) pprof() string {
+	if !c.profile || len(c.bases) == 0 {
+		return ""
+	}
+	return c.bases[0] + "/debug/pprof/"
+}
+
+func (c *centrifugo) metrics() []string {
+	out := make([]string, len(c.bases))
+	for i, b := range c.bases {
+		out[i] = b + "/metrics"
+	}
+	return out
+}
 
 func (c *centrifugo) producerErrors() int64 { return c.pubErrs.Load() }
 
@@ -333,18 +386,23 @@ func (c *centrifugo) stop() {
 		c.stopPubs()
 		c.pubs.Wait()
 	}
-	if c.cmd != nil && c.cmd.Process != nil {
-		c.cmd.Process.Signal(syscall.SIGTERM)
-		select {
-		case <-c.done:
-		case <-time.After(40 * time.Second):
-			c.cmd.Process.Kill()
-			<-c.done
-		}
+	var wg sync.WaitGroup
+	for i, cmd := range c.cmds {
+		wg.Go(func() {
+			cmd.Process.Signal(syscall.SIGTERM)
+			select {
+			case <-c.dones[i]:
+			case <-time.After(40 * time.Second):
+				cmd.Process.Kill()
+				<-c.dones[i]
+			}
+		})
 	}
-	if c.log != nil {
-		c.log.Close()
+	wg.Wait()
+	for _, l := range c.logs {
+		l.Close()
 	}
+	c.redis.stop()
 }
 
 // Kinds of line in Centrifugo's JSON protocol, as a watcher sees them.
@@ -406,9 +464,9 @@ func replyError(line []byte) error {
 
 var errDisconnected = errors.New("centrifugo sent a disconnect")
 
-func (c *centrifugo) watch(ctx context.Context, ch string, wr *watcher) error {
+func (c *centrifugo) watch(ctx context.Context, ch string, nd int, wr *watcher) error {
 	dctx, cancel := context.WithTimeout(ctx, 30*time.Second)
-	conn, _, err := websocket.Dial(dctx, c.ws, nil)
+	conn, _, err := websocket.Dial(dctx, c.wss[nd], nil)
 	cancel()
 	if err != nil {
 		return err

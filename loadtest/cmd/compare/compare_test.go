@@ -39,7 +39,10 @@ func TestParseWorkloads(t *testing.T) {
 	if tiny, _ := parseWorkloads("A", 0.0001); tiny[0].Watchers != 1 {
 		t.Fatalf("a tiny scale leaves %d watchers per story, want 1", tiny[0].Watchers)
 	}
-	for _, bad := range []string{"C", ""} {
+	if c, _ := parseWorkloads("c", 1); len(c) != 1 || c[0].conns() != 3000 || c[0].rate() != 3000 {
+		t.Fatalf("C: %+v", c)
+	}
+	for _, bad := range []string{"D", ""} {
 		if _, err := parseWorkloads(bad, 1); err == nil {
 			t.Errorf("workload %q accepted", bad)
 		}
@@ -115,7 +118,10 @@ func TestCentrifugoConfig(t *testing.T) {
 			Port    int    `json:"port"`
 		} `json:"http_server"`
 		Engine struct {
-			Type string `json:"type"`
+			Type  string `json:"type"`
+			Redis struct {
+				Address []string `json:"address"`
+			} `json:"redis"`
 		} `json:"engine"`
 		Client struct {
 			Insecure bool `json:"insecure"`
@@ -127,12 +133,19 @@ func TestCentrifugoConfig(t *testing.T) {
 			Enabled bool `json:"enabled"`
 		} `json:"debug"`
 	}
-	if err := json.Unmarshal(centrifugoConfig(8123, "k3y", false), &cfg); err != nil {
+	if err := json.Unmarshal(centrifugoConfig(8123, "k3y", false, ""), &cfg); err != nil {
 		t.Fatal(err)
 	}
 	if cfg.HTTPServer.Address != "127.0.0.1" || cfg.HTTPServer.Port != 8123 || cfg.Engine.Type != "memory" ||
 		!cfg.Client.Insecure || cfg.HTTPAPI.Key != "k3y" || cfg.Debug.Enabled {
 		t.Fatalf("config %+v", cfg)
+	}
+	// Several nodes: the Redis engine, on the run's Redis.
+	if err := json.Unmarshal(centrifugoConfig(8123, "k3y", false, "redis://127.0.0.1:18600/0"), &cfg); err != nil {
+		t.Fatal(err)
+	}
+	if cfg.Engine.Type != "redis" || len(cfg.Engine.Redis.Address) != 1 || cfg.Engine.Redis.Address[0] != "redis://127.0.0.1:18600/0" {
+		t.Fatalf("cluster config %+v", cfg.Engine)
 	}
 }
 
@@ -231,12 +244,12 @@ func TestCentrifugoWatcher(t *testing.T) {
 	pongs := make(chan struct{}, 1)
 	srv := fakeCentrifugo(t, pongs)
 	defer srv.Close()
-	cf := &centrifugo{ws: "ws" + strings.TrimPrefix(srv.URL, "http")}
+	cf := &centrifugo{wss: []string{"ws" + strings.TrimPrefix(srv.URL, "http")}}
 	st := &runState{}
 	st.measuring.Store(true)
 	w := &watcher{st: st}
 	done := make(chan error, 1)
-	go func() { done <- cf.watch(context.Background(), "story-1", w) }()
+	go func() { done <- cf.watch(context.Background(), "story-1", 0, w) }()
 	var err error
 	select {
 	case err = <-done:

@@ -7,6 +7,7 @@
 //	make compare
 //	go run ./loadtest/cmd/compare -novel bin/novel-engine -centrifugo bin/centrifugo
 //	go run ./loadtest/cmd/compare -scale 0.05 -duration 10s -repeats 1   # a quick check
+//	go run ./loadtest/cmd/compare -cluster 3   # three nodes of each on a Redis of their own
 //
 // It installs Centrifugo (go install) into the -centrifugo path when that
 // is missing or another version. See docs/benchmarks.md for the method.
@@ -20,6 +21,7 @@ import (
 	"io"
 	"math"
 	"os"
+	"os/exec"
 	"os/signal"
 	"path/filepath"
 	"runtime/pprof"
@@ -53,6 +55,8 @@ type config struct {
 	selfProfile   string
 	logDir        string
 	connectWithin time.Duration
+	nodes         int         // nodes of each system
+	cluster       *clusterEnv // with nodes > 1
 }
 
 // A workload is a number of channels (stories) publishing at one interval,
@@ -72,10 +76,12 @@ func (w workload) rate() float64 {
 }
 
 // The workloads of the comparison: many quiet stories with a modest
-// audience each, and a few busy ones with a large audience.
+// audience each, a few busy ones with a large audience, and the cluster's
+// (its watchers spread over the nodes).
 var workloads = map[string]workload{
 	"A":  {Name: "A", Stories: 100, Interval: time.Second, Watchers: 100},
 	"B'": {Name: "B'", Stories: 20, Interval: 200 * time.Millisecond, Watchers: 300},
+	"C":  {Name: "C", Stories: 30, Interval: time.Second, Watchers: 100},
 }
 
 // parseWorkloads reads -workloads and applies -scale to the watchers per
@@ -92,7 +98,7 @@ func parseWorkloads(list string, scale float64) ([]workload, error) {
 		}
 		w, ok := workloads[name]
 		if !ok {
-			return nil, fmt.Errorf("-workloads: no workload %q (A, B')", name)
+			return nil, fmt.Errorf("-workloads: no workload %q (A, B', C)", name)
 		}
 		w.Watchers = max(1, int(math.Round(float64(w.Watchers)*scale)))
 		out = append(out, w)
@@ -112,7 +118,7 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 	fs.StringVar(&c.cfBin, "centrifugo", "bin/centrifugo", "the centrifugo binary; installed here with go install when missing or of another version")
 	fs.StringVar(&c.cfVersion, "centrifugo-version", "v6.9.1", "the Centrifugo version to compare with")
 	fs.BoolVar(&c.install, "install", true, "install Centrifugo when -centrifugo is missing or another version")
-	wl := fs.String("workloads", "A,B'", "workloads to run, in order: A (100 stories × 1 turn/s × 100 watchers), B' (20 × 5 turns/s × 300)")
+	wl := fs.String("workloads", "", "workloads to run, in order: A (100 stories × 1 turn/s × 100 watchers), B' (20 × 5 turns/s × 300), C (30 × 1 turn/s × 100); empty: A,B' on one node, C with -cluster")
 	scale := fs.Float64("scale", 1, "multiplies the watchers per story, e.g. 0.05 for a quick check")
 	servers := fs.String("servers", "novel,centrifugo", "servers to measure: novel, centrifugo or both")
 	fs.IntVar(&c.repeats, "repeats", 3, "runs of each workload on each server, alternating which goes first")
@@ -124,8 +130,28 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 	fs.StringVar(&c.selfProfile, "self-profile", "", "file to write this load generator's own CPU profile into, over all runs (is the client keeping up?)")
 	fs.StringVar(&c.logDir, "logs", "", "directory for the servers' logs and Centrifugo's config; empty: a new temporary directory")
 	fs.DurationVar(&c.connectWithin, "connect-timeout", 2*time.Minute, "longest wait for every watcher to be subscribed")
+	fs.IntVar(&c.nodes, "cluster", 1, "nodes of each system; more than one: both on a Redis of their own (redis-server), ours with a PostgreSQL database of its own, watchers spread evenly over the nodes")
+	env := clusterEnv{}
+	fs.StringVar(&env.redisBin, "redis-server", "redis-server", "with -cluster: the redis-server binary (6.2 or later)")
+	fs.IntVar(&env.redisPort, "redis-port", 0, "with -cluster: the port of the run's Redis; 0: a free port")
+	fs.StringVar(&env.pgAdmin, "pg", "postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable", "with -cluster: a PostgreSQL server (any database of it) on which each run of ours creates a database of its own and drops it after")
 	if err := fs.Parse(args); err != nil {
 		return err
+	}
+	if c.nodes < 1 {
+		return errors.New("-cluster must be at least 1")
+	}
+	if c.nodes > 1 {
+		c.cluster = &env
+		if _, err := exec.LookPath(env.redisBin); err != nil {
+			return fmt.Errorf("-redis-server: %w", err)
+		}
+	}
+	if *wl == "" {
+		*wl = "A,B'"
+		if c.nodes > 1 {
+			*wl = "C"
+		}
 	}
 	var err error
 	if c.workloads, err = parseWorkloads(*wl, *scale); err != nil {
@@ -222,8 +248,8 @@ func raiseFileLimit(out io.Writer, conns int) error {
 func compare(ctx context.Context, c config, out io.Writer) error {
 	var all []result
 	for _, w := range c.workloads {
-		fmt.Fprintf(out, "\nworkload %s: %d stories × one turn per %v × %d watchers = %d connections, %.0f deliveries/s\n",
-			w.Name, w.Stories, w.Interval, w.Watchers, w.conns(), w.rate())
+		fmt.Fprintf(out, "\nworkload %s: %d stories × one turn per %v × %d watchers = %d connections, %.0f deliveries/s, on %d node(s) of each system\n",
+			w.Name, w.Stories, w.Interval, w.Watchers, w.conns(), w.rate(), c.nodes)
 		payload := c.payloadBytes
 		for rep := range c.repeats {
 			order := c.servers
@@ -237,13 +263,13 @@ func compare(ctx context.Context, c config, out io.Writer) error {
 				var srv server
 				switch s {
 				case serverNovel:
-					srv = &novel{bin: c.novelBin}
+					srv = &novel{bin: c.novelBin, n: c.nodes, cluster: c.cluster}
 				case serverCentrifugo:
 					p := payload
 					if p == 0 {
 						p = 1500
 					}
-					srv = &centrifugo{bin: c.cfBin, payload: p}
+					srv = &centrifugo{bin: c.cfBin, payload: p, n: c.nodes, cluster: c.cluster}
 				}
 				tag := fmt.Sprintf("%s-%s-run%d", strings.ReplaceAll(w.Name, "'", "p"), s, rep+1)
 				r, err := measureRun(ctx, c, w, srv, tag, out)

@@ -3,10 +3,13 @@ package main
 import (
 	"bytes"
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"fmt"
 	"os"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/coder/websocket"
@@ -14,44 +17,91 @@ import (
 	"github.com/novel-engine/novel-engine/loadtest/internal/node"
 )
 
-// novel is a Novel Engine node: the publications are the turns of stories
-// it computes itself, started from the built-in scenarios without their
-// end conditions so that they outlive the run.
+// novel is a Novel Engine node, or several sharing a Redis of their own
+// and a PostgreSQL database of their own: the publications are the turns
+// of stories it computes itself, started from the built-in scenarios
+// without their end conditions so that they outlive the run.
 type novel struct {
-	bin  string
-	proc *node.Process
-	log  *os.File
-	ws   string
+	bin     string
+	n       int         // nodes; more than one makes a cluster
+	cluster *clusterEnv // with n > 1
+
+	procs []*node.Process
+	logs  []*os.File
+	ws    []string
+	redis *redisServer
+	db    *pgDatabase
 }
 
 func (n *novel) name() string { return "Novel Engine" }
 
-func (n *novel) start(ctx context.Context, w workload, logPrefix string, profile bool) ([]string, error) {
+func (n *novel) nodes() int { return max(1, n.n) }
+
+// env is what every node of a cluster is started with, after the
+// process's own: Redis, the database, a shared token key.
+func (n *novel) clusterEnv(ctx context.Context, logPrefix string) ([]string, error) {
+	if n.nodes() == 1 {
+		return nil, nil
+	}
 	var err error
-	if n.log, err = os.Create(logPrefix + "-novel-engine.log"); err != nil {
+	if n.redis, err = startRedis(ctx, n.cluster.redisBin, n.cluster.redisPort, logPrefix); err != nil {
 		return nil, err
 	}
-	env := []string{"NOVEL_LOG_LEVEL=warn"}
-	if profile {
-		env = append(env, "NOVEL_PPROF_ADDR=127.0.0.1:0")
-	}
-	if n.proc, err = node.Spawn(n.bin, env, n.log); err != nil {
+	if n.db, err = createDatabase(ctx, n.cluster.pgAdmin); err != nil {
 		return nil, err
 	}
-	n.ws = strings.Replace(n.proc.URL, "http://", "ws://", 1) + "/v1/ws"
-	tok, err := node.Guest(n.proc.URL)
+	secret := make([]byte, 24)
+	rand.Read(secret)
+	return []string{
+		"NOVEL_REDIS_URL=" + n.redis.url,
+		"NOVEL_REDIS_PREFIX=compare:",
+		"NOVEL_DATABASE_URL=" + n.db.url,
+		"NOVEL_JWT_SECRET=" + hex.EncodeToString(secret),
+		"NOVEL_GUEST_AUTH=true",
+	}, nil
+}
+
+func (n *novel) start(ctx context.Context, w workload, logPrefix string, profile bool) ([]string, error) {
+	env, err := n.clusterEnv(ctx, logPrefix)
 	if err != nil {
 		return nil, err
 	}
-	scenarios, err := node.EndlessScenarios(n.proc.URL)
+	env = append(env, "NOVEL_LOG_LEVEL=warn")
+	for i := range n.nodes() {
+		log, err := os.Create(fmt.Sprintf("%s-novel-engine-%d.log", logPrefix, i+1))
+		if err != nil {
+			return nil, err
+		}
+		n.logs = append(n.logs, log)
+		e := append(env[:len(env):len(env)], fmt.Sprintf("NOVEL_NODE_ID=node%d", i+1))
+		if profile && i == 0 {
+			e = append(e, "NOVEL_PPROF_ADDR=127.0.0.1:0")
+		}
+		if i > 0 {
+			e = append(e, "NOVEL_MIGRATE=false") // the first node did
+		}
+		p, err := node.Spawn(n.bin, e, log)
+		if err != nil {
+			return nil, err
+		}
+		n.procs = append(n.procs, p)
+		n.ws = append(n.ws, strings.Replace(p.URL, "http://", "ws://", 1)+"/v1/ws")
+	}
+	base := n.procs[0].URL
+	tok, err := node.Guest(base)
+	if err != nil {
+		return nil, err
+	}
+	scenarios, err := node.EndlessScenarios(base)
 	if err != nil {
 		return nil, err
 	}
 	// Stories start spread over one interval, so their turns come at
-	// staggered phases, as stories started at different times do.
+	// staggered phases, as stories started at different times do. In a
+	// cluster each runs on the node its placement picks.
 	sims := make([]string, w.Stories)
 	for i := range sims {
-		if sims[i], err = node.Create(n.proc.URL, tok, scenarios[i%len(scenarios)], i+1, w.Interval); err != nil {
+		if sims[i], err = node.Create(base, tok, scenarios[i%len(scenarios)], i+1, w.Interval); err != nil {
 			return nil, err
 		}
 		if err := sleep(ctx, w.Interval/time.Duration(w.Stories)); err != nil {
@@ -61,26 +111,51 @@ func (n *novel) start(ctx context.Context, w workload, logPrefix string, profile
 	return sims, nil
 }
 
-func (n *novel) pid() int { return n.proc.Pid() }
-
-func (n *novel) pprof() string {
-	if n.proc == nil || n.proc.Pprof == "" {
-		return ""
+func (n *novel) pids() []int {
+	out := make([]int, len(n.procs))
+	for i, p := range n.procs {
+		out[i] = p.Pid()
 	}
-	return n.proc.Pprof
+	return out
 }
 
-func (n *novel) metrics() string { return n.proc.URL + "/metrics" }
+func (n *novel) aux() []int {
+	if n.redis == nil {
+		return nil
+	}
+	return []int{n.redis.pid()}
+}
+
+func (n *novel) pprof() string {
+	if len(n.procs) == 0 {
+		return ""
+	}
+	return n.procs[0].Pprof
+}
+
+func (n *novel) metrics() []string {
+	out := make([]string, len(n.procs))
+	for i, p := range n.procs {
+		out[i] = p.URL + "/metrics"
+	}
+	return out
+}
 
 // The stories' errors show in the node's log, not here.
 func (n *novel) producerErrors() int64 { return 0 }
 
 func (n *novel) stop() {
-	if n.proc != nil {
-		n.proc.Stop()
+	var wg sync.WaitGroup
+	for _, p := range n.procs {
+		wg.Go(p.Stop)
 	}
-	if n.log != nil {
-		n.log.Close()
+	wg.Wait()
+	for _, l := range n.logs {
+		l.Close()
+	}
+	n.redis.stop()
+	if err := n.db.drop(); err != nil {
+		fmt.Fprintf(os.Stderr, "compare: drop database %s: %v\n", n.db.name, err)
 	}
 }
 
@@ -106,9 +181,9 @@ var (
 	errorPrefix    = []byte(`{"type":"error"`)
 )
 
-func (n *novel) watch(ctx context.Context, sim string, wr *watcher) error {
+func (n *novel) watch(ctx context.Context, sim string, nd int, wr *watcher) error {
 	dctx, cancel := context.WithTimeout(ctx, 30*time.Second)
-	c, _, err := websocket.Dial(dctx, n.ws, nil)
+	c, _, err := websocket.Dial(dctx, n.ws[nd], nil)
 	cancel()
 	if err != nil {
 		return err

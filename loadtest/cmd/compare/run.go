@@ -30,16 +30,20 @@ type server interface {
 	// start launches the process (logging into logDir) and the
 	// producers, and returns the channels (stories) watchers subscribe to.
 	start(ctx context.Context, w workload, logDir string, profile bool) ([]string, error)
-	pid() int
-	// watch connects, subscribes to channel and reads until ctx ends,
-	// reporting each delivery to wr. It returns an error when the
-	// connection failed before ctx ended.
-	watch(ctx context.Context, channel string, wr *watcher) error
-	// pprof is the base URL of the server's profiles ("" without).
+	// pids are the server's processes, one per node: their CPU, memory
+	// and writes are summed.
+	pids() []int
+	// nodes is how many nodes watchers are spread over.
+	nodes() int
+	// watch connects to node (0 to nodes()-1), subscribes to channel and
+	// reads until ctx ends, reporting each delivery to wr. It returns an
+	// error when the connection failed before ctx ended.
+	watch(ctx context.Context, channel string, node int, wr *watcher) error
+	// pprof is the base URL of the first node's profiles ("" without).
 	pprof() string
-	// metrics is the URL of the server's Prometheus metrics, whose Go
-	// runtime figures say where its memory goes.
-	metrics() string
+	// metrics are the URLs of the nodes' Prometheus metrics, whose Go
+	// runtime figures say where their memory goes.
+	metrics() []string
 	// producerErrors counts publications the producers failed to make.
 	producerErrors() int64
 	stop()
@@ -151,6 +155,7 @@ type result struct {
 	goroutines       int           // after connecting, when profiled
 	clientCPU        time.Duration // this process's, over the window
 	otherCPU         time.Duration // every other process's, over the window
+	redisCPU         time.Duration // the Redis the nodes share, over the window
 	writes           int64         // the server's write system calls, over the window
 	reasons          map[string]int
 	publishRTT       [2]time.Duration // p50 and p99 of the HTTP publish calls, for Centrifugo
@@ -193,10 +198,23 @@ func parseMemstats(b []byte) memstats {
 	return m
 }
 
-func fetchMemstats(url string) memstats {
-	if url == "" {
-		return memstats{}
+// fetchMemstats sums the memory figures of every node.
+func fetchMemstats(urls []string) memstats {
+	sum := memstats{ok: len(urls) > 0}
+	for _, url := range urls {
+		m := fetchOne(url)
+		sum.ok = sum.ok && m.ok
+		sum.stacks += m.stacks
+		sum.heapInuse += m.heapInuse
+		sum.heapIdle += m.heapIdle
+		sum.heapFreed += m.heapFreed
+		sum.goroutines += m.goroutines
+		sum.sys += m.sys
 	}
+	return sum
+}
+
+func fetchOne(url string) memstats {
 	resp, err := http.Get(url)
 	if err != nil {
 		return memstats{}
@@ -277,6 +295,9 @@ func (r result) line() string {
 	}
 	if r.deliveries > 0 {
 		s += fmt.Sprintf("  (load generator CPU %.1f µs/delivery, other processes %.2f cores", float64(r.clientCPU.Microseconds())/float64(r.deliveries), r.otherCores())
+		if r.redisCPU > 0 {
+			s += fmt.Sprintf(", Redis CPU %.1f µs/delivery", float64(r.redisCPU.Microseconds())/float64(r.deliveries))
+		}
 		if r.publishRTT[1] > 0 {
 			s += fmt.Sprintf(", publish call p50 %.2f ms p99 %.2f ms", ms(r.publishRTT[0]), ms(r.publishRTT[1]))
 		}
@@ -306,10 +327,12 @@ func connect(ctx, wctx context.Context, c config, srv server, channels []string,
 		wr := &watcher{st: st}
 		watchers[i] = wr
 		// Consecutive watchers watch different stories, so every story's
-		// audience grows at the same pace.
+		// audience grows at the same pace; each round of stories goes to
+		// the next node, so every story has watchers on every node.
 		ch := channels[i%len(channels)]
+		node := (i / len(channels)) % srv.nodes()
 		wg.Go(func() {
-			if err := srv.watch(wctx, ch, wr); err != nil && wctx.Err() == nil {
+			if err := srv.watch(wctx, ch, node, wr); err != nil && wctx.Err() == nil {
 				st.fail(err)
 			}
 		})
@@ -357,7 +380,7 @@ func measureRun(ctx context.Context, c config, w workload, srv server, tag strin
 	if err := sleep(ctx, 2*time.Second); err != nil {
 		return r, err
 	}
-	if r.rssBefore, err = proc.RSS(srv.pid()); err != nil {
+	if r.rssBefore, err = sumOf(srv.pids(), proc.RSS); err != nil {
 		return r, err
 	}
 	r.memBefore = fetchMemstats(srv.metrics())
@@ -376,7 +399,7 @@ func measureRun(ctx context.Context, c config, w workload, srv server, tag strin
 	if err := sleep(ctx, c.warmup); err != nil {
 		return r, err
 	}
-	if r.rssAfter, err = proc.RSS(srv.pid()); err != nil {
+	if r.rssAfter, err = sumOf(srv.pids(), proc.RSS); err != nil {
 		return r, err
 	}
 	r.memAfter = fetchMemstats(srv.metrics())
@@ -390,7 +413,7 @@ func measureRun(ctx context.Context, c config, w workload, srv server, tag strin
 			saveProfile(fmt.Sprintf("%sprofile?seconds=%d", srv.pprof(), int(c.duration.Seconds())), base+"-cpu.pprof", out)
 		})
 	}
-	cpu0, err := proc.CPU(srv.pid())
+	cpu0, err := sumOf(srv.pids(), proc.CPU)
 	if err != nil {
 		return r, err
 	}
@@ -402,18 +425,21 @@ func measureRun(ctx context.Context, c config, w workload, srv server, tag strin
 	if err != nil {
 		return r, err
 	}
-	writes0, err := proc.Writes(srv.pid())
+	writes0, err := sumOf(srv.pids(), proc.Writes)
 	if err != nil {
 		return r, err
 	}
+	redis0, _ := sumOf(auxPids(srv), proc.CPU)
 	errs0 := srv.producerErrors()
 	st.measuring.Store(true)
 	err = sleep(ctx, c.duration)
 	st.measuring.Store(false)
-	cpu1, cerr := proc.CPU(srv.pid())
+	cpu1, cerr := sumOf(srv.pids(), proc.CPU)
 	self1, _ := proc.CPU(os.Getpid())
 	busy1, _ := proc.Machine()
-	writes1, _ := proc.Writes(srv.pid())
+	writes1, _ := sumOf(srv.pids(), proc.Writes)
+	redis1, _ := sumOf(auxPids(srv), proc.CPU)
+	r.redisCPU = redis1 - redis0
 	r.writes = writes1 - writes0
 	r.clientCPU = self1 - self0
 	if err != nil {
@@ -424,7 +450,7 @@ func measureRun(ctx context.Context, c config, w workload, srv server, tag strin
 	}
 	r.cpu = cpu1 - cpu0
 	// What the rest of the machine (other people's builds, here) took.
-	r.otherCPU = max(0, busy1-busy0-r.cpu-r.clientCPU)
+	r.otherCPU = max(0, busy1-busy0-r.cpu-r.clientCPU-r.redisCPU)
 	r.producerErrors = srv.producerErrors() - errs0
 	profiled.Wait()
 	cancel()
@@ -460,6 +486,28 @@ func saveProfile(url, path string, out io.Writer) int {
 	var n int
 	fmt.Sscanf(string(b), "goroutine profile: total %d", &n)
 	return n
+}
+
+// sumOf adds up what read says of each process.
+func sumOf[T time.Duration | int64](pids []int, read func(int) (T, error)) (T, error) {
+	var sum T
+	for _, pid := range pids {
+		v, err := read(pid)
+		if err != nil {
+			return 0, err
+		}
+		sum += v
+	}
+	return sum, nil
+}
+
+// auxPids are the processes a server's nodes share (a cluster's Redis),
+// whose CPU is reported beside the nodes'.
+func auxPids(srv server) []int {
+	if a, ok := srv.(interface{ aux() []int }); ok {
+		return a.aux()
+	}
+	return nil
 }
 
 func sleep(ctx context.Context, d time.Duration) error {
