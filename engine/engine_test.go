@@ -24,7 +24,15 @@ func mustBuiltin(tb testing.TB, id string) *Scenario {
 func play(tb testing.TB, s *Sim, n int, player func(seq int64) map[string]Action) []Turn {
 	tb.Helper()
 	var out []Turn
-	for !s.Finished() && len(out) < n {
+	playEach(tb, s, n, player, func(t Turn) { out = append(out, t) })
+	return out
+}
+
+// playEach plays like play, and hands each turn to each as soon as it is
+// played, while the world stands as that turn left it.
+func playEach(tb testing.TB, s *Sim, n int, player func(seq int64) map[string]Action, each func(Turn)) {
+	tb.Helper()
+	for played := 0; !s.Finished() && played < n; played++ {
 		var acts map[string]Action
 		if player != nil {
 			acts = player(s.Seq() + 1)
@@ -33,9 +41,8 @@ func play(tb testing.TB, s *Sim, n int, player func(seq int64) map[string]Action
 		if err != nil {
 			tb.Fatalf("step %d: %v", s.Seq()+1, err)
 		}
-		out = append(out, t)
+		each(t)
 	}
-	return out
 }
 
 func encodeTurns(tb testing.TB, turns []Turn) string {

@@ -1,8 +1,7 @@
 package engine
 
 import (
-	"context"
-	"slices"
+	"math"
 	"strings"
 	"testing"
 )
@@ -18,46 +17,6 @@ type sceneStats struct {
 	told, stakes          int
 	fightsAfterVerdict    int
 	moveTold, moveSkipped int
-}
-
-// sceneSnap is what counts as a change for "told turns that changed
-// something": the prize's holder or place, health, a relationship band, a
-// goal's status.
-type sceneSnap struct {
-	prizes []string
-	health []int
-	bands  []int8
-	goals  []string
-}
-
-func takeSceneSnap(s *Sim) sceneSnap {
-	var sn sceneSnap
-	for ii, it := range s.w.Items {
-		prize := false
-		for _, c := range s.sc.Characters {
-			for _, g := range c.Goals {
-				if g.Item == s.sc.Items[ii].ID && (g.Kind == GoalObtain || g.Kind == GoalDeliver) {
-					prize = true
-				}
-			}
-		}
-		if prize {
-			sn.prizes = append(sn.prizes, it.Holder+"|"+it.Loc)
-		}
-	}
-	for _, c := range s.w.Chars {
-		sn.health = append(sn.health, c.Health)
-		for _, g := range c.Goals {
-			sn.goals = append(sn.goals, g.Status)
-		}
-	}
-	sn.bands = s.relationBands()
-	return sn
-}
-
-func (a *sceneSnap) differs(b *sceneSnap) bool {
-	return !slices.Equal(a.prizes, b.prizes) || !slices.Equal(a.health, b.health) ||
-		!slices.Equal(a.bands, b.bands) || !slices.Equal(a.goals, b.goals)
 }
 
 // idleTurn: every deed a move, a wait or a failure, and nothing scripted.
@@ -127,30 +86,28 @@ func measureScenes(tb testing.TB, sc *Scenario, seed int64) sceneStats {
 		}
 		return l
 	}
-	locs = append(locs, snapLocs())
-	prev := takeSceneSnap(s)
-	for !s.Finished() && s.Seq() < 300 {
-		decided := s.w.Decided != 0
-		dests := make([]string, n)
+	carrierDests := func() []string {
+		d := make([]string, n)
 		for i := range s.w.Chars {
-			dests[i] = carrierDestination(s, i)
+			d[i] = carrierDestination(s, i)
 		}
-		tr, err := s.Step(context.Background(), nil)
-		if err != nil {
-			tb.Fatal(err)
-		}
+		return d
+	}
+	// What stood before the turn being measured.
+	locs = append(locs, snapLocs())
+	prev, decided, dests := s.Snapshot(), false, carrierDests()
+	playEach(tb, s, 300, nil, func(tr Turn) {
 		st.turns++
 		if idleTurn(tr.Events) {
 			st.idle++
 		}
-		now := takeSceneSnap(s)
+		now := s.Snapshot()
 		if strings.TrimSpace(tr.Narrative) != "" {
 			st.told++
-			if prev.differs(&now) {
+			if sc.Changed(&prev, &now) {
 				st.stakes++
 			}
 		}
-		prev = now
 		l := snapLocs()
 		k := len(locs)
 		for i := range n {
@@ -177,7 +134,8 @@ func measureScenes(tb testing.TB, sc *Scenario, seed int64) sceneStats {
 				}
 			}
 		}
-	}
+		prev, decided, dests = now, s.w.Decided != 0, carrierDests()
+	})
 	st.endings = map[string]int{endingSide(sc, s.w.Ending): 1}
 	if s.w.Ending != "cap" && s.w.Ending != "last-standing" {
 		st.resolved++
@@ -310,17 +268,14 @@ func TestVerdictFollowsTheWorld(t *testing.T) {
 	for _, sc := range Builtins() {
 		for seed := range int64(30) {
 			s := startSim(t, sc, seed+100, Options{})
-			for !s.Finished() {
-				if _, err := s.Step(context.Background(), nil); err != nil {
-					t.Fatal(err)
-				}
+			playEach(t, s, math.MaxInt, nil, func(Turn) {
 				if s.w.Decided == 0 {
-					continue
+					return
 				}
 				if _, id := s.endingThatHolds(s.w.Seq); id != "" && id != "cap" && id != "last-standing" && id != s.w.Verdict {
 					t.Fatalf("%s seed %d turn %d: the verdict is %s, but %s holds", sc.ID, seed+100, s.w.Seq, s.w.Verdict, id)
 				}
-			}
+			})
 		}
 	}
 }

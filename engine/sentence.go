@@ -5,6 +5,8 @@
 
 package engine
 
+import "slices"
+
 // Sentence is what the built-in chronicler knows of one sentence it
 // told. Other chroniclers leave Narration.Sentences empty.
 type Sentence struct {
@@ -137,6 +139,52 @@ func (s *Sim) Snapshot() Snapshot {
 		sn.Items = append(sn.Items, ItemSnapshot{ID: it.ID, Holder: it.Holder, Location: it.Loc, Fixed: it.Fixed})
 	}
 	return sn
+}
+
+// Changed reports whether a turn of a story of sc changed something
+// that matters, from before to after: the holder or place of a thing some
+// goal is about, anyone's health or life, a goal's status or a
+// relationship band. A carried thing is where its carrier is (the
+// snapshot leaves its own place empty), so carrying the prize from one
+// place to another moves it. The story checks count told turns by it.
+func (sc *Scenario) Changed(before, after *Snapshot) bool {
+	for k := range before.Items {
+		a, b := &before.Items[k], &after.Items[k]
+		if sc.isPrize(a.ID) && (a.Holder != b.Holder || before.placeOf(a) != after.placeOf(b)) {
+			return true
+		}
+	}
+	for k := range before.Characters {
+		a, b := &before.Characters[k], &after.Characters[k]
+		if a.Health != b.Health || a.Alive != b.Alive || !slices.Equal(a.Goals, b.Goals) || !slices.Equal(a.Bands, b.Bands) {
+			return true
+		}
+	}
+	return false
+}
+
+// isPrize reports whether some goal is to obtain or deliver the item.
+func (sc *Scenario) isPrize(item string) bool {
+	for _, c := range sc.Characters {
+		for _, g := range c.Goals {
+			if g.Item == item && (g.Kind == GoalObtain || g.Kind == GoalDeliver) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// placeOf is where a thing is: its own place, or its carrier's.
+func (sn *Snapshot) placeOf(it *ItemSnapshot) string {
+	if it.Holder != "" {
+		for k := range sn.Characters {
+			if sn.Characters[k].ID == it.Holder {
+				return sn.Characters[k].Location
+			}
+		}
+	}
+	return it.Location
 }
 
 // exportSentences turns what the teller knows of its sentences into the

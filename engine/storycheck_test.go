@@ -68,11 +68,7 @@ func runStory(tb testing.TB, sc *Scenario, seed int64, maxTurns int) runStats {
 	rec := &recorder{}
 	s := startSim(tb, sc, seed, Options{Chronicler: rec})
 	var st runStats
-	for !s.Finished() && int(s.Seq()) < maxTurns {
-		if _, err := s.Step(context.Background(), nil); err != nil {
-			tb.Fatal(err)
-		}
-	}
+	play(tb, s, maxTurns, nil)
 	st.length = int(s.Seq())
 	st.ending = s.w.Ending
 	// The peak is where tension is highest; a plateau at the top (tension

@@ -132,7 +132,7 @@ func TestChangedCarried(t *testing.T) {
 	moved := func(holder, who string) bool {
 		a, b := world(w, "quay", holder), world(w, "quay", holder)
 		b.Characters[w.char[who]].Location = "kiln"
-		return w.changed(&a, &b)
+		return w.sc.Changed(&a, &b)
 	}
 	if !moved("wren", "wren") {
 		t.Error("the ledger carried from the quay to the kiln did not count as a change")
@@ -140,7 +140,7 @@ func TestChangedCarried(t *testing.T) {
 	if moved("wren", "dace") {
 		t.Error("someone walking without the ledger counted as a change")
 	}
-	if a, b := world(w, "quay", "wren"), world(w, "quay", "wren"); w.changed(&a, &b) {
+	if a, b := world(w, "quay", "wren"), world(w, "quay", "wren"); w.sc.Changed(&a, &b) {
 		t.Error("a turn where nothing moved counted as a change")
 	}
 }

@@ -377,7 +377,7 @@ func measureStory(sc *engine.Scenario, st *story) storyFigures {
 		// Turns that changed something.
 		if strings.TrimSpace(pt.turn.Narrative) != "" {
 			m.told++
-			if w.changed(&pt.before, &pt.after) {
+			if sc.Changed(&pt.before, &pt.after) {
 				m.stakes++
 			}
 		}

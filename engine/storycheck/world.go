@@ -17,7 +17,6 @@ type worldIndex struct {
 	char  map[string]int
 	items map[string]int
 	facts map[string]*engine.Fact
-	prize map[string]bool // items some goal is about
 	// ending: the scenario's own endings, whose verdict favours a side.
 	ending map[string]bool
 	// authored: word pairs of the scenario's own texts, where an id may
@@ -39,14 +38,9 @@ type roleRef struct {
 var wordRE = regexp.MustCompile(`[\p{L}'’_-]+`)
 
 func newWorldIndex(sc *engine.Scenario) *worldIndex {
-	w := &worldIndex{sc: sc, char: map[string]int{}, items: map[string]int{}, facts: map[string]*engine.Fact{}, prize: map[string]bool{}, authored: map[string]bool{}}
+	w := &worldIndex{sc: sc, char: map[string]int{}, items: map[string]int{}, facts: map[string]*engine.Fact{}, authored: map[string]bool{}}
 	for i, c := range sc.Characters {
 		w.char[c.ID] = i
-		for _, g := range c.Goals {
-			if g.Item != "" && (g.Kind == engine.GoalObtain || g.Kind == engine.GoalDeliver) {
-				w.prize[g.Item] = true
-			}
-		}
 	}
 	for i, it := range sc.Items {
 		w.items[it.ID] = i
@@ -144,37 +138,6 @@ func newWorldIndex(sc *engine.Scenario) *worldIndex {
 
 // shape is a sentence with its names, places and items replaced.
 func (w *worldIndex) shape(s string) string { return w.names.Replace(s) }
-
-// changed reports whether a turn changed something that matters: the
-// holder or place of a thing some goal is about, anyone's health, a
-// relationship band or a goal's status. A carried thing is where its
-// carrier is (the snapshot leaves its own place empty), so carrying the
-// prize from one place to another moves it.
-func (w *worldIndex) changed(a, b *engine.Snapshot) bool {
-	for k := range a.Items {
-		ia, ib := &a.Items[k], &b.Items[k]
-		if w.prize[ia.ID] && (ia.Holder != ib.Holder || w.place(a, ia) != w.place(b, ib)) {
-			return true
-		}
-	}
-	for k := range a.Characters {
-		ca, cb := &a.Characters[k], &b.Characters[k]
-		if ca.Health != cb.Health || ca.Alive != cb.Alive || !slices.Equal(ca.Goals, cb.Goals) || !slices.Equal(ca.Bands, cb.Bands) {
-			return true
-		}
-	}
-	return false
-}
-
-// place is where a thing is: its own place, or its carrier's.
-func (w *worldIndex) place(sn *engine.Snapshot, it *engine.ItemSnapshot) string {
-	if it.Holder != "" {
-		if i, ok := w.char[it.Holder]; ok {
-			return sn.Characters[i].Location
-		}
-	}
-	return it.Location
-}
 
 func (w *worldIndex) faction(id string) string {
 	if i, ok := w.char[id]; ok && w.sc.Characters[i].Faction != "" {
