@@ -5,6 +5,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/novel-engine/novel-engine/engine"
+	"github.com/novel-engine/novel-engine/internal/cpuclock"
 	"github.com/novel-engine/novel-engine/internal/poll"
 	"github.com/novel-engine/novel-engine/store"
 )
@@ -20,6 +22,42 @@ func TestLoadMeasured(t *testing.T) {
 		t.Fatal(err)
 	}
 	poll.Until(t, 10*time.Second, "turns measured", func() bool { return pub.published() >= 3 && r.TurnCost() > 0 && r.Load() > 0 })
+}
+
+// waitingDecider takes 50 ms to decide and computes nothing meanwhile,
+// as a model asked elsewhere does.
+type waitingDecider struct{}
+
+func (waitingDecider) Decide(ctx context.Context, p engine.Perception) (engine.Action, error) {
+	select {
+	case <-time.After(50 * time.Millisecond):
+		return engine.Action{Kind: engine.ActWait}, nil
+	case <-ctx.Done():
+		return engine.Action{}, ctx.Err()
+	}
+}
+
+// TestLoadIsCPU: a turn that spends its time waiting, not computing,
+// costs next to nothing: the node's load is the CPU its turns take, not
+// their wall time (each of these turns takes 50 ms or more).
+func TestLoadIsCPU(t *testing.T) {
+	if _, ok := cpuclock.Thread(); !ok {
+		t.Skip("no thread CPU clock here: turns are measured by the wall clock")
+	}
+	st := store.NewMemory()
+	r, pub := newRunner(t, st, "n1", Config{MinInterval: time.Millisecond, Engine: engine.Options{Decider: waitingDecider{}, DecisionTimeout: time.Hour}})
+	if err := r.Start(context.Background(), newSim(t, st, "s1", store.StatusRunning, 10)); err != nil {
+		t.Fatal(err)
+	}
+	poll.Until(t, 10*time.Second, "turns measured", func() bool { return pub.published() >= 3 && r.TurnCost() > 0 })
+	// A turn of this two-character story computes for well under a
+	// millisecond, a few with the race detector on a busy machine.
+	if c := r.TurnCost(); c >= 25*time.Millisecond {
+		t.Fatalf("turns that wait 50 ms for their decisions cost %v, their wall time", c)
+	}
+	if l := r.Load(); l >= 2.5 {
+		t.Fatalf("load %v from one story waiting for its decisions every 10 ms", l)
+	}
 }
 
 // TestAdmit: a story is admitted while the load with it stays within

@@ -60,7 +60,7 @@ type story struct {
 	stopOnce    sync.Once
 	lost        atomic.Bool  // stopped because another node may own it now
 	seatsDirty  atomic.Bool  // the seats changed since they were last read
-	cost        atomic.Int64 // measured time of a turn, a moving average in ns; 0 before the first
+	cost        atomic.Int64 // measured CPU time of a turn, a moving average in ns; 0 before the first
 
 	mu     sync.Mutex // guards closed, so no request lands in a dead inbox
 	closed bool
@@ -85,7 +85,6 @@ type story struct {
 	stopping bool
 	ended    bool      // finished or failed during this run
 	last     time.Time // when the last turn started
-	began    time.Time // when the turn in progress started, by the wall clock
 	since    time.Time // when this turn started waiting for players
 	timer    *time.Timer
 	armed    bool

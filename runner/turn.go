@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/novel-engine/novel-engine/engine"
+	"github.com/novel-engine/novel-engine/internal/cpuclock"
 	"github.com/novel-engine/novel-engine/store"
 )
 
@@ -39,8 +40,9 @@ type turnJob struct {
 	sim     *engine.Sim
 	turn    engine.Turn // stepped already by the actor (built-in decider)
 	state   []byte
-	stepErr error       // the actor's step failed
-	vote    *VoteResult // the vote this turn plays, if any
+	stepErr error         // the actor's step failed
+	cpu     time.Duration // what the actor's step cost
+	vote    *VoteResult   // the vote this turn plays, if any
 }
 
 type turnOutcome int
@@ -59,6 +61,7 @@ type turnResult struct {
 	view     *engine.Sim
 	state    []byte
 	finished bool
+	cpu      time.Duration // the CPU time the turn's steps took
 }
 
 // startTurn takes the actions due and has a job store and publish the
@@ -75,12 +78,11 @@ func (st *story) startTurn(now time.Time) {
 	st.result = nil
 	st.next++
 	st.last = now
-	st.began = time.Now()
 	st.turning = true
 	if j.slow {
 		j.sim, st.sim = st.sim, nil
 	} else {
-		j.turn, j.state, j.stepErr = st.step(st.sim, j.actions)
+		j.turn, j.state, j.cpu, j.stepErr = st.step(st.sim, j.actions)
 	}
 	st.spawn(func() func() {
 		res := st.play(j)
@@ -109,13 +111,18 @@ func due(pending []store.PendingAction, seq int64, seats map[string]store.Seat) 
 	return actions, ids
 }
 
-func (st *story) step(sim *engine.Sim, actions map[string]engine.Action) (engine.Turn, []byte, error) {
-	turn, err := sim.Step(st.r.ctx, actions)
-	if err != nil {
-		return turn, nil, err
-	}
-	state, err := sim.State()
-	return turn, state, err
+// step plays a turn and encodes the world after it. cost is the CPU time
+// of the thread that did it: the time spent waiting for a custom decider
+// (a model asked elsewhere) is not the node's work. With such a decider
+// the step holds its thread while it waits, so the node has a thread per
+// story in a turn then; the built-in decider never waits.
+func (st *story) step(sim *engine.Sim, actions map[string]engine.Action) (turn engine.Turn, state []byte, cost time.Duration, err error) {
+	cost = cpuclock.Measure(func() {
+		if turn, err = sim.Step(st.r.ctx, actions); err == nil {
+			state, err = sim.State()
+		}
+	})
+	return turn, state, cost, err
 }
 
 // play is a turn's job: step (slow decider), store, publish. A turn the
@@ -125,14 +132,17 @@ func (st *story) step(sim *engine.Sim, actions map[string]engine.Action) (engine
 // with the actions the store holds, so every accepted action is played in
 // the turn its answer named.
 func (st *story) play(j turnJob) turnResult {
-	res := turnResult{outcome: turnFailed, seq: j.seq}
+	res := turnResult{outcome: turnFailed, seq: j.seq, cpu: j.cpu}
 	if j.stepErr != nil {
 		return st.stepFailed(res, j.stepErr)
 	}
 	sim, turn, state, played, inputs := j.sim, j.turn, j.state, j.played, j.actions
 	var err error
+	var cost time.Duration
 	if j.slow {
-		if turn, state, err = st.step(sim, j.actions); err != nil {
+		turn, state, cost, err = st.step(sim, j.actions)
+		res.cpu += cost
+		if err != nil {
 			return st.stepFailed(res, err)
 		}
 		res.sim = sim
@@ -160,7 +170,8 @@ func (st *story) play(j turnJob) turnResult {
 		}
 		actions = withTwist(actions, j.vote)
 		if sim, err = engine.RestoreSim(st.sc, st.seed, j.prev, st.r.cfg.Engine); err == nil {
-			turn, state, err = st.step(sim, actions)
+			turn, state, cost, err = st.step(sim, actions)
+			res.cpu += cost
 			inputs = actions
 		}
 		if err != nil {
@@ -305,7 +316,7 @@ func (st *story) turnDone(res turnResult) {
 	}
 	switch res.outcome {
 	case turnStored:
-		st.r.measured(st, time.Since(st.began))
+		st.r.measured(st, res.cpu)
 		st.head, st.state = res.seq, res.state
 		if res.view != nil {
 			st.view = res.view

@@ -95,10 +95,10 @@ type Config struct {
 	// MaxStories bounds the stories this node runs. Defaults to 1000;
 	// negative: unlimited.
 	MaxStories int
-	// MaxLoad bounds the node's load (runner.Load: its stories' measured
-	// turn cost over their turn interval, about the cores they keep busy):
-	// a story that would take it past is refused. Defaults to three
-	// quarters of GOMAXPROCS; negative: unlimited.
+	// MaxLoad bounds the node's load (runner.Load: its stories' turn
+	// cost, CPU time measured, over their turn interval, about the cores
+	// they keep busy): a story that would take it past is refused.
+	// Defaults to three quarters of GOMAXPROCS; negative: unlimited.
 	MaxLoad float64
 	// GuestsPerHour bounds the guest sign-ins of one address per hour.
 	// Defaults to 30; negative: unlimited.
