@@ -26,7 +26,30 @@ const (
 // shapeNames is every name of a person, place or thing of a cast, and
 // every way of calling a person by role, indexed by first byte, longest
 // first: what a shape replaces with one mark.
-type shapeNames [256][]string
+type shapeNames [256][]shapeName
+
+// shapeName is a name with its first eight bytes (fewer if it is
+// shorter) as a number and a mask of them, so that most names that do
+// not fit are told apart by one comparison: many share a first byte
+// ("the reeve", "the tide-clerk", and every "the" of the prose).
+type shapeName struct {
+	s            string
+	prefix, mask uint64
+}
+
+// word8At is up to eight bytes of s from k as a number, zero beyond
+// its end (no name holds a zero byte, so a name running past the end
+// cannot match).
+func word8At(s string, k int) uint64 {
+	if k+8 <= len(s) {
+		return word8(s, k)
+	}
+	var w uint64
+	for j := len(s) - 1; j >= k; j-- {
+		w = w<<8 | uint64(s[j])
+	}
+	return w
+}
 
 func newShapeNames(c *Cast, x *castIndex) *shapeNames {
 	var all []string
@@ -59,7 +82,11 @@ func newShapeNames(c *Cast, x *castIndex) *shapeNames {
 	})
 	sn := &shapeNames{}
 	for _, n := range all {
-		sn[n[0]] = append(sn[n[0]], n)
+		mask := ^uint64(0)
+		if len(n) < 8 {
+			mask = 1<<(8*len(n)) - 1
+		}
+		sn[n[0]] = append(sn[n[0]], shapeName{s: n, prefix: word8At(n, 0), mask: mask})
 	}
 	return sn
 }
@@ -81,10 +108,13 @@ func (t *teller) shapeOf(sentence string) uint32 {
 	for k := 0; k < len(sentence); {
 		b := sentence[k]
 		n := 1
-		for _, name := range x.shapes[b] {
-			if strings.HasPrefix(sentence[k:], name) {
-				b, n = 0, len(name)
-				break
+		if names := x.shapes[b]; len(names) > 0 {
+			w := word8At(sentence, k)
+			for _, name := range names {
+				if w&name.mask == name.prefix && (len(name.s) <= 8 || strings.HasPrefix(sentence[k+8:], name.s[8:])) {
+					b, n = 0, len(name.s)
+					break
+				}
 			}
 		}
 		h = (h ^ uint32(b)) * 16777619
