@@ -11,6 +11,7 @@ import (
 	"math/rand/v2"
 	"slices"
 	"strings"
+	"sync"
 )
 
 var defaultChronicler = NewChronicler()
@@ -28,7 +29,8 @@ var _ Chronicler = proseChronicler{}
 type teller struct {
 	sc     *Scene
 	cast   *Cast
-	rng    *rand.Rand
+	rng    *rand.Rand // draws from pcg
+	pcg    rand.PCG
 	recent map[string]bool
 	used   []string
 	// Referring expressions: who has been named this turn, who the last
@@ -77,23 +79,60 @@ type teller struct {
 	shapeOfKnown bool
 }
 
+// tellers keeps tellers between turns: a turn's maps and lists come out
+// about as large as the last turn's, and making them anew was a fifth of
+// the bytes a turn allocated.
+var tellers = sync.Pool{New: func() any { return new(teller) }}
+
 func (proseChronicler) Narrate(_ context.Context, sc Scene) (Narration, error) {
-	n, _ := narrate(sc)
+	t := tellers.Get().(*teller)
+	// What the narration holds is the turn's own (exportSentences
+	// copies what it tells of each sentence), so the teller can go back.
+	n, _ := t.narrate(sc)
+	t.reset()
+	tellers.Put(t)
 	return n, nil
 }
 
 // narrate writes a turn and says what it knows of each sentence.
-func narrate(sc Scene) (Narration, []toldSentence) {
-	t := &teller{
-		sc: &sc, cast: sc.Cast,
-		rng:    rand.New(rand.NewPCG(sc.Seed, 0x70726f7365)),
-		recent: make(map[string]bool, len(sc.Recent)),
-		named:  map[string]bool{},
-		intro:  make(map[string]bool, len(sc.Introduced)),
-		rec:    -1,
+func narrate(sc Scene) (Narration, []toldSentence) { return new(teller).narrate(sc) }
+
+// reset empties a teller for another turn, keeping its maps and the room
+// in its lists.
+func (t *teller) reset() {
+	recent, named, intro := t.recent, t.named, t.intro
+	clear(recent)
+	clear(named)
+	clear(intro)
+	told, out := t.told[:cap(t.told)], t.out[:cap(t.out)]
+	clear(told)
+	clear(out)
+	forms, people, dry, added := t.formsBuf[:0], t.peopleBuf[:0], t.dryPeopleBuf[:0], t.addedBuf[:0]
+	trialNamed, trialIntro := t.trialNamed[:0], t.trialIntro[:0]
+	*t = teller{
+		rng: t.rng, recent: recent, named: named, intro: intro, told: told[:0], out: out[:0],
+		formsBuf: forms, peopleBuf: people, dryPeopleBuf: dry, addedBuf: added,
+		trialNamed: trialNamed, trialIntro: trialIntro,
+	}
+}
+
+// narrate writes a turn with an empty teller.
+func (t *teller) narrate(sc Scene) (Narration, []toldSentence) {
+	t.sc, t.cast = &sc, sc.Cast
+	t.pcg.Seed(sc.Seed, 0x70726f7365)
+	if t.rng == nil {
+		t.rng = rand.New(&t.pcg)
+	}
+	t.rec = -1
+	if t.recent == nil {
+		t.recent = make(map[string]bool, len(sc.Recent))
+		t.named = map[string]bool{}
+		t.intro = make(map[string]bool, len(sc.Introduced))
+	}
+	if t.told == nil {
 		// About a sentence a record: sized once, not grown by doubling.
-		told: make([]toldSentence, 0, len(sc.Records)+4),
-		out:  make([]string, 0, len(sc.Records)+4),
+		t.told = make([]toldSentence, 0, len(sc.Records)+4)
+		t.out = make([]string, 0, len(sc.Records)+4)
 	}
 	for _, id := range sc.Introduced {
 		t.intro[id] = true
