@@ -104,3 +104,55 @@ func cpuTime(b *testing.B) int64 {
 	}
 	return ru.Utime.Nano() + ru.Stime.Nano()
 }
+
+// BenchmarkFanoutWrite measures how long one 1.5 KB turn takes to be
+// written to the sockets of all its watchers over loopback: the wait of
+// the last of them. The watchers read outside the timer, so that only the
+// server's side is timed. "serial" writes from the publishing goroutine
+// alone; "sharded" lets helpers take shards of the watchers. Per op: one
+// turn to all.
+func BenchmarkFanoutWrite(b *testing.B) {
+	for _, watchers := range []int{30, 90, 300} {
+		for _, mode := range []string{"serial", "sharded"} {
+			b.Run(fmt.Sprintf("%s-%d", mode, watchers), func(b *testing.B) {
+				benchFanoutWrite(b, watchers, mode == "sharded")
+			})
+		}
+	}
+}
+
+func benchFanoutWrite(b *testing.B, watchers int, sharded bool) {
+	h, br := newTestHub(b, nil, Options{MaxQueueBytes: 1 << 30})
+	if !sharded {
+		h.fan.init(0)
+	}
+	p := newWSPair(b, h)
+	ctx := context.Background()
+	msg := []byte(`{"type":"turn","sim":"sim","seq":1,"turn":` + strings.Repeat(`"x",`, 370) + `"x"}`)
+	frame := make([]byte, len(msg)+4) // a server's frame header for 126..65535 bytes
+	readers := make([]*bufio.Reader, watchers)
+	for i := range readers {
+		_, r, c := rawWatcher(b, p)
+		readers[i] = r
+		s, err := h.Subscribe(ctx, c, "sim")
+		if err != nil {
+			b.Fatal(err)
+		}
+		if err := h.Activate(ctx, s, 0); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.SetBytes(int64(len(msg) * watchers))
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := range b.N {
+		br.Publish(ctx, Publication{Sim: "sim", Seq: int64(i + 1), Data: msg})
+		b.StopTimer()
+		for _, r := range readers {
+			if _, err := io.ReadFull(r, frame); err != nil {
+				b.Fatal(err)
+			}
+		}
+		b.StartTimer()
+	}
+}

@@ -8,7 +8,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
-	"math"
+	"runtime"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -56,6 +56,7 @@ type Hub struct {
 	log    *slog.Logger
 
 	slowClosed atomic.Int64 // connections cut for being slow
+	fan        fanout
 
 	mu    sync.RWMutex
 	chans map[string]*channel
@@ -67,8 +68,10 @@ type Hub struct {
 type channel struct {
 	mu   sync.Mutex
 	subs map[*Client]*Sub
-	live int   // live subscriptions
-	low  int64 // newest turn seq every live subscription has: a later turn past low+1 is a gap for one of them
+	list []*Sub // subs' values, in the order a publication goes out
+	live int    // live subscriptions
+	low  int64  // newest turn seq every live subscription has: a later turn past low+1 is a gap for one of them
+	fan  fanState
 }
 
 // Sub is one connection's subscription to one simulation.
@@ -78,6 +81,7 @@ type Sub struct {
 	sim    string
 
 	// guarded by the channel's mu
+	idx      int // in the channel's list
 	live     bool
 	last     int64 // newest turn seq queued to the client
 	buf      []Publication
@@ -107,6 +111,7 @@ func New(broker Broker, store FillFunc, opts Options) *Hub {
 		opts: opts, broker: broker, store: store, log: opts.Logger,
 		chans: make(map[string]*channel), clients: make(map[*Client]struct{}),
 	}
+	h.fan.init(runtime.GOMAXPROCS(0) - 1)
 	broker.Bind(h)
 	return h
 }
@@ -145,7 +150,7 @@ func (h *Hub) Subscribe(ctx context.Context, c *Client, sim string) (*Sub, error
 		h.chans[sim] = ch
 	}
 	ch.mu.Lock()
-	ch.subs[c] = s
+	ch.putLocked(s)
 	ch.mu.Unlock()
 	h.mu.Unlock()
 	if !ok {
@@ -169,10 +174,12 @@ func (h *Hub) Unsubscribe(ctx context.Context, c *Client, sim string) bool {
 	}
 	ch.mu.Lock()
 	s, had := ch.subs[c]
-	if had && s.live {
-		ch.live--
+	if had {
+		if s.live {
+			ch.live--
+		}
+		ch.removeLocked(s)
 	}
-	delete(ch.subs, c)
 	empty := len(ch.subs) == 0
 	ch.mu.Unlock()
 	if empty {
@@ -242,11 +249,11 @@ func (h *Hub) Deliver(ctx context.Context, pub Publication) {
 		}
 		for _, m := range missing {
 			if m.Seq < pub.Seq {
-				ch.deliverLocked(m, h.opts.MaxBuffered)
+				ch.deliverLocked(&h.fan, m, h.opts.MaxBuffered)
 			}
 		}
 	}
-	ch.deliverLocked(pub, h.opts.MaxBuffered)
+	ch.deliverLocked(&h.fan, pub, h.opts.MaxBuffered)
 }
 
 func (h *Hub) channel(sim string) *channel {
@@ -255,32 +262,29 @@ func (h *Hub) channel(sim string) *channel {
 	return h.chans[sim]
 }
 
-// deliverLocked queues pub to every live subscription that lacks it and
-// holds it for the others, and notes the newest turn all live ones have.
-func (ch *channel) deliverLocked(pub Publication, maxBuffered int) {
-	low := int64(math.MaxInt64)
-	for _, s := range ch.subs {
-		if !s.live {
-			if len(s.buf) >= maxBuffered {
-				s.overflow = true
-				continue
-			}
-			s.buf = append(s.buf, pub)
-			continue
+// putLocked adds s to the channel, in place of c's earlier subscription
+// if there is one.
+func (ch *channel) putLocked(s *Sub) {
+	if old, ok := ch.subs[s.client]; ok {
+		if old.live {
+			ch.live--
 		}
-		if pub.Seq > 0 {
-			if pub.Seq > s.last {
-				s.last = pub.Seq
-				s.client.Enqueue(pub.Data)
-			}
-			low = min(low, s.last)
-			continue
-		}
-		s.client.Enqueue(pub.Data)
+		s.idx = old.idx
+		ch.list[s.idx] = s
+	} else {
+		s.idx = len(ch.list)
+		ch.list = append(ch.list, s)
 	}
-	if pub.Seq > 0 && ch.live > 0 {
-		ch.low = low
-	}
+	ch.subs[s.client] = s
+}
+
+// removeLocked removes s, which is in the channel.
+func (ch *channel) removeLocked(s *Sub) {
+	last := ch.list[len(ch.list)-1]
+	ch.list[s.idx], last.idx = last, s.idx
+	ch.list[len(ch.list)-1] = nil
+	ch.list = ch.list[:len(ch.list)-1]
+	delete(ch.subs, s.client)
 }
 
 // Activate makes s live. last is the newest turn seq the caller queued to
@@ -416,7 +420,7 @@ func (h *Hub) Recover(ctx context.Context, sim string) {
 		ch.mu.Lock()
 		for _, p := range pubs {
 			if p.Seq == ch.low+1 {
-				ch.deliverLocked(p, h.opts.MaxBuffered)
+				ch.deliverLocked(&h.fan, p, h.opts.MaxBuffered)
 				progressed = true
 			}
 		}
