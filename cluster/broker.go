@@ -13,6 +13,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+	"unsafe"
 
 	"github.com/redis/go-redis/v9"
 
@@ -106,11 +107,12 @@ var _ hub.Broker = (*Broker)(nil)
 // publishScript appends a turn to the simulation's history and publishes
 // it, in one step. The history's epoch is created with the history: when
 // Redis lost the history (a restart without persistence, or expiry), the
-// next turn starts a new epoch.
+// next turn starts a new epoch. The turn's data is sent once: the script
+// makes the published message ("seq data") of it.
 //
 // KEYS[1] history stream, KEYS[2] epoch
-// ARGV[1] channel, ARGV[2] seq, ARGV[3] message, ARGV[4] history length,
-// ARGV[5] a fresh epoch, ARGV[6] ttl in ms, ARGV[7] the turn's data.
+// ARGV[1] channel, ARGV[2] seq, ARGV[3] the turn's data, ARGV[4] history
+// length, ARGV[5] a fresh epoch, ARGV[6] ttl in ms.
 // An empty channel only appends: on a Redis Cluster the channel lives in
 // another slot, and the turn is published with SPUBLISH after.
 var publishScript = redis.NewScript(`
@@ -121,12 +123,12 @@ if seq > 0 then
   end
   -- An error here means the seq is in history already (a repeated
   -- publication): the first one stays.
-  redis.pcall('XADD', KEYS[1], 'MAXLEN', '~', ARGV[4], seq .. '-0', 'd', ARGV[7])
+  redis.pcall('XADD', KEYS[1], 'MAXLEN', '~', ARGV[4], seq .. '-0', 'd', ARGV[3])
   redis.call('PEXPIRE', KEYS[1], ARGV[6])
   redis.call('PEXPIRE', KEYS[2], ARGV[6])
 end
 if ARGV[1] == '' then return 0 end
-return redis.call('PUBLISH', ARGV[1], ARGV[3])
+return redis.call('PUBLISH', ARGV[1], ARGV[2] .. ' ' .. ARGV[3])
 `)
 
 // epochScript returns a simulation's epoch, creating it when Redis has
@@ -223,22 +225,22 @@ func (b *Broker) receiver() hub.Receiver {
 // Publish appends a turn to history and publishes it, atomically; other
 // publications (seq 0) are only published.
 func (b *Broker) Publish(ctx context.Context, pub hub.Publication) error {
-	msg := make([]byte, 0, len(pub.Data)+24)
-	msg = strconv.AppendInt(msg, pub.Seq, 10)
-	msg = append(msg, ' ')
-	msg = append(msg, pub.Data...)
 	ch := b.keys.turns(pub.Sim)
 	if b.sharded {
 		ch = ""
 	}
 	err := publishScript.Run(ctx, b.rdb,
 		[]string{b.keys.history(pub.Sim), b.keys.epoch(pub.Sim)},
-		ch, pub.Seq, msg, b.opts.HistoryLen, newEpoch(), b.opts.HistoryTTL.Milliseconds(), pub.Data,
+		ch, pub.Seq, pub.Data, b.opts.HistoryLen, newEpoch(), b.opts.HistoryTTL.Milliseconds(),
 	).Err()
 	if err == nil && b.sharded {
 		// In history first: a node that sees the turn, or a later one,
 		// finds it there. Should this publication fail, the next turn's
 		// gap is filled from history.
+		msg := make([]byte, 0, len(pub.Data)+24)
+		msg = strconv.AppendInt(msg, pub.Seq, 10)
+		msg = append(msg, ' ')
+		msg = append(msg, pub.Data...)
 		err = b.rdb.SPublish(ctx, b.keys.shardTurns(pub.Sim), msg).Err()
 	}
 	if err != nil {
@@ -516,7 +518,7 @@ func (b *Broker) route(m *redis.Message) {
 		b.dropped.Add(1)
 		q.resync = true
 	} else {
-		q.pubs = append(q.pubs, hub.Publication{Sim: sim, Seq: seq, Data: []byte(data)})
+		q.pubs = append(q.pubs, hub.Publication{Sim: sim, Seq: seq, Data: readOnlyBytes(data)})
 	}
 	b.startLocked(q)
 }
@@ -597,8 +599,18 @@ func (b *Broker) work(q *simQueue) {
 	}
 }
 
+// readOnlyBytes returns the bytes of s without copying them. A
+// publication's Data is never written (the same bytes are queued to every
+// watcher), so the message go-redis read can be delivered as it is,
+// rather than copied once more per turn per node.
+func readOnlyBytes(s string) []byte {
+	return unsafe.Slice(unsafe.StringData(s), len(s))
+}
+
 func newEpoch() string {
 	var b [8]byte
+	var h [16]byte
 	rand.Read(b[:])
-	return hex.EncodeToString(b[:])
+	hex.Encode(h[:], b[:])
+	return string(h[:])
 }
