@@ -341,3 +341,42 @@ func TestMemstats(t *testing.T) {
 		t.Fatal("partial metrics taken as complete")
 	}
 }
+
+func TestHistQuantile(t *testing.T) {
+	text := []byte("# TYPE x histogram\n" +
+		"novel_turn_publish_delay_seconds_bucket{le=\"0.001\"} 50\n" +
+		"novel_turn_publish_delay_seconds_bucket{le=\"0.002\"} 90\n" +
+		"novel_turn_publish_delay_seconds_bucket{le=\"0.004\"} 100\n" +
+		"novel_turn_publish_delay_seconds_bucket{le=\"+Inf\"} 100\n" +
+		"novel_turn_publish_delay_seconds_sum 0.1\n")
+	bounds, counts := parseHistogram(text, "novel_turn_publish_delay_seconds")
+	if len(bounds) != 4 || counts[1] != 90 {
+		t.Fatalf("parsed %v %v", bounds, counts)
+	}
+	if q := histQuantile(bounds, counts, 0.5); q != time.Millisecond {
+		t.Errorf("p50 %v, want 1ms", q)
+	}
+	// Rank 99 is nine tenths into the 2–4 ms bucket.
+	if q := histQuantile(bounds, counts, 0.99); q < 3790*time.Microsecond || q > 3810*time.Microsecond {
+		t.Errorf("p99 %v, want 3.8ms", q)
+	}
+	if q := histQuantile(nil, nil, 0.5); q != 0 {
+		t.Errorf("empty: %v", q)
+	}
+}
+
+func TestWatchersSpreadOverNodes(t *testing.T) {
+	// Every story has as many watchers on each node.
+	per := map[[2]int]int{}
+	for i := range 3000 {
+		per[[2]int{i % 30, nodeOf(i, 30, 3)}]++
+	}
+	if len(per) != 90 {
+		t.Fatalf("%d (story, node) pairs, want 90", len(per))
+	}
+	for k, n := range per {
+		if n < 33 || n > 34 {
+			t.Fatalf("story %d node %d: %d watchers", k[0], k[1], n)
+		}
+	}
+}

@@ -6,6 +6,9 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"fmt"
+	"io"
+	"math"
+	"net/http"
 	"os"
 	"strconv"
 	"strings"
@@ -220,4 +223,78 @@ func (n *novel) watch(ctx context.Context, sim string, nd int, wr *watcher) erro
 			return fmt.Errorf("node: %.200s", b)
 		}
 	}
+}
+
+// publishRTT is the median and p99 of the time from a turn's production
+// to its publication (storing it, then the broker's publish), from the
+// nodes' histograms, to set beside the rest of the delivery latency.
+func (n *novel) publishRTT() [2]time.Duration {
+	var bounds []float64
+	var counts []float64
+	for _, url := range n.metrics() {
+		resp, err := http.Get(url)
+		if err != nil {
+			return [2]time.Duration{}
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		bs, cs := parseHistogram(b, "novel_turn_publish_delay_seconds")
+		if counts == nil {
+			bounds, counts = bs, make([]float64, len(cs))
+		}
+		if len(cs) != len(counts) {
+			return [2]time.Duration{}
+		}
+		for i := range cs {
+			counts[i] += cs[i]
+		}
+	}
+	return [2]time.Duration{histQuantile(bounds, counts, 0.5), histQuantile(bounds, counts, 0.99)}
+}
+
+// parseHistogram reads the cumulative buckets of histogram name from
+// Prometheus text: upper bounds (the last +Inf) and counts.
+func parseHistogram(b []byte, name string) (bounds, counts []float64) {
+	prefix := []byte(name + `_bucket{le="`)
+	for line := range bytes.Lines(b) {
+		rest, ok := bytes.CutPrefix(line, prefix)
+		if !ok {
+			continue
+		}
+		le, value, ok := bytes.Cut(rest, []byte(`"} `))
+		if !ok {
+			continue
+		}
+		bound, err1 := strconv.ParseFloat(string(le), 64)
+		count, err2 := strconv.ParseFloat(string(bytes.TrimSpace(value)), 64)
+		if err1 != nil || err2 != nil {
+			continue
+		}
+		bounds, counts = append(bounds, bound), append(counts, count)
+	}
+	return bounds, counts
+}
+
+// histQuantile estimates quantile q from cumulative buckets, linearly
+// within the bucket it falls in (as Prometheus's histogram_quantile).
+func histQuantile(bounds, counts []float64, q float64) time.Duration {
+	if len(counts) == 0 || counts[len(counts)-1] == 0 {
+		return 0
+	}
+	rank := q * counts[len(counts)-1]
+	lower, below := 0.0, 0.0
+	for i, c := range counts {
+		if c >= rank {
+			if math.IsInf(bounds[i], 1) {
+				return time.Duration(lower * float64(time.Second))
+			}
+			frac := 1.0
+			if c > below {
+				frac = (rank - below) / (c - below)
+			}
+			return time.Duration((lower + (bounds[i]-lower)*frac) * float64(time.Second))
+		}
+		lower, below = bounds[i], c
+	}
+	return 0
 }

@@ -158,7 +158,7 @@ type result struct {
 	redisCPU         time.Duration // the Redis the nodes share, over the window
 	writes           int64         // the server's write system calls, over the window
 	reasons          map[string]int
-	publishRTT       [2]time.Duration // p50 and p99 of the HTTP publish calls, for Centrifugo
+	publishRTT       [2]time.Duration // p50 and p99 of the publication: Centrifugo's HTTP publish calls; ours, store and broker
 	memBefore        memstats
 	memAfter         memstats
 }
@@ -299,7 +299,7 @@ func (r result) line() string {
 			s += fmt.Sprintf(", Redis CPU %.1f µs/delivery", float64(r.redisCPU.Microseconds())/float64(r.deliveries))
 		}
 		if r.publishRTT[1] > 0 {
-			s += fmt.Sprintf(", publish call p50 %.2f ms p99 %.2f ms", ms(r.publishRTT[0]), ms(r.publishRTT[1]))
+			s += fmt.Sprintf(", publication p50 %.2f ms p99 %.2f ms", ms(r.publishRTT[0]), ms(r.publishRTT[1]))
 		}
 		s += ")"
 	}
@@ -330,7 +330,7 @@ func connect(ctx, wctx context.Context, c config, srv server, channels []string,
 		// audience grows at the same pace; each round of stories goes to
 		// the next node, so every story has watchers on every node.
 		ch := channels[i%len(channels)]
-		node := (i / len(channels)) % srv.nodes()
+		node := nodeOf(i, len(channels), srv.nodes())
 		wg.Go(func() {
 			if err := srv.watch(wctx, ch, node, wr); err != nil && wctx.Err() == nil {
 				st.fail(err)
@@ -348,6 +348,10 @@ func connect(ctx, wctx context.Context, c config, srv server, channels []string,
 	}
 	return nil
 }
+
+// nodeOf is the node watcher i connects to: each round of stories goes
+// to the next node.
+func nodeOf(i, channels, nodes int) int { return (i / channels) % nodes }
 
 // tally adds up what the watchers saw.
 func (r *result) tally(watchers []*watcher, st *runState, srv server) {
