@@ -87,6 +87,9 @@ type Deps struct {
 	// Presence is told of a simulation whose watchers or seats changed
 	// on another node.
 	Presence func(sim string)
+	// Capacity tells what this node has room for now, advertised to the
+	// others in the heartbeat. nil: a node without bounds.
+	Capacity func() Capacity
 }
 
 // ErrUnavailable is the cluster's refusal of a request it could not
@@ -125,6 +128,7 @@ type Cluster struct {
 	mu        sync.Mutex
 	live      []string             // nodes alive at the last heartbeat, sorted
 	loads     map[string]int       // simulations each node ran at its last heartbeat
+	caps      map[string]Capacity  // what each node had room for at its last heartbeat
 	leases    map[string]time.Time // simulations leased here → last renewal
 	unowned   map[string]time.Time // simulations seen without a lease → since
 	waiters   map[string]chan Reply
@@ -206,6 +210,7 @@ func (c *Cluster) Leave(ctx context.Context) {
 	c.leaving = true
 	c.mu.Unlock()
 	c.rdb.HDel(ctx, c.keys.loads(), c.node)
+	c.rdb.HDel(ctx, c.keys.capacity(), c.node)
 	if err := c.rdb.ZRem(ctx, c.keys.nodes(), c.node).Err(); err != nil {
 		c.log.Warn("leave the cluster", "err", err)
 	}

@@ -64,7 +64,12 @@ func bucket(sim string) string {
 func (k keys) lease(sim string) string { return k.prefix + "lease:{" + sim + "}" }
 func (k keys) nodes() string           { return k.prefix + "nodes" }
 func (k keys) loads() string           { return k.prefix + "loads" }
+func (k keys) capacity() string        { return k.prefix + "capacity" }
 func (k keys) notices() string         { return k.prefix + "cluster" }
+
+// placed names the node a new simulation was placed on, for a few
+// seconds after it was created: that node takes it, no other.
+func (k keys) placed(sim string) string { return k.prefix + "placed:{" + sim + "}" }
 
 // leaseIndex is a sorted set of the simulations that should run, each
 // scored with the time (Unix ms) its lease lasts until unless renewed: 0

@@ -3,6 +3,7 @@ package cluster
 import (
 	"context"
 	"errors"
+	"slices"
 	"strconv"
 	"sync"
 	"time"
@@ -29,14 +30,21 @@ return 0
 `)
 )
 
-// Place starts a new simulation's life in the cluster: run it here if
-// this node is its preferred one, else put it among those without an
-// owner and tell the others to look now.
+// Place starts a new simulation's life in the cluster. Its preferred node
+// is chosen among those whose capacity admits a story at its pace (all,
+// if none does): this node runs it at once; another is named as the one
+// to take it (for a few scans, so that it still gets an owner if that
+// node dies), and told with the others to look now.
 func (c *Cluster) Place(ctx context.Context, rec *store.Simulation) {
 	c.heartbeat(ctx)
-	if c.placement(1).preferred(rec.ID) == c.node {
-		if c.acquire(ctx, rec.ID) {
-			return
+	interval := time.Duration(rec.TurnIntervalMS) * time.Millisecond
+	to := c.placementFor(1, func(cp Capacity) bool { return cp.Admits(interval) }).preferred(rec.ID)
+	if to == c.node && c.acquire(ctx, rec.ID) {
+		return
+	}
+	if to != c.node {
+		if err := c.rdb.Set(ctx, c.keys.placed(rec.ID), to, 4*c.cfg.ScanInterval).Err(); err != nil {
+			c.log.Warn("name the node for a new simulation", "sim", rec.ID, "node", to, "err", err)
 		}
 	}
 	c.orphan(ctx, rec.ID)
@@ -248,10 +256,12 @@ func (c *Cluster) scanLoop(ctx context.Context) {
 // takeOver acquires the simulations with no lease for which this node is
 // the preferred one (while it runs less than an even share), or which
 // stayed without an owner for two scans (their preferred node is not
-// taking them). It reads only the simulations the lease index says have
-// no owner now, so its cost grows with those, not with all.
+// taking them). A new simulation placed on a live node is that node's
+// alone. A node at its bounds (Capacity.HasRoom) takes no other while
+// another node has room. It reads only the simulations the lease index says
+// have no owner now, so its cost grows with those, not with all.
 func (c *Cluster) takeOver(ctx context.Context) error {
-	candidates, err := c.orphans(ctx)
+	candidates, placed, err := c.orphans(ctx)
 	if err != nil || len(candidates) == 0 {
 		c.forgetUnowned(nil)
 		return err
@@ -260,8 +270,11 @@ func (c *Cluster) takeOver(ctx context.Context) error {
 	now := time.Now()
 	grace := 2 * c.cfg.ScanInterval
 	seen := make(map[string]bool, len(candidates))
-	place := c.placement(len(candidates))
+	place := c.placementFor(len(candidates), Capacity.HasRoom)
 	room := place.target - c.deps.Runner.Count() // what this node takes as preferred
+	c.mu.Lock()
+	live := c.live
+	c.mu.Unlock()
 	var take []string
 	for _, sim := range candidates {
 		seen[sim] = true
@@ -272,11 +285,17 @@ func (c *Cluster) takeOver(ctx context.Context) error {
 			c.unowned[sim] = now
 		}
 		c.mu.Unlock()
-		mine := room > 0 && place.preferred(sim) == c.node
+		if to := placed[sim]; to != "" && slices.Contains(live, to) {
+			if to == c.node {
+				take = append(take, sim)
+			}
+			continue
+		}
+		mine := !place.full && room > 0 && place.preferred(sim) == c.node
 		if mine {
 			room--
 		}
-		if mine || now.Sub(since) >= grace {
+		if mine || (!place.full && now.Sub(since) >= grace) {
 			take = append(take, sim)
 		}
 	}
@@ -323,21 +342,22 @@ func (c *Cluster) forgetUnowned(seen map[string]bool) {
 const maxOrphans = 1000
 
 // orphans lists the simulations without a lease that do not run here:
-// those the index scores as expired, whose lease key confirms it. When
-// the index was lost (Redis restarted without persistence) it is seeded
-// again from the store first.
-func (c *Cluster) orphans(ctx context.Context) ([]string, error) {
+// those the index scores as expired, whose lease key confirms it; and,
+// for the new ones placed on a node, that node. When the index was lost
+// (Redis restarted without persistence) it is seeded again from the
+// store first.
+func (c *Cluster) orphans(ctx context.Context) ([]string, map[string]string, error) {
 	pipe := c.rdb.Pipeline()
 	seeded := pipe.Exists(ctx, c.keys.indexSeeded())
 	due := pipe.ZRangeByScore(ctx, c.keys.leaseIndex(), &redis.ZRangeBy{
 		Min: "-inf", Max: strconv.FormatInt(time.Now().UnixMilli(), 10), Count: maxOrphans,
 	})
 	if _, err := pipe.Exec(ctx); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	if seeded.Val() == 0 {
 		if err := c.seedIndex(ctx); err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		return c.orphans(ctx)
 	}
@@ -348,24 +368,30 @@ func (c *Cluster) orphans(ctx context.Context) ([]string, error) {
 		}
 	}
 	if len(sims) == 0 {
-		return nil, nil
+		return nil, nil, nil
 	}
 	// The index is a hint: a lease key says who holds it.
 	pipe = c.rdb.Pipeline()
 	holders := make([]*redis.StringCmd, len(sims))
+	placedOn := make([]*redis.StringCmd, len(sims))
 	for i, sim := range sims {
 		holders[i] = pipe.Get(ctx, c.keys.lease(sim))
+		placedOn[i] = pipe.Get(ctx, c.keys.placed(sim))
 	}
 	if _, err := pipe.Exec(ctx); err != nil && !errors.Is(err, redis.Nil) {
-		return nil, err
+		return nil, nil, err
 	}
 	out := sims[:0]
+	placed := make(map[string]string)
 	for i, sim := range sims {
 		if errors.Is(holders[i].Err(), redis.Nil) {
 			out = append(out, sim)
+			if to := placedOn[i].Val(); to != "" {
+				placed[sim] = to
+			}
 		}
 	}
-	return out, nil
+	return out, placed, nil
 }
 
 // seedIndex puts every simulation the store says should run into the

@@ -10,9 +10,10 @@ import (
 	"github.com/redis/go-redis/v9"
 )
 
-// heartbeat records that this node is alive and how many simulations it
-// runs, and reads the same of the others. Placement decisions call it
-// first, so they see the loads of now, not of the last beat.
+// heartbeat records that this node is alive, how many simulations it
+// runs and its capacity, and reads the same of the others. Placement
+// decisions call it first, so they see the loads of now, not of the last
+// beat.
 func (c *Cluster) heartbeat(ctx context.Context) {
 	if c.isLeaving() {
 		return
@@ -22,7 +23,9 @@ func (c *Cluster) heartbeat(ctx context.Context) {
 	pipe := c.rdb.Pipeline()
 	pipe.ZAdd(ctx, c.keys.nodes(), redis.Z{Score: float64(now.UnixMilli()), Member: c.node})
 	pipe.HSet(ctx, c.keys.loads(), c.node, c.deps.Runner.Count())
+	pipe.HSet(ctx, c.keys.capacity(), c.node, encodeCapacity(c.capacity()))
 	loads := pipe.HGetAll(ctx, c.keys.loads())
+	caps := pipe.HGetAll(ctx, c.keys.capacity())
 	pipe.ZRemRangeByScore(ctx, c.keys.nodes(), "-inf", strconv.FormatInt(now.Add(-time.Hour).UnixMilli(), 10))
 	live := pipe.ZRangeByScore(ctx, c.keys.nodes(), &redis.ZRangeBy{Min: strconv.FormatInt(now.Add(-window).UnixMilli(), 10), Max: "+inf"})
 	if _, err := pipe.Exec(ctx); err != nil {
@@ -38,8 +41,16 @@ func (c *Cluster) heartbeat(ctx context.Context) {
 			c.rdb.HDel(ctx, c.keys.loads(), n) // a node gone for good
 		}
 	}
+	capByNode := make(map[string]Capacity, len(nodes))
+	for n, v := range caps.Val() {
+		if slices.Contains(nodes, n) {
+			capByNode[n] = decodeCapacity(v)
+		} else {
+			c.rdb.HDel(ctx, c.keys.capacity(), n)
+		}
+	}
 	c.mu.Lock()
-	c.live, c.loads = nodes, byNode
+	c.live, c.loads, c.caps = nodes, byNode, capByNode
 	c.mu.Unlock()
 }
 
@@ -52,16 +63,7 @@ func (c *Cluster) heartbeatLoop(ctx context.Context) {
 type placement struct {
 	nodes  []string // live nodes with room: fewer simulations than target
 	target int      // an even share of the simulations that should run
-}
-
-// placement computes where simulations should go when extra more of
-// them need an owner, from the live nodes and their loads as of the last
-// heartbeat (this node's load as of now).
-func (c *Cluster) placement(extra int) placement {
-	c.mu.Lock()
-	live, loads := c.live, c.loads
-	c.mu.Unlock()
-	return place(c.node, c.deps.Runner.Count(), live, loads, extra)
+	full   bool     // this node is at its bounds while another is not
 }
 
 // place spreads simulations over the live nodes: those below an even

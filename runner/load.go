@@ -13,8 +13,8 @@ import (
 // node look full. Storing and publishing the turn are not counted, nor
 // what a custom decider computes on goroutines of its own (a model's
 // work is done elsewhere). A story not measured yet counts at
-// the node's average turn cost. Admission control compares that sum, with
-// the story asked for, to what the node may take.
+// the node's average turn cost. Admission control (cluster.Capacity)
+// compares that sum, with the story asked for, to what the node may take.
 
 // costWeight is the weight of the newest measure in the moving averages.
 const costWeight = 0.2
@@ -57,15 +57,4 @@ func (r *Runner) Load() float64 {
 		sum += float64(c) / float64(st.interval)
 	}
 	return sum
-}
-
-// Admit reports whether a new story with turns every interval keeps the
-// node's load within limit, judged from the turns measured so far. limit 0
-// admits every story.
-func (r *Runner) Admit(interval time.Duration, limit float64) bool {
-	if limit <= 0 {
-		return true
-	}
-	interval = max(interval, r.cfg.MinInterval)
-	return r.Load()+float64(r.cost.Load())/float64(interval) <= limit
 }

@@ -26,14 +26,21 @@ import (
 // st, closed when the test ends.
 func newClusterNode(t *testing.T, st store.Store, rdb redis.UniversalClient, prefix, node string) (*Server, *httptest.Server) {
 	t.Helper()
+	// No admission by load: on a busy machine the measured turn cost of
+	// a -race build would refuse the tests' fast stories.
+	return newClusterNodeWith(t, st, rdb, prefix, node, Config{MaxLoad: -1})
+}
+
+// newClusterNodeWith is newClusterNode with cfg's limits.
+func newClusterNodeWith(t *testing.T, st store.Store, rdb redis.UniversalClient, prefix, node string, cfg Config) (*Server, *httptest.Server) {
+	t.Helper()
 	auth, err := NewAuth([]byte("0123456789abcdef"), nil, "novel-engine", "novel-engine", time.Now)
 	if err != nil {
 		t.Fatal(err)
 	}
-	// No admission by load: on a busy machine the measured turn cost of
-	// a -race build would refuse the tests' fast stories.
-	s, err := New(Config{Store: st, Auth: auth, Node: node, GuestAuth: true, MaxLoad: -1,
-		Cluster: &cluster.Config{Redis: rdb, Prefix: prefix, LeaseTTL: time.Second}})
+	cfg.Store, cfg.Auth, cfg.Node, cfg.GuestAuth = st, auth, node, true
+	cfg.Cluster = &cluster.Config{Redis: rdb, Prefix: prefix, LeaseTTL: time.Second}
+	s, err := New(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -6,6 +6,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/novel-engine/novel-engine/cluster"
 	"github.com/novel-engine/novel-engine/store"
 )
 
@@ -63,15 +64,39 @@ func (s *Server) launch(ctx context.Context, u User, addr string, autostart *boo
 	return rec, nil
 }
 
+// capacity is what this node has room for now: its stories and its
+// measured load, against MaxStories and MaxLoad.
+func (s *Server) capacity() cluster.Capacity {
+	return cluster.Capacity{
+		Stories: s.runner.Count(), MaxStories: s.cfg.MaxStories,
+		Load: s.runner.Load(), MaxLoad: s.cfg.MaxLoad, TurnCost: s.runner.TurnCost(),
+	}
+}
+
+// admitPace is the node's admission control: a story this node has no
+// room for at its pace is refused, unless on a cluster another node has
+// room (Place puts it there).
+func (s *Server) admitPace(ctx context.Context, interval time.Duration) error {
+	c := s.capacity()
+	if c.Admits(interval) || (s.cluster != nil && s.cluster.Admits(ctx, interval)) {
+		return nil
+	}
+	msg := "this node cannot keep the pace of another story now; try a slower turn_interval_ms or later"
+	if c.MaxStories > 0 && c.Stories >= c.MaxStories {
+		msg = fmt.Sprintf("this node runs %d stories, its most; try again later", c.MaxStories)
+	}
+	if s.cluster != nil {
+		msg = "no node has room for another story at this pace now; try a slower turn_interval_ms or later"
+	}
+	return &Error{Code: CodeUnavailable, Message: msg, RetryAfter: quotaRetryAfter}
+}
+
 // admit applies the quotas on running stories and the node's admission
 // control to a new story, and reserves its place in the counts; undo
 // gives the place back if the story is not created after all.
 func (s *Server) admit(ctx context.Context, u User, addr, id string, interval time.Duration) (undo func(), err error) {
-	if n := s.cfg.MaxStories; n > 0 && s.runner.Count() >= n {
-		return nil, &Error{Code: CodeUnavailable, Message: fmt.Sprintf("this node runs %d stories, its most; try again later", n), RetryAfter: quotaRetryAfter}
-	}
-	if !s.runner.Admit(interval, s.cfg.MaxLoad) {
-		return nil, &Error{Code: CodeUnavailable, Message: "this node cannot keep the pace of another story now; try a slower turn_interval_ms or later", RetryAfter: quotaRetryAfter}
+	if err := s.admitPace(ctx, interval); err != nil {
+		return nil, err
 	}
 	if u.Role == RoleAdmin {
 		return func() {}, nil

@@ -354,7 +354,7 @@ func (s *Server) Start(ctx context.Context) error {
 		s.presence.loop(s.ctx, s.cfg.PresenceInterval)
 	}()
 	if s.cluster != nil {
-		s.cluster.Start(cluster.Deps{Runner: s.runner, Store: s.store, Handler: remote{s}, Presence: s.presence.mark})
+		s.cluster.Start(cluster.Deps{Runner: s.runner, Store: s.store, Handler: remote{s}, Presence: s.presence.mark, Capacity: s.capacity})
 		return nil
 	}
 	for _, status := range []string{store.StatusRunning, store.StatusPaused, store.StatusCreated} {
