@@ -214,9 +214,9 @@ type slots struct {
 func (t *teller) render(tpl string, v slots, trial bool) (string, toldSentence) {
 	// A cause is written into the template, so that the people it
 	// names are named the sentence's way.
+	code := t.template(tpl, v.cause)
 	hasCause := v.cause != "" && strings.Contains(tpl, "{cause}")
-	tpl = strings.ReplaceAll(tpl, "{cause}", v.cause)
-	rd := rendering{v: v, rest: tpl, named: t.named, lastSubj: t.lastSubj, lastPeople: t.lastPeople}
+	rd := rendering{v: v, named: t.named, lastSubj: t.lastSubj, lastPeople: t.lastPeople}
 	// The teller lends its buffers: one rendering at a time.
 	rd.forms, rd.people = t.formsBuf[:0], t.peopleBuf[:0]
 	defer func() { t.formsBuf, t.peopleBuf = rd.forms[:0], rd.people[:0] }()
@@ -229,8 +229,8 @@ func (t *teller) render(tpl string, v slots, trial bool) (string, toldSentence) 
 		defer func() { t.dryPeopleBuf = rd.info.people[:0] }()
 	}
 	// Room for the template and the names it takes, grown once.
-	rd.b.Grow(len(tpl) + 64)
-	t.sentencePeople(&rd, tpl)
+	rd.b.Grow(len(code.src) + 64)
+	t.sentencePeople(&rd, code)
 	rd.info.cause = hasCause
 	if trial {
 		defer func() {
@@ -238,21 +238,28 @@ func (t *teller) render(tpl string, v slots, trial bool) (string, toldSentence) 
 			t.trialIntro = append(t.trialIntro[:0], rd.introAdded...)
 		}()
 	}
-	for len(rd.rest) > 0 {
-		i := strings.IndexByte(rd.rest, '{')
-		if i < 0 {
+	segs := code.segs
+	for k := 0; k < len(segs); k++ {
+		if !segs[k].slot {
+			rd.b.WriteString(segs[k].text)
+			continue
+		}
+		// rest is what follows the slot, as far as a slot reads it:
+		// the text up to the next slot, or a slot's opening brace.
+		text := k+1 < len(segs) && !segs[k+1].slot
+		switch {
+		case text:
+			rd.rest = segs[k+1].text
+		case k+1 < len(segs):
+			rd.rest = "{"
+		default:
+			rd.rest = ""
+		}
+		t.fill(&rd, segs[k].text)
+		if text {
 			rd.b.WriteString(rd.rest)
-			break
+			k++
 		}
-		rd.b.WriteString(rd.rest[:i])
-		j := strings.IndexByte(rd.rest[i:], '}')
-		if j < 0 {
-			rd.b.WriteString(rd.rest[i:])
-			break
-		}
-		slot := rd.rest[i+1 : i+j]
-		rd.rest = rd.rest[i+j+1:]
-		t.fill(&rd, slot)
 	}
 	rd.info.clumsy = rd.clumsy
 	// Whom a following pronoun could be taken for: everyone the
@@ -270,7 +277,7 @@ func (t *teller) render(tpl string, v slots, trial bool) (string, toldSentence) 
 type rendering struct {
 	v    slots
 	b    strings.Builder
-	rest string // the template still to fill
+	rest string // what follows the slot being filled (see render)
 	// named is the teller's record of who has been named; added, who
 	// this rendering named first. lastSubj is the previous sentence's
 	// subject.
@@ -330,37 +337,26 @@ func (rd *rendering) noteIntro(t *teller, id string) {
 
 // sentencePeople finds everyone a template will mention, and how the
 // texts it quotes name them.
-func (t *teller) sentencePeople(rd *rendering, tpl string) {
+func (t *teller) sentencePeople(rd *rendering, code *tplCode) {
 	v := &rd.v
 	add := func(id string) {
 		if id != "" && !slices.Contains(rd.people, id) {
 			rd.people = append(rd.people, id)
 		}
 	}
-	if strings.Contains(tpl, "{A") || strings.Contains(tpl, "{a") {
+	if code.actor {
 		add(v.a)
 	}
-	if strings.Contains(tpl, "{T") || strings.Contains(tpl, "{t") {
+	if code.target {
 		add(v.t)
 	}
-	if strings.Contains(tpl, "{With") || strings.Contains(tpl, "{with") || strings.Contains(tpl, "{Company") || strings.Contains(tpl, "{company") {
+	if code.group {
 		for _, id := range v.group {
 			add(id)
 		}
 	}
-	for rest := tpl; ; {
-		i := strings.Index(rest, "{@")
-		if i < 0 {
-			break
-		}
-		j := strings.IndexByte(rest[i:], '}')
-		if j < 0 {
-			break
-		}
-		id, _, _ := strings.Cut(rest[i+2:i+j], "'")
-		id, _, _ = strings.Cut(id, ".")
+	for _, id := range code.at {
 		add(id)
-		rest = rest[i+j:]
 	}
 	// Who the texts name depends only on the slots: a template's trial
 	// renderings share it.
