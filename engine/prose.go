@@ -137,13 +137,15 @@ func (t *teller) narrate(sc Scene) (Narration, []toldSentence) {
 	for _, id := range sc.Introduced {
 		t.intro[id] = true
 	}
+	shapes := ""
 	for _, k := range sc.Recent {
-		if strings.HasPrefix(k, shapePrefix) {
-			t.oldShapes = k[len(shapePrefix):]
+		if isShapesEntry(k) {
+			shapes = k
 			continue
 		}
 		t.recent[k] = true
 	}
+	t.oldShapes = packedShapes(shapes)
 	t.newShapes = t.newShapesBuf[:0]
 	keep := chooseRecords(&sc)
 	if sc.PhaseChanged {

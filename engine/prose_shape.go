@@ -9,6 +9,7 @@ package engine
 import (
 	"cmp"
 	"slices"
+	"strconv"
 	"strings"
 )
 
@@ -16,12 +17,56 @@ import (
 // ordinary length tells fewer.
 const shapeMemory = 240
 
-// shapePrefix marks a shape key in the chronicler's memory; quotePrefix
-// a quoted line's.
+// shapesPrefix marks the entry of the chronicler's memory that holds
+// the shapes told, five characters a shape (see packShape); hexPrefix
+// the same in eight hex digits a shape, as states written before hold
+// it; quotePrefix a quoted line's key.
 const (
-	shapePrefix = "s#"
-	quotePrefix = "q#"
+	shapesPrefix = "S#"
+	hexPrefix    = "s#"
+	quotePrefix  = "q#"
 )
+
+// isShapesEntry reports whether a memory entry holds the shapes told.
+func isShapesEntry(k string) bool {
+	return strings.HasPrefix(k, shapesPrefix) || strings.HasPrefix(k, hexPrefix)
+}
+
+// shapeDigits are the digits of a packed shape: 85 printable ASCII
+// characters that a JSON string holds as they are (no quote, backslash
+// or HTML character), so that the state spends five bytes on a shape
+// rather than eight hex digits, and its encoder writes them unchanged.
+const shapeDigits = "!#$%'()*+,-./0123456789:;=?@ABCDEFGHIJKLMNOPQRSTUVWXYZ[]^_`abcdefghijklmnopqrstuvwxyz"
+
+// packShape writes h as five digits, most significant first (85^5 >
+// 2^32).
+func packShape(b []byte, h uint32) []byte {
+	var d [5]byte
+	for k := 4; k >= 0; k-- {
+		d[k] = shapeDigits[h%85]
+		h /= 85
+	}
+	return append(b, d[:]...)
+}
+
+// packedShapes is the digits of the shapes a memory entry holds, five a
+// shape; an entry in hex digits is packed.
+func packedShapes(entry string) string {
+	if s, ok := strings.CutPrefix(entry, shapesPrefix); ok {
+		return s
+	}
+	s, ok := strings.CutPrefix(entry, hexPrefix)
+	if !ok {
+		return ""
+	}
+	b := make([]byte, 0, len(s)/8*5)
+	for k := 0; k+8 <= len(s); k += 8 {
+		if h, err := strconv.ParseUint(s[k:k+8], 16, 32); err == nil {
+			b = packShape(b, uint32(h))
+		}
+	}
+	return string(b)
+}
 
 // shapeNames is every name of a person, place or thing of a cast, and
 // every way of calling a person by role, indexed by first byte, longest
@@ -126,23 +171,29 @@ func (t *teller) shapeOf(sentence string) uint32 {
 
 // shapeTold reports whether the story has told a sentence of this
 // shape: in an earlier turn (the shapes entry of the chronicler's
-// memory, eight hex digits a shape) or in this one.
+// memory) or in this one.
 func (t *teller) shapeTold(sentence string) bool {
 	h := t.shapeOf(sentence)
 	if slices.Contains(t.newShapes, h) {
 		return true
 	}
-	var hb [8]byte
-	hexShape(hb[:], h)
-	// Eight hex digits compared as one word: the story's shapes are
+	var hb [5]byte
+	packShape(hb[:0], h)
+	// Five digits compared as one number: the story's shapes are
 	// looked through for every wording tried.
-	want := word8(string(hb[:]), 0)
-	for k := 0; k+8 <= len(t.oldShapes); k += 8 {
-		if word8(t.oldShapes, k) == want {
+	want := word5(string(hb[:]), 0)
+	for k := 0; k+5 <= len(t.oldShapes); k += 5 {
+		if word5(t.oldShapes, k) == want {
 			return true
 		}
 	}
 	return false
+}
+
+// word5 is the five bytes of s from k as one number.
+func word5(s string, k int) uint64 {
+	s = s[k : k+5]
+	return uint64(s[0]) | uint64(s[1])<<8 | uint64(s[2])<<16 | uint64(s[3])<<24 | uint64(s[4])<<32
 }
 
 // word8 is the eight bytes of s from k as one number.
@@ -159,14 +210,6 @@ func (t *teller) noteShape(sentence string) {
 	}
 }
 
-func hexShape(b []byte, h uint32) {
-	const digits = "0123456789abcdef"
-	for k := 7; k >= 0; k-- {
-		b[k] = digits[h&15]
-		h >>= 4
-	}
-}
-
 // shapesEntry is the memory entry of every shape told, the oldest
 // dropped beyond shapeMemory; "" if this turn told none new.
 func (t *teller) shapesEntry() string {
@@ -174,17 +217,16 @@ func (t *teller) shapesEntry() string {
 		return ""
 	}
 	old := t.oldShapes
-	if over := len(old)/8 + len(t.newShapes) - shapeMemory; over > 0 {
-		old = old[min(len(old), over*8):]
+	if over := len(old)/5 + len(t.newShapes) - shapeMemory; over > 0 {
+		old = old[min(len(old), over*5):]
 	}
 	var b strings.Builder
-	b.Grow(len(shapePrefix) + len(old) + 8*len(t.newShapes))
-	b.WriteString(shapePrefix)
+	b.Grow(len(shapesPrefix) + len(old) + 5*len(t.newShapes))
+	b.WriteString(shapesPrefix)
 	b.WriteString(old)
 	for _, h := range t.newShapes {
-		var hb [8]byte
-		hexShape(hb[:], h)
-		b.Write(hb[:])
+		var hb [5]byte
+		b.Write(packShape(hb[:0], h))
 	}
 	return b.String()
 }
@@ -197,7 +239,7 @@ func keepProse(p []string) []string {
 	for _, k := range p {
 		switch {
 		case strings.HasPrefix(k, quotePrefix):
-		case strings.HasPrefix(k, shapePrefix):
+		case isShapesEntry(k):
 			shp++
 		default:
 			tpl++
@@ -211,7 +253,7 @@ func keepProse(p []string) []string {
 	for _, k := range p {
 		switch {
 		case strings.HasPrefix(k, quotePrefix):
-		case strings.HasPrefix(k, shapePrefix):
+		case isShapesEntry(k):
 			if dropS > 0 {
 				dropS--
 				continue
