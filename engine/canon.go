@@ -141,7 +141,7 @@ func (e *canonEncoder) char(c *charState, cc *charCache) {
 	}
 	if len(c.Knows) > 0 {
 		e.b = append(e.b, `,"knows":`...)
-		e.strs(c.Knows)
+		e.writeList(&cc.knows, c.Knows)
 	}
 	if len(c.Rel) > 0 {
 		e.b = append(e.b, `,"rel":`...)
@@ -183,7 +183,7 @@ func (e *canonEncoder) char(c *charState, cc *charCache) {
 	}
 	if len(c.Searched) > 0 {
 		e.b = append(e.b, `,"searched":`...)
-		e.strs(c.Searched)
+		e.writeList(&cc.searched, c.Searched)
 	}
 	if len(c.Last) > 0 {
 		e.b = append(e.b, `,"last":`...)

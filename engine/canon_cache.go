@@ -22,6 +22,9 @@ type charCache struct {
 	seen, met keptMap[string]
 	mem       []memory // the memories mems was written from
 	mems      pieces
+	// What a character knows and where it has searched grow now and
+	// then and are otherwise copied (their buffers grow as needed).
+	knows, searched keptList
 }
 
 // cacheFor returns the sections kept for the character at position k.

@@ -45,14 +45,16 @@ func TestCachedEncodingIsFresh(t *testing.T) {
 // encoder's back in each way the kept sections could miss: a value
 // changed in place, a key swapped for another with the map the same size,
 // a memory forgotten and one added, 0 turned to -0 (equal as floats,
-// written differently), and the world's lists shifted, inserted into and
-// changed in place.
+// written differently), what a character knows and where it searched
+// changed, and the world's lists shifted, inserted into and changed in
+// place.
 func TestCachedEncodingSeesEveryChange(t *testing.T) {
 	c := &charState{
 		ID: "a", Loc: "l", Alive: true, Onstage: true,
-		Rel:  map[string]float64{"b": 0.5, "c": 0},
-		Seen: map[string]string{"x": "@l", "y": "b"},
-		Met:  map[string]string{"b": "l"},
+		Rel:   map[string]float64{"b": 0.5, "c": 0},
+		Seen:  map[string]string{"x": "@l", "y": "b"},
+		Met:   map[string]string{"b": "l"},
+		Knows: []string{"f1", "f2"}, Searched: []string{"l"},
 	}
 	for k := range 4 {
 		c.Memory = append(c.Memory, memory{Turn: int64(k), Kind: "saw", Actor: "b", Loc: "l", Imp: 0.5})
@@ -83,6 +85,10 @@ func TestCachedEncodingSeesEveryChange(t *testing.T) {
 		{"memory kind in place", func() { c.Memory[3].Kind = "fought" }},
 		{"memories gone", func() { c.Memory = c.Memory[:0] }},
 		{"memory back", func() { c.Memory = append(c.Memory, memory{Turn: 10, Kind: "saw", Loc: "l"}) }},
+		{"knows grown", func() { c.Knows = append(c.Knows, "f3") }},
+		{"knows changed in place", func() { c.Knows[0] = "f0" }},
+		{"searched cut", func() { c.Searched = c.Searched[:0] }},
+		{"searched back", func() { c.Searched = append(c.Searched, "m") }},
 		{"characters reordered", func() { w.Chars[0], w.Chars[1] = w.Chars[1], w.Chars[0] }},
 		{"list shifted along", func() { w.Prose = append(w.Prose[2:], "wait#0", "move#1") }},
 		{"list inserted into in place", func() { w.Felt = slices.Insert(w.Felt, 1, "a>c:2") }},
