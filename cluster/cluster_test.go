@@ -2,7 +2,6 @@ package cluster
 
 import (
 	"context"
-	"fmt"
 	"sync"
 	"testing"
 	"time"
@@ -299,16 +298,9 @@ func TestTakeOverOrphans(t *testing.T) {
 
 func testTakeOverOrphans(t *testing.T, rdb redis.UniversalClient, prefix string) {
 	ctx := context.Background()
-	mem := store.NewMemory()
 	const n = 60
-	for i := range n {
-		createSim(t, mem, fmt.Sprintf("s%02d", i))
-	}
 	// a holds them all, with its loops running (renewals).
-	a, ra := newNode(t, rdb, prefix, "a", mem, nil)
-	a.cfg.ScanInterval = 50 * time.Millisecond
-	a.Start(a.deps)
-	poll.Until(t, 20*time.Second, "a to run every simulation", func() bool { return ra.Count() == n })
+	mem, a := holdAll(t, rdb, prefix, n)
 
 	// b joins, with a store that counts its reads.
 	cs := &countingStore{Store: mem}
@@ -322,7 +314,7 @@ func testTakeOverOrphans(t *testing.T, rdb redis.UniversalClient, prefix string)
 	})
 	l0, g0 := cs.reads()
 	for range 10 {
-		if err := b.takeOver(ctx); err != nil {
+		if _, err := b.takeOver(ctx); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -332,8 +324,7 @@ func testTakeOverOrphans(t *testing.T, rdb redis.UniversalClient, prefix string)
 	}
 
 	// a dies: no release, its leases expire.
-	a.cancel()
-	a.wg.Wait()
+	kill(a)
 	poll.Until(t, 20*time.Second, "b to take over a's simulations", func() bool { return rb.Count() == n })
 	if l, _ := cs.reads(); l != l0 {
 		t.Fatalf("takeover listed simulations %d times; want only the orphans read", l-l0)

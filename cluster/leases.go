@@ -68,13 +68,22 @@ func (c *Cluster) unindex(ctx context.Context, sim string) {
 // acquire takes sim's lease and starts it here. It reports whether the
 // simulation runs here now.
 func (c *Cluster) acquire(ctx context.Context, sim string) bool {
+	return c.take(ctx, orphan{sim: sim}, time.Time{})
+}
+
+// take is acquire for an orphan found by the scan at seen; a takeover is
+// logged with how long each step took.
+func (c *Cluster) take(ctx context.Context, o orphan, seen time.Time) bool {
+	sim := o.sim
 	if c.isLeaving() || c.deps.Runner.Running(sim) {
 		return false
 	}
+	t0 := time.Now()
 	ok, err := c.rdb.SetNX(ctx, c.keys.lease(sim), c.node, c.cfg.LeaseTTL).Result()
 	if err != nil || !ok {
 		return false
 	}
+	t1 := time.Now()
 	c.mu.Lock()
 	c.leases[sim] = time.Now()
 	delete(c.unowned, sim)
@@ -104,7 +113,14 @@ func (c *Cluster) acquire(ctx context.Context, sim string) bool {
 	}
 	c.rdb.HSet(ctx, c.keys.loads(), c.node, c.deps.Runner.Count())
 	c.acquired.Add(1)
-	c.log.Info("running simulation", "sim", rec.ID, "head", rec.Head)
+	t2 := time.Now()
+	if o.expired.IsZero() {
+		c.log.Info("running simulation", "sim", rec.ID, "head", rec.Head)
+	} else {
+		c.log.Info("took over simulation", "sim", rec.ID, "head", rec.Head,
+			"expired", o.expired.UTC().Format(time.RFC3339Nano), "scanned", seen.UTC().Format(time.RFC3339Nano),
+			"queued", t0.Sub(seen), "lease", t1.Sub(t0), "start", t2.Sub(t1))
+	}
 	signal(c.readerSet)
 	return true
 }
@@ -233,9 +249,11 @@ func (c *Cluster) lose(sim string) {
 }
 
 // scanLoop takes over the simulations nobody runs: every ScanInterval,
-// and at once when a node releases one.
+// at once when a node releases one, and when the next lease in the index
+// expires (a dead node's leases are taken as they expire, not up to a
+// scan interval later).
 func (c *Cluster) scanLoop(ctx context.Context) {
-	t := time.NewTicker(c.cfg.ScanInterval)
+	t := time.NewTimer(c.cfg.ScanInterval)
 	defer t.Stop()
 	for {
 		select {
@@ -244,39 +262,51 @@ func (c *Cluster) scanLoop(ctx context.Context) {
 		case <-t.C:
 		case <-c.scan:
 		}
-		if c.isLeaving() {
-			continue
+		wait := c.cfg.ScanInterval
+		if !c.isLeaving() {
+			next, err := c.takeOver(ctx)
+			if err != nil && ctx.Err() == nil {
+				c.log.Debug("ownership scan", "err", err)
+			}
+			// A lease key outlives its index score by under a millisecond
+			// (the score is whole milliseconds); look just after.
+			if d := time.Until(next) + expiryMargin; !next.IsZero() && d < wait {
+				wait = max(d, 0)
+			}
 		}
-		if err := c.takeOver(ctx); err != nil && ctx.Err() == nil {
-			c.log.Debug("ownership scan", "err", err)
-		}
+		t.Reset(wait)
 	}
 }
 
+// expiryMargin is how long after a lease's index score a scan looks.
+const expiryMargin = 5 * time.Millisecond
+
 // takeOver acquires the simulations with no lease for which this node is
-// the preferred one (while it runs less than an even share), or which
-// stayed without an owner for two scans (their preferred node is not
-// taking them). A new simulation placed on a live node is that node's
-// alone. A node at its bounds (Capacity.HasRoom) takes no other while
-// another node has room. It reads only the simulations the lease index says
-// have no owner now, so its cost grows with those, not with all.
-func (c *Cluster) takeOver(ctx context.Context) error {
-	candidates, placed, err := c.orphans(ctx)
+// the preferred one (among the nodes below an even share, weighted by how
+// far below), or which stayed without an owner for two scan intervals
+// (their preferred node is not taking them). A new simulation placed on a
+// live node is that node's alone. A node at its bounds (Capacity.HasRoom)
+// takes no other while another node has room. It reads only the
+// simulations the lease index says have no owner now, so its cost grows
+// with those, not with all. It returns when the next lease in the index
+// expires unless renewed (zero for none).
+func (c *Cluster) takeOver(ctx context.Context) (time.Time, error) {
+	candidates, next, err := c.orphans(ctx)
 	if err != nil || len(candidates) == 0 {
 		c.forgetUnowned(nil)
-		return err
+		return next, err
 	}
 	c.heartbeat(ctx)
 	now := time.Now()
 	grace := 2 * c.cfg.ScanInterval
 	seen := make(map[string]bool, len(candidates))
 	place := c.placementFor(len(candidates), Capacity.HasRoom)
-	room := place.target - c.deps.Runner.Count() // what this node takes as preferred
 	c.mu.Lock()
 	live := c.live
 	c.mu.Unlock()
-	var take []string
-	for _, sim := range candidates {
+	var take []orphan
+	for _, o := range candidates {
+		sim := o.sim
 		seen[sim] = true
 		c.mu.Lock()
 		since, ok := c.unowned[sim]
@@ -285,23 +315,24 @@ func (c *Cluster) takeOver(ctx context.Context) error {
 			c.unowned[sim] = now
 		}
 		c.mu.Unlock()
-		if to := placed[sim]; to != "" && slices.Contains(live, to) {
-			if to == c.node {
-				take = append(take, sim)
+		if o.placed != "" && slices.Contains(live, o.placed) {
+			if o.placed == c.node {
+				take = append(take, o)
 			}
 			continue
 		}
-		mine := !place.full && room > 0 && place.preferred(sim) == c.node
-		if mine {
-			room--
-		}
+		// Preferred by a placement weighted by room: each orphan has one
+		// taker, which takes it at once, and a node takes about its even
+		// share. A cap on what this node takes in one scan would leave the
+		// orphans the hash gave it beyond the cap for the grace below.
+		mine := !place.full && place.preferred(sim) == c.node
 		if mine || (!place.full && now.Sub(since) >= grace) {
-			take = append(take, sim)
+			take = append(take, o)
 		}
 	}
-	c.acquireAll(ctx, take)
+	c.acquireAll(ctx, take, now)
 	c.forgetUnowned(seen)
-	return nil
+	return next, nil
 }
 
 // acquireWorkers bounds the acquisitions in flight in one scan.
@@ -310,16 +341,16 @@ const acquireWorkers = 16
 // acquireAll acquires sims, acquireWorkers at a time: each takes a few
 // round trips to Redis and the store, and a dead node's stories should
 // not wait for each other's in one line. It returns when all are done.
-func (c *Cluster) acquireAll(ctx context.Context, sims []string) {
+func (c *Cluster) acquireAll(ctx context.Context, sims []orphan, seen time.Time) {
 	var wg sync.WaitGroup
 	sem := make(chan struct{}, acquireWorkers)
-	for _, sim := range sims {
+	for _, o := range sims {
 		sem <- struct{}{}
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
 			defer func() { <-sem }()
-			c.acquire(ctx, sim)
+			c.take(ctx, o, seen)
 		}()
 	}
 	wg.Wait()
@@ -341,57 +372,76 @@ func (c *Cluster) forgetUnowned(seen map[string]bool) {
 // the next scans.
 const maxOrphans = 1000
 
+// orphan is a simulation without a lease, and when its lease expired
+// (as the index says; zero for one released or never leased).
+type orphan struct {
+	sim     string
+	expired time.Time
+	placed  string // the node a new simulation was placed on, if any
+}
+
 // orphans lists the simulations without a lease that do not run here:
-// those the index scores as expired, whose lease key confirms it; and,
-// for the new ones placed on a node, that node. When the index was lost
-// (Redis restarted without persistence) it is seeded again from the
-// store first.
-func (c *Cluster) orphans(ctx context.Context) ([]string, map[string]string, error) {
+// those the index scores as expired, whose lease key confirms it (with,
+// for the new ones placed on a node, that node), and when the next lease
+// in the index expires unless renewed. When the index was lost (Redis
+// restarted without persistence) it is seeded again from the store first.
+func (c *Cluster) orphans(ctx context.Context) ([]orphan, time.Time, error) {
+	nowMS := strconv.FormatInt(time.Now().UnixMilli(), 10)
 	pipe := c.rdb.Pipeline()
 	seeded := pipe.Exists(ctx, c.keys.indexSeeded())
-	due := pipe.ZRangeByScore(ctx, c.keys.leaseIndex(), &redis.ZRangeBy{
-		Min: "-inf", Max: strconv.FormatInt(time.Now().UnixMilli(), 10), Count: maxOrphans,
+	due := pipe.ZRangeByScoreWithScores(ctx, c.keys.leaseIndex(), &redis.ZRangeBy{
+		Min: "-inf", Max: nowMS, Count: maxOrphans,
+	})
+	upcoming := pipe.ZRangeByScoreWithScores(ctx, c.keys.leaseIndex(), &redis.ZRangeBy{
+		Min: "(" + nowMS, Max: "+inf", Count: 1,
 	})
 	if _, err := pipe.Exec(ctx); err != nil {
-		return nil, nil, err
+		return nil, time.Time{}, err
 	}
 	if seeded.Val() == 0 {
 		if err := c.seedIndex(ctx); err != nil {
-			return nil, nil, err
+			return nil, time.Time{}, err
 		}
 		return c.orphans(ctx)
 	}
-	var sims []string
-	for _, sim := range due.Val() {
-		if !c.deps.Runner.Running(sim) {
-			sims = append(sims, sim)
+	var next time.Time
+	if z := upcoming.Val(); len(z) == 1 {
+		next = time.UnixMilli(int64(z[0].Score))
+	}
+	var sims []orphan
+	for _, z := range due.Val() {
+		sim, _ := z.Member.(string)
+		if c.deps.Runner.Running(sim) {
+			continue
 		}
+		o := orphan{sim: sim}
+		if z.Score > 0 {
+			o.expired = time.UnixMilli(int64(z.Score))
+		}
+		sims = append(sims, o)
 	}
 	if len(sims) == 0 {
-		return nil, nil, nil
+		return nil, next, nil
 	}
 	// The index is a hint: a lease key says who holds it.
 	pipe = c.rdb.Pipeline()
 	holders := make([]*redis.StringCmd, len(sims))
 	placedOn := make([]*redis.StringCmd, len(sims))
-	for i, sim := range sims {
-		holders[i] = pipe.Get(ctx, c.keys.lease(sim))
-		placedOn[i] = pipe.Get(ctx, c.keys.placed(sim))
+	for i, o := range sims {
+		holders[i] = pipe.Get(ctx, c.keys.lease(o.sim))
+		placedOn[i] = pipe.Get(ctx, c.keys.placed(o.sim))
 	}
 	if _, err := pipe.Exec(ctx); err != nil && !errors.Is(err, redis.Nil) {
-		return nil, nil, err
+		return nil, time.Time{}, err
 	}
 	out := sims[:0]
-	placed := make(map[string]string)
-	for i, sim := range sims {
+	for i, o := range sims {
 		if errors.Is(holders[i].Err(), redis.Nil) {
-			out = append(out, sim)
-			if to := placedOn[i].Val(); to != "" {
-				placed[sim] = to
-			}
+			o.placed = placedOn[i].Val()
+			out = append(out, o)
 		}
 	}
-	return out, placed, nil
+	return out, next, nil
 }
 
 // seedIndex puts every simulation the store says should run into the

@@ -3,6 +3,7 @@ package cluster
 import (
 	"context"
 	"hash/fnv"
+	"math"
 	"slices"
 	"strconv"
 	"time"
@@ -61,9 +62,10 @@ func (c *Cluster) heartbeatLoop(ctx context.Context) {
 // placement is a view of the live nodes and their loads, taken once per
 // decision (a scan, or a new simulation).
 type placement struct {
-	nodes  []string // live nodes with room: fewer simulations than target
-	target int      // an even share of the simulations that should run
-	full   bool     // this node is at its bounds while another is not
+	nodes  []string       // live nodes with room: fewer simulations than target
+	target int            // an even share of the simulations that should run
+	room   map[string]int // how many more each of nodes takes to reach target
+	full   bool           // this node is at its bounds while another is not
 }
 
 // place spreads simulations over the live nodes: those below an even
@@ -83,10 +85,11 @@ func place(self string, own int, live []string, loads map[string]int, extra int)
 	for _, n := range live {
 		total += load(n)
 	}
-	p := placement{target: (total + len(live) - 1) / len(live)}
+	p := placement{target: (total + len(live) - 1) / len(live), room: make(map[string]int, len(live))}
 	for _, n := range live {
 		if load(n) < p.target {
 			p.nodes = append(p.nodes, n)
+			p.room[n] = p.target - load(n)
 		}
 	}
 	if len(p.nodes) == 0 {
@@ -96,17 +99,28 @@ func place(self string, own int, live []string, loads map[string]int, extra int)
 }
 
 // preferred returns the node that should run sim: among the nodes with
-// room, the highest rendezvous hash of sim and the node. Every node
-// computes the same answer from the same view, so a simulation goes to
-// one node without a race, and simulations spread evenly.
+// room, the highest rendezvous hash of sim and the node, weighted by the
+// node's room (so that each node is preferred for a share of new
+// simulations in proportion to its room, and none waits for a node that
+// is already full). Every node computes the same answer from the same
+// view, so a simulation goes to one node without a race, and simulations
+// spread evenly.
 func (p placement) preferred(sim string) string {
-	best, bestScore := "", uint64(0)
+	best, bestScore := "", 0.0
 	for _, n := range p.nodes {
 		h := fnv.New64a()
 		h.Write([]byte(n))
 		h.Write([]byte{0})
 		h.Write([]byte(sim))
-		if s := mix(h.Sum64()); best == "" || s > bestScore {
+		// Weighted rendezvous hashing: with u uniform in (0, 1), w/-ln(u)
+		// is highest for node n with probability w(n)/Σw. With equal
+		// weights it orders nodes as the hash does.
+		u := (float64(mix(h.Sum64())>>11) + 0.5) / (1 << 53)
+		w := 1.0
+		if r := p.room[n]; r > 0 {
+			w = float64(r)
+		}
+		if s := w / -math.Log(u); best == "" || s > bestScore {
 			best, bestScore = n, s
 		}
 	}

@@ -3,6 +3,7 @@ package cluster
 import (
 	"context"
 	"fmt"
+	"math"
 	"sync"
 	"testing"
 	"time"
@@ -12,6 +13,34 @@ import (
 	"github.com/novel-engine/novel-engine/internal/poll"
 	"github.com/novel-engine/novel-engine/store"
 )
+
+// holdAll creates n running simulations, s00 on, in a memory store and
+// starts node a of a cluster on rdb, which takes them all; it returns
+// once a runs every one, with its loops (renewals) running. tune, if
+// any, changes a's configuration before it starts.
+func holdAll(t *testing.T, rdb redis.UniversalClient, prefix string, n int, tune ...func(*Config)) (*store.Memory, *Cluster) {
+	t.Helper()
+	mem := store.NewMemory()
+	for i := range n {
+		createSim(t, mem, simName(i))
+	}
+	a, ra := newNode(t, rdb, prefix, "a", mem, nil)
+	a.cfg.ScanInterval = 50 * time.Millisecond
+	for _, f := range tune {
+		f(&a.cfg)
+	}
+	a.Start(a.deps)
+	poll.Until(t, 20*time.Second, "a to run every simulation", func() bool { return ra.Count() == n })
+	return mem, a
+}
+
+func simName(i int) string { return fmt.Sprintf("s%02d", i) }
+
+// kill stops c's loops as if its process died: no release, no goodbye.
+func kill(c *Cluster) {
+	c.cancel()
+	c.wg.Wait()
+}
 
 // pairedStore lets no read of a simulation through until a second one is
 // in flight beside it: a node that acquires its orphans one at a time
@@ -44,22 +73,14 @@ func TestTakeOverInParallel(t *testing.T) {
 }
 
 func testTakeOverInParallel(t *testing.T, rdb redis.UniversalClient, prefix string) {
-	mem := store.NewMemory()
 	const n = 8
-	for i := range n {
-		createSim(t, mem, fmt.Sprintf("s%02d", i))
-	}
-	a, ra := newNode(t, rdb, prefix, "a", mem, nil)
-	a.cfg.ScanInterval = 50 * time.Millisecond
-	a.Start(a.deps)
-	poll.Until(t, 20*time.Second, "a to run every simulation", func() bool { return ra.Count() == n })
-	// a dies: no release. b starts once every lease has expired, so that
-	// its first scan finds them all.
-	a.cancel()
-	a.wg.Wait()
+	mem, a := holdAll(t, rdb, prefix, n)
+	// a dies. b starts once every lease has expired, so that its first
+	// scan finds them all.
+	kill(a)
 	poll.Until(t, 20*time.Second, "a's leases to expire", func() bool {
 		for i := range n {
-			if rdb.Exists(context.Background(), a.keys.lease(fmt.Sprintf("s%02d", i))).Val() != 0 {
+			if rdb.Exists(context.Background(), a.keys.lease(simName(i))).Val() != 0 {
 				return false
 			}
 		}
@@ -70,4 +91,71 @@ func testTakeOverInParallel(t *testing.T, rdb redis.UniversalClient, prefix stri
 	b.cfg.ScanInterval = 50 * time.Millisecond
 	b.Start(b.deps)
 	poll.Until(t, 20*time.Second, "b to take over a's simulations", func() bool { return rb.Count() == n })
+}
+
+// TestTakeOverAtExpiry: the survivors of a dead node take its stories
+// when their leases expire, not at their next periodic scan, and all of
+// them at once, each survivor its share: none waits for the grace given
+// to a story whose preferred node does not take it.
+func TestTakeOverAtExpiry(t *testing.T) {
+	forEachRedis(t, testTakeOverAtExpiry)
+}
+
+func testTakeOverAtExpiry(t *testing.T, rdb redis.UniversalClient, prefix string) {
+	const n = 60
+	// Periodic scans (and the grace of two of them) never come in this
+	// test; beats come often enough that a dead node leaves the
+	// placement well before its leases (1 s) expire.
+	const beat = 100 * time.Millisecond
+	mem, a := holdAll(t, rdb, prefix, n, func(c *Config) { c.HeartbeatInterval = beat })
+	var runners []*fakeRunner
+	var nodes []*Cluster
+	for _, id := range []string{"b", "c"} {
+		c, r := newNode(t, rdb, prefix, id, mem, nil)
+		c.cfg.ScanInterval = time.Hour
+		c.cfg.HeartbeatInterval = beat
+		c.Start(c.deps)
+		nodes, runners = append(nodes, c), append(runners, r)
+	}
+	poll.Until(t, 20*time.Second, "b and c to see all three nodes", func() bool {
+		for _, c := range nodes {
+			c.mu.Lock()
+			live := len(c.live)
+			c.mu.Unlock()
+			if live != 3 {
+				return false
+			}
+		}
+		return true
+	})
+	if runners[0].Count()+runners[1].Count() != 0 {
+		t.Fatal("b or c took a simulation a holds")
+	}
+
+	kill(a)
+	poll.Until(t, 20*time.Second, "b and c to take over a's simulations", func() bool {
+		return runners[0].Count()+runners[1].Count() == n
+	})
+	for i, r := range runners {
+		if got := r.Count(); got < n/4 {
+			t.Errorf("%s took %d of %d", nodes[i].node, got, n)
+		}
+	}
+}
+
+// TestPreferredWeighted: a node with more room is preferred for more of
+// the simulations that need an owner, in proportion.
+func TestPreferredWeighted(t *testing.T) {
+	p := place("self", 100, []string{"a", "self"}, map[string]int{"a": 400}, 500)
+	if p.target != 500 || p.room["self"] != 400 || p.room["a"] != 100 {
+		t.Fatalf("placement %+v, want target 500, room self 400, a 100", p)
+	}
+	const sims = 5000
+	per := map[string]int{}
+	for i := range sims {
+		per[p.preferred(fmt.Sprintf("sim-%d", i))]++
+	}
+	if share := float64(per["self"]) / sims; math.Abs(share-0.8) > 0.03 {
+		t.Fatalf("self preferred for %v: share %.3f, want 0.8 (its room over all room)", per, share)
+	}
 }
