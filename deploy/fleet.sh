@@ -20,6 +20,8 @@
 #                PG_RESTART is the command that restarts it [unset]
 #   BASE_PORT    first port; Redis uses BASE_PORT..+5, the nodes the next
 #                three, the balancer the one after, PostgreSQL +10 [17100]
+#   NOVEL_LOG_LEVEL  the nodes' log level; info logs each takeover with
+#                how long its steps took [warn]
 #   LOGS         a folder to keep the nodes', the balancer's, Redis's and
 #                PostgreSQL's logs in [unset: they go with the run]
 # Needs redis-server and redis-cli (7 or later), PostgreSQL's server
@@ -119,7 +121,7 @@ db_url="${db_url%/*}/$db?sslmode=disable"
 
 export NOVEL_DATABASE_URL="$db_url" NOVEL_REDIS_URL="$redis_url" NOVEL_REDIS_CLUSTER=true
 export NOVEL_JWT_SECRET="$(head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n')"
-export NOVEL_GUEST_AUTH=true NOVEL_LOG_LEVEL=warn NOVEL_REDIS_PREFIX=fleet:
+export NOVEL_GUEST_AUTH=true NOVEL_LOG_LEVEL="${NOVEL_LOG_LEVEL:-warn}" NOVEL_REDIS_PREFIX=fleet:
 # Every client here is on this machine, and the load tools play thousands
 # from one address: the per-client quotas, the node's caps and its
 # admission by load (which reads a busy machine as a full node) are lifted.

@@ -21,6 +21,7 @@ import (
 	"net/url"
 	"os"
 	"os/signal"
+	"slices"
 	"syscall"
 	"time"
 )
@@ -63,7 +64,8 @@ func run(ctx context.Context, base, node string, pid int, timeout time.Duration)
 	if err := syscall.Kill(pid, syscall.SIGKILL); err != nil {
 		return fmt.Errorf("kill %d: %w", pid, err)
 	}
-	fmt.Printf("kill -9 of %s (pid %d), which ran %d of %d running stories\n", node, pid, len(t.victims), len(before))
+	fmt.Printf("kill -9 of %s (pid %d) at %s, which ran %d of %d running stories\n",
+		node, pid, killed.UTC().Format(time.RFC3339Nano), len(t.victims), len(before))
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	var pass time.Duration
@@ -88,6 +90,9 @@ func run(ctx context.Context, base, node string, pid int, timeout time.Duration)
 	}
 	fmt.Printf("takeover after kill -9: every one of the %d stories had a new owner after %v (one pass over the listing took up to %v); the last of them stored its first turn there %v after the kill\n",
 		len(t.victims), owned.Round(10*time.Millisecond), pass.Round(10*time.Millisecond), turned.Round(10*time.Millisecond))
+	q := t.quantiles(killed, 0.1, 0.5, 0.9, 0.99)
+	fmt.Printf("first turn on the new node after the kill: p10 %v, p50 %v, p90 %v, p99 %v\n",
+		q[0].Round(10*time.Millisecond), q[1].Round(10*time.Millisecond), q[2].Round(10*time.Millisecond), q[3].Round(10*time.Millisecond))
 	return nil
 }
 
@@ -101,7 +106,10 @@ type tracker struct {
 	lastTrn time.Time // the latest of the victims' first turns after the kill
 }
 
-type progress struct{ owned, turned bool }
+type progress struct {
+	owned, turned bool
+	first         time.Time // the first turn stored after the kill
+}
 
 func newTracker(node string, running []story) *tracker {
 	t := &tracker{node: node, victims: map[string]*progress{}}
@@ -131,6 +139,7 @@ func (t *tracker) observe(running []story, killed, seen time.Time) {
 		// first one, unless a pass is slower than the turn interval.
 		if p.owned && !p.turned && s.UpdatedAt.After(killed) {
 			p.turned = true
+			p.first = s.UpdatedAt
 			t.turned++
 			if s.UpdatedAt.After(t.lastTrn) {
 				t.lastTrn = s.UpdatedAt
@@ -146,6 +155,25 @@ func (t *tracker) done() bool { return t.turned == len(t.victims) }
 // stored after the kill.
 func (t *tracker) result(killed time.Time) (owned, turned time.Duration) {
 	return t.lastOwn.Sub(killed), t.lastTrn.Sub(killed)
+}
+
+// quantiles returns, for each of qs, that quantile of the times from the
+// kill to each story's first turn stored after it.
+func (t *tracker) quantiles(killed time.Time, qs ...float64) []time.Duration {
+	var ds []time.Duration
+	for _, p := range t.victims {
+		if p.turned {
+			ds = append(ds, p.first.Sub(killed))
+		}
+	}
+	slices.Sort(ds)
+	out := make([]time.Duration, len(qs))
+	for i, q := range qs {
+		if len(ds) > 0 {
+			out[i] = ds[min(int(q*float64(len(ds))), len(ds)-1)]
+		}
+	}
+	return out
 }
 
 // list reads every running story, a page of 200 at a time.

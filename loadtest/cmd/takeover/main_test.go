@@ -36,3 +36,21 @@ func TestTrackerWaitsForOwnerAndTurn(t *testing.T) {
 		t.Fatalf("owned after %v, turned after %v; want 4s (the listing) and 5s (the turn stored)", owned, turned)
 	}
 }
+
+func TestTrackerQuantiles(t *testing.T) {
+	killed := time.Date(2026, 1, 1, 12, 0, 0, 0, time.UTC)
+	var before []story
+	for i := range 10 {
+		before = append(before, story{ID: string(rune('a' + i)), Owner: "n1"})
+	}
+	tr := newTracker("n1", before)
+	var after []story
+	for i := range 10 {
+		after = append(after, story{ID: string(rune('a' + i)), Owner: "n2", UpdatedAt: killed.Add(time.Duration(i+1) * time.Second)})
+	}
+	tr.observe(after, killed, killed.Add(11*time.Second))
+	q := tr.quantiles(killed, 0, 0.5, 0.99)
+	if q[0] != time.Second || q[1] != 6*time.Second || q[2] != 10*time.Second {
+		t.Fatalf("quantiles %v, want 1s, 6s, 10s", q)
+	}
+}
