@@ -57,7 +57,9 @@ type Config struct {
 
 // Runner is what the cluster needs of the node's runner.
 type Runner interface {
-	Start(ctx context.Context, rec *store.Simulation) error
+	// StartAll starts each of runs from what the store read of it, and
+	// returns the error of each that did not start, by id.
+	StartAll(ctx context.Context, runs []store.Resume) map[string]error
 	// Stop stops a simulation here; lost: another node may hold it now.
 	Stop(sim string, lost bool)
 	Running(sim string) bool
@@ -67,6 +69,8 @@ type Runner interface {
 // Store is what the cluster reads of the store.
 type Store interface {
 	GetSimulation(ctx context.Context, id string) (*store.Simulation, error)
+	// Resumes reads what running each of ids needs, in one round trip.
+	Resumes(ctx context.Context, ids []string) (map[string]store.Resume, error)
 	ListSimulations(ctx context.Context, opts store.ListOptions) ([]*store.Simulation, string, error)
 }
 

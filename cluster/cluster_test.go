@@ -33,6 +33,13 @@ func (r *fakeRunner) Start(ctx context.Context, rec *store.Simulation) error {
 	return nil
 }
 
+func (r *fakeRunner) StartAll(ctx context.Context, runs []store.Resume) map[string]error {
+	for _, run := range runs {
+		r.Start(ctx, run.Sim)
+	}
+	return nil
+}
+
 func (r *fakeRunner) Stop(sim string, lost bool) {
 	r.mu.Lock()
 	defer r.mu.Unlock()

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"slices"
 	"strconv"
-	"sync"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -63,66 +62,6 @@ func (c *Cluster) unindex(ctx context.Context, sim string) {
 	if err := c.rdb.ZRem(ctx, c.keys.leaseIndex(), sim).Err(); err != nil {
 		c.log.Warn("lease index", "sim", sim, "err", err)
 	}
-}
-
-// acquire takes sim's lease and starts it here. It reports whether the
-// simulation runs here now.
-func (c *Cluster) acquire(ctx context.Context, sim string) bool {
-	return c.take(ctx, orphan{sim: sim}, time.Time{})
-}
-
-// take is acquire for an orphan found by the scan at seen; a takeover is
-// logged with how long each step took.
-func (c *Cluster) take(ctx context.Context, o orphan, seen time.Time) bool {
-	sim := o.sim
-	if c.isLeaving() || c.deps.Runner.Running(sim) {
-		return false
-	}
-	t0 := time.Now()
-	ok, err := c.rdb.SetNX(ctx, c.keys.lease(sim), c.node, c.cfg.LeaseTTL).Result()
-	if err != nil || !ok {
-		return false
-	}
-	t1 := time.Now()
-	c.mu.Lock()
-	c.leases[sim] = time.Now()
-	delete(c.unowned, sim)
-	c.mu.Unlock()
-	c.rdb.ZAdd(ctx, c.keys.leaseIndex(), redis.Z{Score: float64(time.Now().Add(c.cfg.LeaseTTL).UnixMilli()), Member: sim})
-	// Read the record under the lease: any listing of it may be older.
-	rec, err := c.deps.Store.GetSimulation(ctx, sim)
-	switch {
-	case errors.Is(err, store.ErrNotFound):
-		c.release(ctx, sim, false)
-		c.unindex(ctx, sim)
-		return false
-	case err == nil && (rec.Status == store.StatusFinished || rec.Status == store.StatusFailed):
-		c.release(ctx, sim, false)
-		c.unindex(ctx, sim)
-		return false
-	}
-	if err == nil {
-		c.prepareActions(ctx, rec.ID)
-		err = c.deps.Runner.Start(ctx, rec)
-	}
-	if err != nil {
-		c.log.Warn("take over simulation", "sim", sim, "err", err)
-		c.release(ctx, sim, false)
-		c.orphan(ctx, sim)
-		return false
-	}
-	c.rdb.HSet(ctx, c.keys.loads(), c.node, c.deps.Runner.Count())
-	c.acquired.Add(1)
-	t2 := time.Now()
-	if o.expired.IsZero() {
-		c.log.Info("running simulation", "sim", rec.ID, "head", rec.Head)
-	} else {
-		c.log.Info("took over simulation", "sim", rec.ID, "head", rec.Head,
-			"expired", o.expired.UTC().Format(time.RFC3339Nano), "scanned", seen.UTC().Format(time.RFC3339Nano),
-			"queued", t0.Sub(seen), "lease", t1.Sub(t0), "start", t2.Sub(t1))
-	}
-	signal(c.readerSet)
-	return true
 }
 
 // release gives up sim's lease (when its run stopped here) and, unless
@@ -333,27 +272,6 @@ func (c *Cluster) takeOver(ctx context.Context) (time.Time, error) {
 	c.acquireAll(ctx, take, now)
 	c.forgetUnowned(seen)
 	return next, nil
-}
-
-// acquireWorkers bounds the acquisitions in flight in one scan.
-const acquireWorkers = 16
-
-// acquireAll acquires sims, acquireWorkers at a time: each takes a few
-// round trips to Redis and the store, and a dead node's stories should
-// not wait for each other's in one line. It returns when all are done.
-func (c *Cluster) acquireAll(ctx context.Context, sims []orphan, seen time.Time) {
-	var wg sync.WaitGroup
-	sem := make(chan struct{}, acquireWorkers)
-	for _, o := range sims {
-		sem <- struct{}{}
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			defer func() { <-sem }()
-			c.take(ctx, o, seen)
-		}()
-	}
-	wg.Wait()
 }
 
 // forgetUnowned forgets when the simulations not in seen were first seen

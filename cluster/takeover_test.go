@@ -42,38 +42,35 @@ func kill(c *Cluster) {
 	c.wg.Wait()
 }
 
-// pairedStore lets no read of a simulation through until a second one is
-// in flight beside it: a node that acquires its orphans one at a time
-// never gets past the first.
-type pairedStore struct {
+// resumeCounter counts the store's reads of simulations to run.
+type resumeCounter struct {
 	store.Store
-	mu   sync.Mutex
-	n    int
-	both chan struct{}
+	mu            sync.Mutex
+	gets, resumes int
 }
 
-func (s *pairedStore) GetSimulation(ctx context.Context, id string) (*store.Simulation, error) {
+func (s *resumeCounter) GetSimulation(ctx context.Context, id string) (*store.Simulation, error) {
 	s.mu.Lock()
-	if s.n++; s.n == 2 {
-		close(s.both)
-	}
+	s.gets++
 	s.mu.Unlock()
-	select {
-	case <-s.both:
-	case <-ctx.Done():
-		return nil, ctx.Err()
-	}
 	return s.Store.GetSimulation(ctx, id)
 }
 
-// TestTakeOverInParallel: the stories of a dead node are acquired several
-// at a time, not each waiting for the one before.
-func TestTakeOverInParallel(t *testing.T) {
-	forEachRedis(t, testTakeOverInParallel)
+func (s *resumeCounter) Resumes(ctx context.Context, ids []string) (map[string]store.Resume, error) {
+	s.mu.Lock()
+	s.resumes++
+	s.mu.Unlock()
+	return s.Store.Resumes(ctx, ids)
 }
 
-func testTakeOverInParallel(t *testing.T, rdb redis.UniversalClient, prefix string) {
-	const n = 8
+// TestTakeOverInBatches: the stories of a dead node are read from the
+// store many at a time, not one by one.
+func TestTakeOverInBatches(t *testing.T) {
+	forEachRedis(t, testTakeOverInBatches)
+}
+
+func testTakeOverInBatches(t *testing.T, rdb redis.UniversalClient, prefix string) {
+	const n = 100
 	mem, a := holdAll(t, rdb, prefix, n)
 	// a dies. b starts once every lease has expired, so that its first
 	// scan finds them all.
@@ -87,10 +84,16 @@ func testTakeOverInParallel(t *testing.T, rdb redis.UniversalClient, prefix stri
 		return true
 	})
 
-	b, rb := newNode(t, rdb, prefix, "b", &pairedStore{Store: mem, both: make(chan struct{})}, nil)
+	cs := &resumeCounter{Store: mem}
+	b, rb := newNode(t, rdb, prefix, "b", cs, nil)
 	b.cfg.ScanInterval = 50 * time.Millisecond
 	b.Start(b.deps)
 	poll.Until(t, 20*time.Second, "b to take over a's simulations", func() bool { return rb.Count() == n })
+	cs.mu.Lock()
+	defer cs.mu.Unlock()
+	if batches := (n + acquireBatch - 1) / acquireBatch; cs.gets != 0 || cs.resumes != batches {
+		t.Fatalf("%d simulations taken over with %d reads of one and %d of many; want 0 and %d", n, cs.gets, cs.resumes, batches)
+	}
 }
 
 // TestTakeOverAtExpiry: the survivors of a dead node take its stories

@@ -154,41 +154,103 @@ func (r *Runner) Start(ctx context.Context, rec *store.Simulation) error {
 	if r.Running(rec.ID) {
 		return nil
 	}
-	st, err := r.load(ctx, rec)
+	head, state, err := r.cfg.Store.LoadState(ctx, rec.ID)
+	if err != nil {
+		return fmt.Errorf("load state of %q: %w", rec.ID, err)
+	}
+	acts, err := r.cfg.Store.PendingActions(ctx, rec.ID)
+	if err != nil {
+		return fmt.Errorf("pending actions of %q: %w", rec.ID, err)
+	}
+	at := *rec
+	at.Head = head // the state's, read after the record
+	st, err := r.load(store.Resume{Sim: &at, State: state, Pending: acts})
 	if err != nil {
 		return err
 	}
-	r.mu.Lock()
-	if _, ok := r.stories[rec.ID]; ok {
-		r.mu.Unlock()
-		return nil
+	if !r.add(st) {
+		if r.isDraining() {
+			return refuse(ErrDraining, "node is shutting down")
+		}
+		return nil // started meanwhile
 	}
-	if r.isDraining() {
-		r.mu.Unlock()
-		return refuse(ErrDraining, "node is shutting down")
-	}
-	r.stories[rec.ID] = st
-	r.wg.Add(1)
-	r.mu.Unlock()
 	if err := r.cfg.Store.SetOwner(ctx, rec.ID, r.cfg.Node); err != nil {
 		r.log.Warn("record owner", "sim", rec.ID, "err", err)
 	}
+	r.run(st)
+	return nil
+}
+
+// StartAll is Start for many simulations at once, from what the store
+// read of them (Store.Resumes): their owner is recorded in one write. It
+// returns the error of each that did not start, by id.
+func (r *Runner) StartAll(ctx context.Context, runs []store.Resume) map[string]error {
+	errs := make(map[string]error)
+	var started []*story
+	for _, run := range runs {
+		id := run.Sim.ID
+		if r.isDraining() {
+			errs[id] = refuse(ErrDraining, "node is shutting down")
+			continue
+		}
+		if r.Running(id) {
+			continue
+		}
+		st, err := r.load(run)
+		if err != nil {
+			errs[id] = err
+			continue
+		}
+		if !r.add(st) {
+			if r.isDraining() {
+				errs[id] = refuse(ErrDraining, "node is shutting down")
+			}
+			continue // else started meanwhile
+		}
+		started = append(started, st)
+	}
+	if len(started) > 0 {
+		ids := make([]string, len(started))
+		for i, st := range started {
+			ids[i] = st.id
+		}
+		if err := r.cfg.Store.SetOwners(ctx, ids, r.cfg.Node); err != nil {
+			r.log.Warn("record owner", "simulations", len(ids), "err", err)
+		}
+	}
+	for _, st := range started {
+		r.run(st)
+	}
+	return errs
+}
+
+// add makes st one of the stories running here, unless one with its id
+// is or the node is draining.
+func (r *Runner) add(st *story) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if _, ok := r.stories[st.id]; ok || r.isDraining() {
+		return false
+	}
+	r.stories[st.id] = st
+	r.wg.Add(1)
+	return true
+}
+
+// run starts the actor of st, which add took.
+func (r *Runner) run(st *story) {
 	go func() {
 		defer r.wg.Done()
 		st.run()
 	}()
-	return nil
 }
 
-// load reads what a story needs to run from the store.
-func (r *Runner) load(ctx context.Context, rec *store.Simulation) (*story, error) {
+// load makes a story from what the store holds of it.
+func (r *Runner) load(run store.Resume) (*story, error) {
+	rec, head, state := run.Sim, run.Sim.Head, run.State
 	sc, err := engine.ParseScenario(rec.Scenario)
 	if err != nil {
 		return nil, fmt.Errorf("scenario of %q: %w", rec.ID, err)
-	}
-	head, state, err := r.cfg.Store.LoadState(ctx, rec.ID)
-	if err != nil {
-		return nil, fmt.Errorf("load state of %q: %w", rec.ID, err)
 	}
 	sim, err := engine.RestoreSim(sc, rec.Seed, state, r.cfg.Engine)
 	if err != nil {
@@ -196,10 +258,6 @@ func (r *Runner) load(ctx context.Context, rec *store.Simulation) (*story, error
 	}
 	if sim.Seq() != head {
 		return nil, fmt.Errorf("restore %q: state is at turn %d, head is %d", rec.ID, sim.Seq(), head)
-	}
-	acts, err := r.cfg.Store.PendingActions(ctx, rec.ID)
-	if err != nil {
-		return nil, fmt.Errorf("pending actions of %q: %w", rec.ID, err)
 	}
 	st := newStory(r, rec, sc, sim, head, state)
 	if r.cfg.Engine.Decider != nil {
@@ -211,7 +269,7 @@ func (r *Runner) load(ctx context.Context, rec *store.Simulation) (*story, error
 			return nil, fmt.Errorf("restore %q for validation: %w", rec.ID, err)
 		}
 	}
-	for _, a := range acts {
+	for _, a := range run.Pending {
 		st.pending[a.Character] = a
 	}
 	return st, nil

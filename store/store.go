@@ -129,6 +129,15 @@ type Summary struct {
 	Seats    map[string]Seat
 }
 
+// Resume is what a node reads to run a stored simulation: its record, the
+// world state after its head turn (Sim.Head) and the actions not yet
+// played, by character.
+type Resume struct {
+	Sim     *Simulation
+	State   []byte
+	Pending []PendingAction
+}
+
 // StoredScenario is a user's scenario kept for reuse by id.
 type StoredScenario struct {
 	ID    string
@@ -171,6 +180,12 @@ type Store interface {
 	SetStatus(ctx context.Context, id, status string) (*Simulation, error)
 	// SetOwner records which node runs the simulation ("" for none).
 	SetOwner(ctx context.Context, id, owner string) error
+	// SetOwners records owner as the node running each of ids that
+	// exists, in one round trip.
+	SetOwners(ctx context.Context, ids []string, owner string) error
+	// Resumes reads, in one round trip, what a node needs to run each of
+	// ids that exists (a node taking over many simulations at once).
+	Resumes(ctx context.Context, ids []string) (map[string]Resume, error)
 	// SetVote records the vote opened last (Simulation.Vote).
 	SetVote(ctx context.Context, id string, vote []byte) error
 

@@ -204,14 +204,16 @@ const simColumns = `id, title, scenario_id, scenario, status, seed, head, max_tu
 	turn_interval_ms, wait_for_players, created_by, created_at, updated_at, owner,
 	parent, forked_at, lineage, audience_votes, anonymous_votes, vote_window_ms, vote`
 
-func scanSim(row pgx.Row) (*store.Simulation, error) {
+// scanSim reads a row of simColumns, then extra, if any.
+func scanSim(row pgx.Row, extra ...any) (*store.Simulation, error) {
 	var (
 		s       store.Simulation
 		lineage []byte
 	)
-	err := row.Scan(&s.ID, &s.Title, &s.ScenarioID, &s.Scenario, &s.Status, &s.Seed, &s.Head, &s.MaxTurns,
+	dest := append([]any{&s.ID, &s.Title, &s.ScenarioID, &s.Scenario, &s.Status, &s.Seed, &s.Head, &s.MaxTurns,
 		&s.TurnIntervalMS, &s.WaitForPlayers, &s.CreatedBy, &s.CreatedAt, &s.UpdatedAt, &s.Owner,
-		&s.Parent, &s.ForkedAt, &lineage, &s.AudienceVotes, &s.AnonymousVotes, &s.VoteWindowMS, &s.Vote)
+		&s.Parent, &s.ForkedAt, &lineage, &s.AudienceVotes, &s.AnonymousVotes, &s.VoteWindowMS, &s.Vote}, extra...)
+	err := row.Scan(dest...)
 	if err != nil {
 		return nil, err
 	}

@@ -40,6 +40,7 @@ func Run(t *testing.T, newStore func(t testing.TB) store.Store) {
 		{"Scenarios", testScenarios},
 		{"Forks", testForks},
 		{"Votes", testVotes},
+		{"Resumes", testResumes},
 		{"Ping", testPing},
 	}
 	for _, tc := range tests {
