@@ -77,6 +77,9 @@ type teller struct {
 	shapeOfLast  string
 	shapeLast    uint32
 	shapeOfKnown bool
+	// withCause: the template being rendered with its cause written in
+	// (see template).
+	withCause tplCode
 }
 
 // tellers keeps tellers between turns: a turn's maps and lists come out
@@ -109,10 +112,11 @@ func (t *teller) reset() {
 	clear(out)
 	forms, people, dry, added := t.formsBuf[:0], t.peopleBuf[:0], t.dryPeopleBuf[:0], t.addedBuf[:0]
 	trialNamed, trialIntro := t.trialNamed[:0], t.trialIntro[:0]
+	withCause := tplCode{segs: t.withCause.segs[:0], at: t.withCause.at[:0]}
 	*t = teller{
 		rng: t.rng, recent: recent, named: named, intro: intro, told: told[:0], out: out[:0],
 		formsBuf: forms, peopleBuf: people, dryPeopleBuf: dry, addedBuf: added,
-		trialNamed: trialNamed, trialIntro: trialIntro,
+		trialNamed: trialNamed, trialIntro: trialIntro, withCause: withCause,
 	}
 }
 

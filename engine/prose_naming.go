@@ -212,8 +212,6 @@ type castIndex struct {
 	texts map[string]textRef
 	// shapes replaces every name with a mark (see prose_shape.go).
 	shapes *shapeNames
-	// templates: each template as parsed (see prose_tplcode.go).
-	templates map[string]*tplCode
 }
 
 // textRef is whom a text names: by name, and by role (in the order the

@@ -1,10 +1,24 @@
 // Templates parsed once: a template's slots are found, and what
-// sentencePeople asks of it worked out, the first time it is rendered,
-// not for every candidate of every sentence.
+// sentencePeople asks of it worked out, the first time any story renders
+// it, not for every candidate of every sentence.
 
 package engine
 
-import "strings"
+import (
+	"strings"
+	"sync"
+	"sync/atomic"
+)
+
+// parsedTemplates holds the templates parsed, for every story: they are
+// the chronicler's own literals, a few hundred. parsedCount bounds it all
+// the same; past maxParsed a template is parsed each time.
+var (
+	parsedTemplates sync.Map // template → *tplCode
+	parsedCount     atomic.Int32
+)
+
+const maxParsed = 4096
 
 // tplCode is a template cut into literal runs and slots, in order, with
 // whom it can mention.
@@ -16,7 +30,7 @@ type tplCode struct {
 	actor, target, group bool
 	at                   []string
 	// cause: it has a {cause} slot. noCause is the template with its
-	// {cause} written empty, parsed when first needed.
+	// {cause} written empty. A parsed template is not changed again.
 	cause   bool
 	noCause *tplCode
 }
@@ -30,7 +44,18 @@ type tplSeg struct {
 // parseTemplate cuts tpl as render reads it: a slot runs from '{' to
 // the next '}', and a '{' with no '}' after it is text.
 func parseTemplate(tpl string) *tplCode {
-	c := &tplCode{src: tpl, cause: strings.Contains(tpl, "{cause}")}
+	c := &tplCode{}
+	c.parse(tpl)
+	if c.cause {
+		c.noCause = &tplCode{}
+		c.noCause.parse(strings.ReplaceAll(tpl, "{cause}", ""))
+	}
+	return c
+}
+
+// parse cuts tpl into c, reusing the room of c's lists.
+func (c *tplCode) parse(tpl string) {
+	*c = tplCode{src: tpl, cause: strings.Contains(tpl, "{cause}"), segs: c.segs[:0], at: c.at[:0]}
 	c.actor = strings.Contains(tpl, "{A") || strings.Contains(tpl, "{a")
 	c.target = strings.Contains(tpl, "{T") || strings.Contains(tpl, "{t")
 	c.group = strings.Contains(tpl, "{With") || strings.Contains(tpl, "{with") ||
@@ -69,31 +94,30 @@ func parseTemplate(tpl string) *tplCode {
 		c.segs = append(c.segs, tplSeg{text: rest[i+1 : i+j], slot: true})
 		rest = rest[i+j+1:]
 	}
-	return c
 }
 
 // template is tpl parsed, with a cause written into its {cause} slot:
-// kept for the story when the cause is empty (templates are the
-// chronicler's own, a bounded set), parsed afresh when it is not (a
-// cause names the record's people).
+// kept when the cause is empty, parsed afresh into the teller's own when
+// it is not (a cause names the record's people; one rendering at a time
+// uses it).
 func (t *teller) template(tpl, cause string) *tplCode {
-	x := t.ix()
-	c := x.templates[tpl]
-	if c == nil {
-		if x.templates == nil {
-			x.templates = map[string]*tplCode{}
-		}
+	var c *tplCode
+	if v, ok := parsedTemplates.Load(tpl); ok {
+		c = v.(*tplCode)
+	} else {
 		c = parseTemplate(tpl)
-		x.templates[tpl] = c
+		if parsedCount.Load() < maxParsed {
+			if _, loaded := parsedTemplates.LoadOrStore(tpl, c); !loaded {
+				parsedCount.Add(1)
+			}
+		}
 	}
-	if !c.cause {
+	switch {
+	case !c.cause:
 		return c
-	}
-	if cause != "" {
-		return parseTemplate(strings.ReplaceAll(tpl, "{cause}", cause))
-	}
-	if c.noCause == nil {
-		c.noCause = parseTemplate(strings.ReplaceAll(tpl, "{cause}", ""))
+	case cause != "":
+		t.withCause.parse(strings.ReplaceAll(tpl, "{cause}", cause))
+		return &t.withCause
 	}
 	return c.noCause
 }
