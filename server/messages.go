@@ -4,8 +4,11 @@ import (
 	"context"
 	"encoding/json"
 	"strconv"
+	"time"
 	"unicode"
 	"unicode/utf8"
+
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/novel-engine/novel-engine/engine"
 	"github.com/novel-engine/novel-engine/hub"
@@ -136,10 +139,16 @@ func turnPublication(sim string, seq int64, body []byte) hub.Publication {
 
 // publisher is the runner's way to the watchers: each message is encoded
 // once here and published through the hub's broker to every node.
-type publisher struct{ hub *hub.Hub }
+type publisher struct {
+	hub       *hub.Hub
+	broadcast prometheus.Observer // how long each turn's publication took
+}
 
 func (p publisher) PublishTurn(ctx context.Context, sim string, seq int64, body []byte) error {
-	return p.hub.Publish(ctx, turnPublication(sim, seq, body))
+	start := time.Now()
+	err := p.hub.Publish(ctx, turnPublication(sim, seq, body))
+	p.broadcast.Observe(time.Since(start).Seconds())
+	return err
 }
 
 func (p publisher) PublishStatus(ctx context.Context, sim, status string, seq int64) error {

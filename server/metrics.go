@@ -23,6 +23,7 @@ type metrics struct {
 	subscriptions prometheus.Counter
 	turns         prometheus.Counter
 	turnDelay     prometheus.Histogram
+	broadcast     prometheus.Histogram
 	created       prometheus.Counter
 	actions       prometheus.Counter
 }
@@ -44,10 +45,14 @@ func newMetrics(reg *prometheus.Registry) *metrics {
 			Name: "novel_turn_publish_delay_seconds", Help: "From a turn's production to its publication: storing it included.",
 			Buckets: prometheus.ExponentialBuckets(0.0005, 2, 14),
 		}),
+		broadcast: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name: "novel_turn_broadcast_seconds", Help: "A stored turn's publication through the broker (with Redis: the publish script's round trip), the last part of the publish delay.",
+			Buckets: prometheus.ExponentialBuckets(0.0001, 2, 14),
+		}),
 		created: prometheus.NewCounter(prometheus.CounterOpts{Name: "novel_simulations_created_total", Help: "Simulations created on this node."}),
 		actions: prometheus.NewCounter(prometheus.CounterOpts{Name: "novel_actions_total", Help: "Player actions accepted."}),
 	}
-	reg.MustRegister(m.requests, m.httpErrors, m.wsErrors, m.connections, m.messagesIn, m.subscriptions, m.turns, m.turnDelay, m.created, m.actions,
+	reg.MustRegister(m.requests, m.httpErrors, m.wsErrors, m.connections, m.messagesIn, m.subscriptions, m.turns, m.turnDelay, m.broadcast, m.created, m.actions,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }

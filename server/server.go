@@ -317,7 +317,7 @@ func New(cfg Config) (*Server, error) {
 	s.accept = &websocket.AcceptOptions{Subprotocols: []string{"novel.v1"}, OriginPatterns: cfg.AllowedOrigins}
 	s.runner = runner.New(runner.Config{
 		Store:         cfg.Store,
-		Publisher:     publisher{s.hub},
+		Publisher:     publisher{hub: s.hub, broadcast: s.metrics.broadcast},
 		Node:          cfg.Node,
 		MinInterval:   cfg.MinTurnInterval,
 		PlayerWait:    cfg.PlayerWait,

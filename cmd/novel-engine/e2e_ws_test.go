@@ -87,6 +87,10 @@ func TestTour(t *testing.T) {
 	if !strings.Contains(string(metrics), "novel_turns_total") {
 		t.Fatalf("metrics lack novel_turns_total")
 	}
+	// Every published turn's broadcast is timed.
+	if !regexp.MustCompile(`(?m)^novel_turn_broadcast_seconds_count [1-9]`).Match(metrics) {
+		t.Fatalf("metrics time no turn's broadcast")
+	}
 }
 
 // TestWebSocketMessages covers every client message and its reply, and

@@ -163,6 +163,7 @@ type centrifugo struct {
 	pubErrs  atomic.Int64
 	rttMu    sync.Mutex
 	rtts     []time.Duration // of the publish calls
+	rttFrom  int             // the first of the window's
 	stopPubs context.CancelFunc
 	pubs     sync.WaitGroup
 }
@@ -372,10 +373,18 @@ func (c *centrifugo) metrics() []string {
 
 func (c *centrifugo) producerErrors() int64 { return c.pubErrs.Load() }
 
-// publishRTT returns the median and p99 duration of the publish calls.
+// markWindow notes where the window's publish calls start.
+func (c *centrifugo) markWindow() {
+	c.rttMu.Lock()
+	defer c.rttMu.Unlock()
+	c.rttFrom = len(c.rtts)
+}
+
+// publishRTT returns the median and p99 duration of the publish calls
+// since the window started.
 func (c *centrifugo) publishRTT() [2]time.Duration {
 	c.rttMu.Lock()
-	s := slices.Clone(c.rtts)
+	s := slices.Clone(c.rtts[c.rttFrom:])
 	c.rttMu.Unlock()
 	slices.Sort(s)
 	return [2]time.Duration{stats.Percentile(s, 0.5), stats.Percentile(s, 0.99)}

@@ -34,6 +34,8 @@ type novel struct {
 	ws    []string
 	redis *redisServer
 	db    *pgDatabase
+
+	atWindow map[string][]float64 // histograms' counts as the window started
 }
 
 func (n *novel) name() string { return "Novel Engine" }
@@ -229,27 +231,60 @@ func (n *novel) watch(ctx context.Context, sim string, nd int, wr *watcher) erro
 // to its publication (storing it, then the broker's publish), from the
 // nodes' histograms, to set beside the rest of the delivery latency.
 func (n *novel) publishRTT() [2]time.Duration {
-	var bounds []float64
-	var counts []float64
+	return n.quantiles("novel_turn_publish_delay_seconds")
+}
+
+// broadcastRTT is the median and p99 of the last part of it: the broker's
+// publish (with Redis, the script's round trip).
+func (n *novel) broadcastRTT() [2]time.Duration {
+	return n.quantiles("novel_turn_broadcast_seconds")
+}
+
+// windowHistograms are the histograms whose figures are reported over
+// the measurement window only.
+var windowHistograms = []string{"novel_turn_publish_delay_seconds", "novel_turn_broadcast_seconds"}
+
+// markWindow notes the histograms' counts as the window starts.
+func (n *novel) markWindow() {
+	n.atWindow = map[string][]float64{}
+	for _, name := range windowHistograms {
+		_, n.atWindow[name] = n.histogram(name)
+	}
+}
+
+// quantiles returns the median and p99 of histogram name over the
+// window, summed over the nodes (zero when a node does not export it).
+func (n *novel) quantiles(name string) [2]time.Duration {
+	bounds, counts := n.histogram(name)
+	if before := n.atWindow[name]; len(before) == len(counts) {
+		for i := range counts {
+			counts[i] -= before[i]
+		}
+	}
+	return [2]time.Duration{histQuantile(bounds, counts, 0.5), histQuantile(bounds, counts, 0.99)}
+}
+
+// histogram sums histogram name's cumulative buckets over the nodes.
+func (n *novel) histogram(name string) (bounds, counts []float64) {
 	for _, url := range n.metrics() {
 		resp, err := http.Get(url)
 		if err != nil {
-			return [2]time.Duration{}
+			return nil, nil
 		}
 		b, _ := io.ReadAll(resp.Body)
 		resp.Body.Close()
-		bs, cs := parseHistogram(b, "novel_turn_publish_delay_seconds")
+		bs, cs := parseHistogram(b, name)
 		if counts == nil {
 			bounds, counts = bs, make([]float64, len(cs))
 		}
 		if len(cs) != len(counts) {
-			return [2]time.Duration{}
+			return nil, nil
 		}
 		for i := range cs {
 			counts[i] += cs[i]
 		}
 	}
-	return [2]time.Duration{histQuantile(bounds, counts, 0.5), histQuantile(bounds, counts, 0.99)}
+	return bounds, counts
 }
 
 // parseHistogram reads the cumulative buckets of histogram name from

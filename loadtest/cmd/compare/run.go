@@ -159,6 +159,7 @@ type result struct {
 	writes           int64         // the server's write system calls, over the window
 	reasons          map[string]int
 	publishRTT       [2]time.Duration // p50 and p99 of the publication: Centrifugo's HTTP publish calls; ours, store and broker
+	broadcastRTT     [2]time.Duration // ours: p50 and p99 of the broker's part of it
 	memBefore        memstats
 	memAfter         memstats
 }
@@ -300,6 +301,9 @@ func (r result) line() string {
 		}
 		if r.publishRTT[1] > 0 {
 			s += fmt.Sprintf(", publication p50 %.2f ms p99 %.2f ms", ms(r.publishRTT[0]), ms(r.publishRTT[1]))
+			if r.broadcastRTT[1] > 0 {
+				s += fmt.Sprintf(", of which the broker's p50 %.2f ms p99 %.2f ms", ms(r.broadcastRTT[0]), ms(r.broadcastRTT[1]))
+			}
 		}
 		s += ")"
 	}
@@ -368,6 +372,9 @@ func (r *result) tally(watchers []*watcher, st *runState, srv server) {
 	if p, ok := srv.(interface{ publishRTT() [2]time.Duration }); ok {
 		r.publishRTT = p.publishRTT()
 	}
+	if p, ok := srv.(interface{ broadcastRTT() [2]time.Duration }); ok {
+		r.broadcastRTT = p.broadcastRTT()
+	}
 	slices.Sort(lat)
 	r.p50, r.p99 = stats.Percentile(lat, 0.50), stats.Percentile(lat, 0.99)
 	r.max = stats.Percentile(lat, 1)
@@ -435,6 +442,9 @@ func measureRun(ctx context.Context, c config, w workload, srv server, tag strin
 	}
 	redis0, _ := sumOf(auxPids(srv), proc.CPU)
 	errs0 := srv.producerErrors()
+	if m, ok := srv.(interface{ markWindow() }); ok {
+		m.markWindow()
+	}
 	st.measuring.Store(true)
 	err = sleep(ctx, c.duration)
 	st.measuring.Store(false)
