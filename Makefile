@@ -9,7 +9,7 @@ BIN ?= bin/novel-engine
 VERSION ?= $(shell git describe --tags --match 'v[0-9]*' --dirty 2>/dev/null)
 LDFLAGS := $(if $(VERSION),-X main.version=$(VERSION))
 
-.PHONY: run build test bench lint storycheck loadtest compare clean
+.PHONY: run build test bench lint storycheck loadtest compare compare-cluster clean
 
 # The binary runs in make's place (exec), so Ctrl-C reaches it alone: it
 # drains and exits 0, and make reports no error.
@@ -47,6 +47,12 @@ loadtest: build
 # make compare COMPARE_FLAGS='-scale 0.05 -duration 10s -repeats 1'
 compare: build
 	$(GO) run ./loadtest/cmd/compare -novel $(BIN) -centrifugo bin/centrifugo $(COMPARE_FLAGS)
+
+# The same with three nodes of each on a Redis of their own (redis-server
+# needed; ours also get a PostgreSQL database made for each run), workload
+# C: 3,000 watchers over 30 stories, spread over the nodes.
+compare-cluster: build
+	$(GO) run ./loadtest/cmd/compare -cluster 3 -novel $(BIN) -centrifugo bin/centrifugo $(COMPARE_FLAGS)
 
 clean:
 	rm -rf bin
