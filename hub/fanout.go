@@ -11,18 +11,20 @@ import (
 // goroutine that delivers it (Enqueue writes at once to a connection that
 // keeps up), one write(2) after another, so the last watcher waits for all
 // the others. To spread that over cores, a channel's list of watchers is
-// cut into shards: the delivering goroutine asks helpers to take some and
-// takes shards itself until none is left, then waits for the shards the
-// helpers took. Each watcher is in one shard, and the channel's lock is
-// held throughout, so each still receives the channel's publications
-// once and in order.
+// cut into pieces: the delivering goroutine asks helpers to take pieces,
+// takes pieces itself until none is left, then waits for those the
+// helpers took. Pieces are small so that a helper that starts late, or
+// whose thread the system holds back, leaves the delivering goroutine
+// little to wait for. Each watcher is in one piece, and the channel's
+// lock is held throughout, so each still receives the channel's
+// publications once and in order.
 const (
-	maxShards = 16
-	// minShardSubs is the fewest watchers worth handing to a helper: waking
-	// one costs about as much as a write or two.
-	minShardSubs = 8
+	maxHelpers = 15
+	// pieceSubs is the fewest watchers in a piece: waking a helper costs
+	// about as much as a write or two.
+	pieceSubs = 8
 	// fanQueue bounds the requests for help waiting for a helper. When it
-	// is full, the delivering goroutine does the shards itself.
+	// is full, the delivering goroutine does the pieces itself.
 	fanQueue = 64
 	// helperLinger is how long a helper waits for a request before it
 	// ends: a few publication intervals of a busy node.
@@ -39,7 +41,7 @@ type fanout struct {
 	jobs    chan fanJob
 }
 
-// fanJob asks a helper to take shards of the publication of generation
+// fanJob asks a helper to take pieces of the publication of generation
 // gen of ch; those already taken are skipped, and a request that comes
 // after the publication went out finds nothing to do.
 type fanJob struct {
@@ -48,31 +50,37 @@ type fanJob struct {
 }
 
 // fanState is a channel's publication being fanned out. claim is what
-// helpers read before taking a shard; the rest is written by the
+// helpers read before taking a piece; the rest is written by the
 // delivering goroutine, under the channel's lock, before claim announces
-// it, and stays until every shard is done.
+// it, and stays until every piece is done.
 type fanState struct {
-	claim       atomic.Uint64 // gen<<32 | shards<<16 | shards taken
+	claim       atomic.Uint64 // gen<<32 | pieces<<16 | pieces taken
 	gen         uint32
 	pub         Publication
 	maxBuffered int
+	size        int // watchers per piece
 	done        sync.WaitGroup
-	lows        [maxShards]int64 // each shard's newest turn all its live watchers have
+	low         atomic.Int64 // newest turn all live watchers of the pieces done have
 }
 
 func (f *fanout) init(helpers int) {
-	f.helpers = int32(min(helpers, maxShards-1))
+	f.helpers = int32(min(helpers, maxHelpers))
 	if f.helpers > 0 {
 		f.jobs = make(chan fanJob, fanQueue)
 	}
 }
 
-// shards returns how many shards n watchers are cut into.
-func (f *fanout) shards(n int) int {
-	return max(1, min(int(f.helpers)+1, n/minShardSubs))
+// pieces returns how many pieces n watchers are cut into, and their size;
+// one piece when no helper may run.
+func (f *fanout) pieces(n int) (count, size int) {
+	if f.helpers == 0 || n < 2*pieceSubs {
+		return 1, n
+	}
+	size = max(pieceSubs, (n+0xfffe)/0xffff) // the count fits in claim
+	return (n + size - 1) / size, size
 }
 
-// ask requests help with n shards of j, and starts helpers for them, as
+// ask requests help with j from n helpers, and starts helpers for them, as
 // many as may run.
 func (f *fanout) ask(j fanJob, n int) {
 	for i := 0; i < n; i++ {
@@ -126,8 +134,8 @@ func (f *fanout) help() {
 // holds it for the others, and notes the newest turn all live ones have.
 func (ch *channel) deliverLocked(f *fanout, pub Publication, maxBuffered int) {
 	var low int64
-	if n := f.shards(len(ch.list)); n > 1 {
-		low = ch.fanOutLocked(f, pub, maxBuffered, n)
+	if n, size := f.pieces(len(ch.list)); n > 1 {
+		low = ch.fanOutLocked(f, pub, maxBuffered, n, size)
 	} else {
 		low = deliverTo(ch.list, pub, maxBuffered)
 	}
@@ -136,27 +144,24 @@ func (ch *channel) deliverLocked(f *fanout, pub Publication, maxBuffered int) {
 	}
 }
 
-// fanOutLocked delivers pub in n shards, with helpers, and returns the
-// newest turn every live watcher has.
-func (ch *channel) fanOutLocked(f *fanout, pub Publication, maxBuffered, n int) int64 {
+// fanOutLocked delivers pub in n pieces of size watchers, with helpers,
+// and returns the newest turn every live watcher has.
+func (ch *channel) fanOutLocked(f *fanout, pub Publication, maxBuffered, n, size int) int64 {
 	st := &ch.fan
 	st.gen++
-	st.pub, st.maxBuffered = pub, maxBuffered
+	st.pub, st.maxBuffered, st.size = pub, maxBuffered, size
+	st.low.Store(math.MaxInt64)
 	st.done.Add(n)
 	st.claim.Store(uint64(st.gen)<<32 | uint64(n)<<16)
-	f.ask(fanJob{ch: ch, gen: st.gen}, n-1)
+	f.ask(fanJob{ch: ch, gen: st.gen}, min(int(f.helpers), n-1))
 	ch.work(st.gen)
 	st.done.Wait()
 	st.pub = Publication{} // not kept alive until the next one
-	low := int64(math.MaxInt64)
-	for _, l := range st.lows[:n] {
-		low = min(low, l)
-	}
-	return low
+	return st.low.Load()
 }
 
-// work delivers shards of the publication of generation gen until every
-// shard is taken.
+// work delivers pieces of the publication of generation gen until every
+// piece is taken.
 func (ch *channel) work(gen uint32) {
 	st := &ch.fan
 	for {
@@ -168,8 +173,14 @@ func (ch *channel) work(gen uint32) {
 		if !st.claim.CompareAndSwap(v, v+1) {
 			continue
 		}
-		lo, hi := i*len(ch.list)/n, (i+1)*len(ch.list)/n
-		st.lows[i] = deliverTo(ch.list[lo:hi], st.pub, st.maxBuffered)
+		lo := i * st.size
+		low := deliverTo(ch.list[lo:min(lo+st.size, len(ch.list))], st.pub, st.maxBuffered)
+		for {
+			cur := st.low.Load()
+			if low >= cur || st.low.CompareAndSwap(cur, low) {
+				break
+			}
+		}
 		st.done.Done()
 	}
 }

@@ -23,8 +23,8 @@ func TestShardedFanout(t *testing.T) {
 	}
 	h, b := newTestHub(t, fill, Options{MaxQueueBytes: 1 << 30})
 	h.fan.init(3) // whatever GOMAXPROCS is here
-	if n := h.fan.shards(standing); n < 2 {
-		t.Fatalf("%d watchers make %d shard", standing, n)
+	if n, _ := h.fan.pieces(standing); n < 2 {
+		t.Fatalf("%d watchers make %d piece", standing, n)
 	}
 	ctx := context.Background()
 	errs := make(chan error, sims*(standing+churners))
@@ -103,22 +103,22 @@ func TestShardedFanout(t *testing.T) {
 	}
 }
 
-// TestFanoutShards: small audiences are not split; large ones are split
-// into as many shards as helpers can take, plus the publisher's own.
-func TestFanoutShards(t *testing.T) {
+// TestFanoutPieces: small audiences, or any without helpers, are not
+// split; large ones are cut into pieces of pieceSubs watchers, fewer when
+// the piece count would not fit.
+func TestFanoutPieces(t *testing.T) {
 	var f fanout
 	f.init(0)
-	if n := f.shards(1000); n != 1 {
-		t.Fatalf("without helpers: %d shards", n)
+	if n, size := f.pieces(1000); n != 1 || size != 1000 {
+		t.Fatalf("without helpers: %d pieces of %d", n, size)
 	}
 	f.init(1)
-	for _, tc := range []struct{ subs, want int }{{0, 1}, {minShardSubs*2 - 1, 1}, {minShardSubs * 2, 2}, {1000, 2}} {
-		if n := f.shards(tc.subs); n != tc.want {
-			t.Errorf("one helper, %d watchers: %d shards, want %d", tc.subs, n, tc.want)
+	for _, tc := range []struct{ subs, n, size int }{
+		{0, 1, 0}, {2*pieceSubs - 1, 1, 2*pieceSubs - 1}, {2 * pieceSubs, 2, pieceSubs},
+		{2*pieceSubs + 1, 3, pieceSubs}, {0xffff * pieceSubs, 0xffff, pieceSubs}, {0xffff*pieceSubs + 1, 58254, pieceSubs + 1},
+	} {
+		if n, size := f.pieces(tc.subs); n != tc.n || size != tc.size || (n-1)*size >= max(tc.subs, 1) || n*size < tc.subs {
+			t.Errorf("%d watchers: %d pieces of %d, want %d of %d", tc.subs, n, size, tc.n, tc.size)
 		}
-	}
-	f.init(100)
-	if n := f.shards(100000); n != maxShards {
-		t.Fatalf("many helpers: %d shards, want %d", n, maxShards)
 	}
 }
