@@ -75,6 +75,10 @@ func (m *metrics) registerGauges(s *Server) {
 	m.reg.MustRegister(
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "novel_simulations_running", Help: "Simulations this node runs."},
 			func() float64 { return float64(s.runner.Count()) }),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "novel_load", Help: "This node's load, judged by admission control: its stories' turn CPU time over their turn intervals, in cores."},
+			s.runner.Load),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "novel_turn_cpu_seconds", Help: "Moving average of the CPU time this node's turns take to compute."},
+			func() float64 { return s.runner.TurnCost().Seconds() }),
 		counter("novel_ws_slow_closed_total", "Connections cut with 4000 for not keeping up.", nil, s.hub.SlowClosed),
 		counter("novel_cluster_acquired_total", "Simulations this node took a lease on and started.", nil,
 			fromCluster((*cluster.Cluster).Acquired)),

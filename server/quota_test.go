@@ -6,6 +6,8 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/netip"
+	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -134,6 +136,22 @@ func TestNodeAdmission(t *testing.T) {
 	code, _, out = call(t, "POST", hs.URL+"/v1/simulations", tok, "", fast)
 	if code != 503 || errCode(out) != CodeUnavailable {
 		t.Fatalf("a story past the node's load: %d %v", code, out)
+	}
+	// The load and the turn cost it is judged by are in the metrics.
+	resp, err := http.Get(hs.URL + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	for _, name := range []string{"novel_load", "novel_turn_cpu_seconds"} {
+		m := regexp.MustCompile(`(?m)^` + name + ` (\S+)$`).FindSubmatch(body)
+		if m == nil {
+			t.Fatalf("no %s in the metrics", name)
+		}
+		if v, err := strconv.ParseFloat(string(m[1]), 64); err != nil || v <= 0 {
+			t.Fatalf("%s %s, want more than 0", name, m[1])
+		}
 	}
 }
 
