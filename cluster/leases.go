@@ -29,11 +29,15 @@ return 0
 `)
 )
 
+// placedScans is how many scans a new simulation stays named for the
+// node it was placed on.
+const placedScans = 20
+
 // Place starts a new simulation's life in the cluster. Its preferred node
 // is chosen among those whose capacity admits a story at its pace (all,
 // if none does): this node runs it at once; another is named as the one
-// to take it (for a few scans, so that it still gets an owner if that
-// node dies), and told with the others to look now.
+// to take it (while it is alive, for placedScans at most), and told with
+// the others to look now.
 func (c *Cluster) Place(ctx context.Context, rec *store.Simulation) {
 	c.heartbeat(ctx)
 	interval := time.Duration(rec.TurnIntervalMS) * time.Millisecond
@@ -42,7 +46,9 @@ func (c *Cluster) Place(ctx context.Context, rec *store.Simulation) {
 		return
 	}
 	if to != c.node {
-		if err := c.rdb.Set(ctx, c.keys.placed(rec.ID), to, 4*c.cfg.ScanInterval).Err(); err != nil {
+		// Honoured only while the node is alive: the time is for a node
+		// alive that does not take it (Redis failing it), not for a dead one.
+		if err := c.rdb.Set(ctx, c.keys.placed(rec.ID), to, placedScans*c.cfg.ScanInterval).Err(); err != nil {
 			c.log.Warn("name the node for a new simulation", "sim", rec.ID, "node", to, "err", err)
 		}
 	}

@@ -89,6 +89,9 @@ func TestCreatePlacedByLoad(t *testing.T) {
 	if n1.capacity().Admits(20 * time.Millisecond) {
 		t.Fatalf("n1 admits a story with its load bound of 1e-9: %+v", n1.capacity())
 	}
+	poll.Until(t, 10*time.Second, "n1 to see n2 with room", func() bool {
+		return n1.cluster.Admits(context.Background(), 20*time.Millisecond)
+	})
 	code, _, out := call(t, "POST", hs1.URL+"/v1/simulations", tok, "", endlessStory)
 	if code != 201 {
 		t.Fatalf("create through n1, full, with n2 free: %d %v", code, out)
