@@ -4,10 +4,8 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
-	"errors"
 	"fmt"
 	"log/slog"
-	"net"
 	"strconv"
 	"strings"
 	"sync"
@@ -50,6 +48,14 @@ type BrokerOptions struct {
 // costs a small struct, no goroutine and no buffer. When the connection drops, go-redis reconnects
 // and resubscribes; the broker then asks the hub to recover, from history,
 // each subscribed simulation's turns it may have missed meanwhile.
+//
+// A turn published by this node is queued for its own watchers before it
+// goes to Redis (it is stored already: the runner publishes after the
+// store took it), so they do not wait for the round trip; its copy from
+// Redis follows and the hub, which keeps each watcher's newest seq, drops
+// it. Messages that are not turns (statuses, votes) go through Redis only,
+// and while one of this node's is on its way back, its turns do too, so
+// that a status never arrives after a turn published after it.
 type Broker struct {
 	// set at construction
 	rdb     redis.UniversalClient
@@ -100,6 +106,10 @@ type simQueue struct {
 	resync  bool // recover from history after the deliveries queued
 	running bool // a worker runs
 	stopped bool // unsubscribed: nothing more is delivered
+	// ownInFlight counts the messages other than turns this node
+	// published whose copy has not come back from Redis: while there is
+	// one, this node's turns are not delivered ahead of Redis.
+	ownInFlight int
 }
 
 var _ hub.Broker = (*Broker)(nil)
@@ -225,6 +235,7 @@ func (b *Broker) receiver() hub.Receiver {
 // Publish appends a turn to history and publishes it, atomically; other
 // publications (seq 0) are only published.
 func (b *Broker) Publish(ctx context.Context, pub hub.Publication) error {
+	q := b.localFirst(pub)
 	ch := b.keys.turns(pub.Sim)
 	if b.sharded {
 		ch = ""
@@ -244,9 +255,42 @@ func (b *Broker) Publish(ctx context.Context, pub hub.Publication) error {
 		err = b.rdb.SPublish(ctx, b.keys.shardTurns(pub.Sim), msg).Err()
 	}
 	if err != nil {
+		if q != nil && pub.Seq == 0 {
+			// Most likely never published: do not wait for its copy.
+			q.mu.Lock()
+			q.ownInFlight = max(0, q.ownInFlight-1)
+			q.mu.Unlock()
+		}
 		return fmt.Errorf("publish %q seq %d: %w", pub.Sim, pub.Seq, err)
 	}
 	return nil
+}
+
+// localFirst queues a turn for this node's watchers of its simulation,
+// if any, ahead of Redis, unless a message of this node that is not a
+// turn is on its way back (or the queue is full: Redis's copy, or
+// history, brings it). A message that is not a turn is counted as on its
+// way. It returns the simulation's queue, nil when not subscribed here.
+func (b *Broker) localFirst(pub hub.Publication) *simQueue {
+	b.mu.Lock()
+	q := b.sims[pub.Sim]
+	b.mu.Unlock()
+	if q == nil {
+		return nil
+	}
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	switch {
+	case q.stopped:
+		// Unsubscribed, or the broker closed: Close has stopped every
+		// queue before it waits for the workers, so none starts after.
+	case pub.Seq == 0:
+		q.ownInFlight++
+	case q.ownInFlight == 0 && len(q.pubs) < b.opts.QueueLen:
+		q.pubs = append(q.pubs, pub)
+		b.startLocked(q)
+	}
+	return q
 }
 
 // Epoch returns the identifier of sim's history in Redis. It changes when
@@ -425,178 +469,6 @@ func (b *Broker) Close() error {
 	b.mu.Unlock()
 	b.workers.Wait()
 	return err
-}
-
-// receive reads a subscription connection until it is stopped. go-redis
-// reconnects and resubscribes when a read fails (on a Redis Cluster, to
-// the slot's primary of now); the loop backs off between attempts and,
-// once messages flow again, marks every simulation subscribed on it for
-// recovery.
-func (b *Broker) receive(ctx context.Context, sc *subConn) {
-	defer close(sc.done)
-	const minBackoff, maxBackoff = 50 * time.Millisecond, 2 * time.Second
-	backoff := minBackoff
-	lost := false
-	for {
-		msg, err := sc.ps.ReceiveTimeout(ctx, b.opts.HealthCheck)
-		if err != nil {
-			if ctx.Err() != nil {
-				return
-			}
-			var ne net.Error
-			if errors.As(err, &ne) && ne.Timeout() {
-				// Silence: make sure the connection is alive. A failed
-				// ping drops it; the next read reconnects.
-				pctx, cancel := context.WithTimeout(ctx, b.opts.HealthCheck)
-				perr := sc.ps.Ping(pctx)
-				cancel()
-				if perr == nil {
-					continue
-				}
-				err = perr
-			}
-			if !lost {
-				b.log.Warn("redis broker: connection lost; reconnecting", "err", err)
-			}
-			lost = true
-			select {
-			case <-time.After(backoff):
-			case <-ctx.Done():
-				return
-			}
-			backoff = min(backoff*2, maxBackoff)
-			continue
-		}
-		backoff = minBackoff
-		if lost {
-			lost = false
-			b.reconnects.Add(1)
-			b.log.Info("redis broker: reconnected; recovering missed turns", "bucket", sc.bucket)
-			b.resyncAll(sc)
-		}
-		m, ok := msg.(*redis.Message)
-		if !ok {
-			continue // subscription confirmations and pongs
-		}
-		b.route(m)
-	}
-}
-
-// route queues a message for its simulation's worker.
-func (b *Broker) route(m *redis.Message) {
-	sim, ok := b.keys.turnsSim(m.Channel)
-	if b.sharded {
-		sim, ok = b.keys.shardTurnsSim(m.Channel)
-	}
-	if !ok {
-		return
-	}
-	seqStr, data, ok := strings.Cut(m.Payload, " ")
-	if !ok {
-		b.log.Warn("redis broker: malformed message", "channel", m.Channel)
-		return
-	}
-	seq, err := strconv.ParseInt(seqStr, 10, 64)
-	if err != nil {
-		b.log.Warn("redis broker: malformed message", "channel", m.Channel)
-		return
-	}
-	b.mu.Lock()
-	q := b.sims[sim]
-	b.mu.Unlock()
-	if q == nil {
-		return // unsubscribed meanwhile
-	}
-	q.mu.Lock()
-	defer q.mu.Unlock()
-	if q.stopped {
-		return
-	}
-	if len(q.pubs) >= b.opts.QueueLen {
-		// The hub is not keeping up with this simulation: drop, and let
-		// recovery fetch it from history.
-		b.dropped.Add(1)
-		q.resync = true
-	} else {
-		q.pubs = append(q.pubs, hub.Publication{Sim: sim, Seq: seq, Data: readOnlyBytes(data)})
-	}
-	b.startLocked(q)
-}
-
-// resyncAll marks the simulations subscribed on sc for recovery.
-func (b *Broker) resyncAll(sc *subConn) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	for _, q := range b.sims {
-		if q.conn != sc {
-			continue
-		}
-		q.mu.Lock()
-		if !q.stopped {
-			q.resync = true
-			b.startLocked(q)
-		}
-		q.mu.Unlock()
-	}
-}
-
-// startLocked starts q's worker unless one runs. Only the receive loop
-// starts workers, and Close waits for it to return before waiting for
-// them.
-func (b *Broker) startLocked(q *simQueue) {
-	if q.running {
-		return
-	}
-	q.running = true
-	b.workers.Add(1)
-	go b.work(q)
-}
-
-// stop ends deliveries of q; its worker returns at the next publication.
-func (q *simQueue) stop() {
-	q.mu.Lock()
-	defer q.mu.Unlock()
-	q.stopped, q.pubs = true, nil
-}
-
-func (q *simQueue) isStopped() bool {
-	q.mu.Lock()
-	defer q.mu.Unlock()
-	return q.stopped
-}
-
-// work delivers one simulation's publications in order, and recovers
-// when asked to, until there is nothing left to do or it is unsubscribed.
-func (b *Broker) work(q *simQueue) {
-	defer b.workers.Done()
-	var spare []hub.Publication
-	for {
-		q.mu.Lock()
-		if q.stopped || (len(q.pubs) == 0 && !q.resync) {
-			q.running = false
-			q.mu.Unlock()
-			return
-		}
-		pubs, resync := q.pubs, q.resync
-		q.pubs, q.resync = spare, false
-		q.mu.Unlock()
-		r := b.receiver()
-		for i, p := range pubs {
-			if r != nil && !q.isStopped() {
-				r.Deliver(b.ctx, p)
-			}
-			pubs[i] = hub.Publication{}
-		}
-		if resync && r != nil && !q.isStopped() {
-			r.Recover(b.ctx, q.sim)
-		}
-		// Keep the batch's array for the next one unless it grew large
-		// (a burst): a quiet simulation should not hold it.
-		spare = nil
-		if cap(pubs) <= 64 {
-			spare = pubs[:0]
-		}
-	}
 }
 
 // readOnlyBytes returns the bytes of s without copying them. A

@@ -28,7 +28,9 @@ func newRedisNode(t *testing.T, rdb redis.UniversalClient, prefix string) *redis
 	t.Helper()
 	b := cluster.NewBroker(rdb, prefix, cluster.BrokerOptions{HealthCheck: 500 * time.Millisecond})
 	t.Cleanup(func() { b.Close() })
-	rec := &recorder{b: b, seqs: map[string][]int64{}}
+	// The hub drops a turn a watcher has: a node's own turns reach it
+	// first from the node, then from Redis.
+	rec := &recorder{b: b, seqs: map[string][]int64{}, dedupe: true}
 	b.Bind(rec)
 	return &redisNode{b: b, rec: rec}
 }
