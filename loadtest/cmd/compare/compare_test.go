@@ -380,3 +380,37 @@ func TestWatchersSpreadOverNodes(t *testing.T) {
 		}
 	}
 }
+
+func TestSeveralNovelBinaries(t *testing.T) {
+	dir := t.TempDir()
+	a, b := dir+"/a", dir+"/b"
+	for _, p := range []string{a, b} {
+		if err := os.WriteFile(p, nil, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	bins, err := parseBins("old=" + a + ",new=" + b)
+	if err != nil || len(bins) != 2 || bins[0].server() != "novel:old" || bins[1].path != b {
+		t.Fatalf("parseBins = %+v, %v", bins, err)
+	}
+	if one, err := parseBins(a); err != nil || len(one) != 1 || one[0].server() != "novel" {
+		t.Fatalf("one binary: %+v, %v", one, err)
+	}
+	for _, bad := range []string{a + "," + b, "x=" + a + ",x=" + b, "x=" + dir + "/missing", "=" + a} {
+		if _, err := parseBins(bad); err == nil {
+			t.Errorf("-novel %q accepted", bad)
+		}
+	}
+	// The table gives each its row and its ratio to Centrifugo.
+	mk := func(server string, p99ms int) result {
+		return result{workload: "C", server: server, p99: time.Duration(p99ms) * time.Millisecond,
+			deliveries: 1000, window: time.Second, cpu: time.Millisecond}
+	}
+	var out bytes.Buffer
+	printTable(&out, []result{mk("Novel Engine old", 20), mk("Centrifugo", 10), mk("Novel Engine new", 5)}, []workload{{Name: "C"}})
+	for _, want := range []string{"| C | Novel Engine old ÷ Centrifugo | | – | **2.00×** |", "| C | Novel Engine new ÷ Centrifugo | | – | **0.50×** |"} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("table lacks %q:\n%s", want, out.String())
+		}
+	}
+}

@@ -41,6 +41,7 @@ func main() {
 
 type config struct {
 	novelBin      string
+	novels        []namedBin // -novel, parsed
 	cfBin         string
 	cfVersion     string
 	install       bool
@@ -114,7 +115,7 @@ const (
 func run(ctx context.Context, args []string, out io.Writer) error {
 	var c config
 	fs := flag.NewFlagSet("compare", flag.ContinueOnError)
-	fs.StringVar(&c.novelBin, "novel", "bin/novel-engine", "the novel-engine binary to measure (make build)")
+	fs.StringVar(&c.novelBin, "novel", "bin/novel-engine", "the novel-engine binary to measure (make build); or several, named, to measure in turn with the others: old=path1,new=path2")
 	fs.StringVar(&c.cfBin, "centrifugo", "bin/centrifugo", "the centrifugo binary; installed here with go install when missing or of another version")
 	fs.StringVar(&c.cfVersion, "centrifugo-version", "v6.9.1", "the Centrifugo version to compare with")
 	fs.BoolVar(&c.install, "install", true, "install Centrifugo when -centrifugo is missing or another version")
@@ -157,9 +158,16 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 	if c.workloads, err = parseWorkloads(*wl, *scale); err != nil {
 		return err
 	}
+	if c.novels, err = parseBins(c.novelBin); err != nil {
+		return err
+	}
 	for _, s := range strings.Split(*servers, ",") {
 		switch s = strings.TrimSpace(s); s {
-		case serverNovel, serverCentrifugo:
+		case serverNovel:
+			for _, b := range c.novels {
+				c.servers = append(c.servers, b.server())
+			}
+		case serverCentrifugo:
 			c.servers = append(c.servers, s)
 		default:
 			return fmt.Errorf("-servers: %q is neither novel nor centrifugo", s)
@@ -189,10 +197,6 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 	}
 	for _, s := range c.servers {
 		switch s {
-		case serverNovel:
-			if _, err := os.Stat(c.novelBin); err != nil {
-				return fmt.Errorf("-novel: %w (make build)", err)
-			}
 		case serverCentrifugo:
 			if err := ensureCentrifugo(ctx, c.cfBin, c.cfVersion, c.install, out); err != nil {
 				return err
@@ -261,17 +265,18 @@ func compare(ctx context.Context, c config, out io.Writer) error {
 					return ctx.Err()
 				}
 				var srv server
-				switch s {
-				case serverNovel:
-					srv = &novel{bin: c.novelBin, n: c.nodes, cluster: c.cluster}
-				case serverCentrifugo:
+				ours := s != serverCentrifugo
+				if ours {
+					b := c.binFor(s)
+					srv = &novel{bin: b.path, label: b.label, n: c.nodes, cluster: c.cluster}
+				} else {
 					p := payload
 					if p == 0 {
 						p = 1500
 					}
 					srv = &centrifugo{bin: c.cfBin, payload: p, n: c.nodes, cluster: c.cluster}
 				}
-				tag := fmt.Sprintf("%s-%s-run%d", strings.ReplaceAll(w.Name, "'", "p"), s, rep+1)
+				tag := fmt.Sprintf("%s-%s-run%d", strings.ReplaceAll(w.Name, "'", "p"), strings.ReplaceAll(s, ":", "-"), rep+1)
 				r, err := measureRun(ctx, c, w, srv, tag, out)
 				if err != nil {
 					return fmt.Errorf("workload %s, %s, run %d: %w", w.Name, s, rep+1, err)
@@ -279,7 +284,7 @@ func compare(ctx context.Context, c config, out io.Writer) error {
 				r.run = rep + 1
 				all = append(all, r)
 				fmt.Fprintf(out, "  run %d %-12s %s\n", rep+1, srv.name(), r.line())
-				if s == serverNovel && c.payloadBytes == 0 && r.deliveries > 0 {
+				if ours && c.payloadBytes == 0 && r.deliveries > 0 {
 					payload = int(math.Round(r.bytesPerDelivery()))
 				}
 			}
@@ -292,6 +297,56 @@ func compare(ctx context.Context, c config, out io.Writer) error {
 		fmt.Fprintf(out, "\nprofiles in %s\n", abs)
 	}
 	return nil
+}
+
+// namedBin is a novel-engine binary to measure, named when there are
+// several.
+type namedBin struct{ label, path string }
+
+// server is the entry of -servers that stands for it.
+func (b namedBin) server() string {
+	if b.label == "" {
+		return serverNovel
+	}
+	return serverNovel + ":" + b.label
+}
+
+func (c config) binFor(server string) namedBin {
+	for _, b := range c.novels {
+		if b.server() == server {
+			return b
+		}
+	}
+	return namedBin{}
+}
+
+// parseBins reads -novel: one path, or name=path pairs separated by
+// commas. Each binary must exist.
+func parseBins(v string) ([]namedBin, error) {
+	var out []namedBin
+	seen := map[string]bool{}
+	for _, part := range strings.Split(v, ",") {
+		part = strings.TrimSpace(part)
+		label, path, named := strings.Cut(part, "=")
+		if !named {
+			label, path = "", part
+		}
+		if named && (label == "" || strings.ContainsAny(label, ":/ ")) {
+			return nil, fmt.Errorf("-novel: %q: a name is letters and digits", part)
+		}
+		if seen[label] {
+			return nil, fmt.Errorf("-novel: %q named twice, or unnamed among several", label)
+		}
+		seen[label] = true
+		if _, err := os.Stat(path); err != nil {
+			return nil, fmt.Errorf("-novel: %w (make build)", err)
+		}
+		out = append(out, namedBin{label: label, path: path})
+	}
+	if len(out) > 1 && seen[""] {
+		return nil, errors.New("-novel: name each of several binaries, name=path")
+	}
+	return out, nil
 }
 
 func reversed(s []string) []string {

@@ -26,6 +26,7 @@ import (
 // without their end conditions so that they outlive the run.
 type novel struct {
 	bin     string
+	label   string      // names the binary when several are measured
 	n       int         // nodes; more than one makes a cluster
 	cluster *clusterEnv // with n > 1
 
@@ -38,7 +39,12 @@ type novel struct {
 	atWindow map[string][]float64 // histograms' counts as the window started
 }
 
-func (n *novel) name() string { return "Novel Engine" }
+func (n *novel) name() string {
+	if n.label != "" {
+		return "Novel Engine " + n.label
+	}
+	return "Novel Engine"
+}
 
 func (n *novel) nodes() int { return max(1, n.n) }
 

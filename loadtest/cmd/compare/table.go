@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"slices"
 	"strings"
 
 	"github.com/novel-engine/novel-engine/loadtest/internal/stats"
@@ -71,9 +72,16 @@ func fmtRatio(x float64) string {
 func printTable(out io.Writer, all []result, ws []workload) {
 	fmt.Fprintln(out, "| workload | server | runs | p50 ms | p99 ms | max ms | server CPU µs/delivery | writes/delivery | RSS KiB/connection | deliveries/s | bytes/delivery | gaps | duplicates | failed connections | other processes' CPU (cores) |")
 	fmt.Fprintln(out, "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
+	// Centrifugo first, then each of ours in the order first measured.
+	names := []string{"Centrifugo"}
+	for _, r := range all {
+		if !slices.Contains(names, r.server) {
+			names = append(names, r.server)
+		}
+	}
 	for _, w := range ws {
 		rows := map[string]row{}
-		for _, name := range []string{"Centrifugo", "Novel Engine"} {
+		for _, name := range names {
 			var rs []result
 			for _, r := range all {
 				if r.workload == w.Name && r.server == name {
@@ -92,14 +100,21 @@ func printTable(out io.Writer, all []result, ws []workload) {
 			fmt.Fprintf(out, "| %s | %s | %d | %.2f | %.2f | %.1f | %.1f | %.2f | %.1f | %.0f | %.0f | %d | %d | %d | %.2f |\n",
 				w.Name, label, r.runs, r.p50, r.p99, r.max, r.cpu, r.writes, r.rss, r.perSecond, r.bytes, r.gaps, r.dups, r.failed, r.others)
 		}
-		ours, okO := rows["Novel Engine"]
 		cf, okC := rows["Centrifugo"]
-		if okO && okC {
+		for _, name := range names[1:] {
+			ours, okO := rows[name]
+			if !okO || !okC {
+				continue
+			}
 			cells := []string{
 				fmtRatio(ratio(ours.p50, cf.p50)), fmtRatio(ratio(ours.p99, cf.p99)), fmtRatio(ratio(ours.max, cf.max)),
 				fmtRatio(ratio(ours.cpu, cf.cpu)), fmtRatio(ratio(ours.writes, cf.writes)), fmtRatio(ratio(ours.rss, cf.rss)),
 			}
-			fmt.Fprintf(out, "| %s | ours ÷ Centrifugo | | %s | | | | | | |\n", w.Name, strings.Join(cells, " | "))
+			label := "ours ÷ Centrifugo"
+			if len(names) > 2 {
+				label = name + " ÷ Centrifugo"
+			}
+			fmt.Fprintf(out, "| %s | %s | | %s | | | | | | |\n", w.Name, label, strings.Join(cells, " | "))
 		}
 	}
 }
