@@ -162,3 +162,40 @@ func TestPreferredWeighted(t *testing.T) {
 		t.Fatalf("self preferred for %v: share %.3f, want 0.8 (its room over all room)", per, share)
 	}
 }
+
+// TestAcquireRace: two nodes acquiring the same orphans at once, in
+// batches, each start a share of them, and no orphan on both.
+func TestAcquireRace(t *testing.T) {
+	forEachRedis(t, testAcquireRace)
+}
+
+func testAcquireRace(t *testing.T, rdb redis.UniversalClient, prefix string) {
+	ctx := context.Background()
+	mem := store.NewMemory()
+	const n = 3*acquireBatch + 5
+	sims := make([]orphan, n)
+	for i := range n {
+		sims[i] = orphan{sim: createSim(t, mem, fmt.Sprintf("r%03d", i)).ID}
+	}
+	b, rb := newNode(t, rdb, prefix, "b", mem, nil)
+	c, rc := newNode(t, rdb, prefix, "c", mem, nil)
+	var wg sync.WaitGroup
+	for _, node := range []*Cluster{b, c} {
+		wg.Go(func() { node.acquireAll(ctx, sims, time.Now()) })
+	}
+	wg.Wait()
+	for _, o := range sims {
+		inB, inC := rb.Running(o.sim), rc.Running(o.sim)
+		b.mu.Lock()
+		_, leasedB := b.leases[o.sim]
+		b.mu.Unlock()
+		c.mu.Lock()
+		_, leasedC := c.leases[o.sim]
+		c.mu.Unlock()
+		if inB == inC || inB != leasedB || inC != leasedC {
+			t.Fatalf("%s: running on b %v, on c %v; leased by b %v, by c %v; want one node, running what it leased",
+				o.sim, inB, inC, leasedB, leasedC)
+		}
+	}
+	t.Logf("b took %d, c took %d", rb.Count(), rc.Count())
+}
