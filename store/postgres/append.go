@@ -1,6 +1,7 @@
 package postgres
 
 import (
+	"bytes"
 	"cmp"
 	"context"
 	"errors"
@@ -22,9 +23,12 @@ const lockSQL = `select 1 from simulations where id = any($1::text[]) order by i
 // appendSQL stores one turn if and only if it is the head's successor and
 // played every pending action due by it, in one statement, so atomically:
 // the simulation's head, state and status, the turn, and the removal of
-// the actions it played (by id). It always returns one row: whether the
-// turn was stored, the head it found (NULL when there is no such
-// simulation), and whether an action due was not played.
+// the actions it played (by id). The state is written either in full ($11
+// true: $4 is the new base, tagged $9) or as a delta ($10) against the
+// base tagged $9, which must still be the row's (see statedelta.go). It
+// always returns one row: whether the turn was stored, the head it found
+// (NULL when there is no such simulation), whether an action due was not
+// played, and the row's base tag.
 const appendSQL = `with due as (
 	select exists (
 		select 1 from pending_actions
@@ -32,8 +36,11 @@ const appendSQL = `with due as (
 	) as unplayed
 ), upd as (
 	update simulations
-	   set head = $2::bigint, state = $4, status = coalesce(nullif($5::text, ''), status), updated_at = $6
+	   set head = $2::bigint, status = coalesce(nullif($5::text, ''), status), updated_at = $6,
+	       state = case when $11::boolean then $4::bytea else state end,
+	       state_tag = $9::bigint, state_delta = $10::bytea
 	 where id = $1 and head = $2::bigint - 1 and not (select unplayed from due)
+	   and ($11::boolean or state_tag = $9::bigint)
 	returning id
 ), ins as (
 	insert into turns (sim_id, seq, at, body)
@@ -42,7 +49,8 @@ const appendSQL = `with due as (
 	delete from pending_actions p using upd
 	 where p.sim_id = upd.id and p.id = any($8::text[])
 )
-select exists (select 1 from upd), (select head from simulations where id = $1), (select unplayed from due)`
+select exists (select 1 from upd), (select head from simulations where id = $1), (select unplayed from due),
+	(select state_tag from simulations where id = $1)`
 
 // appendReq is one AppendTurn call waiting for a flusher.
 type appendReq struct {
@@ -53,6 +61,40 @@ type appendReq struct {
 	status string
 	played []string
 	done   chan error // buffered: the flusher never blocks on it
+
+	// How the state is written: in full as a new base tagged tag, or as
+	// delta against the base tagged tag.
+	tag   int64
+	delta []byte
+}
+
+// encode chooses how the state is written: as a delta against the base
+// the cache knows for the simulation, unless there is none or the delta
+// would be too long for it to pay.
+func (r *appendReq) encode(bases *baseCache) {
+	if tag, base, ok := bases.get(r.simID); ok {
+		if delta := encodeDelta(base, r.state); len(delta) <= len(r.state)/rebaseShare {
+			r.tag, r.delta = tag, delta
+			return
+		}
+	}
+	r.writeFull()
+}
+
+// writeFull makes the request write its state in full, as a new base.
+func (r *appendReq) writeFull() { r.tag, r.delta = newStateTag(), nil }
+
+// learn updates the cache with what the request's answer says the row's
+// base now is.
+func (r *appendReq) learn(bases *baseCache, err error) {
+	switch {
+	case err != nil || r.status != "":
+		// Outcome unknown, or refused, or the story has ended: its next
+		// writer (if any) starts again from a full state.
+		bases.drop(r.simID)
+	case r.delta == nil:
+		bases.put(r.simID, r.tag, bytes.Clone(r.state))
+	}
 }
 
 func (r *appendReq) args(now any) []any {
@@ -64,7 +106,12 @@ func (r *appendReq) args(now any) []any {
 	if played == nil {
 		played = []string{} // never NULL: "<> all(NULL)" is not true
 	}
-	return []any{r.simID, r.turn.Seq, micro(r.turn.At), r.state, r.status, now, body, played}
+	full := r.delta == nil
+	state := r.state
+	if !full {
+		state = nil
+	}
+	return []any{r.simID, r.turn.Seq, micro(r.turn.At), state, r.status, now, body, played, r.tag, r.delta, full}
 }
 
 // AppendTurn stores t as the simulation's new head with the state after it
@@ -77,6 +124,7 @@ func (r *appendReq) args(now any) []any {
 // refuses a second copy.
 func (s *Store) AppendTurn(ctx context.Context, simID string, t store.Turn, state []byte, status string, played []string) error {
 	req := &appendReq{ctx: ctx, simID: simID, turn: t, state: state, status: status, played: played, done: make(chan error, 1)}
+	req.encode(s.bases)
 	select {
 	case <-s.closing:
 		return fmt.Errorf("append turn %d to %q: %w: %w", t.Seq, simID, store.ErrUnavailable, errClosed)
@@ -162,7 +210,7 @@ func (s *Store) flush(batch []*appendReq) {
 	live := batch[:0:0]
 	for _, r := range batch {
 		if err := r.ctx.Err(); err != nil {
-			r.done <- fmt.Errorf("append turn %d to %q: %w", r.turn.Seq, r.simID, translate(err))
+			s.answer(r, fmt.Errorf("append turn %d to %q: %w", r.turn.Seq, r.simID, translate(err)))
 			continue
 		}
 		live = append(live, r)
@@ -178,30 +226,54 @@ func (s *Store) flush(batch []*appendReq) {
 	ctx, cancel := context.WithTimeout(context.Background(), s.opts.FlushTimeout)
 	defer cancel()
 
-	results, err := s.writeBatch(ctx, live)
-	if err == nil {
-		for i, r := range live {
-			r.done <- results[i]
+	stale := s.write(ctx, live)
+	if len(stale) > 0 {
+		// Another writer changed these rows' bases since this Store
+		// learnt them: write their states in full.
+		for _, r := range stale {
+			r.writeFull()
 		}
-		return
+		for _, r := range s.write(ctx, stale) {
+			s.answer(r, fmt.Errorf("append turn %d to %q: %w", r.turn.Seq, r.simID, errStaleBase))
+		}
 	}
-	if !oneStatementFailed(err) || len(live) == 1 {
-		err = translate(err)
-		for _, r := range live {
-			r.done <- fmt.Errorf("append turn %d to %q: %w", r.turn.Seq, r.simID, err)
+}
+
+// write writes the requests, sorted by simulation, as one batch and
+// answers each, except those refused only because the delta they carry is
+// against a base their row no longer holds: those it returns, unanswered.
+func (s *Store) write(ctx context.Context, reqs []*appendReq) (stale []*appendReq) {
+	results, err := s.writeBatch(ctx, reqs)
+	if err == nil {
+		for i, r := range reqs {
+			if errors.Is(results[i], errStaleBase) {
+				stale = append(stale, r)
+				continue
+			}
+			s.answer(r, results[i])
 		}
-		return
+		return stale
+	}
+	if !oneStatementFailed(err) || len(reqs) == 1 {
+		err = translate(err)
+		for _, r := range reqs {
+			s.answer(r, fmt.Errorf("append turn %d to %q: %w", r.turn.Seq, r.simID, err))
+		}
+		return nil
 	}
 	// One statement failed and took the batch's transaction with it; write
 	// each turn alone, so that only the faulty one fails.
-	for _, r := range live {
-		res, err := s.writeBatch(ctx, []*appendReq{r})
-		if err != nil {
-			r.done <- fmt.Errorf("append turn %d to %q: %w", r.turn.Seq, r.simID, translate(err))
-			continue
-		}
-		r.done <- res[0]
+	for _, r := range reqs {
+		stale = append(stale, s.write(ctx, []*appendReq{r})...)
 	}
+	return stale
+}
+
+// answer gives a request its answer, after updating the cache of bases
+// with it: the caller's next turn is encoded against what it says.
+func (s *Store) answer(r *appendReq, err error) {
+	r.learn(s.bases, err)
+	r.done <- err
 }
 
 // writeBatch sends the requests as one pgx.Batch: one round trip, and one
@@ -230,9 +302,9 @@ func (s *Store) writeBatch(ctx context.Context, reqs []*appendReq) ([]error, err
 		}
 		var (
 			applied, unplayed bool
-			head              *int64
+			head, tag         *int64
 		)
-		if err := br.QueryRow().Scan(&applied, &head, &unplayed); err != nil {
+		if err := br.QueryRow().Scan(&applied, &head, &unplayed, &tag); err != nil {
 			firstErr = err
 			break
 		}
@@ -242,6 +314,8 @@ func (s *Store) writeBatch(ctx context.Context, reqs []*appendReq) ([]error, err
 			results[i] = fmt.Errorf("append turn %d to %q: simulation: %w", r.turn.Seq, r.simID, store.ErrNotFound)
 		case *head == r.turn.Seq-1 && unplayed:
 			results[i] = fmt.Errorf("append turn %d to %q: %w", r.turn.Seq, r.simID, store.ErrActionsPending)
+		case *head == r.turn.Seq-1 && r.delta != nil && (tag == nil || *tag != r.tag):
+			results[i] = errStaleBase
 		default:
 			results[i] = fmt.Errorf("append turn %d to %q at head %d: %w", r.turn.Seq, r.simID, *head, store.ErrConflict)
 		}

@@ -84,3 +84,8 @@ func unavailable(err error) bool {
 
 // errClosed is returned by a Store after Close.
 var errClosed = errors.New("postgres store closed")
+
+// errStaleBase refuses a turn whose state delta was made against a base
+// its row no longer holds (another node wrote a new one); the turn is then
+// written again with its full state.
+var errStaleBase = fmt.Errorf("the stored base state changed: %w", store.ErrConflict)

@@ -45,6 +45,7 @@ func (s *Store) CreateFork(ctx context.Context, sim *store.Simulation, turns []s
 	if err != nil {
 		return fmt.Errorf("create fork %q: %w", sim.ID, translate(err))
 	}
+	s.bases.drop(sim.ID) // a base kept for a story of this id is not this one's
 	sim.CreatedAt, sim.UpdatedAt = created, created
 	return nil
 }

@@ -47,6 +47,12 @@ type Options struct {
 	Flushers int
 	// FlushTimeout bounds writing one batch. Defaults to 15s.
 	FlushTimeout time.Duration
+
+	// StateCacheBytes bounds the base states kept to encode turns' states
+	// as deltas (see statedelta.go): a story whose base is not kept
+	// writes its next state in full. Defaults to 64 MiB, about 5,000
+	// built-in stories; negative writes every state in full.
+	StateCacheBytes int
 }
 
 func (o Options) withDefaults() Options {
@@ -68,15 +74,19 @@ func (o Options) withDefaults() Options {
 	if o.FlushTimeout <= 0 {
 		o.FlushTimeout = 15 * time.Second
 	}
+	if o.StateCacheBytes == 0 {
+		o.StateCacheBytes = 64 << 20
+	}
 	return o
 }
 
 // Store is a store.Store on PostgreSQL.
 type Store struct {
 	// Set at construction.
-	pool *pgxpool.Pool
-	opts Options
-	now  func() time.Time
+	pool  *pgxpool.Pool
+	opts  Options
+	now   func() time.Time
+	bases *baseCache // the base state of each simulation's row, as far as known
 
 	// The append queue: AppendTurn sends, the flushers receive. It is
 	// never closed; closing tells everyone to stop and stopped is closed
@@ -130,6 +140,7 @@ func Open(ctx context.Context, url string, opts Options) (*Store, error) {
 		pool:    pool,
 		opts:    opts,
 		now:     func() time.Time { return time.Now().UTC().Truncate(time.Microsecond) },
+		bases:   newBaseCache(max(opts.StateCacheBytes, 0)),
 		appends: make(chan *appendReq, opts.AppendQueue),
 		closing: make(chan struct{}),
 		stopped: make(chan struct{}),
@@ -239,6 +250,7 @@ func (s *Store) CreateSimulation(ctx context.Context, sim *store.Simulation, sta
 	if err != nil {
 		return fmt.Errorf("create simulation %q: %w", sim.ID, translate(err))
 	}
+	s.bases.drop(sim.ID) // a base kept for a story of this id is not this one's
 	sim.CreatedAt, sim.UpdatedAt, sim.Head = created, created, 0
 	return nil
 }
@@ -398,18 +410,6 @@ func (s *Store) ListTurns(ctx context.Context, simID string, since int64, limit 
 		return nil, fmt.Errorf("list turns of %q: simulation: %w", simID, store.ErrNotFound)
 	}
 	return turns, nil
-}
-
-func (s *Store) LoadState(ctx context.Context, simID string) (int64, []byte, error) {
-	var (
-		head  int64
-		state []byte
-	)
-	err := s.pool.QueryRow(ctx, `select head, state from simulations where id = $1`, simID).Scan(&head, &state)
-	if err != nil {
-		return 0, nil, fmt.Errorf("load state of %q: %w", simID, translate(err))
-	}
-	return head, state, nil
 }
 
 func (s *Store) ClaimSeat(ctx context.Context, simID, character string, seat store.Seat) error {

@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/novel-engine/novel-engine/engine"
 	"github.com/novel-engine/novel-engine/internal/poll"
 	"github.com/novel-engine/novel-engine/store"
 	"github.com/novel-engine/novel-engine/store/postgres"
@@ -281,8 +282,8 @@ func TestOutage(t *testing.T) {
 }
 
 // BenchmarkAppendTurnParallel has 1,000 simulations each writing turns as
-// fast as the store takes them, with a realistic turn body and world state,
-// and reports stored turns per second.
+// fast as the store takes them, with a realistic turn body and the world
+// states of played built-in stories, and reports stored turns per second.
 func BenchmarkAppendTurnParallel(b *testing.B) {
 	benchmarkAppend(b, postgres.Options{})
 }
@@ -301,15 +302,20 @@ func benchmarkAppend(b *testing.B, opts postgres.Options) {
 			b.Fatal(err)
 		}
 	}
-	state := bytes.Repeat([]byte(`{"id":"ada","location":"dock","health":100,"memory":["saw bo at the market"]},`), 40) // about 3 KB
+	var stories [][][]byte // each simulation plays one over and over
+	for i, sc := range engine.Builtins() {
+		stories = append(stories, playedStates(b, sc.ID, int64(i)))
+	}
 	var next atomic.Int64
 	b.SetParallelism((sims + 1) / 2) // with GOMAXPROCS 2: a goroutine per simulation
 	b.ResetTimer()
 	b.RunParallel(func(pb *testing.PB) {
-		sim := fmt.Sprintf("bench-%04d", next.Add(1)-1)
+		n := next.Add(1) - 1
+		sim, states := fmt.Sprintf("bench-%04d", n), stories[n%int64(len(stories))]
 		var seq int64
 		for pb.Next() {
 			seq++
+			state := states[seq%int64(len(states))]
 			err := s.AppendTurn(context.Background(), sim, store.Turn{Seq: seq, At: time.Now(), Body: storetest.TurnBody(sim, seq)}, state, "", nil)
 			if err != nil {
 				b.Errorf("%s seq %d: %v", sim, seq, err)

@@ -25,7 +25,7 @@ func (s *Store) Resumes(ctx context.Context, ids []string) (map[string]store.Res
 		return out, nil
 	}
 	b := &pgx.Batch{}
-	b.Queue(`select `+simColumns+`, state from simulations where id = any($1)`, ids)
+	b.Queue(`select `+simColumns+`, `+stateColumns+` from simulations where id = any($1)`, ids)
 	b.Queue(`select sim_id, id, character, user_id, action, turn, at from pending_actions
 		where sim_id = any($1) order by sim_id, character`, ids)
 	res := s.pool.SendBatch(ctx, b)
@@ -38,11 +38,16 @@ func (s *Store) Resumes(ctx context.Context, ids []string) (map[string]store.Res
 		return fail(err)
 	}
 	for rows.Next() {
-		var state []byte
-		sim, err := scanSim(rows, &state)
+		var row rowState
+		sim, err := scanSim(rows, row.dest()...)
 		if err != nil {
 			rows.Close()
 			return fail(err)
+		}
+		state, err := s.resolve(sim.ID, &row)
+		if err != nil {
+			rows.Close()
+			return nil, fmt.Errorf("resume %q at %d: %w", sim.ID, sim.Head, err)
 		}
 		out[sim.ID] = store.Resume{Sim: sim, State: state, Pending: []store.PendingAction{}}
 	}
