@@ -109,7 +109,7 @@ func cpuTime(b *testing.B) int64 {
 // written to the sockets of all its watchers over loopback: the wait of
 // the last of them. The watchers read outside the timer, so that only the
 // server's side is timed. "serial" writes from the publishing goroutine
-// alone; "sharded" lets helpers take shards of the watchers. Per op: one
+// alone; "sharded" lets GOMAXPROCS-1 helpers take pieces of the watchers. Per op: one
 // turn to all.
 func BenchmarkFanoutWrite(b *testing.B) {
 	for _, watchers := range []int{30, 90, 300} {
@@ -122,10 +122,11 @@ func BenchmarkFanoutWrite(b *testing.B) {
 }
 
 func benchFanoutWrite(b *testing.B, watchers int, sharded bool) {
-	h, br := newTestHub(b, nil, Options{MaxQueueBytes: 1 << 30})
-	if !sharded {
-		h.fan.init(0)
+	helpers := 0
+	if sharded {
+		helpers = -1 // GOMAXPROCS-1
 	}
+	h, br := newTestHub(b, nil, Options{MaxQueueBytes: 1 << 30, FanoutHelpers: helpers})
 	p := newWSPair(b, h)
 	ctx := context.Background()
 	msg := []byte(`{"type":"turn","sim":"sim","seq":1,"turn":` + strings.Repeat(`"x",`, 370) + `"x"}`)

@@ -122,3 +122,15 @@ func TestFanoutPieces(t *testing.T) {
 		}
 	}
 }
+
+// TestFanoutHelpersOption: no helpers unless asked for; -1 asks for one
+// fewer than GOMAXPROCS.
+func TestFanoutHelpersOption(t *testing.T) {
+	if h, _ := newTestHub(t, nil, Options{}); h.fan.helpers != 0 {
+		t.Fatalf("by default: %d helpers", h.fan.helpers)
+	}
+	h, _ := newTestHub(t, nil, Options{FanoutHelpers: -1})
+	if want := int32(min(runtime.GOMAXPROCS(0)-1, maxHelpers)); h.fan.helpers != want {
+		t.Fatalf("FanoutHelpers -1: %d helpers, want %d", h.fan.helpers, want)
+	}
+}

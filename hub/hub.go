@@ -44,7 +44,11 @@ type Options struct {
 	// PingInterval is how often Accept's connections are pinged; a peer
 	// that does not answer within another interval is cut. Zero: never.
 	PingInterval time.Duration
-	Logger       *slog.Logger
+	// FanoutHelpers is how many goroutines at most help the publisher
+	// write one publication to its watchers' sockets (fanout.go). Zero:
+	// the publisher writes alone; negative: GOMAXPROCS-1.
+	FanoutHelpers int
+	Logger        *slog.Logger
 }
 
 // Hub is the per-node fan-out, and the registry of the node's connections.
@@ -107,11 +111,14 @@ func New(broker Broker, store FillFunc, opts Options) *Hub {
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
+	if opts.FanoutHelpers < 0 {
+		opts.FanoutHelpers = runtime.GOMAXPROCS(0) - 1
+	}
 	h := &Hub{
 		opts: opts, broker: broker, store: store, log: opts.Logger,
 		chans: make(map[string]*channel), clients: make(map[*Client]struct{}),
 	}
-	h.fan.init(runtime.GOMAXPROCS(0) - 1)
+	h.fan.init(opts.FanoutHelpers)
 	broker.Bind(h)
 	return h
 }

@@ -76,6 +76,9 @@ type Config struct {
 	RequestBurst int
 	// MaxQueueBytes bounds each connection's outbound queue. Defaults to 1 MiB.
 	MaxQueueBytes int
+	// FanoutHelpers is how many goroutines at most help write one turn to
+	// its watchers (hub.Options). Zero: none; negative: GOMAXPROCS-1.
+	FanoutHelpers int
 	// TrustedProxies are the proxies (CIDRs) whose X-Forwarded-For or
 	// Forwarded header names the client; from any other peer those
 	// headers are ignored. Empty: the peer is the client.
@@ -291,7 +294,10 @@ func New(cfg Config) (*Server, error) {
 	} else {
 		s.broker = hub.NewMemoryBroker()
 	}
-	s.hub = hub.New(s.broker, s.fillFromStore, hub.Options{MaxQueueBytes: cfg.MaxQueueBytes, FillLimit: turnsPageLimit, PingInterval: cfg.PingInterval, Logger: cfg.Logger})
+	s.hub = hub.New(s.broker, s.fillFromStore, hub.Options{
+		MaxQueueBytes: cfg.MaxQueueBytes, FillLimit: turnsPageLimit, PingInterval: cfg.PingInterval,
+		FanoutHelpers: cfg.FanoutHelpers, Logger: cfg.Logger,
+	})
 	s.views = newViewCache()
 	s.summaries = newSummaryCache()
 	s.timeline = timeline.New(cfg.Store, timeline.Config{})

@@ -61,6 +61,7 @@ type serveConfig struct {
 	shutdownWait   time.Duration
 	denyAnonymous  bool
 	queueBytes     int
+	fanoutHelpers  int
 	pprofAddr      string
 	trustedProxies string
 	userStories    int
@@ -162,6 +163,7 @@ func parseServe(args []string, getenv func(string) string, stdout, stderr io.Wri
 	fs.DurationVar(&c.shutdownWait, "shutdown-timeout", envDur("NOVEL_SHUTDOWN_TIMEOUT", 20*time.Second), "longest drain on SIGTERM (NOVEL_SHUTDOWN_TIMEOUT)")
 	fs.BoolVar(&c.denyAnonymous, "deny-anonymous-read", envBool("NOVEL_DENY_ANONYMOUS_READ", false), "require a token to read (NOVEL_DENY_ANONYMOUS_READ)")
 	fs.IntVar(&c.queueBytes, "ws-queue-bytes", envInt("NOVEL_WS_QUEUE_BYTES", 1<<20), "bytes queued for one WebSocket before it is cut with 4000 (NOVEL_WS_QUEUE_BYTES)")
+	fs.IntVar(&c.fanoutHelpers, "fanout-helpers", envInt("NOVEL_FANOUT_HELPERS", 0), "goroutines that help write one turn to many watchers; 0: the story writes alone; -1: GOMAXPROCS-1 (NOVEL_FANOUT_HELPERS)")
 	fs.StringVar(&c.pprofAddr, "pprof", env("NOVEL_PPROF_ADDR", ""), "serve net/http/pprof on this separate address, e.g. 127.0.0.1:6060; empty: off (NOVEL_PPROF_ADDR)")
 	fs.StringVar(&c.trustedProxies, "trusted-proxies", env("NOVEL_TRUSTED_PROXIES", ""), "comma-separated CIDRs (or addresses) of proxies whose X-Forwarded-For or Forwarded names the client; empty: none (NOVEL_TRUSTED_PROXIES)")
 	fs.IntVar(&c.userStories, "max-user-stories", envInt("NOVEL_MAX_USER_STORIES", 10), "stories one user (not an admin) may run at once; 0: unlimited (NOVEL_MAX_USER_STORIES)")
@@ -319,6 +321,7 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 		PlayerWait:          c.playerWait,
 		SeatGrace:           c.seatGrace,
 		MaxQueueBytes:       c.queueBytes,
+		FanoutHelpers:       c.fanoutHelpers,
 		Engine:              engineOpts,
 		Web:                 web.Handler(),
 		Logger:              log,
