@@ -73,7 +73,7 @@ type appendReq struct {
 // would be too long for it to pay.
 func (r *appendReq) encode(bases *baseCache) {
 	if tag, base, ok := bases.get(r.simID); ok {
-		if delta := encodeDelta(base, r.state); len(delta) <= len(r.state)/rebaseShare {
+		if delta := encodeDelta(base, r.state, len(r.state)/rebaseShare); delta != nil {
 			r.tag, r.delta = tag, delta
 			return
 		}

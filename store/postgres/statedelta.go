@@ -81,8 +81,10 @@ func (x *baseIndex) at(b []byte) *[ways]int32 {
 	return &x.buckets[(binary.LittleEndian.Uint64(b)*0x9E3779B185EBCA87)>>(64-x.bits)]
 }
 
-// encodeDelta returns state encoded against base (see above).
-func encodeDelta(base, state []byte) []byte {
+// encodeDelta returns state encoded against base (see above), or nil as
+// soon as the delta would be longer than limit: the state is then written
+// in full, and the encoder need not go on through a state unlike its base.
+func encodeDelta(base, state []byte, limit int) []byte {
 	index := baseIndexes.Get().(*baseIndex)
 	defer baseIndexes.Put(index)
 	index.reset(base)
@@ -92,6 +94,9 @@ func encodeDelta(base, state []byte) []byte {
 	// on if the state goes on as it did, end where the last copy ended.
 	lit, i, next, end := 0, 0, 0, 0
 	for i+minMatch <= len(state) {
+		if len(out)+i-lit > limit {
+			return nil
+		}
 		from, n := -1, 0
 		// A short run where the base goes on pays, since its start need
 		// not be written; a byte or two either side covers a number that
@@ -143,6 +148,9 @@ func encodeDelta(base, state []byte) []byte {
 		lit, next, end = i, from+n, from+n
 	}
 	out = binary.AppendUvarint(out, uint64(len(state)-lit)<<1)
+	if len(out)+len(state)-lit > limit {
+		return nil
+	}
 	return append(out, state[lit:]...)
 }
 

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"math"
 	"math/rand/v2"
 	"testing"
 
@@ -34,16 +35,39 @@ func TestDeltaRoundTripSizes(t *testing.T) {
 			state = append(state[:at], append(records(rng, rng.IntN(40)), state[at+cut:]...)...)
 		}
 		for _, pair := range [][2][]byte{{base, state}, {base, base}, {state, base}, {nil, state}, {base, nil}} {
-			got, err := decodeDelta(pair[0], encodeDelta(pair[0], pair[1]))
+			got, err := decodeDelta(pair[0], encodeDelta(pair[0], pair[1], math.MaxInt))
 			if err != nil || !bytes.Equal(got, pair[1]) {
 				t.Fatalf("base of %d bytes, state of %d: decoded %d bytes, %v", len(pair[0]), len(pair[1]), len(got), err)
 			}
 		}
 		// 20 edits of up to 40 bytes: under 1 KB of new bytes, and the
 		// copies around them.
-		if d := encodeDelta(base, state); size >= 32<<10 && len(d) > 3<<10 {
+		if d := encodeDelta(base, state, math.MaxInt); size >= 32<<10 && len(d) > 3<<10 {
 			t.Errorf("base of %d bytes, 20 edits: a delta of %d bytes", size, len(d))
 		}
+	}
+}
+
+// TestDeltaLimit checks that the encoder gives up as soon as the delta
+// passes its limit, and keeps a delta that fits it.
+func TestDeltaLimit(t *testing.T) {
+	rng := rand.New(rand.NewPCG(3, 4))
+	base := records(rng, 12<<10)
+	unlike := make([]byte, len(base))
+	for i := range unlike {
+		unlike[i] = byte(rng.IntN(256))
+	}
+	if d := encodeDelta(base, unlike, len(unlike)/8); d != nil {
+		t.Fatalf("a delta of %d bytes for a state unlike its base, limit %d", len(d), len(unlike)/8)
+	}
+	like := bytes.Clone(base)
+	copy(like[100:], "changed")
+	full := encodeDelta(base, like, math.MaxInt)
+	if d := encodeDelta(base, like, len(full)); !bytes.Equal(d, full) {
+		t.Fatalf("a delta of %d bytes refused at a limit of %d", len(full), len(full))
+	}
+	if d := encodeDelta(base, like, len(full)-1); d != nil {
+		t.Fatalf("a delta of %d bytes kept at a limit of %d", len(d), len(full)-1)
 	}
 }
 
@@ -56,7 +80,7 @@ func FuzzStateDelta(f *testing.F) {
 	f.Add([]byte{}, []byte("x"))
 	f.Add([]byte("base"), []byte{deltaFormat, 0x03, 'a', 0x05, 0x01})
 	f.Fuzz(func(t *testing.T, base, state []byte) {
-		got, err := decodeDelta(base, encodeDelta(base, state))
+		got, err := decodeDelta(base, encodeDelta(base, state, math.MaxInt))
 		if err != nil || !bytes.Equal(got, state) {
 			t.Fatalf("decoded %q, %v; want %q", got, err, state)
 		}
@@ -115,14 +139,14 @@ func BenchmarkEncodeDelta(b *testing.B) {
 		total := 0
 		for i := range b.N {
 			p := pairs[i%len(pairs)]
-			total += len(encodeDelta(p[0], p[1]))
+			total += len(encodeDelta(p[0], p[1], math.MaxInt))
 		}
 		b.ReportMetric(float64(total)/float64(b.N), "B/delta")
 	})
 	b.Run("decode", func(b *testing.B) {
 		deltas := make([][]byte, len(pairs))
 		for i, p := range pairs {
-			deltas[i] = encodeDelta(p[0], p[1])
+			deltas[i] = encodeDelta(p[0], p[1], math.MaxInt)
 		}
 		b.ResetTimer()
 		for i := range b.N {
