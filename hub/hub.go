@@ -309,8 +309,8 @@ func (h *Hub) Activate(ctx context.Context, s *Sub, last int64) error {
 			ch.mu.Unlock()
 			return nil
 		}
-		var gap bool
-		last, gap = s.drainLocked(last)
+		var gap, dropped bool
+		last, gap, dropped = s.drainLocked(last)
 		if !gap {
 			s.buf, s.live, s.last = nil, true, last
 			// Its watcher may have turns the others lack (read from the
@@ -341,6 +341,12 @@ func (h *Hub) Activate(ctx context.Context, s *Sub, last int64) error {
 			}
 		}
 		if !progressed {
+			if dropped {
+				// What the overflow dropped was all at or before last
+				// (the caller read it from the store): nothing is
+				// missing. Look at what was held since.
+				continue
+			}
 			return fmt.Errorf("history of %q has nothing after %d", s.sim, last)
 		}
 	}
@@ -348,12 +354,12 @@ func (h *Hub) Activate(ctx context.Context, s *Sub, last int64) error {
 
 // drainLocked queues the held publications that follow last, in order,
 // and returns the newest turn queued; gap tells that a held turn skips
-// ahead (the publications from it on stay held, or all are dropped after
-// an overflow).
-func (s *Sub) drainLocked(last int64) (int64, bool) {
+// ahead (the publications from it on stay held), or that all were
+// dropped after an overflow (dropped).
+func (s *Sub) drainLocked(last int64) (newest int64, gap, dropped bool) {
 	if s.overflow {
 		s.buf, s.overflow = nil, false
-		return last, true
+		return last, true, true
 	}
 	for i, p := range s.buf {
 		switch {
@@ -364,11 +370,11 @@ func (s *Sub) drainLocked(last int64) (int64, bool) {
 			last = p.Seq
 		case p.Seq > last+1:
 			s.buf = s.buf[i:]
-			return last, true
+			return last, true, false
 		}
 	}
 	s.buf = nil
-	return last, false
+	return last, false, false
 }
 
 // Hold holds the publications of sim for c until release is called, so

@@ -445,3 +445,30 @@ func BenchmarkFanout1000(b *testing.B) {
 		}
 	}
 }
+
+// TestOverflowOfTurnsAlreadyRead: the publications held for a watcher
+// overflow while it reads the story from the store, and that read already
+// has all of them. Nothing is missing, so activation succeeds and the
+// turns after it follow.
+func TestOverflowOfTurnsAlreadyRead(t *testing.T) {
+	hist := &history{}
+	h, b := newTestHub(t, hist.fill, Options{MaxBuffered: 4})
+	ctx := context.Background()
+	c := h.NewClient(nil)
+	s, err := h.Subscribe(ctx, c, "sim")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := int64(1); i <= 10; i++ {
+		hist.store(turn("sim", i))
+		b.Publish(ctx, turn("sim", i))
+	}
+	if err := h.Activate(ctx, s, 10); err != nil {
+		t.Fatalf("activate after an overflow of turns the watcher read: %v", err)
+	}
+	hist.store(turn("sim", 11))
+	b.Publish(ctx, turn("sim", 11))
+	if err := contiguous(seqs(c), 11); err != nil {
+		t.Fatal(err)
+	}
+}
