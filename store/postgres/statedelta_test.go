@@ -208,18 +208,8 @@ func TestStateDeltaLarge(t *testing.T) {
 	for i, sc := range engine.Builtins() {
 		stories = append(stories, playedStates(t, sc.ID, int64(11+i)), playedStates(t, sc.ID, int64(21+i)))
 	}
-	n := len(stories[0])
-	for _, st := range stories {
-		n = min(n, len(st))
-	}
-	states := make([][]byte, n)
-	for i := range states {
-		var b bytes.Buffer
-		for _, st := range stories {
-			b.Write(st[i])
-		}
-		states[i] = b.Bytes()
-	}
+	states := sideBySide(stories)
+	n := len(states)
 	large := 1 // the first turn whose state is larger than the window
 	for large < n && len(states[large]) <= 40<<10 {
 		large++
