@@ -110,6 +110,19 @@ func TestTextChecks(t *testing.T) {
 			t.Errorf("%q: machinery %v, want %v", s, got, want)
 		}
 	}
+	// "company" is a faction's id at Coldwater, and a plain word after a
+	// pronoun as after a name.
+	sc, _ := engine.Builtin("coldwater")
+	cw := newWorldIndex(sc)
+	for s, want := range map[string]bool{
+		"The pilot kept them company for a while.":     false,
+		"Anselm Quist kept the pilot company.":         false,
+		"The pilot said the company would never come.": false,
+	} {
+		if got := cw.machinery(s) != ""; got != want {
+			t.Errorf("coldwater %q: machinery %v, want %v", s, got, want)
+		}
+	}
 	if got := familyOf("move.goal.far#3"); got != "move.goal" {
 		t.Errorf("family of move.goal.far#3: %q", got)
 	}

@@ -258,6 +258,9 @@ func (w *worldIndex) misaddressed(line, listener string) bool {
 // placeholder: the words a shape puts for names, places and items.
 var placeholder = map[string]bool{"P": true, "L": true, "I": true}
 
+// objectPronoun: the pronouns that stand where a name could.
+var objectPronoun = map[string]bool{"him": true, "her": true, "them": true, "me": true, "us": true, "you": true}
+
 var placeholders = []string{"for no reason anyone could name", "{", "}"}
 
 // machinery returns what of the simulation's machinery a sentence lets
@@ -279,9 +282,10 @@ func (w *worldIndex) machinery(s string) string {
 		if k > 0 {
 			prev = strings.ToLower(ws[k-1])
 		}
-		// After a name, place or item an id is a plain word ("kept
-		// the pilot company").
-		if k > 0 && placeholder[ws[k-1]] {
+		// After a name, place or item, or a pronoun standing for one,
+		// an id is a plain word ("kept the pilot company", "kept them
+		// company").
+		if k > 0 && (placeholder[ws[k-1]] || objectPronoun[prev]) {
 			continue
 		}
 		if !w.authored[prev+" "+wd] {
