@@ -195,7 +195,9 @@ func (s *Sim) learnFact(i int, fact string) bool {
 	if fd.About != "" && fd.About != c.ID && fd.Sway != 0 {
 		s.shiftAffinity(c, fd.About, fd.Sway)
 	}
-	if fd.Item != "" && !c.holds(fd.Item) {
+	// A fact tells where a thing was when the story began; what the
+	// character saw or heard of it since is newer, and stands.
+	if fd.Item != "" && !c.holds(fd.Item) && c.Seen[fd.Item] == "" {
 		switch {
 		case fd.Location != "":
 			c.Seen[fd.Item] = "@" + fd.Location
