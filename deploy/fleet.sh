@@ -36,6 +36,17 @@ root="$(cd "$(dirname "$0")/.." && pwd)"
 for tool in redis-server redis-cli psql go curl bc; do
 	command -v "$tool" >/dev/null || { echo "fleet: $tool not found" >&2; exit 1; }
 done
+# The balancer holds two descriptors per watcher (the client's socket and
+# the node's), so a limit below that stalls the run at accept. Take the
+# hard limit, and refuse at once when even that is too low.
+ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
+need_fds=$((2 * WATCHERS + 1000))
+have_fds=$(ulimit -n)
+if [ "$have_fds" != unlimited ] && [ "$have_fds" -lt "$need_fds" ]; then
+	echo "fleet: WATCHERS=$WATCHERS needs about $need_fds open files in the balancer; this shell allows $have_fds (ulimit -Hn)." >&2
+	echo "fleet: raise the hard limit (ulimit -Hn $need_fds as root; a container's nofile limit) or lower WATCHERS (at most $(((have_fds - 1000) / 2)) here)." >&2
+	exit 1
+fi
 pg_bin=""
 if [ -z "${PG_ADMIN_URL:-}" ]; then
 	pg_bin=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -1)
