@@ -120,7 +120,7 @@ func TestTakeOverByCapacity(t *testing.T) {
 	aLoad, bLoad := withCapacity(a), withCapacity(b)
 	aLoad.Store(1.0)
 	b.heartbeat(ctx) // alive, with room, and not taking anything
-	if _, err := a.takeOver(ctx); err != nil {
+	if _, _, err := a.takeOver(ctx); err != nil {
 		t.Fatal(err)
 	}
 	a.mu.Lock()
@@ -132,7 +132,7 @@ func TestTakeOverByCapacity(t *testing.T) {
 	if waiting != n {
 		t.Fatalf("%d stories seen without an owner, want %d", waiting, n)
 	}
-	if _, err := a.takeOver(ctx); err != nil {
+	if _, _, err := a.takeOver(ctx); err != nil {
 		t.Fatal(err)
 	}
 	if ra.Count() != 0 {
@@ -140,7 +140,7 @@ func TestTakeOverByCapacity(t *testing.T) {
 	}
 	bLoad.Store(1.0)
 	b.heartbeat(ctx)
-	if _, err := a.takeOver(ctx); err != nil {
+	if _, _, err := a.takeOver(ctx); err != nil {
 		t.Fatal(err)
 	}
 	if ra.Count() != n {

@@ -129,6 +129,8 @@ type Cluster struct {
 
 	acquired, lost, remoteActs, remoteControls atomic.Int64
 
+	maxOrphans int // the most orphans one scan lists (maxOrphans; tests lower it)
+
 	mu        sync.Mutex
 	live      []string             // nodes alive at the last heartbeat, sorted
 	loads     map[string]int       // simulations each node ran at its last heartbeat
@@ -172,16 +174,17 @@ func New(cfg Config) *Cluster {
 	}
 	c := &Cluster{
 		cfg: cfg, rdb: cfg.Redis, keys: newKeys(cfg.Prefix), node: cfg.Node, log: cfg.Logger.With("node", cfg.Node),
-		broker:    NewBroker(cfg.Redis, cfg.Prefix, cfg.Broker),
-		scan:      make(chan struct{}, 1),
-		answers:   make(chan answer, 1024),
-		leases:    make(map[string]time.Time),
-		unowned:   make(map[string]time.Time),
-		waiters:   make(map[string]chan Reply),
-		counted:   make(map[string]int),
-		readerSet: make(chan struct{}, 1),
-		woken:     make(map[string]bool),
-		wake:      make(chan struct{}, 1),
+		broker:     NewBroker(cfg.Redis, cfg.Prefix, cfg.Broker),
+		scan:       make(chan struct{}, 1),
+		answers:    make(chan answer, 1024),
+		leases:     make(map[string]time.Time),
+		unowned:    make(map[string]time.Time),
+		waiters:    make(map[string]chan Reply),
+		counted:    make(map[string]int),
+		readerSet:  make(chan struct{}, 1),
+		woken:      make(map[string]bool),
+		wake:       make(chan struct{}, 1),
+		maxOrphans: maxOrphans,
 	}
 	c.ctx, c.cancel = context.WithCancel(context.Background())
 	return c

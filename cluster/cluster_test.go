@@ -321,7 +321,7 @@ func testTakeOverOrphans(t *testing.T, rdb redis.UniversalClient, prefix string)
 	})
 	l0, g0 := cs.reads()
 	for range 10 {
-		if _, err := b.takeOver(ctx); err != nil {
+		if _, _, err := b.takeOver(ctx); err != nil {
 			t.Fatal(err)
 		}
 	}

@@ -208,3 +208,33 @@ func testAcquireRace(t *testing.T, rdb redis.UniversalClient, prefix string) {
 	}
 	t.Logf("b took %d, c took %d", rb.Count(), rc.Count())
 }
+
+// TestTakeOverPaged: a dead node with more stories than one scan lists
+// has them all taken over by scans that follow one another at once, not
+// a page per scan interval or per lease expiry.
+func TestTakeOverPaged(t *testing.T) {
+	forEachRedis(t, testTakeOverPaged)
+}
+
+func testTakeOverPaged(t *testing.T, rdb redis.UniversalClient, prefix string) {
+	const n = 60
+	mem, a := holdAll(t, rdb, prefix, n)
+	kill(a)
+	poll.Until(t, 20*time.Second, "a's leases to expire", func() bool {
+		for i := range n {
+			if rdb.Exists(context.Background(), a.keys.lease(simName(i))).Val() != 0 {
+				return false
+			}
+		}
+		return true
+	})
+	// b lists 10 orphans a scan. Its periodic scans and its own leases'
+	// expiry (what else wakes a scan) are an hour away: only scanning
+	// again at once takes the other 50.
+	b, rb := newNode(t, rdb, prefix, "b", mem, nil)
+	b.maxOrphans = 10
+	b.cfg.ScanInterval = time.Hour
+	b.cfg.LeaseTTL, b.cfg.RenewInterval = time.Hour, 20*time.Minute
+	b.Start(b.deps)
+	poll.Until(t, 20*time.Second, "b to take over a's simulations", func() bool { return rb.Count() == n })
+}
