@@ -104,6 +104,8 @@ type Runner struct {
 
 	cost atomic.Int64 // moving average of every turn's cost here, in ns
 
+	scenarios scenarioCache
+
 	mu      sync.Mutex
 	stories map[string]*story
 }
@@ -248,7 +250,7 @@ func (r *Runner) run(st *story) {
 // load makes a story from what the store holds of it.
 func (r *Runner) load(run store.Resume) (*story, error) {
 	rec, head, state := run.Sim, run.Sim.Head, run.State
-	sc, err := engine.ParseScenario(rec.Scenario)
+	sc, err := r.scenarios.parse(rec.Scenario)
 	if err != nil {
 		return nil, fmt.Errorf("scenario of %q: %w", rec.ID, err)
 	}

@@ -12,7 +12,8 @@ import (
 // TestStartAll: many stories start at once from what the store read of
 // them, each from its own head with its pending actions, with their
 // owner recorded; one that cannot be restored is reported and the others
-// run; starting them again starts nothing twice.
+// run; starting them again starts nothing twice; stories of one scenario
+// share its parse.
 func TestStartAll(t *testing.T) {
 	ctx := context.Background()
 	st := store.NewMemory()
@@ -44,6 +45,11 @@ func TestStartAll(t *testing.T) {
 		if rec, _ := st.GetSimulation(ctx, id); rec.Owner != want {
 			t.Fatalf("owner of %s %q, want %q", id, rec.Owner, want)
 		}
+	}
+	// Both stories have one scenario text: it was parsed once, and they
+	// share it (the race detector sees any write to it while they play).
+	if sa, sb := r.get("a"), r.get("b"); sa == nil || sb == nil || sa.sc != sb.sc {
+		t.Fatal("stories of one scenario text hold separate parses of it")
 	}
 	if errs := r.StartAll(ctx, runs[:2]); len(errs) != 0 || r.Count() != 2 {
 		t.Fatalf("started again: errors %v, %d running; want none, 2", errs, r.Count())
