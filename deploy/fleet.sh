@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # A fleet on one machine: a Redis Cluster of three shards (each primary
-# with a replica), a PostgreSQL server of its own, three nodes and the
-# balancer; then load, and faults under load, with the figures printed.
+# with a replica), a PostgreSQL server of its own, three nodes and
+# balancers in front of them; then load, and faults under load, with the
+# figures printed.
 #
 #   deploy/fleet.sh                     # the defaults below
 #   STORIES=300 WATCHERS=900 INTERVAL_MS=2000 DURATION=60s deploy/fleet.sh
@@ -19,7 +20,8 @@
 #                database on, instead of a server of its own; then
 #                PG_RESTART is the command that restarts it [unset]
 #   BASE_PORT    first port; Redis uses BASE_PORT..+5, the nodes the next
-#                three, the balancer the one after, PostgreSQL +10 [17100]
+#                three, the first balancer the one after, PostgreSQL +10,
+#                further balancers +11 on [17100]
 #   NOVEL_LOG_LEVEL  the nodes' log level; info logs each takeover with
 #                how long its steps took [warn]
 #   LOGS         a folder to keep the nodes', the balancer's, Redis's and
@@ -28,6 +30,12 @@
 # programs (initdb, pg_ctl: /usr/lib/postgresql/*/bin or PATH) and psql,
 # curl, bc and Go. Run as root, it runs PostgreSQL as the user postgres. Everything
 # it starts is stopped when it ends (or on Ctrl-C).
+#
+# One process may hold `ulimit -Hn` open files. A balancer holds two per
+# watcher (the client's socket and the node's), a load process one, so the
+# watchers are spread over as many balancers (each with every node behind
+# it, as behind several load balancers in a deployment) and load processes
+# as that limit needs; their figures are merged into one report.
 set -euo pipefail
 
 root="$(cd "$(dirname "$0")/.." && pwd)"
@@ -36,15 +44,32 @@ root="$(cd "$(dirname "$0")/.." && pwd)"
 for tool in redis-server redis-cli psql go curl bc; do
 	command -v "$tool" >/dev/null || { echo "fleet: $tool not found" >&2; exit 1; }
 done
-# The balancer holds two descriptors per watcher (the client's socket and
-# the node's), so a limit below that stalls the run at accept. Take the
-# hard limit, and refuse at once when even that is too low.
+# Open files: take the hard limit. A process past it stalls at accept or
+# dial, so the watchers are split before: a balancer holds two descriptors
+# per watcher, a load process one, and each keeps a twentieth (at least
+# 100) for the rest (listeners, the API's connections, logs). Connections
+# to one address and port also share the ephemeral ports.
 ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
-need_fds=$((2 * WATCHERS + 1000))
-have_fds=$(ulimit -n)
-if [ "$have_fds" != unlimited ] && [ "$have_fds" -lt "$need_fds" ]; then
-	echo "fleet: WATCHERS=$WATCHERS needs about $need_fds open files in the balancer; this shell allows $have_fds (ulimit -Hn)." >&2
-	echo "fleet: raise the hard limit (ulimit -Hn $need_fds as root; a container's nofile limit) or lower WATCHERS (at most $(((have_fds - 1000) / 2)) here)." >&2
+fds=$(ulimit -n)
+[ "$fds" != unlimited ] || fds=1000000
+spare=$((fds / 20 > 100 ? fds / 20 : 100))
+read -r port_lo port_hi </proc/sys/net/ipv4/ip_local_port_range
+ports=$(((port_hi - port_lo + 1) * 9 / 10))
+per_lb=$(((fds - spare) / 2 < ports ? (fds - spare) / 2 : ports))
+per_load=$((fds - spare))
+n_lb=$(((WATCHERS + per_lb - 1) / per_lb))
+n_load=$(((WATCHERS + per_load - 1) / per_load))
+# A node holds one per watcher it serves: a third of them, half once n1 is
+# killed; more balancers do not change that.
+node_max=$((fds - spare < ports ? fds - spare : ports))
+if [ $((WATCHERS / 2)) -gt "$node_max" ]; then
+	echo "fleet: WATCHERS=$WATCHERS puts about $((WATCHERS / 2)) sockets on each of the two nodes left after the kill;" \
+		"a process may open $fds files here (ulimit -Hn) and take about $ports connections from one address." >&2
+	echo "fleet: lower WATCHERS (at most $((2 * node_max)) here) or raise the hard limit." >&2
+	exit 1
+fi
+if [ "$n_lb" -gt 8 ]; then
+	echo "fleet: WATCHERS=$WATCHERS needs $n_lb balancers at $fds open files each (ulimit -Hn); at most 8 fit in the ports." >&2
 	exit 1
 fi
 pg_bin=""
@@ -62,7 +87,7 @@ cleanup() {
 	wait 2>/dev/null || true
 	if [ -n "${LOGS:-}" ]; then
 		mkdir -p "$LOGS"
-		cp "$work"/*.log "$work"/load.out "$LOGS"/ 2>/dev/null || true
+		cp "$work"/*.log "$work"/load*.out "$LOGS"/ 2>/dev/null || true
 		for r in "$work"/redis-*; do cp "$r/log" "$LOGS/$(basename "$r").log" 2>/dev/null || true; done
 		[ -z "$pgdir" ] || cp "$pgdir/log" "$LOGS/postgresql.log" 2>/dev/null || true
 	fi
@@ -153,20 +178,29 @@ start_node() { # index
 	exit 1
 }
 for i in 0 1 2; do start_node "$i"; done
-lb_port=$((BASE_PORT + 9))
-"$work/novel-lb" -addr "127.0.0.1:$lb_port" -backends "$(printf 'http://%s,' "${node_addrs[@]}" | sed 's/,$//')" >"$work/lb.log" 2>&1 &
-pids+=($!)
-for _ in $(seq 1 100); do curl -fs "http://127.0.0.1:$lb_port/readyz" >/dev/null && break; sleep 0.1; done
-base="http://127.0.0.1:$lb_port"
-echo "nodes ${node_addrs[*]}, balancer $base, database $db"
+# The balancers, each with every node behind it; the first also takes the
+# API calls (stories, lobby, takeover).
+lb_pids=()
+lb_urls=()
+for k in $(seq 0 $((n_lb - 1))); do
+	lb_port=$((BASE_PORT + (k == 0 ? 9 : 10 + k)))
+	"$work/novel-lb" -addr "127.0.0.1:$lb_port" -backends "$(printf 'http://%s,' "${node_addrs[@]}" | sed 's/,$//')" >"$work/lb$k.log" 2>&1 &
+	lb_pids+=($!)
+	pids+=($!)
+	for _ in $(seq 1 100); do curl -fs "http://127.0.0.1:$lb_port/readyz" >/dev/null && break; sleep 0.1; done
+	lb_urls+=("http://127.0.0.1:$lb_port")
+done
+base="${lb_urls[0]}"
+echo "nodes ${node_addrs[*]}, balancers ${lb_urls[*]}, database $db"
 
 # usage prints the CPU (over 5 s, all at once) and RSS of each node, of
-# the load generator and of the Redis servers together, and the machine's
-# load average: what else competes for the cores shows there.
+# the load processes, the balancers and the Redis servers together, and the
+# machine's load average: what else competes for the cores shows there.
 usage() { # label
 	local names=() procs=() t0=() i
 	for i in "${!node_pids[@]}"; do names+=("n$((i + 1))"); procs+=("${node_pids[$i]}"); done
-	names+=("load generator"); procs+=("$load")
+	names+=("load generators"); procs+=("$(IFS=,; echo "${load_pids[*]}")")
+	names+=("balancers"); procs+=("$(IFS=,; echo "${lb_pids[*]}")")
 	names+=("redis"); procs+=("$(pgrep -d, -f "^redis-server 127.0.0.1:($(IFS='|'; echo "${redis_ports[*]}")) " || true)")
 	ticks() { local t=0 p; for p in ${1//,/ }; do [ -r "/proc/$p/stat" ] && t=$((t + $(awk '{print $14 + $15}' "/proc/$p/stat"))); done; echo $t; }
 	rss() { local k=0 p; for p in ${1//,/ }; do [ -r "/proc/$p/status" ] && k=$((k + $(awk '/VmRSS/ {print $2}' "/proc/$p/status"))); done; echo $((k / 1024)); }
@@ -225,17 +259,31 @@ faults() {
 }
 
 echo "load: $STORIES stories at one turn per ${INTERVAL_MS}ms, $WATCHERS watchers, measured over $DURATION"
-"$work/loadcluster" -url "$base" -stories "$STORIES" -watchers "$WATCHERS" -interval-ms "$INTERVAL_MS" \
-	-duration "$DURATION" -warmup 10s >"$work/load.out" 2>&1 &
-load=$!
-pids+=($load)
-# Faults start once the watchers are connected and measuring.
-for _ in $(seq 1 36000); do
-	grep -q 'watchers connected' "$work/load.out" 2>/dev/null && break
-	kill -0 "$load" 2>/dev/null || break
-	sleep 0.1
+echo "  through $n_lb balancer(s) from $n_load load process(es) (open files per process: $fds)"
+# The stories are created once; each load process watches them with its
+# share of the watchers, over every balancer, and waits for the file go
+# (made once all are connected) to measure over the same time.
+"$work/loadcluster" -url "$base" -stories "$STORIES" -interval-ms "$INTERVAL_MS" -create "$work/ids" >"$work/load.out" 2>&1 ||
+	{ echo "creating the stories failed:"; cat "$work/load.out"; exit 1; }
+load_pids=()
+for k in $(seq 0 $((n_load - 1))); do
+	first=$((WATCHERS * k / n_load))
+	"$work/loadcluster" -url "$(IFS=,; echo "${lb_urls[*]}")" -ids "$work/ids" -first "$first" \
+		-watchers $((WATCHERS * (k + 1) / n_load - first)) -interval-ms "$INTERVAL_MS" -duration "$DURATION" \
+		-warmup 10s -start "$work/go" -out "$work/load$k.json" >"$work/load$k.out" 2>&1 &
+	load_pids+=($!)
+	pids+=($!)
 done
-cat "$work/load.out"
+# Faults start once the watchers are connected and measuring.
+for k in "${!load_pids[@]}"; do
+	for _ in $(seq 1 36000); do
+		grep -q 'watchers connected' "$work/load$k.out" 2>/dev/null && break
+		kill -0 "${load_pids[$k]}" 2>/dev/null || break
+		sleep 0.1
+	done
+	sed "s/^/load $k: /" "$work/load$k.out"
+done
+touch "$work/go"
 sleep 10 # the load's warm-up
 measured=$SECONDS
 usage "under load"
@@ -248,8 +296,11 @@ done
 printf '%s\n' "${lobby[@]}" | sort -n | awk '{a[NR]=$1} END {printf "lobby page of 50 (%d requests): p50 %.1f ms, p99 %.1f ms\n", NR, a[int(NR*0.5)]*1000, a[int(NR*0.99)]*1000}'
 
 if [ "$FAULTS" = 1 ]; then faults "$measured"; fi
-wait "$load" || { echo "load failed:"; cat "$work/load.out"; exit 1; }
-tail -n +2 "$work/load.out"
+for k in "${!load_pids[@]}"; do
+	wait "${load_pids[$k]}" || { echo "load $k failed:"; cat "$work/load$k.out"; exit 1; }
+done
+"$work/loadcluster" -url "$base" -ids "$work/ids" -merge "$(for k in "${!load_pids[@]}"; do printf '%s,' "$work/load$k.json"; done)" ||
+	{ echo "merging the load's figures failed"; exit 1; }
 usage "after the run"
 # Every story's turns are stored without a hole: as many rows as its head.
 psql "$db_url" -Atc "select count(*), coalesce(sum(head), 0),

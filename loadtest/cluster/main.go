@@ -6,6 +6,13 @@
 //
 //	deploy/local-cluster.sh &
 //	go run ./loadtest/cluster -url http://127.0.0.1:8080 -stories 30 -watchers 3000 -duration 60s
+//
+// One process holds an open file per watcher. For more watchers than that
+// allows, the stories are created once (-create ids), several processes
+// each watch them with a share of the watchers (-ids ids -first i
+// -watchers n -start go -out rN.json, started together by creating the
+// file go once all are connected), and -merge r1.json,r2.json -ids ids
+// prints their report as one (deploy/fleet.sh does this).
 package main
 
 import (
@@ -17,7 +24,6 @@ import (
 	"io"
 	"net/http"
 	"os"
-	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -27,17 +33,59 @@ import (
 )
 
 func main() {
-	base := flag.String("url", "http://127.0.0.1:8080", "the balancer's base URL")
+	urls := flag.String("url", "http://127.0.0.1:8080", "the balancer's base URL; several, comma-separated, share the watchers (the first also takes the API calls)")
 	stories := flag.Int("stories", 30, "stories to run")
 	watchers := flag.Int("watchers", 3000, "watchers, spread evenly over the stories")
 	interval := flag.Int("interval-ms", 1000, "turn interval of each story")
 	duration := flag.Duration("duration", 60*time.Second, "measurement time after the warm-up")
 	warmup := flag.Duration("warmup", 5*time.Second, "time after the last watcher connected before measuring")
+	create := flag.String("create", "", "only create the stories, write their ids to this file (one a line) and exit")
+	ids := flag.String("ids", "", "watch the stories in this file (from -create) instead of creating them; they are left running")
+	first := flag.Int("first", 0, "with -ids: the index of this process's first watcher among all the processes' watchers")
+	startFile := flag.String("start", "", "once connected, wait until this file exists before warming up (to line up several processes)")
+	out := flag.String("out", "", "write the raw results (JSON) to this file instead of printing the report")
+	merge := flag.String("merge", "", "comma-separated -out files: print their report as one; with -ids, count the stories that ended and stop them")
 	flag.Parse()
-	if err := run(*base, *stories, *watchers, *interval, *duration, *warmup); err != nil {
+	o := options{urls: splitList(*urls), stories: *stories, watchers: *watchers, intervalMS: *interval,
+		duration: *duration, warmup: *warmup, first: *first, startFile: *startFile, out: *out}
+	var err error
+	switch {
+	case *merge != "":
+		err = mergeReport(o.urls[0], splitList(*merge), *ids)
+	case *create != "":
+		err = createOnly(o, *create)
+	default:
+		if *ids != "" {
+			o.sims, err = readIDs(*ids)
+		}
+		if err == nil {
+			err = run(o)
+		}
+	}
+	if err != nil {
 		fmt.Fprintln(os.Stderr, "cluster load:", err)
 		os.Exit(1)
 	}
+}
+
+func splitList(s string) []string {
+	var l []string
+	for _, x := range strings.Split(s, ",") {
+		if x = strings.TrimSpace(x); x != "" {
+			l = append(l, x)
+		}
+	}
+	return l
+}
+
+type options struct {
+	urls              []string
+	stories, watchers int
+	intervalMS        int
+	duration, warmup  time.Duration
+	sims              []string // given (-ids): not created, not stopped
+	first             int
+	startFile, out    string
 }
 
 func api(method, url, token string, body, out any) error {
@@ -80,44 +128,117 @@ type watcher struct {
 	why        map[string]int // what ended each connection: an error code, or "closed"
 }
 
-func run(base string, nStories, nWatchers, intervalMS int, duration, warmup time.Duration) error {
+// signIn returns a guest's token, for creating and stopping stories.
+func signIn(base string) (string, error) {
 	var guest struct{ Token string }
-	if err := api("POST", base+"/v1/auth/guest", "", map[string]string{"name": "load"}, &guest); err != nil {
-		return err
-	}
+	err := api("POST", base+"/v1/auth/guest", "", map[string]string{"name": "load"}, &guest)
+	return guest.Token, err
+}
+
+// newStories starts the stories: the first scenario, made endless.
+func newStories(base, token string, nStories, intervalMS int) ([]string, error) {
 	var list struct{ Scenarios []struct{ ID string } }
 	if err := api("GET", base+"/v1/scenarios", "", nil, &list); err != nil {
-		return err
+		return nil, err
 	}
 	var scenario map[string]any
 	if err := api("GET", base+"/v1/scenarios/"+list.Scenarios[0].ID, "", nil, &scenario); err != nil {
-		return err
+		return nil, err
 	}
 	delete(scenario, "end")
 	scenario["id"] = fmt.Sprint(scenario["id"], "-endless")
 	scenario["length"] = 10000
-	sims, err := startStories(base, guest.Token, scenario, nStories, intervalMS)
+	return startStories(base, token, scenario, nStories, intervalMS)
+}
+
+func stopStories(base, token string, sims []string) {
+	for _, id := range sims {
+		api("POST", base+"/v1/simulations/"+id+"/stop", token, nil, nil)
+	}
+}
+
+// createOnly creates the stories for several load processes (-ids).
+func createOnly(o options, path string) error {
+	token, err := signIn(o.urls[0])
 	if err != nil {
 		return err
 	}
-	defer func() {
-		for _, id := range sims {
-			api("POST", base+"/v1/simulations/"+id+"/stop", guest.Token, nil, nil)
+	sims, err := newStories(o.urls[0], token, o.stories, o.intervalMS)
+	if err != nil {
+		return err
+	}
+	fmt.Printf("%d stories created\n", len(sims))
+	return writeIDs(path, sims)
+}
+
+// mergeReport prints the report of several processes' results; with the
+// stories' ids it also counts those that ended and stops them all, as a
+// single process does with its own.
+func mergeReport(base string, paths []string, idsPath string) error {
+	r, err := mergeFiles(paths)
+	if err != nil {
+		return err
+	}
+	ended := -1
+	if idsPath != "" {
+		sims, err := readIDs(idsPath)
+		if err != nil {
+			return err
 		}
-	}()
+		ended = countEnded(base, sims)
+		if token, err := signIn(base); err == nil {
+			stopStories(base, token, sims)
+		}
+	}
+	return r.print(os.Stdout, ended)
+}
+
+// countEnded asks for each story's status and counts those not running.
+func countEnded(base string, sims []string) int {
+	ended := 0
+	for _, id := range sims {
+		var v struct{ Status string }
+		if api("GET", base+"/v1/simulations/"+id, "", nil, &v) == nil && v.Status != "running" {
+			ended++
+		}
+	}
+	return ended
+}
+
+// assign gives watcher i (counted over all processes) its story and its
+// balancer: three consecutive watchers watch one story through one
+// balancer, whose round robin puts them on different nodes, so each story
+// has watchers on every node.
+func assign(i int, sims, urls []string) (sim, base string) {
+	return sims[(i/3)%len(sims)], urls[(i/3)%len(urls)]
+}
+
+func run(o options) error {
+	sims := o.sims
+	if sims == nil {
+		token, err := signIn(o.urls[0])
+		if err != nil {
+			return err
+		}
+		if sims, err = newStories(o.urls[0], token, o.stories, o.intervalMS); err != nil {
+			return err
+		}
+		defer stopStories(o.urls[0], token, sims)
+	}
 
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	var measuring atomic.Bool
-	ws := make([]*watcher, nWatchers)
+	ws := make([]*watcher, o.watchers)
 	var wg sync.WaitGroup
 	var dialFailed atomic.Int64
 	sem := make(chan struct{}, 64)
-	wsURL := strings.Replace(base, "http://", "ws://", 1) + "/v1/ws"
 	start := time.Now()
-	for i := range nWatchers {
+	for i := range o.watchers {
 		w := &watcher{}
 		ws[i] = w
+		sim, base := assign(o.first+i, sims, o.urls)
+		wsURL := strings.Replace(base, "http://", "ws://", 1) + "/v1/ws"
 		sem <- struct{}{}
 		dctx, dcancel := context.WithTimeout(ctx, 10*time.Second)
 		conn, _, err := websocket.Dial(dctx, wsURL, nil)
@@ -128,61 +249,79 @@ func run(base string, nStories, nWatchers, intervalMS int, duration, warmup time
 			continue
 		}
 		conn.SetReadLimit(1 << 22)
-		// Consecutive watchers reach different nodes (round robin), so
-		// each story has watchers on every node.
-		sim := sims[(i/3)%len(sims)]
 		conn.Write(ctx, websocket.MessageText, []byte(fmt.Sprintf(`{"type":"subscribe","sim":%q}`, sim)))
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			for {
-				why := w.read(ctx, conn, &measuring)
-				conn.CloseNow()
-				if ctx.Err() == nil {
-					if w.why == nil {
-						w.why = map[string]int{}
-					}
-					w.why[why]++
-				}
-				// The node went away (killed, or drained): resume through
-				// the balancer from the last turn seen, as a client does.
-				for ctx.Err() == nil {
-					select {
-					case <-ctx.Done():
-						return
-					case <-time.After(100 * time.Millisecond):
-					}
-					dctx, dcancel := context.WithTimeout(ctx, 10*time.Second)
-					c, _, err := websocket.Dial(dctx, wsURL, nil)
-					dcancel()
-					if err != nil {
-						continue
-					}
-					c.SetReadLimit(1 << 22)
-					w.reconnects++
-					sub := fmt.Sprintf(`{"type":"subscribe","sim":%q,"since":%d}`, sim, w.last)
-					if c.Write(ctx, websocket.MessageText, []byte(sub)) != nil {
-						c.CloseNow()
-						continue
-					}
-					conn = c
-					break
-				}
-				if ctx.Err() != nil {
-					return
-				}
-			}
+			w.watch(ctx, conn, wsURL, sim, &measuring)
 		}()
 	}
-	fmt.Printf("%d watchers connected in %v (%d failed); warming up %v\n", nWatchers-int(dialFailed.Load()), time.Since(start).Round(time.Millisecond), dialFailed.Load(), warmup)
-	time.Sleep(warmup)
+	fmt.Printf("%d watchers connected in %v (%d failed); warming up %v\n", o.watchers-int(dialFailed.Load()), time.Since(start).Round(time.Millisecond), dialFailed.Load(), o.warmup)
+	if o.startFile != "" {
+		for {
+			if _, err := os.Stat(o.startFile); err == nil {
+				break
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+	}
+	time.Sleep(o.warmup)
 	measuring.Store(true)
-	time.Sleep(duration)
+	time.Sleep(o.duration)
 	measuring.Store(false)
 	cancel()
 	wg.Wait()
 
-	return report(base, ws, sims, nStories, nWatchers, intervalMS, duration)
+	r := collect(ws, len(sims), o.intervalMS, o.duration, int(dialFailed.Load()))
+	if o.out != "" {
+		return writeResults(o.out, r)
+	}
+	ended := -1
+	if o.sims == nil {
+		ended = countEnded(o.urls[0], sims)
+	}
+	return r.print(os.Stdout, ended)
+}
+
+// watch reads conn until ctx ends; when the node goes away (killed, or
+// drained) it resumes through the balancer from the last turn seen, as a
+// client does.
+func (w *watcher) watch(ctx context.Context, conn *websocket.Conn, wsURL, sim string, measuring *atomic.Bool) {
+	for {
+		why := w.read(ctx, conn, measuring)
+		conn.CloseNow()
+		if ctx.Err() == nil {
+			if w.why == nil {
+				w.why = map[string]int{}
+			}
+			w.why[why]++
+		}
+		for ctx.Err() == nil {
+			select {
+			case <-ctx.Done():
+				return
+			case <-time.After(100 * time.Millisecond):
+			}
+			dctx, dcancel := context.WithTimeout(ctx, 10*time.Second)
+			c, _, err := websocket.Dial(dctx, wsURL, nil)
+			dcancel()
+			if err != nil {
+				continue
+			}
+			c.SetReadLimit(1 << 22)
+			w.reconnects++
+			sub := fmt.Sprintf(`{"type":"subscribe","sim":%q,"since":%d}`, sim, w.last)
+			if c.Write(ctx, websocket.MessageText, []byte(sub)) != nil {
+				c.CloseNow()
+				continue
+			}
+			conn = c
+			break
+		}
+		if ctx.Err() != nil {
+			return
+		}
+	}
 }
 
 // startStories starts n stories of scenario, their turns spread over the
@@ -211,56 +350,6 @@ func startStories(base, token string, scenario map[string]any, nStories, interva
 		time.Sleep(time.Duration(intervalMS) * time.Millisecond / time.Duration(nStories))
 	}
 	return sims, nil
-}
-
-// report prints the delivery figures the watchers gathered.
-func report(base string, ws []*watcher, sims []string, nStories, nWatchers, intervalMS int, duration time.Duration) error {
-	var all []time.Duration
-	perNode := map[string][]time.Duration{}
-	gaps, reconnects, conns, why := 0, 0, map[string]int{}, map[string]int{}
-	for _, w := range ws {
-		gaps += w.gaps
-		reconnects += w.reconnects
-		for k, n := range w.why {
-			why[k] += n
-		}
-		conns[w.node]++
-		for _, s := range w.samples {
-			all = append(all, s.latency)
-			perNode[s.node] = append(perNode[s.node], s.latency)
-		}
-	}
-	if len(all) == 0 {
-		return fmt.Errorf("no turn delivered")
-	}
-	fmt.Printf("stories %d, watchers %d, turn interval %dms, measured %v\n", nStories, nWatchers, intervalMS, duration)
-	ended := 0
-	for _, id := range sims {
-		var v struct{ Status string }
-		if api("GET", base+"/v1/simulations/"+id, "", nil, &v) == nil && v.Status != "running" {
-			ended++
-		}
-	}
-	fmt.Printf("deliveries %d, gaps or duplicates %d, reconnections %d, watchers per node %v, stories that ended by themselves %d\n", len(all), gaps, reconnects, conns, ended)
-	fmt.Printf("connections ended by: %v (\"closed\": the connection broke; else the error code the node sent)\n", why)
-	fmt.Printf("delivery latency (turn produced → watcher): %s\n", summary(all))
-	nodes := make([]string, 0, len(perNode))
-	for n := range perNode {
-		nodes = append(nodes, n)
-	}
-	slices.Sort(nodes)
-	for _, n := range nodes {
-		fmt.Printf("  via %-10s %s\n", n, summary(perNode[n]))
-	}
-	return nil
-}
-
-func summary(d []time.Duration) string {
-	slices.Sort(d)
-	q := func(p float64) time.Duration { return d[min(len(d)-1, int(p*float64(len(d))))] }
-	return fmt.Sprintf("p50 %v  p90 %v  p99 %v  max %v  (n=%d)",
-		q(0.50).Round(100*time.Microsecond), q(0.90).Round(100*time.Microsecond),
-		q(0.99).Round(100*time.Microsecond), d[len(d)-1].Round(100*time.Microsecond), len(d))
 }
 
 // read takes a connection's messages until it ends, and says why it
