@@ -127,7 +127,7 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 	fs.DurationVar(&c.warmup, "warmup", 5*time.Second, "settling time after the last watcher subscribed, before the window")
 	fs.IntVar(&c.dialRate, "dial-rate", 2000, "new connections per second")
 	fs.IntVar(&c.payloadBytes, "payload-bytes", 0, "size of each message Centrifugo delivers; 0: the mean size of the turns ours delivered in this workload's last run (1,500 until there is one)")
-	fs.StringVar(&c.profileDir, "profile", "", "directory to write each run's CPU profile (over the window), heap and goroutine profiles (after connecting) into; profiling costs CPU, so do not mix such runs with the table's")
+	fs.StringVar(&c.profileDir, "profile", "", "directory to write each run's CPU profile (over the window), execution trace (its first 5 s), heap and goroutine profiles (after connecting) into; profiling costs CPU, so do not mix such runs with the table's")
 	fs.StringVar(&c.selfProfile, "self-profile", "", "file to write this load generator's own CPU profile into, over all runs (is the client keeping up?)")
 	fs.StringVar(&c.logDir, "logs", "", "directory for the servers' logs and Centrifugo's config; empty: a new temporary directory")
 	fs.DurationVar(&c.connectWithin, "connect-timeout", 2*time.Minute, "longest wait for every watcher to be subscribed")

@@ -53,8 +53,10 @@ type server interface {
 // until the run has ended.
 type watcher struct {
 	st         *runState
+	ch         int // the index of the channel it watches
 	seq        stats.Seq
 	lat        []time.Duration // deliveries in the window
+	turns      []turnRead      // the same deliveries' turns
 	deliveries int64           // in the window
 	bytes      int64           // in the window
 }
@@ -110,6 +112,7 @@ func (w *watcher) deliver(seq int64, at, now time.Time, size int) {
 	w.seq.Next(seq)
 	if w.st.measuring.Load() {
 		w.lat = append(w.lat, now.Sub(at))
+		w.turns = append(w.turns, turnRead{seq: seq, at: at.UnixNano()})
 		w.deliveries++
 		w.bytes += int64(size)
 	}
@@ -162,6 +165,7 @@ type result struct {
 	broadcastRTT     [2]time.Duration // ours: p50 and p99 of the broker's part of it
 	memBefore        memstats
 	memAfter         memstats
+	turns            turnSplit
 }
 
 // memstats are the Go runtime's memory figures a server exports.
@@ -307,6 +311,10 @@ func (r result) line() string {
 		}
 		s += ")"
 	}
+	if t := r.turns; t.turns > 0 {
+		s += fmt.Sprintf("\n      per turn (%d): first read p50 %.2f ms p99 %.2f ms, last read p50 %.2f ms p99 %.2f ms, last minus first p50 %.2f ms p99 %.2f ms; %.1f%% produced within %v of another channel's",
+			t.turns, ms(t.first[0]), ms(t.first[1]), ms(t.last[0]), ms(t.last[1]), ms(t.spread[0]), ms(t.spread[1]), 100*t.near, nearTurn)
+	}
 	for _, k := range slices.Sorted(maps.Keys(r.reasons)) {
 		s += fmt.Sprintf("\n      %d failed: %s", r.reasons[k], k)
 	}
@@ -328,12 +336,12 @@ func connect(ctx, wctx context.Context, c config, srv server, channels []string,
 			return ctx.Err()
 		case <-tick.C:
 		}
-		wr := &watcher{st: st}
-		watchers[i] = wr
 		// Consecutive watchers watch different stories, so every story's
 		// audience grows at the same pace; each round of stories goes to
 		// the next node, so every story has watchers on every node.
-		ch := channels[i%len(channels)]
+		wr := &watcher{st: st, ch: i % len(channels)}
+		watchers[i] = wr
+		ch := channels[wr.ch]
 		node := nodeOf(i, len(channels), srv.nodes())
 		wg.Go(func() {
 			if err := srv.watch(wctx, ch, node, wr); err != nil && wctx.Err() == nil {
@@ -378,6 +386,7 @@ func (r *result) tally(watchers []*watcher, st *runState, srv server) {
 	slices.Sort(lat)
 	r.p50, r.p99 = stats.Percentile(lat, 0.50), stats.Percentile(lat, 0.99)
 	r.max = stats.Percentile(lat, 1)
+	r.turns = splitTurns(watchers)
 }
 
 func measureRun(ctx context.Context, c config, w workload, srv server, tag string, out io.Writer) (result, error) {
@@ -422,6 +431,12 @@ func measureRun(ctx context.Context, c config, w workload, srv server, tag strin
 		saveProfile(srv.pprof()+"heap", base+"-heap.pprof", out)
 		profiled.Go(func() {
 			saveProfile(fmt.Sprintf("%sprofile?seconds=%d", srv.pprof(), int(c.duration.Seconds())), base+"-cpu.pprof", out)
+		})
+		// An execution trace of the window's first seconds shows where a
+		// delivery waited: for a core, for the collector, behind another
+		// channel's fan-out (go tool trace).
+		profiled.Go(func() {
+			saveProfile(fmt.Sprintf("%strace?seconds=%d", srv.pprof(), min(5, int(c.duration.Seconds()))), base+"-trace.out", out)
 		})
 	}
 	cpu0, err := sumOf(srv.pids(), proc.CPU)
