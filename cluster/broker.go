@@ -34,6 +34,13 @@ type BrokerOptions struct {
 	// before it is pinged. Defaults to 5s.
 	HealthCheck time.Duration
 	Logger      *slog.Logger
+	// Observe, if set, is called for each turn after the hub fanned it
+	// out to this node's watchers: received is when it came from Redis,
+	// zero for a turn of this node's queued before it went to Redis (its
+	// copy from Redis is not observed), delivered when the fan-out
+	// returned. It tells where a turn's delay goes on its way to
+	// watchers; it must be quick.
+	Observe func(pub hub.Publication, received, delivered time.Time)
 }
 
 // Broker carries publications between nodes through Redis pub/sub.
@@ -102,7 +109,7 @@ type simQueue struct {
 	refs int      // Subscribe calls not yet undone; guarded by the broker's mu
 
 	mu      sync.Mutex // guards the fields below
-	pubs    []hub.Publication
+	pubs    []queued
 	resync  bool // recover from history after the deliveries queued
 	running bool // a worker runs
 	stopped bool // unsubscribed: nothing more is delivered
@@ -110,6 +117,16 @@ type simQueue struct {
 	// published whose copy has not come back from Redis: while there is
 	// one, this node's turns are not delivered ahead of Redis.
 	ownInFlight int
+	// lastLocal is the newest turn queued here before it went to Redis,
+	// so that its copy from Redis is not observed as one received.
+	lastLocal int64
+}
+
+// queued is a publication waiting for its simulation's worker.
+type queued struct {
+	hub.Publication
+	received time.Time // when it came from Redis (zero: this node's own)
+	observe  bool      // a turn, to pass to Observe once delivered
 }
 
 var _ hub.Broker = (*Broker)(nil)
@@ -287,7 +304,8 @@ func (b *Broker) localFirst(pub hub.Publication) *simQueue {
 	case pub.Seq == 0:
 		q.ownInFlight++
 	case q.ownInFlight == 0 && len(q.pubs) < b.opts.QueueLen:
-		q.pubs = append(q.pubs, pub)
+		q.pubs = append(q.pubs, queued{Publication: pub, observe: b.opts.Observe != nil})
+		q.lastLocal = max(q.lastLocal, pub.Seq)
 		b.startLocked(q)
 	}
 	return q

@@ -113,7 +113,11 @@ func (b *Broker) route(m *redis.Message) {
 		b.dropped.Add(1)
 		q.resync = true
 	} else {
-		q.pubs = append(q.pubs, hub.Publication{Sim: sim, Seq: seq, Data: readOnlyBytes(data)})
+		pub := queued{Publication: hub.Publication{Sim: sim, Seq: seq, Data: readOnlyBytes(data)}}
+		if b.opts.Observe != nil && seq > q.lastLocal {
+			pub.received, pub.observe = time.Now(), true
+		}
+		q.pubs = append(q.pubs, pub)
 	}
 	b.startLocked(q)
 }
@@ -165,7 +169,7 @@ func (q *simQueue) isStopped() bool {
 // when asked to, until there is nothing left to do or it is unsubscribed.
 func (b *Broker) work(q *simQueue) {
 	defer b.workers.Done()
-	var spare []hub.Publication
+	var spare []queued
 	for {
 		q.mu.Lock()
 		if q.stopped || (len(q.pubs) == 0 && !q.resync) {
@@ -179,9 +183,12 @@ func (b *Broker) work(q *simQueue) {
 		r := b.receiver()
 		for i, p := range pubs {
 			if r != nil && !q.isStopped() {
-				r.Deliver(b.ctx, p)
+				r.Deliver(b.ctx, p.Publication)
+				if p.observe {
+					b.opts.Observe(p.Publication, p.received, time.Now())
+				}
 			}
-			pubs[i] = hub.Publication{}
+			pubs[i] = queued{}
 		}
 		if resync && r != nil && !q.isStopped() {
 			r.Recover(b.ctx, q.sim)

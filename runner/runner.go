@@ -53,6 +53,9 @@ type Config struct {
 	Engine engine.Options
 	Logger *slog.Logger
 	Now    func() time.Time
+	// OnStored, if set, is called as the store takes a turn, before it is
+	// published: with OnTurn it tells the store's part of a turn's delay.
+	OnStored func(sim string, seq int64, produced time.Time)
 	// OnTurn, if set, is called after each stored and published turn.
 	OnTurn func(sim string, seq int64, produced time.Time)
 	// OnEnd, if set, is called when a simulation ends (finished or failed).

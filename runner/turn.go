@@ -183,6 +183,9 @@ func (st *story) play(j turnJob) turnResult {
 		res.outcome = turnGivenUp
 		return res
 	}
+	if st.r.cfg.OnStored != nil {
+		st.r.cfg.OnStored(st.id, j.seq, at)
+	}
 	st.publish(j.seq, body, at, turn.Finished)
 	res.outcome, res.state, res.finished = turnStored, state, turn.Finished
 	if j.slow {

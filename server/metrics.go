@@ -24,6 +24,7 @@ type metrics struct {
 	turns         prometheus.Counter
 	turnDelay     prometheus.Histogram
 	broadcast     prometheus.Histogram
+	stages        turnStages
 	created       prometheus.Counter
 	actions       prometheus.Counter
 }
@@ -49,10 +50,12 @@ func newMetrics(reg *prometheus.Registry) *metrics {
 			Name: "novel_turn_broadcast_seconds", Help: "A stored turn's publication through the broker (with Redis: the publish script's round trip), the last part of the publish delay.",
 			Buckets: prometheus.ExponentialBuckets(0.0001, 2, 14),
 		}),
+		stages:  newTurnStages(),
 		created: prometheus.NewCounter(prometheus.CounterOpts{Name: "novel_simulations_created_total", Help: "Simulations created on this node."}),
 		actions: prometheus.NewCounter(prometheus.CounterOpts{Name: "novel_actions_total", Help: "Player actions accepted."}),
 	}
 	reg.MustRegister(m.requests, m.httpErrors, m.wsErrors, m.connections, m.messagesIn, m.subscriptions, m.turns, m.turnDelay, m.broadcast, m.created, m.actions,
+		m.stages.store, m.stages.received, m.stages.fanout, m.stages.fanoutLocal,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }

@@ -289,6 +289,9 @@ func New(cfg Config) (*Server, error) {
 	if cfg.Cluster != nil {
 		cc := *cfg.Cluster
 		cc.Node, cc.Logger = cfg.Node, cfg.Logger
+		if cc.Broker.Observe == nil {
+			cc.Broker.Observe = s.metrics.stages.delivered
+		}
 		s.cluster = cluster.New(cc)
 		s.broker = s.cluster.Broker()
 	} else {
@@ -331,6 +334,9 @@ func New(cfg Config) (*Server, error) {
 		Engine:        cfg.Engine,
 		Logger:        cfg.Logger,
 		Now:           cfg.Now,
+		OnStored: func(sim string, seq int64, at time.Time) {
+			s.metrics.stages.store.Observe(cfg.Now().Sub(at).Seconds())
+		},
 		OnTurn: func(sim string, seq int64, at time.Time) {
 			s.metrics.turns.Inc()
 			s.metrics.turnDelay.Observe(cfg.Now().Sub(at).Seconds())

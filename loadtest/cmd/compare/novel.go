@@ -246,9 +246,32 @@ func (n *novel) broadcastRTT() [2]time.Duration {
 	return n.quantiles("novel_turn_broadcast_seconds")
 }
 
+// turnStages are the nodes' histograms of a turn's way, each from its
+// production: the store's answer on the node that played it, arrival
+// from Redis on the others, and the end of the fan-out on either.
+var turnStages = []struct{ name, metric string }{
+	{"stored", "novel_turn_store_delay_seconds"},
+	{"from Redis", "novel_turn_receive_delay_seconds"},
+	{"fanned out from Redis", "novel_turn_fanout_delay_seconds"},
+	{"fanned out by its node", "novel_turn_fanout_local_delay_seconds"},
+}
+
+// stages returns the median and p99 of each of turnStages over the
+// window, those the nodes export.
+func (n *novel) stages() []stageTime {
+	var out []stageTime
+	for _, st := range turnStages {
+		if q := n.quantiles(st.metric); q[1] > 0 {
+			out = append(out, stageTime{st.name, q})
+		}
+	}
+	return out
+}
+
 // windowHistograms are the histograms whose figures are reported over
 // the measurement window only.
-var windowHistograms = []string{"novel_turn_publish_delay_seconds", "novel_turn_broadcast_seconds"}
+var windowHistograms = []string{"novel_turn_publish_delay_seconds", "novel_turn_broadcast_seconds",
+	turnStages[0].metric, turnStages[1].metric, turnStages[2].metric, turnStages[3].metric}
 
 // markWindow notes the histograms' counts as the window starts.
 func (n *novel) markWindow() {

@@ -163,9 +163,16 @@ type result struct {
 	reasons          map[string]int
 	publishRTT       [2]time.Duration // p50 and p99 of the publication: Centrifugo's HTTP publish calls; ours, store and broker
 	broadcastRTT     [2]time.Duration // ours: p50 and p99 of the broker's part of it
+	stages           []stageTime      // ours: p50 and p99 of a turn's way, each from its production
 	memBefore        memstats
 	memAfter         memstats
 	turns            turnSplit
+}
+
+// stageTime is the median and p99 of one stage of a turn's way.
+type stageTime struct {
+	name string
+	q    [2]time.Duration
 }
 
 // memstats are the Go runtime's memory figures a server exports.
@@ -315,6 +322,15 @@ func (r result) line() string {
 		s += fmt.Sprintf("\n      per turn (%d): first read p50 %.2f ms p99 %.2f ms, last read p50 %.2f ms p99 %.2f ms, last minus first p50 %.2f ms p99 %.2f ms; %.1f%% produced within %v of another channel's",
 			t.turns, ms(t.first[0]), ms(t.first[1]), ms(t.last[0]), ms(t.last[1]), ms(t.spread[0]), ms(t.spread[1]), 100*t.near, nearTurn)
 	}
+	if len(r.stages) > 0 {
+		s += "\n      from production, p50 / p99 ms:"
+		for i, st := range r.stages {
+			if i > 0 {
+				s += ","
+			}
+			s += fmt.Sprintf(" %s %.2f / %.2f", st.name, ms(st.q[0]), ms(st.q[1]))
+		}
+	}
 	for _, k := range slices.Sorted(maps.Keys(r.reasons)) {
 		s += fmt.Sprintf("\n      %d failed: %s", r.reasons[k], k)
 	}
@@ -382,6 +398,9 @@ func (r *result) tally(watchers []*watcher, st *runState, srv server) {
 	}
 	if p, ok := srv.(interface{ broadcastRTT() [2]time.Duration }); ok {
 		r.broadcastRTT = p.broadcastRTT()
+	}
+	if p, ok := srv.(interface{ stages() []stageTime }); ok {
+		r.stages = p.stages()
 	}
 	slices.Sort(lat)
 	r.p50, r.p99 = stats.Percentile(lat, 0.50), stats.Percentile(lat, 0.99)
