@@ -24,6 +24,9 @@ type clusterEnv struct {
 	redisBin  string
 	redisPort int    // 0: a free port
 	pgAdmin   string // a URL of the PostgreSQL server, to create databases with
+	pgBin     string // if set, each run of ours starts a PostgreSQL server of its own from here instead
+	pgPort    int    // its port; 0: a free port
+	pgUser    string // the system user it runs as when this process is root
 }
 
 // redisServer is a redis-server started for one run: no persistence, so

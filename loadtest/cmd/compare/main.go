@@ -136,6 +136,9 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 	fs.StringVar(&env.redisBin, "redis-server", "redis-server", "with -cluster: the redis-server binary (6.2 or later)")
 	fs.IntVar(&env.redisPort, "redis-port", 0, "with -cluster: the port of the run's Redis; 0: a free port")
 	fs.StringVar(&env.pgAdmin, "pg", "postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable", "with -cluster: a PostgreSQL server (any database of it) on which each run of ours creates a database of its own and drops it after")
+	fs.StringVar(&env.pgBin, "pg-bin", "", "with -cluster: a directory of PostgreSQL's programs (initdb, postgres, pg_ctl), e.g. /usr/lib/postgresql/15/bin: each run of ours then starts a server of its own, with initdb's settings, instead of using -pg's")
+	fs.IntVar(&env.pgPort, "pg-port", 0, "with -pg-bin: the port of the run's PostgreSQL; 0: a free port")
+	fs.StringVar(&env.pgUser, "pg-user", "postgres", "with -pg-bin, when run as root: the system user the server runs as")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}

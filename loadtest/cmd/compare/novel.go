@@ -34,6 +34,7 @@ type novel struct {
 	logs  []*os.File
 	ws    []string
 	redis *redisServer
+	pg    *pgServer // with -pg-bin: the run's own PostgreSQL server
 	db    *pgDatabase
 
 	atWindow map[string][]float64 // histograms' counts as the window started
@@ -58,7 +59,14 @@ func (n *novel) clusterEnv(ctx context.Context, logPrefix string) ([]string, err
 	if n.redis, err = startRedis(ctx, n.cluster.redisBin, n.cluster.redisPort, logPrefix); err != nil {
 		return nil, err
 	}
-	if n.db, err = createDatabase(ctx, n.cluster.pgAdmin); err != nil {
+	admin := n.cluster.pgAdmin
+	if n.cluster.pgBin != "" {
+		if n.pg, err = startPostgres(ctx, n.cluster.pgBin, n.cluster.pgUser, n.cluster.pgPort, logPrefix); err != nil {
+			return nil, err
+		}
+		admin = n.pg.url
+	}
+	if n.db, err = createDatabase(ctx, admin); err != nil {
 		return nil, err
 	}
 	secret := make([]byte, 24)
@@ -168,6 +176,7 @@ func (n *novel) stop() {
 	if err := n.db.drop(); err != nil {
 		fmt.Fprintf(os.Stderr, "compare: drop database %s: %v\n", n.db.name, err)
 	}
+	n.pg.stop()
 }
 
 // firstSeq reads the first "seq" of a message without decoding all of it
