@@ -42,9 +42,10 @@ type Client struct {
 	flush   bool // write what is queued before closing
 	code    websocket.StatusCode
 	reason  string
-	subs    []string    // simulations subscribed to
-	ping    *time.Timer // the next keepalive ping; nil: none
+	subs    []string // simulations subscribed to
 	running sync.WaitGroup
+
+	kaSlot, kaIdx int // place on the hub's keepalive wheel; slot -1: none (guarded by its mu)
 }
 
 // NewClient returns the outbound side of conn, counted among the node's
@@ -57,7 +58,7 @@ func (h *Hub) NewClient(conn *websocket.Conn) *Client {
 }
 
 func (h *Hub) newClient(conn *websocket.Conn, out *batchWriter) *Client {
-	c := &Client{hub: h, conn: conn, out: out, maxBytes: h.opts.MaxQueueBytes, done: make(chan struct{})}
+	c := &Client{hub: h, conn: conn, out: out, maxBytes: h.opts.MaxQueueBytes, done: make(chan struct{}), kaSlot: -1}
 	h.clientsMu.Lock()
 	h.clients[c] = struct{}{}
 	h.clientsMu.Unlock()
@@ -188,9 +189,13 @@ func (c *Client) write() {
 		c.queue, c.spare, c.pending = c.spare[:0], nil, nil
 		closing, flush, code, reason := c.closing, c.flush, c.code, c.reason
 		if len(batch) == 0 && pending == nil && !closing {
-			c.writing = false
-			c.mu.Unlock()
-			return
+			// A keepalive ping due and no message to go with it: it
+			// goes alone.
+			if c.out == nil || !c.out.pingDue() {
+				c.writing = false
+				c.mu.Unlock()
+				return
+			}
 		}
 		c.mu.Unlock()
 		if closing {
@@ -251,49 +256,20 @@ func (c *Client) end() {
 	}
 	c.ended, c.writing, c.closing = true, true, true
 	c.queue, c.queued = nil, 0
-	if c.ping != nil {
-		c.ping.Stop()
-	}
+	c.hub.ka.remove(c)
 	close(c.done)
 }
 
-// keepalive pings the peer every interval without holding up the writer:
-// the ping is sent from a timer's goroutine, which alone waits for the
-// pong (read by the connection's reader) and closes the connection if
-// none comes within another interval.
-func (c *Client) keepalive(interval time.Duration) {
+// flushPing starts the writer, unless one runs, to write a keepalive
+// ping that found no message to ride with: an idle connection's.
+func (c *Client) flushPing() {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	c.ping = time.AfterFunc(interval, func() { c.pingOnce(interval) })
-}
-
-func (c *Client) pingOnce(interval time.Duration) {
-	c.mu.Lock()
-	if c.ended {
-		c.mu.Unlock()
-		return
-	}
-	c.running.Add(1)
-	c.mu.Unlock()
-	defer c.running.Done()
-	ctx, cancel := context.WithTimeout(context.Background(), interval)
-	err := c.conn.Ping(ctx)
-	cancel()
-	if err != nil {
-		c.hub.log.Debug("keepalive ping", "err", err)
-		c.conn.CloseNow()
-		c.end()
-		return
-	}
-	c.mu.Lock()
-	if !c.ended {
-		c.ping.Reset(interval)
-	}
-	c.mu.Unlock()
+	c.startLocked()
 }
 
 // stop closes the connection at once, unless it is closed already, and
-// waits for the writer and a keepalive ping in flight to return.
+// waits for the writer to return.
 func (c *Client) stop() {
 	c.mu.Lock()
 	ended := c.ended

@@ -61,6 +61,7 @@ type Hub struct {
 
 	slowClosed atomic.Int64 // connections cut for being slow
 	fan        fanout
+	ka         keepalive
 
 	mu    sync.RWMutex
 	chans map[string]*channel
@@ -119,6 +120,9 @@ func New(broker Broker, store FillFunc, opts Options) *Hub {
 		chans: make(map[string]*channel), clients: make(map[*Client]struct{}),
 	}
 	h.fan.init(opts.FanoutHelpers)
+	if opts.PingInterval > 0 {
+		h.ka.init(opts.PingInterval)
+	}
 	broker.Bind(h)
 	return h
 }

@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/http"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -48,7 +49,7 @@ func (h *Hub) Accept(w http.ResponseWriter, r *http.Request, opts *websocket.Acc
 	}
 	c := h.newClient(conn, hw.out)
 	if h.opts.PingInterval > 0 {
-		c.keepalive(h.opts.PingInterval)
+		h.ka.add(c)
 	}
 	return conn, c, nil
 }
@@ -81,7 +82,10 @@ func (w *hijackWriter) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 			w.out.raw, w.out.rawWrite = raw, w.out.writeOnce
 		}
 	}
-	return nc, bufio.NewReadWriter(rd, bufio.NewWriterSize(w.out, writeBufferSize)), nil
+	// coder/websocket reads from the conn returned here (it resets rd to
+	// read from it), so that is where the reads are counted.
+	hc := &heardConn{Conn: nc, n: &w.out.reads}
+	return hc, bufio.NewReadWriter(rd, bufio.NewWriterSize(w.out, writeBufferSize)), nil
 }
 
 // batchBuffers gather a batch's frames, taken for the batch only, so an
@@ -104,6 +108,13 @@ type batchWriter struct {
 	timeout time.Duration
 	// b.writeOnce, made once rather than a closure per write
 	rawWrite func(fd uintptr) bool
+
+	// The keepalive's state (keepalive.go): reads counts the reads that
+	// brought bytes from the peer, readsAtPing what it was when the last
+	// ping went out.
+	reads       atomic.Uint32
+	ping        atomic.Uint32 // pingIdle, pingDue or pingOut
+	readsAtPing atomic.Uint32
 
 	mu       sync.Mutex
 	closed   bool // a close frame went out: nothing may follow it
@@ -144,7 +155,8 @@ func (b *batchWriter) tryWriteText(msg []byte) (done bool, rest []byte) {
 		return false, nil
 	}
 	bp := batchBuffers.Get().(*[]byte)
-	buf := append(appendTextHeader((*bp)[:0], len(msg)), msg...)
+	buf, pinged := b.appendPingLocked((*bp)[:0])
+	buf = append(appendTextHeader(buf, len(msg)), msg...)
 	// The runtime may refuse before writeOnce runs (a closed socket).
 	b.rawBuf, b.rawN = buf, 0
 	b.raw.Write(b.rawWrite)
@@ -155,6 +167,8 @@ func (b *batchWriter) tryWriteText(msg []byte) (done bool, rest []byte) {
 		done = true
 	case n > 0:
 		rest = bytes.Clone(buf[n:])
+	case pinged:
+		b.ping.Store(pingDue) // it did not go
 	}
 	if cap(buf) <= maxBatchWrite*2 {
 		*bp = buf[:0]
@@ -173,8 +187,63 @@ func (b *batchWriter) writeOnce(fd uintptr) bool {
 const (
 	opText  = 0x1
 	opClose = 0x8
+	opPing  = 0x9
 	finBit  = 0x80
 )
+
+// The keepalive's states of a connection.
+const (
+	pingIdle = iota // no ping due or awaited
+	pingDue         // to go out with the next write
+	pingOut         // written; a read since says the peer lives
+)
+
+// pingRound is the keepalive's visit, once per interval: it reports
+// whether the peer is alive (something was read since the last ping
+// went out), and makes the next ping due.
+func (b *batchWriter) pingRound() bool {
+	switch b.ping.Load() {
+	case pingDue:
+		return false // not written in a whole interval
+	case pingOut:
+		if b.reads.Load() == b.readsAtPing.Load() {
+			return false
+		}
+	}
+	// Only the keepalive makes a ping due, and writers only take a due
+	// one, so nothing changed since the Load.
+	b.ping.Store(pingDue)
+	return true
+}
+
+func (b *batchWriter) pingDue() bool { return b.ping.Load() == pingDue }
+
+// appendPingLocked appends a ping frame (empty payload) if one is due,
+// and reports whether it did. Called with b.mu held, just before a write.
+func (b *batchWriter) appendPingLocked(buf []byte) ([]byte, bool) {
+	if b.ping.Load() != pingDue {
+		return buf, false
+	}
+	// Before the write: the pong cannot come before it.
+	b.readsAtPing.Store(b.reads.Load())
+	b.ping.Store(pingOut)
+	return append(buf, finBit|opPing, 0), true
+}
+
+// heardConn counts the reads that brought bytes from the peer: to the
+// keepalive, a sign of life as good as a pong.
+type heardConn struct {
+	net.Conn
+	n *atomic.Uint32
+}
+
+func (h *heardConn) Read(p []byte) (int, error) {
+	n, err := h.Conn.Read(p)
+	if n > 0 {
+		h.n.Add(1)
+	}
+	return n, err
+}
 
 // writeText writes prefix (the rest of a frame begun by tryWriteText)
 // and msgs as text frames, gathered in writes of up to maxBatchWrite
@@ -193,7 +262,9 @@ func (b *batchWriter) writeText(prefix []byte, msgs [][]byte) (int, error) {
 			batchBuffers.Put(bp)
 		}
 	}()
-	buf, n, pending := append((*bp)[:0], prefix...), 0, len(prefix)
+	// prefix first: it ends a frame.
+	buf, _ := b.appendPingLocked(append((*bp)[:0], prefix...))
+	n, pending := 0, len(prefix)
 	for _, msg := range msgs {
 		buf = appendTextHeader(buf, len(msg))
 		buf = append(buf, msg...)
