@@ -73,6 +73,8 @@ func (s *Server) handleWS(w http.ResponseWriter, r *http.Request) {
 	// returns, so that the request, its middlewares' state and the deep
 	// stack they ran on are not kept for the connection's life.
 	s.conns.Add(1)
+	// Sent here, on the handler's deep stack, rather than by the reader.
+	c.send(welcomeMsg{Type: "welcome", Protocol: 1, Session: c.session, Node: c.s.cfg.Node, User: c.user})
 	go c.run()
 }
 
@@ -92,7 +94,6 @@ func (c *conn) run() {
 		stop := c.closeWhenIdle(c.s.cfg.AnonymousIdle)
 		defer stop()
 	}
-	c.send(welcomeMsg{Type: "welcome", Protocol: 1, Session: c.session, Node: c.s.cfg.Node, User: c.user})
 	c.readLoop()
 
 	// Leaving. If the server is closing the connection, let the writer
@@ -142,8 +143,23 @@ func (c *conn) readLoop() {
 			c.sendError("", Errorf(CodeRateLimited, "too many messages; slow down"))
 			continue
 		}
-		c.handle(c.s.ctx, data)
+		c.handleOffStack(data)
 	}
+}
+
+// handleOffStack handles one message on a goroutine of its own and waits
+// for it, so messages are still handled one at a time and in order. The
+// reader's stack then only ever holds a blocked read, a few KiB, where
+// handling a subscribe grows it to 16 KiB, which the runtime does not
+// give back while a quarter of it is in use; the handler's stack goes
+// back to the runtime's cache when it ends, for the next handler.
+func (c *conn) handleOffStack(data []byte) {
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		c.handle(c.s.ctx, data)
+	}()
+	<-done
 }
 
 // closeWhenIdle closes the connection with StatusIdle once it has had no
