@@ -34,8 +34,8 @@ type Client struct {
 	mu      sync.Mutex // guards the fields below
 	queue   [][]byte
 	spare   [][]byte // the writer's last batch, reused as the next queue
-	pending []byte   // the rest of a frame written in part by Enqueue
-	queued  int      // bytes in queue, pending and the batch being written
+	partial bool     // out holds the rest of a frame Enqueue wrote in part
+	queued  int      // bytes in queue, that rest and the batch being written
 	writing bool     // a writer runs, or the connection is closed
 	ended   bool     // the connection is closed; nothing more starts
 	closing bool
@@ -106,17 +106,18 @@ func (c *Client) writeNow(msg []byte) {
 		return
 	}
 	switch {
-	case rest != nil:
-		// Part of the frame is out: the rest goes first, even if the
-		// connection is closed meanwhile, so that frames stay whole.
-		c.pending = rest
-		c.queued += len(rest)
+	case rest > 0:
+		// Part of the frame is out: out writes the rest before anything
+		// else, even if the connection is closed meanwhile, so that
+		// frames stay whole.
+		c.partial = true
+		c.queued += rest
 	case !done && (!c.closing || c.flush):
 		c.queue = slices.Insert(c.queue, 0, msg)
 		c.queued += len(msg)
 	}
 	c.writing = false
-	if len(c.queue) > 0 || c.pending != nil || c.closing {
+	if len(c.queue) > 0 || c.partial || c.closing {
 		c.startLocked()
 	}
 }
@@ -185,10 +186,10 @@ func (c *Client) write() {
 	defer c.running.Done()
 	for {
 		c.mu.Lock()
-		batch, pending := c.queue, c.pending
-		c.queue, c.spare, c.pending = c.spare[:0], nil, nil
+		batch, partial := c.queue, c.partial
+		c.queue, c.spare, c.partial = c.spare[:0], nil, false
 		closing, flush, code, reason := c.closing, c.flush, c.code, c.reason
-		if len(batch) == 0 && pending == nil && !closing {
+		if len(batch) == 0 && !partial && !closing {
 			// A keepalive ping due and no message to go with it: it
 			// goes alone.
 			if c.out == nil || !c.out.pingDue() {
@@ -202,14 +203,14 @@ func (c *Client) write() {
 			if !flush {
 				batch = nil
 			}
-			if len(batch) > 0 || pending != nil {
-				c.writeBatch(pending, batch)
+			if len(batch) > 0 || partial {
+				c.writeBatch(batch)
 			}
 			c.conn.Close(code, reason)
 			c.end()
 			return
 		}
-		n, err := c.writeBatch(pending, batch)
+		n, err := c.writeBatch(batch)
 		if err != nil {
 			c.conn.CloseNow()
 			c.end()
@@ -228,12 +229,12 @@ func (c *Client) write() {
 	}
 }
 
-// writeBatch writes the rest of a frame begun by Enqueue, if any, and
-// msgs, with one write to the network when the client batches, and
-// returns the bytes written.
-func (c *Client) writeBatch(pending []byte, msgs [][]byte) (int, error) {
+// writeBatch writes msgs, after the rest of a frame begun by Enqueue if
+// there is one, with one write to the network when the client batches,
+// and returns the bytes written.
+func (c *Client) writeBatch(msgs [][]byte) (int, error) {
 	if c.out != nil {
-		return c.out.writeText(pending, msgs)
+		return c.out.writeText(msgs)
 	}
 	n := 0
 	for _, msg := range msgs {

@@ -121,6 +121,10 @@ type batchWriter struct {
 	deadline time.Time
 	rawBuf   []byte // writeOnce's argument and result
 	rawN     int
+	// rest is what tryWriteText left of a frame it wrote in part: it
+	// goes before any other byte, the library's control frames too.
+	rest     []byte
+	restDone int // bytes of rest written by Write, not yet reported
 }
 
 // Write writes one of the library's frames.
@@ -133,26 +137,34 @@ func (b *batchWriter) Write(p []byte) (int, error) {
 	if len(p) > 0 && p[0]&0x0f == opClose {
 		b.closed = true
 	}
+	if b.rest != nil {
+		if _, err := b.writeLocked(b.rest); err != nil {
+			return 0, err
+		}
+		b.restDone += len(b.rest)
+		b.rest = nil
+	}
 	return b.writeLocked(p)
 }
 
 // tryWriteText writes msg as a text frame if the socket takes it at
 // once, without waiting for the socket or for a write in progress (a
-// keepalive ping to a slow peer may hold b for a while). done reports
-// that all of it went; rest is what is left of a frame written in part,
-// nil if none of it was written.
-func (b *batchWriter) tryWriteText(msg []byte) (done bool, rest []byte) {
+// write to a slow peer may hold b for a while). done reports that all of
+// it went; rest is how many bytes are left of a frame written in part (b
+// keeps them, to write before anything else), 0 if none of it was
+// written.
+func (b *batchWriter) tryWriteText(msg []byte) (done bool, rest int) {
 	if b.raw == nil || !b.mu.TryLock() {
-		return false, nil
+		return false, 0
 	}
 	defer b.mu.Unlock()
-	if b.closed {
-		return false, nil // the writer will find it closed
+	if b.closed || b.rest != nil {
+		return false, 0 // the writer will find it closed, or goes first
 	}
 	// The runtime refuses any write past the deadline, even one that
 	// does not wait.
 	if err := b.extendDeadlineLocked(); err != nil {
-		return false, nil
+		return false, 0
 	}
 	bp := batchBuffers.Get().(*[]byte)
 	buf, pinged := b.appendPingLocked((*bp)[:0])
@@ -166,7 +178,8 @@ func (b *batchWriter) tryWriteText(msg []byte) (done bool, rest []byte) {
 	case n == len(buf):
 		done = true
 	case n > 0:
-		rest = bytes.Clone(buf[n:])
+		b.rest = bytes.Clone(buf[n:])
+		rest = len(b.rest)
 	case pinged:
 		b.ping.Store(pingDue) // it did not go
 	}
@@ -245,11 +258,11 @@ func (h *heardConn) Read(p []byte) (int, error) {
 	return n, err
 }
 
-// writeText writes prefix (the rest of a frame begun by tryWriteText)
+// writeText writes the rest of a frame begun by tryWriteText, if any,
 // and msgs as text frames, gathered in writes of up to maxBatchWrite
-// bytes (one for a usual batch), and returns the bytes of prefix and the
-// messages written.
-func (b *batchWriter) writeText(prefix []byte, msgs [][]byte) (int, error) {
+// bytes (one for a usual batch), and returns the bytes of that rest and
+// of the messages written.
+func (b *batchWriter) writeText(msgs [][]byte) (int, error) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	if b.closed {
@@ -262,9 +275,10 @@ func (b *batchWriter) writeText(prefix []byte, msgs [][]byte) (int, error) {
 			batchBuffers.Put(bp)
 		}
 	}()
-	// prefix first: it ends a frame.
-	buf, _ := b.appendPingLocked(append((*bp)[:0], prefix...))
-	n, pending := 0, len(prefix)
+	// The rest first: it ends a frame.
+	buf, _ := b.appendPingLocked(append((*bp)[:0], b.rest...))
+	n, pending := b.restDone, len(b.rest)
+	b.rest, b.restDone = nil, 0
 	for _, msg := range msgs {
 		buf = appendTextHeader(buf, len(msg))
 		buf = append(buf, msg...)

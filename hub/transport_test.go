@@ -357,7 +357,7 @@ func TestWriteGetsTheWholeTimeout(t *testing.T) {
 	check := func(what string) {
 		t.Helper()
 		start := time.Now()
-		if _, err := b.writeText(nil, [][]byte{[]byte("x")}); err != nil {
+		if _, err := b.writeText([][]byte{[]byte("x")}); err != nil {
 			t.Fatal(err)
 		}
 		if left := b.deadline.Sub(start); left < timeout {
@@ -399,13 +399,13 @@ func TestFrameLengths(t *testing.T) {
 func TestNothingAfterClose(t *testing.T) {
 	dc := &deadlineConn{}
 	b := &batchWriter{conn: dc, timeout: time.Second}
-	if _, err := b.writeText(nil, [][]byte{[]byte("before")}); err != nil {
+	if _, err := b.writeText([][]byte{[]byte("before")}); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := b.Write([]byte{0x88, 0x02, 0x03, 0xe8}); err != nil { // close, 1000
 		t.Fatal(err)
 	}
-	if _, err := b.writeText(nil, [][]byte{[]byte("after")}); !errors.Is(err, net.ErrClosed) {
+	if _, err := b.writeText([][]byte{[]byte("after")}); !errors.Is(err, net.ErrClosed) {
 		t.Fatalf("a message after the close frame: %v, want net.ErrClosed", err)
 	}
 }
@@ -483,5 +483,47 @@ func TestNoCompressionNegotiated(t *testing.T) {
 	}
 	if string(got) != string(msg) {
 		t.Fatalf("read %d bytes, want the %d published", len(got), len(msg))
+	}
+}
+
+// TestControlFrameAfterPartialFrame: a control frame the library writes
+// while the rest of a frame written in part waits for the writer goes
+// after that rest, not into the middle of the frame.
+func TestControlFrameAfterPartialFrame(t *testing.T) {
+	h, _ := newTestHub(t, nil, Options{MaxQueueBytes: 1 << 30})
+	p := newWSPair(t, h)
+	conn, c := p.dial(t, nil)
+	var sent []string
+	for i := 0; ; i++ {
+		if i == 1000 {
+			t.Fatal("the socket took 64 MB without a reader")
+		}
+		msg := fmt.Sprintf("%03d%s", i, strings.Repeat("x", 64<<10+i))
+		done, rest := c.out.tryWriteText([]byte(msg))
+		if done || rest > 0 {
+			sent = append(sent, msg)
+		}
+		if rest > 0 {
+			break
+		}
+		if !done {
+			t.Fatal("the socket took none of a frame: no frame in part to test with")
+		}
+	}
+	// An unsolicited pong, as the library writes one in answer to a
+	// ping; it waits for the peer to read.
+	wrote := make(chan error, 1)
+	go func() {
+		_, err := c.out.Write([]byte{finBit | 0xa, 0})
+		wrote <- err
+	}()
+	got := readN(t, conn, len(sent))
+	for i := range sent {
+		if got[i] != sent[i] {
+			t.Fatalf("message %d: read %.10q (%d bytes), want %.10q (%d bytes)", i, got[i], len(got[i]), sent[i], len(sent[i]))
+		}
+	}
+	if err := <-wrote; err != nil {
+		t.Fatal(err)
 	}
 }
