@@ -5,6 +5,7 @@ import (
 	"errors"
 	"slices"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -141,14 +142,19 @@ func (c *Cluster) renew(ctx context.Context) {
 	// have restarted and forgotten it).
 	err := renewScript.Load(rctx, c.rdb).Err()
 	// In pipelines of a bounded size, so that one round trip's buffers
-	// stay small however many leases the node holds.
+	// stay small however many leases the node holds; all in flight at
+	// once, so that on a busy machine the renewal of thousands waits for
+	// one round trip, not one after another until the deadline passes
+	// and the last pipelines are never sent.
+	var wg sync.WaitGroup
 	for lo := 0; err == nil && lo < len(sims); lo += renewBatch {
 		pipe := c.rdb.Pipeline()
 		for i := lo; i < min(lo+renewBatch, len(sims)); i++ {
 			cmds[i] = renewScript.EvalSha(rctx, pipe, []string{c.keys.lease(sims[i])}, c.node, c.cfg.LeaseTTL.Milliseconds())
 		}
-		pipe.Exec(rctx)
+		wg.Go(func() { pipe.Exec(rctx) })
 	}
+	wg.Wait()
 	now := time.Now()
 	renewed := make([]redis.Z, 0, len(sims))
 	until := float64(now.Add(c.cfg.LeaseTTL).UnixMilli())
