@@ -53,7 +53,6 @@ func (h *inFlight) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.Pro
 	}
 }
 
-
 // TestRenewPipelinesAtOnce: a node holding more leases than one pipeline
 // renews sends all its pipelines at once: on a busy machine, one after
 // another passed the renewal's deadline before the last were sent, and
