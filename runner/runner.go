@@ -222,11 +222,34 @@ func (r *Runner) StartAll(ctx context.Context, runs []store.Resume) map[string]e
 		if err := r.cfg.Store.SetOwners(ctx, ids, r.cfg.Node); err != nil {
 			r.log.Warn("record owner", "simulations", len(ids), "err", err)
 		}
+		r.seatAll(ctx, started, ids)
 	}
 	for _, st := range started {
 		r.run(st)
 	}
 	return errs
+}
+
+// seatAll reads the seats of the stories started together in one round
+// trip, so that none reads its own before its first turn (a takeover
+// started thousands at once, each then waiting for a connection for one
+// query). They are read after the stories are added: a change after the
+// read reaches a story that is already there, and it reads again. On an
+// error each story reads its own, as before.
+func (r *Runner) seatAll(ctx context.Context, started []*story, ids []string) {
+	seats, err := r.cfg.Store.SeatsOf(ctx, ids)
+	if err != nil {
+		r.log.Warn("read seats", "simulations", len(ids), "err", err)
+		return
+	}
+	now := time.Now()
+	for _, st := range started {
+		st.seats = seats[st.id]
+		if st.seats == nil {
+			st.seats = map[string]store.Seat{}
+		}
+		st.seatsAt, st.fresh = now, true
+	}
 }
 
 // add makes st one of the stories running here, unless one with its id

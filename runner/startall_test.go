@@ -2,6 +2,7 @@ package runner
 
 import (
 	"context"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -13,10 +14,11 @@ import (
 // them, each from its own head with its pending actions, with their
 // owner recorded; one that cannot be restored is reported and the others
 // run; starting them again starts nothing twice; stories of one scenario
-// share its parse.
+// share its parse and have their seats read together.
 func TestStartAll(t *testing.T) {
 	ctx := context.Background()
-	st := store.NewMemory()
+	mem := store.NewMemory()
+	st := &seatReads{Store: mem}
 	r, _ := newRunner(t, st, "n1", Config{})
 	newSim(t, st, "a", store.StatusRunning, 10)
 	newSim(t, st, "b", store.StatusRunning, 10)
@@ -60,4 +62,20 @@ func TestStartAll(t *testing.T) {
 	if turn := playedIn(t, st, "a", "ona", "before the takeover"); turn != 1 {
 		t.Fatalf("the pending action was played in turn %d, want 1", turn)
 	}
+	// Their seats were read together when they started, not each before
+	// its first turn.
+	if n := st.reads.Load(); n != 0 {
+		t.Fatalf("%d reads of one story's seats, want 0", n)
+	}
+}
+
+// seatReads counts the reads of one story's seats.
+type seatReads struct {
+	store.Store
+	reads atomic.Int64
+}
+
+func (s *seatReads) Seats(ctx context.Context, id string) (map[string]store.Seat, error) {
+	s.reads.Add(1)
+	return s.Store.Seats(ctx, id)
 }

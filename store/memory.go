@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/base64"
 	"fmt"
+	"maps"
 	"slices"
 	"strconv"
 	"strings"
@@ -390,6 +391,18 @@ func (m *Memory) Seats(ctx context.Context, simID string) (map[string]Seat, erro
 	out := make(map[string]Seat, len(s.seats))
 	for k, v := range s.seats {
 		out[k] = v
+	}
+	return out, nil
+}
+
+func (m *Memory) SeatsOf(ctx context.Context, simIDs []string) (map[string]map[string]Seat, error) {
+	m.mu.RLock()
+	defer m.mu.RUnlock()
+	out := make(map[string]map[string]Seat)
+	for _, id := range simIDs {
+		if s, ok := m.sims[id]; ok && len(s.seats) > 0 {
+			out[id] = maps.Clone(s.seats)
+		}
 	}
 	return out, nil
 }

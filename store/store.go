@@ -212,6 +212,10 @@ type Store interface {
 	// empty). ErrNotFound when that user does not hold it.
 	ReleaseSeat(ctx context.Context, simID, character, userID string) error
 	Seats(ctx context.Context, simID string) (map[string]Seat, error)
+	// SeatsOf reads the seats of many simulations in one round trip, by
+	// simulation; one without a seat held, or that does not exist, has no
+	// entry.
+	SeatsOf(ctx context.Context, simIDs []string) (map[string]map[string]Seat, error)
 	// ReleaseAllSeats frees every seat of a simulation (when it ends).
 	ReleaseAllSeats(ctx context.Context, simID string) error
 

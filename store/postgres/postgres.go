@@ -502,6 +502,33 @@ func (s *Store) Seats(ctx context.Context, simID string) (map[string]store.Seat,
 	return seats, nil
 }
 
+func (s *Store) SeatsOf(ctx context.Context, simIDs []string) (map[string]map[string]store.Seat, error) {
+	out := make(map[string]map[string]store.Seat)
+	if len(simIDs) == 0 {
+		return out, nil
+	}
+	rows, err := s.pool.Query(ctx, `select sim_id, character, user_id, user_name, ai_fill from seats where sim_id = any($1)`, simIDs)
+	if err != nil {
+		return nil, fmt.Errorf("seats of %d simulations: %w", len(simIDs), translate(err))
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var sim, character string
+		var seat store.Seat
+		if err := rows.Scan(&sim, &character, &seat.UserID, &seat.UserName, &seat.AIFill); err != nil {
+			return nil, fmt.Errorf("seats of %d simulations: %w", len(simIDs), translate(err))
+		}
+		if out[sim] == nil {
+			out[sim] = make(map[string]store.Seat)
+		}
+		out[sim][character] = seat
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("seats of %d simulations: %w", len(simIDs), translate(err))
+	}
+	return out, nil
+}
+
 func (s *Store) ReleaseAllSeats(ctx context.Context, simID string) error {
 	var exists bool
 	err := s.pool.QueryRow(ctx, `with d as (delete from seats where sim_id = $1)

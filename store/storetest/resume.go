@@ -10,7 +10,8 @@ import (
 
 // testResumes: Resumes reads, for many simulations at once, the same
 // record, head state and pending actions as GetSimulation, LoadState and
-// PendingActions do one at a time; SetOwners sets many owners at once.
+// PendingActions do one at a time; SeatsOf reads the seats of many, as
+// Seats does one; SetOwners sets many owners at once.
 func testResumes(t *testing.T, s store.Store) {
 	c := ctx(t)
 	for _, id := range []string{"r1", "r2", "r3"} {
@@ -63,6 +64,35 @@ func testResumes(t *testing.T, s store.Store) {
 	}
 	if empty, err := s.Resumes(c, nil); err != nil || len(empty) != 0 {
 		t.Fatalf("no ids: %v %v", empty, err)
+	}
+
+	// SeatsOf: the seats of many at once, as Seats reads each.
+	if err := s.ClaimSeat(c, "r1", "ada", store.Seat{UserID: "u1", UserName: "Ada", AIFill: true}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.ClaimSeat(c, "r1", "bo", store.Seat{UserID: "u2", UserName: "Bo"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.ClaimSeat(c, "r3", "bo", store.Seat{UserID: "u3", UserName: "Cy"}); err != nil {
+		t.Fatal(err)
+	}
+	seats, err := s.SeatsOf(c, []string{"r1", "r2", "r3", "nope"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(seats) != 2 || len(seats["r1"]) != 2 || len(seats["r3"]) != 1 {
+		t.Fatalf("seats of r1, r2, r3, nope: %+v; want r1's two and r3's one", seats)
+	}
+	for _, id := range []string{"r1", "r3"} {
+		one, _ := s.Seats(c, id)
+		for char, seat := range one {
+			if got := seats[id][char]; got.UserID != seat.UserID || got.UserName != seat.UserName || got.AIFill != seat.AIFill {
+				t.Fatalf("%s: seat of %s %+v, want %+v", id, char, got, seat)
+			}
+		}
+	}
+	if none, err := s.SeatsOf(c, nil); err != nil || len(none) != 0 {
+		t.Fatalf("no ids: %v %v", none, err)
 	}
 
 	if err := s.SetOwners(c, []string{"r1", "r3", "nope"}, "n7"); err != nil {
