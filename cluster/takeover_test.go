@@ -10,6 +10,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/novel-engine/novel-engine/cluster/redistest"
 	"github.com/novel-engine/novel-engine/internal/poll"
 	"github.com/novel-engine/novel-engine/store"
 )
@@ -237,4 +238,56 @@ func testTakeOverPaged(t *testing.T, rdb redis.UniversalClient, prefix string) {
 	b.cfg.LeaseTTL, b.cfg.RenewInterval = time.Hour, 20*time.Minute
 	b.Start(b.deps)
 	poll.Until(t, 20*time.Second, "b to take over a's simulations", func() bool { return rb.Count() == n })
+}
+
+// heldResumes holds each read of many simulations until want of them are
+// in flight together (or a while has passed), and records the most seen.
+type heldResumes struct {
+	store.Store
+	want     int
+	mu       sync.Mutex
+	now, max int
+	all      chan struct{}
+}
+
+func (s *heldResumes) Resumes(ctx context.Context, ids []string) (map[string]store.Resume, error) {
+	s.mu.Lock()
+	s.now++
+	if s.now > s.max {
+		s.max = s.now
+		if s.max == s.want {
+			close(s.all)
+		}
+	}
+	s.mu.Unlock()
+	select {
+	case <-s.all:
+	case <-time.After(5 * time.Second):
+	}
+	defer func() {
+		s.mu.Lock()
+		s.now--
+		s.mu.Unlock()
+	}()
+	return s.Store.Resumes(ctx, ids)
+}
+
+// TestAcquireBatchesInFlight: a node with many orphans to take reads
+// eight batches of them at once (a survivor of a dead node's 1,667
+// stories waited for four at a time).
+func TestAcquireBatchesInFlight(t *testing.T) {
+	const inFlight = 8
+	ctx := context.Background()
+	rdb, prefix := redistest.Client(t)
+	mem := store.NewMemory()
+	sims := make([]orphan, inFlight*acquireBatch)
+	for i := range sims {
+		sims[i] = orphan{sim: createSim(t, mem, fmt.Sprintf("w%04d", i)).ID}
+	}
+	held := &heldResumes{Store: mem, want: inFlight, all: make(chan struct{})}
+	b, rb := newNode(t, rdb, prefix, "b", held, nil)
+	b.acquireAll(ctx, sims, time.Now())
+	if held.max != inFlight || rb.Count() != len(sims) {
+		t.Fatalf("%d batches read at once, %d of %d started; want %d, all", held.max, rb.Count(), len(sims), inFlight)
+	}
 }
