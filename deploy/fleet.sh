@@ -230,9 +230,10 @@ faults() {
 	fi
 	sleep "$step"
 	# The takeover: from the kill until every story n1 ran has another
-	# owner and has stored a turn there.
+	# owner and has stored a turn there, read from the store (listing them
+	# through the nodes would load the survivors during their takeover).
 	# (The shell's own notice of the kill is not wanted.)
-	{ "$work/takeover" -url "$base" -node n1 -pid "${node_pids[0]}" -timeout 60s 2>&1 | sed 's/^/[fault] /'; } 2>/dev/null ||
+	{ "$work/takeover" -url "$base" -db "$db_url" -node n1 -pid "${node_pids[0]}" -timeout 60s 2>&1 | sed 's/^/[fault] /'; } 2>/dev/null ||
 		echo "[fault] takeover not complete"
 	kill -9 "${node_pids[0]}" 2>/dev/null || true # had the measurement failed before its kill
 	{ wait "${node_pids[0]}"; } 2>/dev/null || true

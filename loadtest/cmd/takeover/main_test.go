@@ -1,8 +1,16 @@
 package main
 
 import (
+	"context"
 	"testing"
 	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/novel-engine/novel-engine/store"
+	"github.com/novel-engine/novel-engine/store/postgres"
+	"github.com/novel-engine/novel-engine/store/postgres/pgtest"
+	"github.com/novel-engine/novel-engine/store/storetest"
 )
 
 func TestTrackerWaitsForOwnerAndTurn(t *testing.T) {
@@ -52,5 +60,60 @@ func TestTrackerQuantiles(t *testing.T) {
 	q := tr.quantiles(killed, 0, 0.5, 0.99)
 	if q[0] != time.Second || q[1] != 6*time.Second || q[2] != 10*time.Second {
 		t.Fatalf("quantiles %v, want 1s, 6s, 10s", q)
+	}
+}
+
+// TestFromStore: the stories read from the store are those the listing
+// shows (running, with their owner and the time of their head turn), or
+// the ones asked for.
+func TestFromStore(t *testing.T) {
+	ctx := context.Background()
+	url := pgtest.URL(t)
+	if _, err := postgres.Migrate(ctx, url); err != nil {
+		t.Fatal(err)
+	}
+	st, err := postgres.Open(ctx, url, postgres.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	for _, id := range []string{"a", "b", "c"} {
+		rec := storetest.NewSim(id)
+		rec.Status = store.StatusRunning
+		if id == "c" {
+			rec.Status = store.StatusPaused
+		}
+		if err := st.CreateSimulation(ctx, rec, []byte("{}")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := st.SetOwners(ctx, []string{"a"}, "n1"); err != nil {
+		t.Fatal(err)
+	}
+	if err := st.SetOwners(ctx, []string{"b"}, "n2"); err != nil {
+		t.Fatal(err)
+	}
+	pool, err := pgxpool.New(ctx, url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pool.Close()
+	running, err := fromStore(ctx, pool, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tr := newTracker("n1", running)
+	if len(running) != 2 || len(tr.victims) != 1 || tr.victims["a"] == nil {
+		t.Fatalf("running %+v: want a (n1's) and b", running)
+	}
+	rec, _ := st.GetSimulation(ctx, "a")
+	some, err := fromStore(ctx, pool, []string{"a", "c"})
+	if err != nil || len(some) != 2 {
+		t.Fatalf("stories a and c: %+v, %v", some, err)
+	}
+	for _, s := range some {
+		if s.ID == "a" && (s.Owner != "n1" || !s.UpdatedAt.Equal(rec.UpdatedAt)) {
+			t.Fatalf("a: %+v, want owner n1, updated at %v", s, rec.UpdatedAt)
+		}
 	}
 }
