@@ -263,12 +263,16 @@ var canonPlain = func() (t [utf8.RuneSelf]bool) {
 	return t
 }()
 
-// str writes a JSON string escaped exactly as encoding/json does (HTML
-// characters, U+2028/U+2029 and invalid UTF-8 included), without the
-// allocation a json.Marshal call costs: prose lines are hashed every turn.
-func (e *canonEncoder) str(s string) {
+// str writes a JSON string escaped exactly as encoding/json does.
+func (e *canonEncoder) str(s string) { e.b = AppendJSONString(e.b, s) }
+
+// AppendJSONString appends s as a JSON string escaped exactly as
+// encoding/json does (HTML characters, U+2028/U+2029 and invalid UTF-8
+// included), without the allocation a json.Marshal call costs: prose
+// lines are hashed and turns encoded every turn.
+func AppendJSONString(b []byte, s string) []byte {
 	const hex = "0123456789abcdef"
-	e.b = append(e.b, '"')
+	b = append(b, '"')
 	start := 0
 	for i := 0; i < len(s); {
 		if c := s[i]; c < utf8.RuneSelf {
@@ -276,22 +280,22 @@ func (e *canonEncoder) str(s string) {
 				i++
 				continue
 			}
-			e.b = append(e.b, s[start:i]...)
+			b = append(b, s[start:i]...)
 			switch c {
 			case '\\', '"':
-				e.b = append(e.b, '\\', c)
+				b = append(b, '\\', c)
 			case '\b':
-				e.b = append(e.b, '\\', 'b')
+				b = append(b, '\\', 'b')
 			case '\f':
-				e.b = append(e.b, '\\', 'f')
+				b = append(b, '\\', 'f')
 			case '\n':
-				e.b = append(e.b, '\\', 'n')
+				b = append(b, '\\', 'n')
 			case '\r':
-				e.b = append(e.b, '\\', 'r')
+				b = append(b, '\\', 'r')
 			case '\t':
-				e.b = append(e.b, '\\', 't')
+				b = append(b, '\\', 't')
 			default:
-				e.b = append(e.b, '\\', 'u', '0', '0', hex[c>>4], hex[c&0xF])
+				b = append(b, '\\', 'u', '0', '0', hex[c>>4], hex[c&0xF])
 			}
 			i++
 			start = i
@@ -299,23 +303,23 @@ func (e *canonEncoder) str(s string) {
 		}
 		r, size := utf8.DecodeRuneInString(s[i:])
 		if r == utf8.RuneError && size == 1 {
-			e.b = append(e.b, s[start:i]...)
-			e.b = append(e.b, `\ufffd`...)
+			b = append(b, s[start:i]...)
+			b = append(b, `\ufffd`...)
 			i += size
 			start = i
 			continue
 		}
 		if r == '\u2028' || r == '\u2029' {
-			e.b = append(e.b, s[start:i]...)
-			e.b = append(e.b, '\\', 'u', '2', '0', '2', hex[r&0xF])
+			b = append(b, s[start:i]...)
+			b = append(b, '\\', 'u', '2', '0', '2', hex[r&0xF])
 			i += size
 			start = i
 			continue
 		}
 		i += size
 	}
-	e.b = append(e.b, s[start:]...)
-	e.b = append(e.b, '"')
+	b = append(b, s[start:]...)
+	return append(b, '"')
 }
 
 // float writes a float64 as encoding/json does.

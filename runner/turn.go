@@ -2,7 +2,6 @@ package runner
 
 import (
 	"bytes"
-	"encoding/json"
 	"errors"
 	"maps"
 	"slices"
@@ -154,7 +153,7 @@ func (st *story) play(j turnJob) turnResult {
 			turn.Finished = true
 		}
 		at = st.r.cfg.Now().UTC()
-		if body, err = json.Marshal(storedTurn{Sim: st.id, At: at, Turn: turn, Inputs: inputs, Vote: j.vote}); err != nil {
+		if body, err = encodeTurn(&storedTurn{Sim: st.id, At: at, Turn: turn, Inputs: inputs, Vote: j.vote}); err != nil {
 			st.log.Error("encode turn", "seq", j.seq, "err", err)
 			st.fail(j.seq - 1)
 			return res
