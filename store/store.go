@@ -196,7 +196,9 @@ type Store interface {
 	// nothing and returns ErrConflict; while a pending action due by t.Seq
 	// (its Turn at most t.Seq) is not among those played, it stores
 	// nothing and returns ErrActionsPending. So an action accepted is
-	// played or still pending, whoever wrote the turn.
+	// played or still pending, whoever wrote the turn. The store may keep
+	// t.Body and state as they are: the caller must not change them
+	// afterwards.
 	AppendTurn(ctx context.Context, simID string, t Turn, state []byte, status string, played []string) error
 	// ListTurns returns up to limit turns with seq > since, in seq order.
 	ListTurns(ctx context.Context, simID string, since int64, limit int) ([]Turn, error)
