@@ -218,8 +218,8 @@ type keptList struct {
 // writeList writes ss as a JSON array. The world's lists keep most of
 // their strings from turn to turn, shifted along (the recent templates)
 // or moved by an insertion (the feelings), so a string found in the last
-// list near where the one before it was found (or, for the first, by a
-// scan) is copied from there.
+// list near where the one before it was found (or else by a scan) is
+// copied from there.
 func (e *canonEncoder) writeList(kl *keptList, ss []string) {
 	if len(kl.b) > 0 && slices.Equal(kl.ss, ss) {
 		e.b = append(e.b, kl.b...)
@@ -236,7 +236,10 @@ func (e *canonEncoder) writeList(kl *keptList, ss []string) {
 				break
 			}
 		}
-		if i < 0 && j == 0 {
+		if i < 0 {
+			// Strings dropped from inside the list (the oldest template
+			// keys, after the quoted lines kept before them) move the
+			// rest by more than one place: look anywhere.
 			i = slices.Index(kl.ss, s)
 		}
 		if i >= 0 {
