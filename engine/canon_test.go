@@ -188,6 +188,17 @@ func TestCanonStringIsJSON(t *testing.T) {
 	}
 	for b := 0; b < 256; b++ {
 		cases = append(cases, string([]byte{'x', byte(b), 'y'}))
+		// Every byte at every place of the words read eight at a time.
+		for at := range 17 {
+			s := []byte("abcdefghijklmnopq")
+			s[at] = byte(b)
+			cases = append(cases, string(s))
+		}
+	}
+	for _, r := range []string{"\u2028", "é", "\U0001F600", "\xff", "\xe2\x80"} {
+		for at := range 9 {
+			cases = append(cases, "abcdefghi"[:at]+r+"jklmnopqrstuvwxyz")
+		}
 	}
 	var e canonEncoder
 	for _, s := range cases {
