@@ -144,13 +144,21 @@ func TestRestoreContinuesIdentically(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
-				if restored.Seq() != int64(len(head)) {
-					t.Fatalf("restored seq %d, want %d", restored.Seq(), len(head))
+				// RestoreParsed (no second validation) restores the same.
+				parsed, err := RestoreParsed(sc, 77, state, Options{})
+				if err != nil {
+					t.Fatal(err)
+				}
+				if restored.Seq() != int64(len(head)) || parsed.Seq() != restored.Seq() {
+					t.Fatalf("restored seq %d and %d, want %d", restored.Seq(), parsed.Seq(), len(head))
 				}
 				a := encodeTurns(t, play(t, orig, 40, someInput))
 				b := encodeTurns(t, play(t, restored, 40, someInput))
 				if a != b {
 					t.Fatalf("cut at %d: restored simulation diverged", cut)
+				}
+				if c := encodeTurns(t, play(t, parsed, 40, someInput)); c != a {
+					t.Fatalf("cut at %d: simulation restored from the parsed scenario diverged", cut)
 				}
 			}
 		})
@@ -165,6 +173,9 @@ func TestRestoreRejectsOtherScenario(t *testing.T) {
 	}
 	if _, err := RestoreSim(b, 1, state, Options{}); err == nil {
 		t.Fatal("restored a heronsalt state into hollin")
+	}
+	if _, err := RestoreParsed(b, 1, state, Options{}); err == nil {
+		t.Fatal("restored a heronsalt state into hollin, without validating it again")
 	}
 	if _, err := RestoreSim(a, 1, []byte("{"), Options{}); err == nil {
 		t.Fatal("restored from broken JSON")

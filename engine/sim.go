@@ -72,6 +72,21 @@ func RestoreSim(sc *Scenario, seed int64, state []byte, opts Options) (*Sim, err
 	if err := sc.Validate(); err != nil {
 		return nil, fmt.Errorf("restore sim: %w", err)
 	}
+	return restore(sc, seed, state, opts)
+}
+
+// RestoreParsed is RestoreSim for a scenario ParseScenario returned,
+// which validated it: it does not validate it again. Validating is a
+// quarter of a restore's CPU, which a node taking over thousands of
+// stories of one scenario would pay for each.
+func RestoreParsed(sc *Scenario, seed int64, state []byte, opts Options) (*Sim, error) {
+	if sc == nil {
+		return nil, errors.New("restore sim: nil scenario")
+	}
+	return restore(sc, seed, state, opts)
+}
+
+func restore(sc *Scenario, seed int64, state []byte, opts Options) (*Sim, error) {
 	s := newSim(sc, seed, opts)
 	var w world
 	if err := json.Unmarshal(state, &w); err != nil {

@@ -280,7 +280,8 @@ func (r *Runner) load(run store.Resume) (*story, error) {
 	if err != nil {
 		return nil, fmt.Errorf("scenario of %q: %w", rec.ID, err)
 	}
-	sim, err := engine.RestoreSim(sc, rec.Seed, state, r.cfg.Engine)
+	// The cache holds only what ParseScenario returned: valid.
+	sim, err := engine.RestoreParsed(sc, rec.Seed, state, r.cfg.Engine)
 	if err != nil {
 		return nil, fmt.Errorf("restore %q at %d: %w", rec.ID, head, err)
 	}
