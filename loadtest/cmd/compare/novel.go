@@ -118,12 +118,16 @@ func (n *novel) start(ctx context.Context, w workload, logPrefix string, profile
 	// Stories start spread over one interval, so their turns come at
 	// staggered phases, as stories started at different times do. In a
 	// cluster each runs on the node its placement picks.
+	// Each is created at its own offset from the first, not a fixed
+	// pause after the one before: the creations' own time would add up
+	// and push the last stories' phases round onto the first ones'.
 	sims := make([]string, w.Stories)
+	start := time.Now()
 	for i := range sims {
-		if sims[i], err = node.Create(base, tok, scenarios[i%len(scenarios)], i+1, w.Interval); err != nil {
+		if err := sleep(ctx, time.Until(start.Add(w.Interval*time.Duration(i)/time.Duration(w.Stories)))); err != nil {
 			return nil, err
 		}
-		if err := sleep(ctx, w.Interval/time.Duration(w.Stories)); err != nil {
+		if sims[i], err = node.Create(base, tok, scenarios[i%len(scenarios)], i+1, w.Interval); err != nil {
 			return nil, err
 		}
 	}
