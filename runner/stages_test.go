@@ -53,3 +53,37 @@ func TestOnStoredBeforePublish(t *testing.T) {
 		}
 	}
 }
+
+// TestSlotKeepsPhase: a story's turns count from slots on its own grid
+// (creation time plus whole intervals), so two stories started at the
+// same moment keep their creation phases, and a late start does not
+// move the next turn; a story waiting for players counts from the start.
+func TestSlotKeepsPhase(t *testing.T) {
+	t0 := time.Date(2026, 11, 30, 0, 0, 0, 0, time.UTC)
+	ms := func(n int) time.Duration { return time.Duration(n) * time.Millisecond }
+	a := &story{interval: time.Second, anchor: t0}
+	b := &story{interval: time.Second, anchor: t0.Add(ms(300))}
+	now := t0.Add(ms(10_050)) // both started by one scan, at once
+	for _, c := range []struct {
+		st   *story
+		now  time.Time
+		want time.Time
+	}{
+		{a, now, t0.Add(ms(10_000))}, // 50 ms late: its slot
+		{b, now, t0.Add(ms(10_300))}, // 750 ms after its slot: the next one
+		{a, t0.Add(ms(11_400)), t0.Add(ms(11_000))},
+		{a, t0.Add(ms(11_600)), t0.Add(ms(12_000))},
+		{&story{interval: time.Second}, now, now},                                // no creation time
+		{&story{interval: time.Second, anchor: t0, waitPlayers: true}, now, now}, // players
+		{&story{anchor: t0}, now, now},                                           // no interval
+	} {
+		if got := c.st.slot(c.now); !got.Equal(c.want) {
+			t.Errorf("anchor %v, start %v: slot %v, want %v", c.st.anchor.Sub(t0), c.now.Sub(t0), got.Sub(t0), c.want.Sub(t0))
+		}
+	}
+	// The next turns are due a whole interval after each slot: a's at
+	// 11.0 s, b's at 11.3 s, 300 ms apart as created.
+	if da, db := a.slot(now).Add(a.interval), b.slot(now).Add(b.interval); db.Sub(da) != ms(300) {
+		t.Errorf("next turns due %v and %v", da.Sub(t0), db.Sub(t0))
+	}
+}

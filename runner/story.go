@@ -84,7 +84,8 @@ type story struct {
 	controls []*controlReq
 	stopping bool
 	ended    bool      // finished or failed during this run
-	last     time.Time // when the last turn started
+	last     time.Time // when the last turn started: its slot on the story's grid (see slot)
+	anchor   time.Time // the grid's origin: the simulation's creation
 	since    time.Time // when this turn started waiting for players
 	timer    *time.Timer
 	armed    bool
@@ -113,6 +114,7 @@ func newStory(r *Runner, rec *store.Simulation, sc *engine.Scenario, sim *engine
 		results:     make(chan func(), maxJobs),
 		stop:        make(chan struct{}),
 		sim:         sim, state: state, head: head, next: head + 1, status: rec.Status,
+		anchor:  rec.CreatedAt,
 		pending: make(map[string]store.PendingAction),
 		timer:   t,
 	}
@@ -399,7 +401,7 @@ func (st *story) schedule() {
 		return
 	}
 	now := time.Now()
-	// One turn per interval, counted from the previous turn's start.
+	// One turn per interval, counted from the previous turn's slot (see slot).
 	if d := st.last.Add(st.interval).Sub(now); d > 0 {
 		st.arm(d)
 		return

@@ -76,7 +76,7 @@ func (st *story) startTurn(now time.Time) {
 	}
 	st.result = nil
 	st.next++
-	st.last = now
+	st.last = st.slot(now)
 	st.turning = true
 	if j.slow {
 		j.sim, st.sim = st.sim, nil
@@ -87,6 +87,29 @@ func (st *story) startTurn(now time.Time) {
 		res := st.play(j)
 		return func() { st.turnDone(res) }
 	})
+}
+
+// slot is when the turn starting at now counts as started, for the pace:
+// a story that does not wait for its players keeps its turns on a grid of
+// its own, its creation time plus whole intervals. Stories started
+// together (by one scan of a node, or all of a dead node's at a takeover)
+// then keep the phases they were created with rather than turning all at
+// once at every interval, which made their turns wait for each other's
+// commits and fan-outs; and a turn that a busy moment started late does
+// not push the following ones later. A turn started more than half an
+// interval after its slot takes the next slot instead, so turns are half
+// an interval to one and a half apart. A story waiting for players counts
+// each interval from the turn's start, as before, so that they always
+// have a whole interval.
+func (st *story) slot(now time.Time) time.Time {
+	if st.waitPlayers || st.interval <= 0 || st.anchor.IsZero() || now.Before(st.anchor) {
+		return now
+	}
+	s := now.Add(-(now.Sub(st.anchor) % st.interval))
+	if now.Sub(s) > st.interval/2 {
+		s = s.Add(st.interval)
+	}
+	return s
 }
 
 // due picks the actions due by turn seq. A seated character whose player
