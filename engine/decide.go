@@ -183,3 +183,32 @@ func wants(goals []Goal, item string) bool {
 	}
 	return false
 }
+
+// traits sets the persona's traits the scores use, as Perception.Trait
+// reads them (0.5 when missing), in one pass over its traits rather than
+// a map lookup for each.
+func (u *utility) traits(traits map[string]float64) {
+	u.aggr, u.caution, u.courage = 0.5, 0.5, 0.5
+	u.empathy, u.curiosity, u.loyalty = 0.5, 0.5, 0.5
+	u.cunning, u.greed = 0.5, 0.5
+	for name, v := range traits {
+		switch name {
+		case "aggression":
+			u.aggr = v
+		case "caution":
+			u.caution = v
+		case "courage":
+			u.courage = v
+		case "empathy":
+			u.empathy = v
+		case "curiosity":
+			u.curiosity = v
+		case "loyalty":
+			u.loyalty = v
+		case "cunning":
+			u.cunning = v
+		case "greed":
+			u.greed = v
+		}
+	}
+}

@@ -112,9 +112,7 @@ func decideUtilityWith(p *Perception, opts []option, src *rand.PCG) (Action, []o
 	}
 	c := chooser{p: p, opts: opts[:0]}
 	u := utility{p: p, rng: rand.New(src), c: &c}
-	u.aggr, u.caution, u.courage = p.Trait("aggression"), p.Trait("caution"), p.Trait("courage")
-	u.empathy, u.curiosity, u.loyalty = p.Trait("empathy"), p.Trait("curiosity"), p.Trait("loyalty")
-	u.cunning, u.greed = p.Trait("cunning"), p.Trait("greed")
+	u.traits(p.Self.Traits)
 	u.hp = float64(p.Self.Health) / 100
 
 	c.dest = p.carrying()
