@@ -5,7 +5,6 @@
 package engine
 
 import (
-	"cmp"
 	"maps"
 	"slices"
 )
@@ -126,6 +125,48 @@ type memRank struct {
 	j      int
 }
 
+// before orders memory ranks: heavier first (by cmp.Compare, so a NaN
+// weight is the lightest), then in memory order.
+func (a memRank) before(b memRank) bool {
+	switch {
+	case a.weight > b.weight:
+		return true
+	case a.weight < b.weight:
+		return false
+	case a.weight == b.weight:
+		return a.j < b.j
+	}
+	// At least one is NaN: equal if both are, else the other is heavier.
+	if aNaN, bNaN := a.weight != a.weight, b.weight != b.weight; aNaN != bNaN {
+		return bNaN
+	}
+	return a.j < b.j
+}
+
+// sortMemRanks sorts ord by before. A memory holds at most MemorySize,
+// and for so few an insertion sort with the comparison inlined costs a
+// fraction of slices.SortFunc's calls through a function value; the
+// order is total (positions differ), so the result is the same.
+func sortMemRanks(ord []memRank) {
+	if len(ord) > 2*MemorySize {
+		slices.SortFunc(ord, func(a, b memRank) int {
+			switch {
+			case a.before(b):
+				return -1
+			case b.before(a):
+				return 1
+			}
+			return 0
+		})
+		return
+	}
+	for k := 1; k < len(ord); k++ {
+		for m := k; m > 0 && ord[m].before(ord[m-1]); m-- {
+			ord[m], ord[m-1] = ord[m-1], ord[m]
+		}
+	}
+}
+
 // perceptBufs are slices a perception borrows when its decider keeps
 // nothing of it (the built-in one, called one character at a time).
 type perceptBufs struct {
@@ -196,12 +237,7 @@ func (s *Sim) perceiveInto(i int, seq int64, b *perceptBufs) Perception {
 		for j := range c.Memory {
 			ord = append(ord, memRank{weight: c.Memory[j].salience(seq), j: j})
 		}
-		slices.SortFunc(ord, func(a, b memRank) int {
-			if n := cmp.Compare(b.weight, a.weight); n != 0 {
-				return n
-			}
-			return cmp.Compare(a.j, b.j)
-		})
+		sortMemRanks(ord)
 		s.memOrder = ord
 		if b != nil {
 			p.Memories = slices.Grow(b.mems[:0], len(c.Memory))[:len(c.Memory)]
