@@ -60,6 +60,7 @@ type Hub struct {
 	log    *slog.Logger
 
 	slowClosed atomic.Int64 // connections cut for being slow
+	gapClosed  atomic.Int64 // connections cut for a gap that could not be filled
 	fan        fanout
 	ka         keepalive
 
@@ -263,9 +264,28 @@ func (h *Hub) Deliver(ctx context.Context, pub Publication) {
 				ch.deliverLocked(&h.fan, m, h.opts.MaxBuffered)
 			}
 		}
+		// The history and the store could not give every missing turn
+		// (the store down, say): a watcher still short of them would see
+		// a gap. It is cut instead, to reconnect and resume with since,
+		// which reads the turns once they can be read; what it was sent goes
+		// first.
+		for _, s := range ch.list {
+			if s.live && s.last < pub.Seq-1 {
+				s.client.CloseAfterQueued(StatusTooSlow, closeReasonMissed)
+				h.gapClosed.Add(1)
+			}
+		}
 	}
 	ch.deliverLocked(&h.fan, pub, h.opts.MaxBuffered)
 }
+
+// closeReasonMissed is the close reason of a watcher cut because turns it
+// missed could not be read to fill the gap.
+const closeReasonMissed = "missed turns; reconnect and resume"
+
+// GapClosed counts watchers cut because a gap in their turns could not be
+// filled.
+func (h *Hub) GapClosed() int64 { return h.gapClosed.Load() }
 
 func (h *Hub) channel(sim string) *channel {
 	h.mu.RLock()

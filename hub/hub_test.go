@@ -2,6 +2,7 @@ package hub
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"runtime"
 	"strconv"
@@ -155,6 +156,40 @@ func TestDeliverFillsBrokerGap(t *testing.T) {
 	h.Deliver(ctx, turn("sim", 5)) // 2..4 lost by the broker
 	if got := fmt.Sprint(drain(c)); got != "[1 2 3 4 5]" {
 		t.Fatalf("got %s", got)
+	}
+}
+
+// TestUnfilledGapCuts: when the missing turns cannot be read (the store
+// down), a watcher short of them is cut to resume, not sent a gap; one
+// that has them is not.
+func TestUnfilledGapCuts(t *testing.T) {
+	fill := func(ctx context.Context, sim string, since int64) ([]Publication, error) {
+		var out []Publication
+		for i := since + 1; i <= 3; i++ { // 4 cannot be read
+			out = append(out, turn(sim, i))
+		}
+		return out, errors.New("store unavailable")
+	}
+	h, _ := newTestHub(t, fill, Options{})
+	ctx := context.Background()
+	c, late := h.NewClient(nil), h.NewClient(nil)
+	s, _ := h.Subscribe(ctx, c, "sim")
+	h.Activate(ctx, s, 0)
+	h.Deliver(ctx, turn("sim", 1))
+	s, _ = h.Subscribe(ctx, late, "sim")
+	h.Activate(ctx, s, 4)          // it read 1-4 before it joined
+	h.Deliver(ctx, turn("sim", 5)) // 2..4 lost by the broker
+	if got := fmt.Sprint(drain(c)); got != "[1 2 3]" {
+		t.Fatalf("got %s, want [1 2 3] and then the cut", got)
+	}
+	if !c.Closing() || c.code != StatusTooSlow {
+		t.Fatalf("watcher with a gap not cut: closing=%v code=%d", c.Closing(), c.code)
+	}
+	if got := fmt.Sprint(drain(late)); late.Closing() || got != "[5]" {
+		t.Fatalf("watcher without a gap: closing=%v got %s", late.Closing(), got)
+	}
+	if h.GapClosed() != 1 {
+		t.Fatalf("GapClosed = %d", h.GapClosed())
 	}
 }
 
