@@ -108,11 +108,15 @@ type simQueue struct {
 	conn *subConn // the connection its channel is subscribed on
 	refs int      // Subscribe calls not yet undone; guarded by the broker's mu
 
-	mu      sync.Mutex // guards the fields below
-	pubs    []queued
-	resync  bool // recover from history after the deliveries queued
-	running bool // a worker runs
-	stopped bool // unsubscribed: nothing more is delivered
+	mu   sync.Mutex // guards the fields below
+	pubs []queued
+	// resync: recover from history after the first resyncAt of pubs,
+	// the ones queued before the gap was noticed; those queued after it
+	// are newer than the gap and go after the recovery.
+	resync   bool
+	resyncAt int
+	running  bool // a worker runs
+	stopped  bool // unsubscribed: nothing more is delivered
 	// ownInFlight counts the messages other than turns this node
 	// published whose copy has not come back from Redis: while there is
 	// one, this node's turns are not delivered ahead of Redis.
@@ -402,7 +406,7 @@ func (b *Broker) Subscribe(ctx context.Context, sim string) error {
 		// go-redis keeps the channel and subscribes it on reconnect.
 		b.log.Warn("redis broker: subscribe (will retry on reconnect)", "sim", sim, "err", err)
 		q.mu.Lock()
-		q.resync = true
+		q.markResyncLocked()
 		q.mu.Unlock()
 	}
 	return nil

@@ -111,7 +111,7 @@ func (b *Broker) route(m *redis.Message) {
 		// The hub is not keeping up with this simulation: drop, and let
 		// recovery fetch it from history.
 		b.dropped.Add(1)
-		q.resync = true
+		q.markResyncLocked()
 	} else {
 		pub := queued{Publication: hub.Publication{Sim: sim, Seq: seq, Data: readOnlyBytes(data)}}
 		if b.opts.Observe != nil && seq > q.lastLocal {
@@ -132,7 +132,7 @@ func (b *Broker) resyncAll(sc *subConn) {
 		}
 		q.mu.Lock()
 		if !q.stopped {
-			q.resync = true
+			q.markResyncLocked()
 			q.ownInFlight = 0 // lost with the connection, if still on their way
 			b.startLocked(q)
 		}
@@ -150,6 +150,15 @@ func (b *Broker) startLocked(q *simQueue) {
 	q.running = true
 	b.workers.Add(1)
 	go b.work(q)
+}
+
+// markResyncLocked asks q's worker to recover from history once it has
+// delivered what is queued now. A later mark before the recovery adds
+// nothing: the recovery reads up to the newest turn in history.
+func (q *simQueue) markResyncLocked() {
+	if !q.resync {
+		q.resync, q.resyncAt = true, len(q.pubs)
+	}
 }
 
 // stop ends deliveries of q; its worker returns at the next publication.
@@ -177,27 +186,43 @@ func (b *Broker) work(q *simQueue) {
 			q.mu.Unlock()
 			return
 		}
-		pubs, resync := q.pubs, q.resync
-		q.pubs, q.resync = spare, false
+		pubs, resync, at := q.pubs, q.resync, q.resyncAt
+		q.pubs, q.resync, q.resyncAt = spare, false, 0
 		q.mu.Unlock()
 		r := b.receiver()
-		for i, p := range pubs {
-			if r != nil && !q.isStopped() {
-				r.Deliver(b.ctx, p.Publication)
-				if p.observe {
-					b.opts.Observe(p.Publication, p.received, time.Now())
-				}
-			}
-			pubs[i] = queued{}
+		if !resync {
+			at = len(pubs)
 		}
+		b.deliver(q, r, pubs[:at])
 		if resync && r != nil && !q.isStopped() {
+			// Before the publications that came after the gap was
+			// noticed: a receiver that has one of those would not look
+			// further back than it.
 			r.Recover(b.ctx, q.sim)
 		}
+		b.deliver(q, r, pubs[at:])
+		clear(pubs)
 		// Keep the batch's array for the next one unless it grew large
 		// (a burst): a quiet simulation should not hold it.
 		spare = nil
 		if cap(pubs) <= 64 {
 			spare = pubs[:0]
+		}
+	}
+}
+
+// deliver hands pubs to r, in order, unless q was stopped.
+func (b *Broker) deliver(q *simQueue, r hub.Receiver, pubs []queued) {
+	if r == nil {
+		return
+	}
+	for _, p := range pubs {
+		if q.isStopped() {
+			return
+		}
+		r.Deliver(b.ctx, p.Publication)
+		if p.observe {
+			b.opts.Observe(p.Publication, p.received, time.Now())
 		}
 	}
 }

@@ -66,7 +66,13 @@ func (r *recorder) Recover(ctx context.Context, sim string) {
 	if n := len(r.seqs[sim]); n > 0 {
 		last = r.seqs[sim][n-1]
 	}
+	// Read again while Redis fails over (the hub would instead fill at
+	// its next turn, which a test's last turn does not have).
 	pubs, err := r.b.History(ctx, sim, last, 100)
+	for deadline := time.Now().Add(20 * time.Second); err != nil && time.Now().Before(deadline); {
+		time.Sleep(100 * time.Millisecond)
+		pubs, err = r.b.History(ctx, sim, last, 100)
+	}
 	if err != nil {
 		return
 	}
