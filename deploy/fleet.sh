@@ -264,8 +264,9 @@ echo "  through $n_lb balancer(s) from $n_load load process(es) (open files per 
 # The stories are created once; each load process watches them with its
 # share of the watchers, over every balancer, and waits for the file go
 # (made once all are connected) to measure over the same time.
-"$work/loadcluster" -url "$base" -stories "$STORIES" -interval-ms "$INTERVAL_MS" -create "$work/ids" >"$work/load.out" 2>&1 ||
-	{ echo "creating the stories failed:"; cat "$work/load.out"; exit 1; }
+# The creation prints its progress as it goes.
+"$work/loadcluster" -url "$base" -stories "$STORIES" -interval-ms "$INTERVAL_MS" -create "$work/ids" 2>&1 | tee "$work/load.out" ||
+	{ echo "creating the stories failed"; exit 1; }
 load_pids=()
 for k in $(seq 0 $((n_load - 1))); do
 	first=$((WATCHERS * k / n_load))

@@ -13,6 +13,10 @@
 // -watchers n -start go -out rN.json, started together by creating the
 // file go once all are connected), and -merge r1.json,r2.json -ids ids
 // prints their report as one (deploy/fleet.sh does this).
+//
+// Watchers connect -dials at a time and the API calls (creating, counting
+// and stopping the stories) run -calls at a time, with their progress
+// printed every -progress.
 package main
 
 import (
@@ -24,6 +28,7 @@ import (
 	"io"
 	"net/http"
 	"os"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -45,6 +50,9 @@ func main() {
 	startFile := flag.String("start", "", "once connected, wait until this file exists before warming up (to line up several processes)")
 	out := flag.String("out", "", "write the raw results (JSON) to this file instead of printing the report")
 	merge := flag.String("merge", "", "comma-separated -out files: print their report as one; with -ids, count the stories that ended and stop them")
+	flag.IntVar(&par.dials, "dials", par.dials, "watchers connecting at once")
+	flag.IntVar(&par.calls, "calls", par.calls, "API calls (create, status, stop) in flight at once")
+	flag.DurationVar(&par.every, "progress", par.every, "how often long work (creating, connecting) prints its progress")
 	flag.Parse()
 	o := options{urls: splitList(*urls), stories: *stories, watchers: *watchers, intervalMS: *interval,
 		duration: *duration, warmup: *warmup, first: *first, startFile: *startFile, out: *out}
@@ -78,6 +86,12 @@ func splitList(s string) []string {
 	return l
 }
 
+// par bounds the work in flight: set by the flags.
+var par = struct {
+	dials, calls int
+	every        time.Duration
+}{dials: 128, calls: 16, every: 5 * time.Second}
+
 type options struct {
 	urls              []string
 	stories, watchers int
@@ -98,7 +112,7 @@ func api(method, url, token string, body, out any) error {
 	if token != "" {
 		req.Header.Set("Authorization", "Bearer "+token)
 	}
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := client.Do(req)
 	if err != nil {
 		return err
 	}
@@ -152,9 +166,9 @@ func newStories(base, token string, nStories, intervalMS int) ([]string, error) 
 }
 
 func stopStories(base, token string, sims []string) {
-	for _, id := range sims {
-		api("POST", base+"/v1/simulations/"+id+"/stop", token, nil, nil)
-	}
+	forEach(len(sims), par.calls, par.every, progress(os.Stderr, "stopping stories", len(sims), time.Now()), func(i int) error {
+		return api("POST", base+"/v1/simulations/"+sims[i]+"/stop", token, nil, nil)
+	})
 }
 
 // createOnly creates the stories for several load processes (-ids).
@@ -163,11 +177,12 @@ func createOnly(o options, path string) error {
 	if err != nil {
 		return err
 	}
+	start := time.Now()
 	sims, err := newStories(o.urls[0], token, o.stories, o.intervalMS)
 	if err != nil {
 		return err
 	}
-	fmt.Printf("%d stories created\n", len(sims))
+	fmt.Printf("%d stories created in %v (%d at once)\n", len(sims), time.Since(start).Round(time.Millisecond), par.calls)
 	return writeIDs(path, sims)
 }
 
@@ -195,14 +210,16 @@ func mergeReport(base string, paths []string, idsPath string) error {
 
 // countEnded asks for each story's status and counts those not running.
 func countEnded(base string, sims []string) int {
-	ended := 0
-	for _, id := range sims {
+	var ended atomic.Int64
+	forEach(len(sims), par.calls, par.every, progress(os.Stderr, "reading the stories' status", len(sims), time.Now()), func(i int) error {
 		var v struct{ Status string }
-		if api("GET", base+"/v1/simulations/"+id, "", nil, &v) == nil && v.Status != "running" {
-			ended++
+		err := api("GET", base+"/v1/simulations/"+sims[i], "", nil, &v)
+		if err == nil && v.Status != "running" {
+			ended.Add(1)
 		}
-	}
-	return ended
+		return err
+	})
+	return int(ended.Load())
 }
 
 // assign gives watcher i (counted over all processes) its story and its
@@ -231,32 +248,30 @@ func run(o options) error {
 	var measuring atomic.Bool
 	ws := make([]*watcher, o.watchers)
 	var wg sync.WaitGroup
-	var dialFailed atomic.Int64
-	sem := make(chan struct{}, 64)
+	// Each watcher's dial (the balancer's upgrade, its dial of a node, the
+	// node's accept) and subscription, timed.
+	took := make([]time.Duration, o.watchers)
 	start := time.Now()
-	for i := range o.watchers {
+	dialFailed := forEach(o.watchers, par.dials, par.every, progress(os.Stderr, "connecting watchers", o.watchers, start), func(i int) error {
 		w := &watcher{}
 		ws[i] = w
 		sim, base := assign(o.first+i, sims, o.urls)
 		wsURL := strings.Replace(base, "http://", "ws://", 1) + "/v1/ws"
-		sem <- struct{}{}
-		dctx, dcancel := context.WithTimeout(ctx, 10*time.Second)
-		conn, _, err := websocket.Dial(dctx, wsURL, nil)
-		dcancel()
-		<-sem
+		t0 := time.Now()
+		conn, err := connect(ctx, wsURL, fmt.Sprintf(`{"type":"subscribe","sim":%q}`, sim))
 		if err != nil {
-			dialFailed.Add(1)
-			continue
+			return err
 		}
-		conn.SetReadLimit(1 << 22)
-		conn.Write(ctx, websocket.MessageText, []byte(fmt.Sprintf(`{"type":"subscribe","sim":%q}`, sim)))
+		took[i] = time.Since(t0)
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
 			w.watch(ctx, conn, wsURL, sim, &measuring)
 		}()
-	}
-	fmt.Printf("%d watchers connected in %v (%d failed); warming up %v\n", o.watchers-int(dialFailed.Load()), time.Since(start).Round(time.Millisecond), dialFailed.Load(), o.warmup)
+		return nil
+	})
+	fmt.Printf("%d watchers connected in %v (%d failed; %d at once, each: %s); warming up %v\n", o.watchers-dialFailed,
+		time.Since(start).Round(time.Millisecond), dialFailed, par.dials, timings(took), o.warmup)
 	if o.startFile != "" {
 		for {
 			if _, err := os.Stat(o.startFile); err == nil {
@@ -272,7 +287,7 @@ func run(o options) error {
 	cancel()
 	wg.Wait()
 
-	r := collect(ws, len(sims), o.intervalMS, o.duration, int(dialFailed.Load()))
+	r := collect(ws, len(sims), o.intervalMS, o.duration, dialFailed)
 	if o.out != "" {
 		return writeResults(o.out, r)
 	}
@@ -302,19 +317,11 @@ func (w *watcher) watch(ctx context.Context, conn *websocket.Conn, wsURL, sim st
 				return
 			case <-time.After(100 * time.Millisecond):
 			}
-			dctx, dcancel := context.WithTimeout(ctx, 10*time.Second)
-			c, _, err := websocket.Dial(dctx, wsURL, nil)
-			dcancel()
+			c, err := connect(ctx, wsURL, fmt.Sprintf(`{"type":"subscribe","sim":%q,"since":%d}`, sim, w.last))
 			if err != nil {
 				continue
 			}
-			c.SetReadLimit(1 << 22)
 			w.reconnects++
-			sub := fmt.Sprintf(`{"type":"subscribe","sim":%q,"since":%d}`, sim, w.last)
-			if c.Write(ctx, websocket.MessageText, []byte(sub)) != nil {
-				c.CloseNow()
-				continue
-			}
 			conn = c
 			break
 		}
@@ -324,11 +331,33 @@ func (w *watcher) watch(ctx context.Context, conn *websocket.Conn, wsURL, sim st
 	}
 }
 
-// startStories starts n stories of scenario, their turns spread over the
-// interval as stories started at different times are.
+// connect dials a node through wsURL and sends msg, a subscription.
+func connect(ctx context.Context, wsURL, msg string) (*websocket.Conn, error) {
+	dctx, dcancel := context.WithTimeout(ctx, 10*time.Second)
+	defer dcancel()
+	c, _, err := websocket.Dial(dctx, wsURL, nil)
+	if err != nil {
+		return nil, err
+	}
+	c.SetReadLimit(1 << 22)
+	if err := c.Write(dctx, websocket.MessageText, []byte(msg)); err != nil {
+		c.CloseNow()
+		return nil, err
+	}
+	return c, nil
+}
+
+// startStories starts n stories of scenario, -calls at a time, the i-th
+// not before its share of the interval has passed, so that their turns
+// are spread over the interval as those of stories started at different
+// times are.
 func startStories(base, token string, scenario map[string]any, nStories, intervalMS int) ([]string, error) {
-	var sims []string
-	for i := range nStories {
+	sims := make([]string, nStories)
+	errs := make([]error, nStories)
+	start := time.Now()
+	interval := time.Duration(intervalMS) * time.Millisecond
+	failed := forEach(nStories, par.calls, par.every, progress(os.Stderr, "creating stories", nStories, start), func(i int) error {
+		time.Sleep(time.Until(spread(start, i, nStories, interval)))
 		var v struct{ ID string }
 		var err error
 		for {
@@ -341,13 +370,14 @@ func startStories(base, token string, scenario map[string]any, nStories, interva
 			}
 			time.Sleep(200 * time.Millisecond)
 		}
-		if err != nil {
-			return nil, err
-		}
-		sims = append(sims, v.ID)
-		// Spread the stories' turns over the interval, as stories started
-		// at different times are.
-		time.Sleep(time.Duration(intervalMS) * time.Millisecond / time.Duration(nStories))
+		sims[i], errs[i] = v.ID, err
+		return err
+	})
+	if failed > 0 {
+		// The ones made are left running, as they were when a creation
+		// failed one at a time; the first error says why.
+		i := slices.IndexFunc(errs, func(err error) bool { return err != nil })
+		return nil, fmt.Errorf("%d of %d stories not created; the first: %w", failed, nStories, errs[i])
 	}
 	return sims, nil
 }
