@@ -249,7 +249,7 @@ func run(o options) error {
 	ws := make([]*watcher, o.watchers)
 	var wg sync.WaitGroup
 	// Each watcher's dial (the balancer's upgrade, its dial of a node, the
-	// node's accept) and subscription, timed.
+	// node's accept) and subscription, until the node's answer, timed.
 	took := make([]time.Duration, o.watchers)
 	start := time.Now()
 	dialFailed := forEach(o.watchers, par.dials, par.every, progress(os.Stderr, "connecting watchers", o.watchers, start), func(i int) error {
@@ -260,6 +260,14 @@ func run(o options) error {
 		t0 := time.Now()
 		conn, err := connect(ctx, wsURL, fmt.Sprintf(`{"type":"subscribe","sim":%q}`, sim))
 		if err != nil {
+			return err
+		}
+		sctx, scancel := context.WithTimeout(ctx, 30*time.Second)
+		err = w.subscribed(sctx, conn, &measuring)
+		scancel()
+		if err != nil {
+			conn.CloseNow()
+			ws[i] = &watcher{} // counted as never connected
 			return err
 		}
 		took[i] = time.Since(t0)
@@ -390,34 +398,58 @@ func (w *watcher) read(ctx context.Context, conn *websocket.Conn, measuring *ato
 		if err != nil {
 			return "closed"
 		}
-		now := time.Now()
-		var m struct {
-			Type string
-			Node string
-			Seq  int64
-			Code string
-			Turn struct {
-				At time.Time `json:"at"`
-			}
-		}
-		if json.Unmarshal(data, &m) != nil {
-			continue
-		}
-		switch m.Type {
-		case "welcome":
-			w.node = m.Node
-		case "snapshot":
-			w.last = m.Seq
-		case "error":
-			return m.Code // a node going away mid-request: resume elsewhere
-		case "turn":
-			if w.last > 0 && m.Seq != w.last+1 {
-				w.gaps++
-			}
-			w.last = m.Seq
-			if measuring.Load() {
-				w.samples = append(w.samples, sample{latency: now.Sub(m.Turn.At), node: w.node})
-			}
+		if typ, code := w.take(data, time.Now(), measuring); typ == "error" {
+			return code // a node going away mid-request: resume elsewhere
 		}
 	}
+}
+
+// subscribed reads conn until the node has answered the subscription, so
+// that a watcher counts as connected once the node has done its part
+// (the story's record, its recent turns) and not only accepted the socket.
+func (w *watcher) subscribed(ctx context.Context, conn *websocket.Conn, measuring *atomic.Bool) error {
+	for {
+		_, data, err := conn.Read(ctx)
+		if err != nil {
+			return err
+		}
+		switch typ, code := w.take(data, time.Now(), measuring); typ {
+		case "subscribed":
+			return nil
+		case "error":
+			return fmt.Errorf("subscribe: %s", code)
+		}
+	}
+}
+
+// take applies one message, read at now, to the watcher's figures, and
+// returns its type and, for an error, its code.
+func (w *watcher) take(data []byte, now time.Time, measuring *atomic.Bool) (typ, code string) {
+	var m struct {
+		Type string
+		Node string
+		Seq  int64
+		Code string
+		Turn struct {
+			At time.Time `json:"at"`
+		}
+	}
+	if json.Unmarshal(data, &m) != nil {
+		return "", ""
+	}
+	switch m.Type {
+	case "welcome":
+		w.node = m.Node
+	case "snapshot":
+		w.last = m.Seq
+	case "turn":
+		if w.last > 0 && m.Seq != w.last+1 {
+			w.gaps++
+		}
+		w.last = m.Seq
+		if measuring.Load() {
+			w.samples = append(w.samples, sample{latency: now.Sub(m.Turn.At), node: w.node})
+		}
+	}
+	return m.Type, m.Code
 }

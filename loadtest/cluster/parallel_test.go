@@ -196,8 +196,9 @@ func TestStartStoriesFails(t *testing.T) {
 	}
 }
 
-// The watchers connect -dials at a time, none more, and each subscribes
-// to the story assign gives it.
+// The watchers connect -dials at a time, none more, each subscribes to
+// the story assign gives it, and counts as connected once the node has
+// answered its subscription: those refused have failed.
 func TestWatchersConnectInParallel(t *testing.T) {
 	defer func(old int) { par.dials = old }(par.dials)
 	par.dials = 8
@@ -228,6 +229,11 @@ func TestWatchersConnectInParallel(t *testing.T) {
 		mu.Lock()
 		subs[m.Type+" "+m.Sim]++
 		mu.Unlock()
+		reply := `{"type":"subscribed"}`
+		if m.Sim == "b" {
+			reply = `{"type":"error","code":"not_found"}`
+		}
+		c.Write(r.Context(), websocket.MessageText, []byte(reply))
 		c.Read(context.Background()) // until the watcher leaves
 	}))
 	defer srv.Close()
@@ -242,19 +248,46 @@ func TestWatchersConnectInParallel(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if r.Watchers != n || r.DialFailed != 0 {
-		t.Errorf("%d watchers, %d failed", r.Watchers, r.DialFailed)
-	}
 	// Watchers 3..42 (first 3): by threes, "b" for 3..5, "a" for 6..8, ...
 	want := map[string]int{}
 	for i := range n {
 		sim, _ := assign(3+i, []string{"a", "b"}, []string{srv.URL})
 		want["subscribe "+sim]++
 	}
+	if a, b := want["subscribe a"], want["subscribe b"]; r.Watchers != n || r.DialFailed != b || r.PerNode["n1"] != a {
+		t.Errorf("%d watchers, %d failed, per node %v; want %d, %d refused, %d on n1", r.Watchers, r.DialFailed, r.PerNode, n, b, a)
+	}
 	if fmt.Sprint(subs) != fmt.Sprint(want) {
 		t.Errorf("subscriptions %v, want %v", subs, want)
 	}
 	if m := g.most.Load(); m > int64(par.dials) {
 		t.Errorf("%d dials in flight, over %d", m, par.dials)
+	}
+}
+
+// A watcher's figures from the messages: the node from the welcome, the
+// position from the snapshot, a turn out of sequence as a gap, latencies
+// only while measuring, and an error's code.
+func TestTake(t *testing.T) {
+	var measuring atomic.Bool
+	w := &watcher{}
+	at := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	turn := func(seq int) []byte {
+		return []byte(fmt.Sprintf(`{"type":"turn","seq":%d,"turn":{"at":%q}}`, seq, at.Format(time.RFC3339Nano)))
+	}
+	w.take([]byte(`{"type":"welcome","node":"n2"}`), at, &measuring)
+	w.take([]byte(`{"type":"snapshot","seq":7}`), at, &measuring)
+	w.take(turn(8), at.Add(time.Second), &measuring)
+	measuring.Store(true)
+	w.take(turn(10), at.Add(5*time.Millisecond), &measuring)
+	if typ, code := w.take([]byte(`{"type":"error","code":"unavailable"}`), at, &measuring); typ != "error" || code != "unavailable" {
+		t.Errorf("error taken as %q %q", typ, code)
+	}
+	if typ, _ := w.take([]byte(`not json`), at, &measuring); typ != "" {
+		t.Errorf("garbage taken as %q", typ)
+	}
+	if w.node != "n2" || w.last != 10 || w.gaps != 1 || len(w.samples) != 1 ||
+		w.samples[0] != (sample{latency: 5 * time.Millisecond, node: "n2"}) {
+		t.Errorf("watcher %+v", w)
 	}
 }
