@@ -119,7 +119,9 @@ func (p *wsPair) dial(t testing.TB, opts *websocket.DialOptions) (*websocket.Con
 
 func readN(t testing.TB, conn *websocket.Conn, n int) []string {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	// Only against a hang: 20 MB under the race detector on a loaded
+	// machine took more than 10 s.
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	out := make([]string, 0, n)
 	for range n {
