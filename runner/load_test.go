@@ -76,3 +76,20 @@ func TestLoadSums(t *testing.T) {
 	delete(r.stories, "a")
 	delete(r.stories, "b")
 }
+
+// The stories and the views of this node share one parse of a scenario
+// text: the second ask is the first's.
+func TestScenarioParsedOnce(t *testing.T) {
+	r := New(Config{})
+	a, errA := r.Scenario([]byte(endlessScenario))
+	b, errB := r.Scenario([]byte(endlessScenario))
+	if errA != nil || errB != nil {
+		t.Fatal(errA, errB)
+	}
+	if a != b {
+		t.Fatal("the same text parsed twice")
+	}
+	if _, err := r.Scenario([]byte(`{`)); err == nil {
+		t.Fatal("invalid JSON parsed")
+	}
+}

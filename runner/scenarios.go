@@ -20,6 +20,11 @@ type scenarioCache struct {
 	bytes int
 }
 
+// Scenario returns the scenario data holds, parsed, from the cache the
+// stories started here share: a node describing its stories (to each new
+// watcher) need not parse again what it runs.
+func (r *Runner) Scenario(data []byte) (*engine.Scenario, error) { return r.scenarios.parse(data) }
+
 // parse returns the scenario data holds, parsed once while it is kept.
 func (c *scenarioCache) parse(data []byte) (*engine.Scenario, error) {
 	c.mu.Lock()

@@ -301,7 +301,6 @@ func New(cfg Config) (*Server, error) {
 		MaxQueueBytes: cfg.MaxQueueBytes, FillLimit: turnsPageLimit, PingInterval: cfg.PingInterval,
 		FanoutHelpers: cfg.FanoutHelpers, Logger: cfg.Logger,
 	})
-	s.views = newViewCache()
 	s.summaries = newSummaryCache()
 	s.timeline = timeline.New(cfg.Store, timeline.Config{})
 	s.presence = newPresence(s)
@@ -351,6 +350,7 @@ func New(cfg Config) (*Server, error) {
 			}
 		},
 	})
+	s.views = newViewCache(s.runner.Scenario)
 	s.metrics.registerGauges(s)
 	return s, nil
 }

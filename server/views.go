@@ -67,15 +67,19 @@ type simInfo struct {
 }
 
 // viewCache keeps simInfo per simulation, so describing one does not
-// parse its scenario each time.
+// parse its scenario each time; a miss parses with parse, which shares
+// the scenarios already parsed (most stories share one).
 type viewCache struct {
 	mu    sync.Mutex
 	infos map[string]*simInfo
+	parse func([]byte) (*engine.Scenario, error)
 }
 
 const maxViewCache = 4096
 
-func newViewCache() *viewCache { return &viewCache{infos: make(map[string]*simInfo)} }
+func newViewCache(parse func([]byte) (*engine.Scenario, error)) *viewCache {
+	return &viewCache{infos: make(map[string]*simInfo), parse: parse}
+}
 
 func (v *viewCache) info(rec *store.Simulation) (*simInfo, error) {
 	v.mu.Lock()
@@ -84,7 +88,7 @@ func (v *viewCache) info(rec *store.Simulation) (*simInfo, error) {
 	if ok {
 		return in, nil
 	}
-	sc, err := engine.ParseScenario(rec.Scenario)
+	sc, err := v.parse(rec.Scenario)
 	if err != nil {
 		return nil, fmt.Errorf("scenario of %q: %w", rec.ID, err)
 	}
