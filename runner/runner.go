@@ -49,10 +49,18 @@ type Config struct {
 	VoteWindow time.Duration
 	// Inbox bounds the requests waiting for one story's actor; more are
 	// refused as busy. Defaults to 64.
-	Inbox  int
-	Engine engine.Options
-	Logger *slog.Logger
-	Now    func() time.Time
+	Inbox int
+	// InlineTurns has the actor store and publish a turn of the built-in
+	// decider itself instead of in a job, for a Store and a Publisher that
+	// never wait (the memory store, the hub's in-process broker, whose
+	// fan-out never blocks). A job is a goroutine handoff there and one
+	// back, and each can wake a thread: in workload A of
+	// loadtest/cmd/compare those wakeups were about a tenth of the node's
+	// CPU. Requests for the story wait for the actor meanwhile.
+	InlineTurns bool
+	Engine      engine.Options
+	Logger      *slog.Logger
+	Now         func() time.Time
 	// OnStored, if set, is called as the store takes a turn, before it is
 	// published: with OnTurn it tells the store's part of a turn's delay.
 	OnStored func(sim string, seq int64, produced time.Time)
@@ -103,7 +111,8 @@ type Runner struct {
 	cancel   context.CancelFunc
 	draining chan struct{} // closed by Shutdown: finish the turn in progress and stop
 
-	wg sync.WaitGroup // actors and their jobs
+	wg      sync.WaitGroup // actors and their jobs
+	workers workers        // the goroutines that run the jobs
 
 	cost atomic.Int64 // moving average of every turn's cost here, in ns
 
@@ -137,7 +146,9 @@ func New(cfg Config) *Runner {
 		cfg.Now = time.Now
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	return &Runner{cfg: cfg, log: cfg.Logger, ctx: ctx, cancel: cancel, draining: make(chan struct{}), stories: make(map[string]*story)}
+	r := &Runner{cfg: cfg, log: cfg.Logger, ctx: ctx, cancel: cancel, draining: make(chan struct{}), stories: make(map[string]*story)}
+	r.workers.init()
+	return r
 }
 
 func (r *Runner) isDraining() bool {

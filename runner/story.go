@@ -150,8 +150,16 @@ func (st *story) run() {
 	defer st.exit()
 	stop, draining := st.stop, st.r.draining
 	for !st.done() {
-		st.schedule()
+		// After a turn played inline (InlineTurns) the actor does not
+		// wait: it takes what came meanwhile, if anything, and looks
+		// again, so that turns due back to back still leave room for
+		// requests.
+		var again <-chan struct{}
+		if st.schedule() {
+			again = closedChan
+		}
 		select {
+		case <-again:
 		case req := <-st.inbox:
 			st.handle(req)
 		case <-st.poke:
@@ -168,6 +176,9 @@ func (st *story) run() {
 		}
 	}
 }
+
+// closedChan is always ready.
+var closedChan = func() chan struct{} { c := make(chan struct{}); close(c); return c }()
 
 func (st *story) done() bool {
 	return (st.stopping || st.ended) && st.jobs == 0
@@ -253,15 +264,15 @@ func (st *story) handle(req any) {
 	}
 }
 
-// spawn runs work in a job: a goroutine of the runner's whose outcome,
+// spawn runs work in a job, on one of the runner's workers, whose outcome,
 // the function work returns, the actor runs when it comes back.
 func (st *story) spawn(work func() func()) {
 	st.jobs++
 	st.r.wg.Add(1)
-	go func() {
+	st.r.workers.run(func() {
 		defer st.r.wg.Done()
 		st.results <- work() // never blocks: at most maxJobs jobs run
-	}()
+	})
 }
 
 // jobContext bounds a job's store call by the request's deadline.
@@ -395,16 +406,16 @@ func (st *story) publishStatus(status string, seq int64) {
 
 // schedule decides, after every event, what the story waits for: the
 // pace, its players, or nothing (it plays the next turn now).
-func (st *story) schedule() {
+func (st *story) schedule() (played bool) {
 	if st.stopping || st.ended || st.turning || st.applying || len(st.controls) > 0 || st.status != store.StatusRunning {
 		st.disarm()
-		return
+		return false
 	}
 	now := time.Now()
 	// One turn per interval, counted from the previous turn's slot (see slot).
 	if d := st.last.Add(st.interval).Sub(now); d > 0 {
 		st.arm(d)
-		return
+		return false
 	}
 	// Who holds a seat decides who holds their ground this turn; a story
 	// that waits for its players also looks again after every event that
@@ -413,7 +424,7 @@ func (st *story) schedule() {
 	if stale || (st.waitPlayers && !st.fresh) {
 		st.disarm()
 		st.readSeats()
-		return
+		return false
 	}
 	if st.waitPlayers {
 		if st.missing() > 0 {
@@ -422,16 +433,16 @@ func (st *story) schedule() {
 			}
 			if rest := st.since.Add(st.r.cfg.PlayerWait).Sub(now); rest > 0 {
 				st.arm(rest)
-				return
+				return false
 			}
 		}
 	}
 	if !st.voteReady(now) {
-		return
+		return false
 	}
 	st.since, st.fresh = time.Time{}, false
 	st.disarm()
-	st.startTurn(now)
+	return st.startTurn(now)
 }
 
 func (st *story) arm(d time.Duration) {

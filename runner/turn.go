@@ -66,8 +66,10 @@ type turnResult struct {
 // startTurn takes the actions due and has a job store and publish the
 // next turn. With the built-in decider the actor steps it itself (it is
 // quick), so actions arriving meanwhile are validated against the state
-// the following turn starts from; a slow decider steps in the job.
-func (st *story) startTurn(now time.Time) {
+// the following turn starts from; a slow decider steps in the job. With
+// InlineTurns the actor stores and publishes a built-in turn itself too,
+// and startTurn reports that the turn is done.
+func (st *story) startTurn(now time.Time) (done bool) {
 	j := turnJob{seq: st.next, prev: st.state, slow: st.view != nil, seats: st.seats}
 	j.actions, j.played = due(slices.Collect(maps.Values(st.pending)), j.seq, j.seats)
 	if st.result != nil && st.result.turn == j.seq {
@@ -82,11 +84,16 @@ func (st *story) startTurn(now time.Time) {
 		j.sim, st.sim = st.sim, nil
 	} else {
 		j.turn, j.state, j.cpu, j.stepErr = st.step(st.sim, j.actions)
+		if st.r.cfg.InlineTurns {
+			st.turnDone(st.play(j))
+			return true
+		}
 	}
 	st.spawn(func() func() {
 		res := st.play(j)
 		return func() { st.turnDone(res) }
 	})
+	return false
 }
 
 // slot is when the turn starting at now counts as started, for the pace:

@@ -82,9 +82,15 @@ func turnStories(b *testing.B, r *Runner, mem *store.Memory, seed int64) []*stor
 // the hub fans out, and the actor taking the outcome in. The stories are
 // the built-in scenarios without their ends, played to turn 60 (a
 // minute at one turn a second) and then started again with a new seed.
-func BenchmarkTurn(b *testing.B) {
+func BenchmarkTurn(b *testing.B) { benchTurn(b, false) }
+
+// BenchmarkTurnInline is BenchmarkTurn with InlineTurns: the actor
+// stores and publishes the turn itself, without a job.
+func BenchmarkTurnInline(b *testing.B) { benchTurn(b, true) }
+
+func benchTurn(b *testing.B, inline bool) {
 	mem := store.NewMemory()
-	r := New(Config{Store: mem, Publisher: &messenger{}, Node: "bench"})
+	r := New(Config{Store: mem, Publisher: &messenger{}, Node: "bench", InlineTurns: inline})
 	defer r.Shutdown(context.Background())
 	seed := int64(1)
 	stories := turnStories(b, r, mem, seed)
@@ -100,10 +106,11 @@ func BenchmarkTurn(b *testing.B) {
 			b.StartTimer()
 		}
 		i++
-		st.startTurn(time.Now())
-		fn := <-st.results
-		st.jobs--
-		fn()
+		if !st.startTurn(time.Now()) {
+			fn := <-st.results
+			st.jobs--
+			fn()
+		}
 		if st.ended || st.stopping {
 			b.Fatalf("story %s stopped at turn %d", st.id, st.head)
 		}

@@ -330,6 +330,7 @@ func New(cfg Config) (*Server, error) {
 		MinInterval:   cfg.MinTurnInterval,
 		PlayerWait:    cfg.PlayerWait,
 		RetryInterval: cfg.RetryInterval,
+		InlineTurns:   s.cluster == nil && isMemoryStore(cfg.Store),
 		Engine:        cfg.Engine,
 		Logger:        cfg.Logger,
 		Now:           cfg.Now,
@@ -447,4 +448,12 @@ func (s *Server) Shutdown(ctx context.Context) error {
 // CloseAll closes every WebSocket connection of this node with code.
 func (s *Server) CloseAll(code websocket.StatusCode, reason string) {
 	s.hub.CloseAll(code, reason)
+}
+
+// isMemoryStore reports whether st is the in-process store, whose calls
+// never wait: with the in-process broker, a turn is then stored and
+// published by its story's actor (runner.Config.InlineTurns).
+func isMemoryStore(st store.Store) bool {
+	_, ok := st.(*store.Memory)
+	return ok
 }
