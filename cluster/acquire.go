@@ -110,7 +110,7 @@ func (c *Cluster) acquireMany(ctx context.Context, sims []orphan, seen time.Time
 		}
 	}
 	if n > 0 {
-		c.rdb.HSet(ctx, c.keys.loads(), c.node, c.deps.Runner.Count())
+		c.lrdb.HSet(ctx, c.keys.loads(), c.node, c.deps.Runner.Count())
 		c.acquired.Add(int64(n))
 		signal(c.readerSet)
 	}
@@ -121,7 +121,7 @@ func (c *Cluster) acquireMany(ctx context.Context, sims []orphan, seen time.Time
 // here, in one pipeline, records them as held here and in the lease
 // index, and returns them.
 func (c *Cluster) lease(ctx context.Context, sims []orphan) []orphan {
-	pipe := c.rdb.Pipeline()
+	pipe := c.lrdb.Pipeline()
 	cmds := make([]*redis.BoolCmd, len(sims))
 	for i, o := range sims {
 		if !c.deps.Runner.Running(o.sim) {
@@ -151,7 +151,7 @@ func (c *Cluster) lease(ctx context.Context, sims []orphan) []orphan {
 		zs[i] = redis.Z{Score: until, Member: o.sim}
 	}
 	c.mu.Unlock()
-	if err := c.rdb.ZAdd(ctx, c.keys.leaseIndex(), zs...).Err(); err != nil {
+	if err := c.lrdb.ZAdd(ctx, c.keys.leaseIndex(), zs...).Err(); err != nil {
 		c.log.Debug("lease index", "err", err)
 	}
 	return won
@@ -163,7 +163,7 @@ func (c *Cluster) prepareActionsOf(ctx context.Context, runs []store.Resume) {
 	if len(runs) == 0 {
 		return
 	}
-	pipe := c.rdb.Pipeline()
+	pipe := c.lrdb.Pipeline()
 	cmds := make([]*redis.StatusCmd, len(runs))
 	for i, r := range runs {
 		cmds[i] = pipe.XGroupCreateMkStream(ctx, c.keys.actions(r.Sim.ID), actionsGroup, "0")

@@ -26,6 +26,12 @@ import (
 // field but Redis and Node works.
 type Config struct {
 	Redis redis.UniversalClient
+	// LeaseRedis, if set, is a second client of the same Redis with a
+	// pool of its own, used only for the leases (renewal, acquisition,
+	// the takeover scan) and the heartbeat: the node's other traffic (a
+	// crowd of watchers resuming at once) then cannot queue a renewal
+	// behind it for longer than a lease lives. nil: Redis.
+	LeaseRedis redis.UniversalClient
 	// Prefix starts every key and channel. Defaults to "novel:".
 	Prefix string
 	// Node names this node in leases and among the live nodes.
@@ -113,6 +119,7 @@ type Cluster struct {
 	// set at construction
 	cfg    Config
 	rdb    redis.UniversalClient
+	lrdb   redis.UniversalClient // leases and heartbeat (Config.LeaseRedis)
 	keys   keys
 	node   string
 	log    *slog.Logger
@@ -166,6 +173,9 @@ func New(cfg Config) *Cluster {
 	if cfg.RemoteTimeout <= 0 {
 		cfg.RemoteTimeout = 8 * time.Second
 	}
+	if cfg.LeaseRedis == nil {
+		cfg.LeaseRedis = cfg.Redis
+	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
@@ -173,7 +183,7 @@ func New(cfg Config) *Cluster {
 		cfg.Broker.Logger = cfg.Logger
 	}
 	c := &Cluster{
-		cfg: cfg, rdb: cfg.Redis, keys: newKeys(cfg.Prefix), node: cfg.Node, log: cfg.Logger.With("node", cfg.Node),
+		cfg: cfg, rdb: cfg.Redis, lrdb: cfg.LeaseRedis, keys: newKeys(cfg.Prefix), node: cfg.Node, log: cfg.Logger.With("node", cfg.Node),
 		broker:     NewBroker(cfg.Redis, cfg.Prefix, cfg.Broker),
 		scan:       make(chan struct{}, 1),
 		answers:    make(chan answer, 1024),

@@ -59,14 +59,14 @@ func (c *Cluster) Place(ctx context.Context, rec *store.Simulation) {
 
 // orphan scores sim in the lease index as without an owner.
 func (c *Cluster) orphan(ctx context.Context, sim string) {
-	if err := c.rdb.ZAdd(ctx, c.keys.leaseIndex(), redis.Z{Score: 0, Member: sim}).Err(); err != nil {
+	if err := c.lrdb.ZAdd(ctx, c.keys.leaseIndex(), redis.Z{Score: 0, Member: sim}).Err(); err != nil {
 		c.log.Warn("lease index", "sim", sim, "err", err)
 	}
 }
 
 // unindex takes sim, which has ended or is gone, out of the lease index.
 func (c *Cluster) unindex(ctx context.Context, sim string) {
-	if err := c.rdb.ZRem(ctx, c.keys.leaseIndex(), sim).Err(); err != nil {
+	if err := c.lrdb.ZRem(ctx, c.keys.leaseIndex(), sim).Err(); err != nil {
 		c.log.Warn("lease index", "sim", sim, "err", err)
 	}
 }
@@ -78,7 +78,7 @@ func (c *Cluster) release(ctx context.Context, sim string, announce bool) {
 	delete(c.leases, sim)
 	c.mu.Unlock()
 	signal(c.readerSet)
-	if err := releaseScript.Run(ctx, c.rdb, []string{c.keys.lease(sim)}, c.node).Err(); err != nil {
+	if err := releaseScript.Run(ctx, c.lrdb, []string{c.keys.lease(sim)}, c.node).Err(); err != nil {
 		c.log.Warn("release lease", "sim", sim, "err", err)
 	}
 	if announce {
@@ -137,32 +137,12 @@ func (c *Cluster) renew(ctx context.Context) {
 	// every lease at once).
 	rctx, cancel := context.WithTimeout(ctx, max(c.cfg.RenewInterval, c.cfg.LeaseTTL-c.cfg.RenewInterval))
 	defer cancel()
-	cmds := make([]*redis.Cmd, len(sims))
-	// Scripts in a pipeline are called by hash: load it first (Redis may
-	// have restarted and forgotten it).
-	err := renewScript.Load(rctx, c.rdb).Err()
-	// In pipelines of a bounded size, so that one round trip's buffers
-	// stay small however many leases the node holds; all in flight at
-	// once, so that on a busy machine the renewal of thousands waits for
-	// one round trip, not one after another until the deadline passes
-	// and the last pipelines are never sent.
-	var wg sync.WaitGroup
-	for lo := 0; err == nil && lo < len(sims); lo += renewBatch {
-		pipe := c.rdb.Pipeline()
-		for i := lo; i < min(lo+renewBatch, len(sims)); i++ {
-			cmds[i] = renewScript.EvalSha(rctx, pipe, []string{c.keys.lease(sims[i])}, c.node, c.cfg.LeaseTTL.Milliseconds())
-		}
-		wg.Go(func() { pipe.Exec(rctx) })
-	}
-	wg.Wait()
+	cmds := c.renewAll(rctx, sims)
 	now := time.Now()
 	renewed := make([]redis.Z, 0, len(sims))
 	until := float64(now.Add(c.cfg.LeaseTTL).UnixMilli())
 	for i, sim := range sims {
-		var n int64
-		if cmds[i] != nil {
-			n, err = cmds[i].Int64()
-		}
+		n, err := cmds[i].Int64()
 		switch {
 		case err == nil && n == 1:
 			renewed = append(renewed, redis.Z{Score: until, Member: sim})
@@ -187,10 +167,68 @@ func (c *Cluster) renew(ctx context.Context) {
 	// One command for every lease renewed: the index says until when each
 	// is held, so others look at a simulation only once that has passed.
 	if len(renewed) > 0 {
-		if err := c.rdb.ZAdd(rctx, c.keys.leaseIndex(), renewed...).Err(); err != nil {
+		if err := c.lrdb.ZAdd(rctx, c.keys.leaseIndex(), renewed...).Err(); err != nil {
 			c.log.Debug("lease index", "err", err)
 		}
 	}
+}
+
+// renewAll runs the renewal script on each of sims' leases and returns
+// each one's command. It calls the script by its hash, and loads it only
+// when Redis answers that it does not have it (a restart): loading it
+// every round asks every server of a Redis Cluster, replicas included,
+// and waits for the slowest before a lease is renewed, which on a busy
+// machine took most of the renewal's deadline.
+func (c *Cluster) renewAll(ctx context.Context, sims []string) []*redis.Cmd {
+	cmds := make([]*redis.Cmd, len(sims))
+	c.renewPipelines(ctx, sims, cmds, func(int) bool { return true })
+	noScript := func(i int) bool { return cmds[i] != nil && redis.HasErrorPrefix(cmds[i].Err(), "NOSCRIPT") }
+	if !anyOf(len(sims), noScript) {
+		return cmds
+	}
+	if err := renewScript.Load(ctx, c.lrdb).Err(); err != nil {
+		return cmds
+	}
+	c.renewPipelines(ctx, sims, cmds, noScript)
+	return cmds
+}
+
+// renewPipelines sends the renewal of sims[i], for each i that send
+// picks, into cmds[i]: in pipelines of a bounded size, so that one round
+// trip's buffers stay small however many leases the node holds; all in
+// flight at once, so that on a busy machine the renewal of thousands
+// waits for one round trip, not one after another until the deadline
+// passes and the last pipelines are never sent.
+func (c *Cluster) renewPipelines(ctx context.Context, sims []string, cmds []*redis.Cmd, send func(i int) bool) {
+	var wg sync.WaitGroup
+	pipe := c.lrdb.Pipeline()
+	flush := func() {
+		if p := pipe; p.Len() > 0 {
+			wg.Go(func() { p.Exec(ctx) })
+			pipe = c.lrdb.Pipeline()
+		}
+	}
+	for i, sim := range sims {
+		if !send(i) {
+			continue
+		}
+		cmds[i] = renewScript.EvalSha(ctx, pipe, []string{c.keys.lease(sim)}, c.node, c.cfg.LeaseTTL.Milliseconds())
+		if pipe.Len() == renewBatch {
+			flush()
+		}
+	}
+	flush()
+	wg.Wait()
+}
+
+// anyOf reports whether f holds for one of 0..n-1.
+func anyOf(n int, f func(int) bool) bool {
+	for i := range n {
+		if f(i) {
+			return true
+		}
+	}
+	return false
 }
 
 // lose stops a simulation whose lease this node may no longer hold.
@@ -330,7 +368,7 @@ type orphan struct {
 // persistence) it is seeded again from the store first.
 func (c *Cluster) orphans(ctx context.Context) (sims []orphan, next time.Time, more bool, err error) {
 	nowMS := strconv.FormatInt(time.Now().UnixMilli(), 10)
-	pipe := c.rdb.Pipeline()
+	pipe := c.lrdb.Pipeline()
 	seeded := pipe.Exists(ctx, c.keys.indexSeeded())
 	due := pipe.ZRangeByScoreWithScores(ctx, c.keys.leaseIndex(), &redis.ZRangeBy{
 		Min: "-inf", Max: nowMS, Count: int64(c.maxOrphans),
@@ -366,7 +404,7 @@ func (c *Cluster) orphans(ctx context.Context) (sims []orphan, next time.Time, m
 		return nil, next, more, nil
 	}
 	// The index is a hint: a lease key says who holds it.
-	pipe = c.rdb.Pipeline()
+	pipe = c.lrdb.Pipeline()
 	holders := make([]*redis.StringCmd, len(sims))
 	placedOn := make([]*redis.StringCmd, len(sims))
 	for i, o := range sims {

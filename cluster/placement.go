@@ -21,7 +21,7 @@ func (c *Cluster) heartbeat(ctx context.Context) {
 	}
 	now := time.Now()
 	window := 4 * c.cfg.HeartbeatInterval
-	pipe := c.rdb.Pipeline()
+	pipe := c.lrdb.Pipeline()
 	pipe.ZAdd(ctx, c.keys.nodes(), redis.Z{Score: float64(now.UnixMilli()), Member: c.node})
 	pipe.HSet(ctx, c.keys.loads(), c.node, c.deps.Runner.Count())
 	pipe.HSet(ctx, c.keys.capacity(), c.node, encodeCapacity(c.capacity()))

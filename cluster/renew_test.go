@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -83,5 +84,148 @@ func TestRenewPipelinesAtOnce(t *testing.T) {
 		if ttl := rdb.PTTL(ctx, c.keys.lease(fmt.Sprintf("r%04d", i))).Val(); ttl > c.cfg.LeaseTTL {
 			t.Fatalf("lease %d not renewed: TTL %v", i, ttl)
 		}
+	}
+}
+
+// stall holds every command of a client until released or its context
+// ends: a node's Redis traffic queued behind a crowd of resumes.
+type stall struct{ release chan struct{} }
+
+func (h stall) DialHook(next redis.DialHook) redis.DialHook { return next }
+
+func (h stall) wait(ctx context.Context) error {
+	select {
+	case <-h.release:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+func (h stall) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
+	return func(ctx context.Context, cmd redis.Cmder) error {
+		if err := h.wait(ctx); err != nil {
+			cmd.SetErr(err)
+			return err
+		}
+		return next(ctx, cmd)
+	}
+}
+
+func (h stall) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
+	return func(ctx context.Context, cmds []redis.Cmder) error {
+		if err := h.wait(ctx); err != nil {
+			for _, cmd := range cmds {
+				cmd.SetErr(err)
+			}
+			return err
+		}
+		return next(ctx, cmds)
+	}
+}
+
+// TestRenewApartFromOtherTraffic: with a lease client of its own, a node
+// renews its leases while every other command it sends to Redis is
+// stalled (in the fleet, queued behind 10,000 watchers resuming at once).
+func TestRenewApartFromOtherTraffic(t *testing.T) {
+	ctx := context.Background()
+	leases, prefix := redistest.Client(t)
+	opt, err := redis.ParseURL(redistest.URL(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	busy := redis.NewClient(opt)
+	t.Cleanup(func() { busy.Close() })
+	h := stall{release: make(chan struct{})}
+	busy.AddHook(h)
+	r := newFakeRunner()
+	c := New(Config{Redis: busy, LeaseRedis: leases, Prefix: prefix, Node: "n1", LeaseTTL: time.Second})
+	c.deps = Deps{Runner: r, Store: store.NewMemory()}
+	t.Cleanup(c.Stop)
+	t.Cleanup(func() { close(h.release) }) // before the node stops
+	const n = renewBatch + 1
+	now := time.Now()
+	pipe := leases.Pipeline()
+	for i := range n {
+		sim := fmt.Sprintf("r%04d", i)
+		c.leases[sim] = now
+		pipe.Set(ctx, c.keys.lease(sim), "n1", time.Minute)
+	}
+	if _, err := pipe.Exec(ctx); err != nil {
+		t.Fatal(err)
+	}
+	c.renew(ctx)
+	for i := range n {
+		if ttl := leases.PTTL(ctx, c.keys.lease(fmt.Sprintf("r%04d", i))).Val(); ttl > c.cfg.LeaseTTL {
+			t.Fatalf("lease %d not renewed while the node's other traffic stalled: TTL %v", i, ttl)
+		}
+	}
+	if lost := c.LeasesLost(); lost != 0 {
+		t.Fatalf("%d leases lost", lost)
+	}
+}
+
+// scriptLoads counts the SCRIPT commands a client sends.
+type scriptLoads struct{ n atomic.Int64 }
+
+func (h *scriptLoads) DialHook(next redis.DialHook) redis.DialHook { return next }
+
+func (h *scriptLoads) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
+	return func(ctx context.Context, cmd redis.Cmder) error {
+		if cmd.Name() == "script" {
+			h.n.Add(1)
+		}
+		return next(ctx, cmd)
+	}
+}
+
+func (h *scriptLoads) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
+	return next
+}
+
+// TestRenewLoadsScriptOnlyWhenMissing: a renewal calls its script by hash
+// and loads it only when Redis has lost it (loading it every round waits
+// for every server of a Redis Cluster, replicas included); after Redis
+// forgot it, the renewal still renews every lease.
+func TestRenewLoadsScriptOnlyWhenMissing(t *testing.T) {
+	ctx := context.Background()
+	srv := redistest.StartServer(t)
+	rdb := redis.NewClient(&redis.Options{Addr: srv.Addr})
+	t.Cleanup(func() { rdb.Close() })
+	c, _ := newNode(t, rdb, "t:", "n1", store.NewMemory(), nil)
+	h := &scriptLoads{}
+	rdb.AddHook(h)
+	const n = renewBatch + 1
+	renewed := func() {
+		t.Helper()
+		now := time.Now()
+		pipe := rdb.Pipeline()
+		for i := range n {
+			sim := fmt.Sprintf("r%04d", i)
+			c.leases[sim] = now
+			pipe.Set(ctx, c.keys.lease(sim), "n1", time.Minute)
+		}
+		if _, err := pipe.Exec(ctx); err != nil {
+			t.Fatal(err)
+		}
+		c.renew(ctx)
+		for i := range n {
+			if ttl := rdb.PTTL(ctx, c.keys.lease(fmt.Sprintf("r%04d", i))).Val(); ttl > c.cfg.LeaseTTL {
+				t.Fatalf("lease %d not renewed: TTL %v", i, ttl)
+			}
+		}
+	}
+	renewed() // Redis has never seen the script: loaded once
+	loads := h.n.Load()
+	renewed()
+	if more := h.n.Load() - loads; more != 0 {
+		t.Fatalf("%d script loads in a renewal of a script Redis has", more)
+	}
+	if err := rdb.ScriptFlush(ctx).Err(); err != nil {
+		t.Fatal(err)
+	}
+	renewed() // forgotten (a restart): loaded again
+	if lost := c.LeasesLost(); lost != 0 {
+		t.Fatalf("%d leases lost", lost)
 	}
 }

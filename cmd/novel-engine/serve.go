@@ -279,7 +279,12 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	if redisOpts != nil {
 		rdb := connectRedis(ctx, redisOpts, log)
 		defer rdb.Close()
-		clusterConf = &cluster.Config{Redis: rdb, Prefix: c.redisPrefix, LeaseTTL: c.leaseTTL}
+		// The leases get a pool of their own: a renewal queued behind the
+		// node's other commands (thousands of watchers resuming at once)
+		// for a lease's TTL loses the lease.
+		leases := redisOpts()
+		defer leases.Close()
+		clusterConf = &cluster.Config{Redis: rdb, LeaseRedis: leases, Prefix: c.redisPrefix, LeaseTTL: c.leaseTTL}
 	}
 	proxies, err := parsePrefixes(c.trustedProxies)
 	if err != nil {
