@@ -129,6 +129,10 @@ type Config struct {
 	// MaxSubscriptions bounds one connection's subscriptions. Defaults
 	// to 50; negative: unlimited.
 	MaxSubscriptions int
+	// HistoryReads bounds the subscriptions reading their history from
+	// the store at once on this node; the others wait their turn.
+	// Defaults to 4.
+	HistoryReads int
 	// AnonymousIdle closes an anonymous connection (with 4008) that has
 	// subscribed to nothing for that long. Defaults to 60s; negative:
 	// never.
@@ -179,6 +183,7 @@ type Server struct {
 	userMsgs  *ipLimiter // WebSocket messages per user or anonymous address
 	connRate  *ipLimiter // new WebSocket connections per address; nil: unlimited
 	connCount *connCounter
+	histories chan struct{} // a place per history read in flight (Config.HistoryReads)
 	ledger    *ledger
 	accept    *websocket.AcceptOptions
 	now       func() time.Time
@@ -235,6 +240,7 @@ func (cfg Config) withDefaults() Config {
 	defaultInt(&cfg.MaxConnsPerUser, 20)
 	defaultInt(&cfg.MaxConns, 20000)
 	defaultInt(&cfg.MaxSubscriptions, 50)
+	defaultInt(&cfg.HistoryReads, 4)
 	defaultInt(&cfg.ReadBurst, 200)
 	defaultInt(&cfg.UserMessageBurst, 100)
 	defaultInt(&cfg.ConnBurst, 50)
@@ -304,6 +310,7 @@ func New(cfg Config) (*Server, error) {
 	s.summaries = newSummaryCache()
 	s.timeline = timeline.New(cfg.Store, timeline.Config{})
 	s.presence = newPresence(s)
+	s.histories = make(chan struct{}, max(cfg.HistoryReads, 1))
 	s.seats = newSeatKeeper(cfg.SeatGrace, realClock{}, s.freeSeat)
 	s.limits = newIPLimiter(cfg.RequestRate, cfg.RequestBurst)
 	if cfg.GuestsPerHour > 0 {

@@ -276,6 +276,19 @@ func (c *conn) subscribe(ctx context.Context, m clientMsg) error {
 			return Errorf(CodeQuotaExceeded, "at most %d subscriptions per connection; unsubscribe from one first", n)
 		}
 	}
+	// A crowd resuming at once (a dead node's watchers, all on the
+	// survivors within a second) reads its history a few at a time:
+	// unbounded, the reads hold every store connection and the takeover's
+	// reads and the turns' appends queue behind them for seconds. Taken
+	// before the subscription, so no live turn is held while waiting.
+	select {
+	case s.histories <- struct{}{}:
+	case <-c.client.Done():
+		return nil // gone while waiting
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	defer func() { <-s.histories }()
 	sub, err := s.hub.Subscribe(ctx, c.client, m.Sim)
 	if err != nil {
 		return err
