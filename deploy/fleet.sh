@@ -26,6 +26,8 @@
 #                how long its steps took [warn]
 #   LOGS         a folder to keep the nodes', the balancer's, Redis's and
 #                PostgreSQL's logs in [unset: they go with the run]
+#   PPROF        1: each node serves its profiles on BASE_PORT+30+i
+#                (n1 on +30), to profile a survivor during the takeover [0]
 # Needs redis-server and redis-cli (7 or later), PostgreSQL's server
 # programs (initdb, pg_ctl: /usr/lib/postgresql/*/bin or PATH) and psql,
 # curl, bc and Go. Run as root, it runs PostgreSQL as the user postgres. Everything
@@ -168,7 +170,9 @@ node_pids=()
 node_addrs=()
 start_node() { # index
 	local i=$1 port=$((BASE_PORT + 6 + $1))
-	NOVEL_ADDR="127.0.0.1:$port" NOVEL_NODE_ID="n$((i + 1))" "$work/novel-engine" serve >>"$work/node$i.log" 2>&1 &
+	local pprof=""
+	[ "${PPROF:-0}" != 1 ] || pprof="127.0.0.1:$((BASE_PORT + 30 + i))"
+	NOVEL_PPROF_ADDR="$pprof" NOVEL_ADDR="127.0.0.1:$port" NOVEL_NODE_ID="n$((i + 1))" "$work/novel-engine" serve >>"$work/node$i.log" 2>&1 &
 	node_pids[$i]=$!
 	pids+=($!)
 	node_addrs[$i]="127.0.0.1:$port"
