@@ -130,7 +130,9 @@ func TestLeaseLost(t *testing.T) {
 	})
 	t.Run("unreachable", func(t *testing.T) {
 		srv := redistest.StartServer(t)
-		rdb := redis.NewClient(&redis.Options{Addr: srv.Addr, MaxRetries: -1, DialTimeout: 200 * time.Millisecond})
+		// One dial a try: the renewal's pipeline dials afresh, and five
+		// dials with their backoff would outlast the 1 s lease here.
+		rdb := redis.NewClient(&redis.Options{Addr: srv.Addr, MaxRetries: -1, DialTimeout: 200 * time.Millisecond, DialerRetries: 1})
 		t.Cleanup(func() { rdb.Close() })
 		st := store.NewMemory()
 		c, r := newNode(t, rdb, "u:", "n1", st, nil)

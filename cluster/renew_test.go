@@ -89,11 +89,17 @@ func TestRenewPipelinesAtOnce(t *testing.T) {
 
 // stall holds every command of a client until released or its context
 // ends: a node's Redis traffic queued behind a crowd of resumes.
-type stall struct{ release chan struct{} }
+type stall struct {
+	on      *atomic.Bool // off while the node is made (its broker subscribes)
+	release chan struct{}
+}
 
 func (h stall) DialHook(next redis.DialHook) redis.DialHook { return next }
 
 func (h stall) wait(ctx context.Context) error {
+	if !h.on.Load() {
+		return nil
+	}
 	select {
 	case <-h.release:
 		return nil
@@ -136,13 +142,14 @@ func TestRenewApartFromOtherTraffic(t *testing.T) {
 	}
 	busy := redis.NewClient(opt)
 	t.Cleanup(func() { busy.Close() })
-	h := stall{release: make(chan struct{})}
+	h := stall{on: new(atomic.Bool), release: make(chan struct{})}
 	busy.AddHook(h)
 	r := newFakeRunner()
 	c := New(Config{Redis: busy, LeaseRedis: leases, Prefix: prefix, Node: "n1", LeaseTTL: time.Second})
 	c.deps = Deps{Runner: r, Store: store.NewMemory()}
 	t.Cleanup(c.Stop)
 	t.Cleanup(func() { close(h.release) }) // before the node stops
+	h.on.Store(true)
 	const n = renewBatch + 1
 	now := time.Now()
 	pipe := leases.Pipeline()
