@@ -90,7 +90,7 @@ func splitList(s string) []string {
 var par = struct {
 	dials, calls int
 	every        time.Duration
-}{dials: 128, calls: 16, every: 5 * time.Second}
+}{dials: 16, calls: 16, every: 5 * time.Second}
 
 type options struct {
 	urls              []string
