@@ -134,7 +134,6 @@ func (h stall) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.Process
 // renews its leases while every other command it sends to Redis is
 // stalled (in the fleet, queued behind 10,000 watchers resuming at once).
 func TestRenewApartFromOtherTraffic(t *testing.T) {
-	ctx := context.Background()
 	leases, prefix := redistest.Client(t)
 	opt, err := redis.ParseURL(redistest.URL(t))
 	if err != nil {
@@ -150,23 +149,7 @@ func TestRenewApartFromOtherTraffic(t *testing.T) {
 	t.Cleanup(c.Stop)
 	t.Cleanup(func() { close(h.release) }) // before the node stops
 	h.on.Store(true)
-	const n = renewBatch + 1
-	now := time.Now()
-	pipe := leases.Pipeline()
-	for i := range n {
-		sim := fmt.Sprintf("r%04d", i)
-		c.leases[sim] = now
-		pipe.Set(ctx, c.keys.lease(sim), "n1", time.Minute)
-	}
-	if _, err := pipe.Exec(ctx); err != nil {
-		t.Fatal(err)
-	}
-	c.renew(ctx)
-	for i := range n {
-		if ttl := leases.PTTL(ctx, c.keys.lease(fmt.Sprintf("r%04d", i))).Val(); ttl > c.cfg.LeaseTTL {
-			t.Fatalf("lease %d not renewed while the node's other traffic stalled: TTL %v", i, ttl)
-		}
-	}
+	renewHeld(t, c, leases)
 	if lost := c.LeasesLost(); lost != 0 {
 		t.Fatalf("%d leases lost", lost)
 	}
@@ -202,26 +185,7 @@ func TestRenewLoadsScriptOnlyWhenMissing(t *testing.T) {
 	c, _ := newNode(t, rdb, "t:", "n1", store.NewMemory(), nil)
 	h := &scriptLoads{}
 	rdb.AddHook(h)
-	const n = renewBatch + 1
-	renewed := func() {
-		t.Helper()
-		now := time.Now()
-		pipe := rdb.Pipeline()
-		for i := range n {
-			sim := fmt.Sprintf("r%04d", i)
-			c.leases[sim] = now
-			pipe.Set(ctx, c.keys.lease(sim), "n1", time.Minute)
-		}
-		if _, err := pipe.Exec(ctx); err != nil {
-			t.Fatal(err)
-		}
-		c.renew(ctx)
-		for i := range n {
-			if ttl := rdb.PTTL(ctx, c.keys.lease(fmt.Sprintf("r%04d", i))).Val(); ttl > c.cfg.LeaseTTL {
-				t.Fatalf("lease %d not renewed: TTL %v", i, ttl)
-			}
-		}
-	}
+	renewed := func() { t.Helper(); renewHeld(t, c, rdb) }
 	renewed() // Redis has never seen the script: loaded once
 	loads := h.n.Load()
 	renewed()
@@ -234,5 +198,30 @@ func TestRenewLoadsScriptOnlyWhenMissing(t *testing.T) {
 	renewed() // forgotten (a restart): loaded again
 	if lost := c.LeasesLost(); lost != 0 {
 		t.Fatalf("%d leases lost", lost)
+	}
+}
+
+// renewHeld gives node c (id n1) more leases than one pipeline renews,
+// each with a TTL of a minute set through leases, renews them, and fails
+// unless every one's TTL is back within the node's lease TTL.
+func renewHeld(t *testing.T, c *Cluster, leases redis.UniversalClient) {
+	t.Helper()
+	ctx := context.Background()
+	const n = renewBatch + 1
+	now := time.Now()
+	pipe := leases.Pipeline()
+	for i := range n {
+		sim := fmt.Sprintf("r%04d", i)
+		c.leases[sim] = now
+		pipe.Set(ctx, c.keys.lease(sim), "n1", time.Minute)
+	}
+	if _, err := pipe.Exec(ctx); err != nil {
+		t.Fatal(err)
+	}
+	c.renew(ctx)
+	for i := range n {
+		if ttl := leases.PTTL(ctx, c.keys.lease(fmt.Sprintf("r%04d", i))).Val(); ttl > c.cfg.LeaseTTL {
+			t.Fatalf("lease %d not renewed: TTL %v", i, ttl)
+		}
 	}
 }
