@@ -28,6 +28,8 @@
 #                PostgreSQL's logs in [unset: they go with the run]
 #   PPROF        1: each node serves its profiles on BASE_PORT+30+i
 #                (n1 on +30), to profile a survivor during the takeover [0]
+#   NOVEL_*      the nodes' other settings (README), e.g.
+#                NOVEL_HISTORY_READS, are passed on as exported
 # Needs redis-server and redis-cli (7 or later), PostgreSQL's server
 # programs (initdb, pg_ctl: /usr/lib/postgresql/*/bin or PATH) and psql,
 # curl, bc and Go. Run as root, it runs PostgreSQL as the user postgres. Everything

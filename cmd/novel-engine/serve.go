@@ -80,6 +80,7 @@ type serveConfig struct {
 	nodeConns      int
 	connRate       float64
 	subscriptions  int
+	historyReads   int
 	anonIdle       time.Duration
 	readTimeout    time.Duration
 	writeTimeout   time.Duration
@@ -182,6 +183,7 @@ func parseServe(args []string, getenv func(string) string, stdout, stderr io.Wri
 	fs.IntVar(&c.nodeConns, "max-conns", envInt("NOVEL_MAX_CONNS", 20000), "WebSocket connections this node holds; 0: unlimited (NOVEL_MAX_CONNS)")
 	fs.Float64Var(&c.connRate, "conn-rate", envFloat("NOVEL_CONN_RATE", 10), "new WebSocket connections per second from one address, bursts of five times that; 0: unlimited (NOVEL_CONN_RATE)")
 	fs.IntVar(&c.subscriptions, "max-subscriptions", envInt("NOVEL_MAX_SUBSCRIPTIONS", 50), "subscriptions of one WebSocket connection; 0: unlimited (NOVEL_MAX_SUBSCRIPTIONS)")
+	fs.IntVar(&c.historyReads, "history-reads", envInt("NOVEL_HISTORY_READS", 4), "subscriptions reading their history from the store at once on this node; the others wait their turn; at least 1 (NOVEL_HISTORY_READS)")
 	fs.DurationVar(&c.anonIdle, "anonymous-idle", envDur("NOVEL_ANONYMOUS_IDLE", time.Minute), "an anonymous WebSocket subscribed to nothing this long is closed with 4008; 0: never (NOVEL_ANONYMOUS_IDLE)")
 	fs.DurationVar(&c.readTimeout, "http-read-timeout", envDur("NOVEL_HTTP_READ_TIMEOUT", 30*time.Second), "longest read of one HTTP request, body included; WebSockets exempt (NOVEL_HTTP_READ_TIMEOUT)")
 	fs.DurationVar(&c.writeTimeout, "http-write-timeout", envDur("NOVEL_HTTP_WRITE_TIMEOUT", time.Minute), "longest write of one HTTP answer; WebSockets exempt (NOVEL_HTTP_WRITE_TIMEOUT)")
@@ -309,6 +311,7 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 		ConnRate:            rateLimit(c.connRate),
 		ConnBurst:           int(max(5*c.connRate, 1)),
 		MaxSubscriptions:    limit(c.subscriptions),
+		HistoryReads:        max(c.historyReads, 1),
 		AnonymousIdle:       durLimit(c.anonIdle),
 		HTTPReadTimeout:     c.readTimeout,
 		HTTPWriteTimeout:    c.writeTimeout,
