@@ -308,11 +308,16 @@ func run(o options) error {
 
 // watch reads conn until ctx ends; when the node goes away (killed, or
 // drained) it resumes through the balancer from the last turn seen, as a
-// client does.
+// client does, waiting longer after each attempt that did not get its
+// subscription answered (backoff).
 func (w *watcher) watch(ctx context.Context, conn *websocket.Conn, wsURL, sim string, measuring *atomic.Bool) {
+	b := newBackoff()
 	for {
-		why := w.read(ctx, conn, measuring)
+		why, answered := w.read(ctx, conn, measuring)
 		conn.CloseNow()
+		if answered {
+			b.reset()
+		}
 		if ctx.Err() == nil {
 			if w.why == nil {
 				w.why = map[string]int{}
@@ -323,7 +328,7 @@ func (w *watcher) watch(ctx context.Context, conn *websocket.Conn, wsURL, sim st
 			select {
 			case <-ctx.Done():
 				return
-			case <-time.After(100 * time.Millisecond):
+			case <-time.After(b.next()):
 			}
 			c, err := connect(ctx, wsURL, fmt.Sprintf(`{"type":"subscribe","sim":%q,"since":%d}`, sim, w.last))
 			if err != nil {
@@ -391,15 +396,19 @@ func startStories(base, token string, scenario map[string]any, nStories, interva
 }
 
 // read takes a connection's messages until it ends, and says why it
-// ended: the code of an error message, or "closed".
-func (w *watcher) read(ctx context.Context, conn *websocket.Conn, measuring *atomic.Bool) string {
+// ended (the code of an error message, or "closed") and whether its
+// subscription was answered.
+func (w *watcher) read(ctx context.Context, conn *websocket.Conn, measuring *atomic.Bool) (why string, answered bool) {
 	for {
 		_, data, err := conn.Read(ctx)
 		if err != nil {
-			return "closed"
+			return "closed", answered
 		}
-		if typ, code := w.take(data, time.Now(), measuring); typ == "error" {
-			return code // a node going away mid-request: resume elsewhere
+		switch typ, code := w.take(data, time.Now(), measuring); typ {
+		case "subscribed":
+			answered = true
+		case "error":
+			return code, answered // a node going away mid-request: resume elsewhere
 		}
 	}
 }
