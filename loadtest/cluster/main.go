@@ -49,7 +49,7 @@ func main() {
 	first := flag.Int("first", 0, "with -ids: the index of this process's first watcher among all the processes' watchers")
 	startFile := flag.String("start", "", "once connected, wait until this file exists before warming up (to line up several processes)")
 	out := flag.String("out", "", "write the raw results (JSON) to this file instead of printing the report")
-	merge := flag.String("merge", "", "comma-separated -out files: print their report as one; with -ids, count the stories that ended and stop them")
+	merge := flag.String("merge", "", "comma-separated -out files: print their report as one; with -ids, count the stories that ended and stop them (with the token -create kept beside the ids)")
 	flag.IntVar(&par.dials, "dials", par.dials, "watchers connecting at once")
 	flag.IntVar(&par.calls, "calls", par.calls, "API calls (create, status, stop) in flight at once")
 	flag.DurationVar(&par.every, "progress", par.every, "how often long work (creating, connecting) prints its progress")
@@ -183,8 +183,17 @@ func createOnly(o options, path string) error {
 		return err
 	}
 	fmt.Printf("%d stories created in %v (%d at once)\n", len(sims), time.Since(start).Round(time.Millisecond), par.calls)
-	return writeIDs(path, sims)
+	if err := writeIDs(path, sims); err != nil {
+		return err
+	}
+	// Only the creator (or an admin) may stop a story: -merge stops them
+	// with this token.
+	return os.WriteFile(tokenPath(path), []byte(token+"\n"), 0o600)
 }
+
+// tokenPath is where -create keeps the token of the guest who created the
+// stories listed in ids.
+func tokenPath(ids string) string { return ids + ".token" }
 
 // mergeReport prints the report of several processes' results; with the
 // stories' ids it also counts those that ended and stops them all, as a
@@ -201,8 +210,10 @@ func mergeReport(base string, paths []string, idsPath string) error {
 			return err
 		}
 		ended = countEnded(base, sims)
-		if token, err := signIn(base); err == nil {
-			stopStories(base, token, sims)
+		if token, err := os.ReadFile(tokenPath(idsPath)); err == nil {
+			stopStories(base, strings.TrimSpace(string(token)), sims)
+		} else {
+			fmt.Fprintln(os.Stderr, "stories not stopped: no token of their creator:", err)
 		}
 	}
 	return r.print(os.Stdout, ended)
