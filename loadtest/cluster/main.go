@@ -127,6 +127,19 @@ func api(method, url, token string, body, out any) error {
 	return nil
 }
 
+// write is api for a call that changes something (creating a story,
+// stopping one): those are rate limited per client address, so a 429 is
+// waited out and tried again.
+func write(method, url, token string, body, out any) error {
+	for {
+		err := api(method, url, token, body, out)
+		if err == nil || !strings.Contains(err.Error(), ": 429 ") {
+			return err
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+}
+
 // sample is one turn's delivery to one watcher.
 type sample struct {
 	latency time.Duration
@@ -167,7 +180,7 @@ func newStories(base, token string, nStories, intervalMS int) ([]string, error) 
 
 func stopStories(base, token string, sims []string) {
 	forEach(len(sims), par.calls, par.every, progress(os.Stderr, "stopping stories", len(sims), time.Now()), func(i int) error {
-		return api("POST", base+"/v1/simulations/"+sims[i]+"/stop", token, nil, nil)
+		return write("POST", base+"/v1/simulations/"+sims[i]+"/stop", token, nil, nil)
 	})
 }
 
@@ -383,17 +396,9 @@ func startStories(base, token string, scenario map[string]any, nStories, interva
 	failed := forEach(nStories, par.calls, par.every, progress(os.Stderr, "creating stories", nStories, start), func(i int) error {
 		time.Sleep(time.Until(spread(start, i, nStories, interval)))
 		var v struct{ ID string }
-		var err error
-		for {
-			err = api("POST", base+"/v1/simulations", token, map[string]any{
-				"scenario": scenario, "seed": i + 1, "max_turns": 100000, "turn_interval_ms": intervalMS,
-			}, &v)
-			// Creating is rate limited per client address: wait as told.
-			if err == nil || !strings.Contains(err.Error(), ": 429 ") {
-				break
-			}
-			time.Sleep(200 * time.Millisecond)
-		}
+		err := write("POST", base+"/v1/simulations", token, map[string]any{
+			"scenario": scenario, "seed": i + 1, "max_turns": 100000, "turn_interval_ms": intervalMS,
+		}, &v)
 		sims[i], errs[i] = v.ID, err
 		return err
 	})

@@ -12,7 +12,8 @@ import (
 )
 
 // The stories -create made are stopped by -merge with their creator's
-// token: a guest signed in afterwards owns none of them and is refused.
+// token (a guest signed in afterwards owns none of them and is refused),
+// a refusal for the rate waited out.
 func TestMergeStopsAsCreator(t *testing.T) {
 	var mu sync.Mutex
 	creator := map[string]string{} // story → its creator's token
@@ -33,6 +34,10 @@ func TestMergeStopsAsCreator(t *testing.T) {
 			id := fmt.Sprintf("s%d", len(creator)+1)
 			creator[id] = tok
 			fmt.Fprintf(w, `{"id":%q}`, id)
+		case strings.HasSuffix(p, "/stop") && stops["slowed"] == 0:
+			// Writes are rate limited per address: waited out.
+			stops["slowed"]++
+			http.Error(w, `{"code":"rate_limited"}`, http.StatusTooManyRequests)
 		case strings.HasSuffix(p, "/stop"):
 			if creator[strings.TrimSuffix(strings.TrimPrefix(p, "/v1/simulations/"), "/stop")] != tok {
 				stops["forbidden"]++
@@ -59,7 +64,7 @@ func TestMergeStopsAsCreator(t *testing.T) {
 	if err := mergeReport(srv.URL, []string{out}, ids); err != nil {
 		t.Fatal(err)
 	}
-	if fmt.Sprint(stops) != "map[stopped:5]" {
+	if fmt.Sprint(stops) != "map[slowed:1 stopped:5]" {
 		t.Errorf("stops %v, want the 5 stories stopped by their creator", stops)
 	}
 }
