@@ -28,6 +28,10 @@
 #                PostgreSQL's logs in [unset: they go with the run]
 #   PPROF        1: each node serves its profiles on BASE_PORT+30+i
 #                (n1 on +30), to profile a survivor during the takeover [0]
+#   NICE_LOAD    the balancers' and the load processes' nice level: on one
+#                machine they take cores the nodes would have on their own
+#                machines; 10 gives the nodes, Redis and PostgreSQL the
+#                cores first [0]
 #   NOVEL_*      the nodes' other settings (README), e.g.
 #                NOVEL_HISTORY_READS, are passed on as exported
 # Needs redis-server and redis-cli (7 or later), PostgreSQL's server
@@ -44,7 +48,10 @@ set -euo pipefail
 
 root="$(cd "$(dirname "$0")/.." && pwd)"
 : "${STORIES:=10000}" "${WATCHERS:=30000}" "${INTERVAL_MS:=10000}" "${DURATION:=120s}" "${FAULTS:=1}"
-: "${PG_DOWN:=5}" "${BASE_PORT:=17100}"
+: "${PG_DOWN:=5}" "${BASE_PORT:=17100}" "${NICE_LOAD:=0}"
+# The balancers and the load processes run at NICE_LOAD (nice execs them:
+# $! stays their pid).
+lowprio=(nice -n "$NICE_LOAD")
 for tool in redis-server redis-cli psql go curl bc; do
 	command -v "$tool" >/dev/null || { echo "fleet: $tool not found" >&2; exit 1; }
 done
@@ -190,7 +197,7 @@ lb_pids=()
 lb_urls=()
 for k in $(seq 0 $((n_lb - 1))); do
 	lb_port=$((BASE_PORT + (k == 0 ? 9 : 10 + k)))
-	"$work/novel-lb" -addr "127.0.0.1:$lb_port" -backends "$(printf 'http://%s,' "${node_addrs[@]}" | sed 's/,$//')" >"$work/lb$k.log" 2>&1 &
+	"${lowprio[@]}" "$work/novel-lb" -addr "127.0.0.1:$lb_port" -backends "$(printf 'http://%s,' "${node_addrs[@]}" | sed 's/,$//')" >"$work/lb$k.log" 2>&1 &
 	lb_pids+=($!)
 	pids+=($!)
 	for _ in $(seq 1 100); do curl -fs "http://127.0.0.1:$lb_port/readyz" >/dev/null && break; sleep 0.1; done
@@ -266,7 +273,7 @@ faults() {
 }
 
 echo "load: $STORIES stories at one turn per ${INTERVAL_MS}ms, $WATCHERS watchers, measured over $DURATION"
-echo "  through $n_lb balancer(s) from $n_load load process(es) (open files per process: $fds)"
+echo "  through $n_lb balancer(s) from $n_load load process(es) (open files per process: $fds; their nice level: $NICE_LOAD)"
 # The stories are created once; each load process watches them with its
 # share of the watchers, over every balancer, and waits for the file go
 # (made once all are connected) to measure over the same time.
@@ -276,7 +283,7 @@ echo "  through $n_lb balancer(s) from $n_load load process(es) (open files per 
 load_pids=()
 for k in $(seq 0 $((n_load - 1))); do
 	first=$((WATCHERS * k / n_load))
-	"$work/loadcluster" -url "$(IFS=,; echo "${lb_urls[*]}")" -ids "$work/ids" -first "$first" \
+	"${lowprio[@]}" "$work/loadcluster" -url "$(IFS=,; echo "${lb_urls[*]}")" -ids "$work/ids" -first "$first" \
 		-watchers $((WATCHERS * (k + 1) / n_load - first)) -interval-ms "$INTERVAL_MS" -duration "$DURATION" \
 		-warmup 10s -start "$work/go" -out "$work/load$k.json" >"$work/load$k.out" 2>&1 &
 	load_pids+=($!)
