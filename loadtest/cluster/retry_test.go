@@ -55,6 +55,7 @@ func TestWatchResumes(t *testing.T) {
 	var mu sync.Mutex
 	var since []string
 	done := make(chan struct{})
+	var doneOnce sync.Once
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		n := dials.Add(1)
 		if n >= 2 && n <= 4 { // the balancer finds no node for a while
@@ -90,7 +91,7 @@ func TestWatchResumes(t *testing.T) {
 				`{"type":"error","code":"unavailable"}`)
 		default:
 			send(`{"type":"welcome","node":"n3"}`, `{"type":"subscribed","recovered":true}`)
-			close(done)
+			doneOnce.Do(func() { close(done) })
 			c.Read(context.Background()) // until the watcher leaves
 		}
 	}))
