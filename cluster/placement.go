@@ -39,7 +39,11 @@ func (c *Cluster) heartbeat(ctx context.Context) {
 		if slices.Contains(nodes, n) {
 			byNode[n], _ = strconv.Atoi(v)
 		} else {
-			c.rdb.HDel(ctx, c.keys.loads(), n) // a node gone for good
+			// A node gone for good. On the lease client, as the rest of
+			// the heartbeat: a scan's heartbeat waiting for the main client
+			// (busy with the dead node's watchers resuming here) held up
+			// the takeover of its stories.
+			c.lrdb.HDel(ctx, c.keys.loads(), n)
 		}
 	}
 	capByNode := make(map[string]Capacity, len(nodes))
@@ -47,7 +51,7 @@ func (c *Cluster) heartbeat(ctx context.Context) {
 		if slices.Contains(nodes, n) {
 			capByNode[n] = decodeCapacity(v)
 		} else {
-			c.rdb.HDel(ctx, c.keys.capacity(), n)
+			c.lrdb.HDel(ctx, c.keys.capacity(), n)
 		}
 	}
 	c.mu.Lock()

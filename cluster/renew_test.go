@@ -225,3 +225,54 @@ func renewHeld(t *testing.T, c *Cluster, leases redis.UniversalClient) {
 		}
 	}
 }
+
+// TestTakeOverApartFromOtherTraffic: a node takes a dead node's stories
+// over while every command of its main Redis client is stalled (in the
+// fleet, queued behind the dead node's watchers resuming on it). The
+// scan's heartbeat forgets the dead node's load and capacity: on the main
+// client, that waited for the crowd before any story was acquired.
+func TestTakeOverApartFromOtherTraffic(t *testing.T) {
+	ctx := context.Background()
+	leases, prefix := redistest.Client(t)
+	opt, err := redis.ParseURL(redistest.URL(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	busy := redis.NewClient(opt)
+	t.Cleanup(func() { busy.Close() })
+	h := stall{on: new(atomic.Bool), release: make(chan struct{})}
+	busy.AddHook(h)
+	st := store.NewMemory()
+	r := newFakeRunner()
+	c := New(Config{Redis: busy, LeaseRedis: leases, Prefix: prefix, Node: "n1", LeaseTTL: time.Second})
+	c.deps = Deps{Runner: r, Store: st}
+	t.Cleanup(c.Stop)
+	t.Cleanup(func() { close(h.release) }) // before the node stops
+	// n0 died a while ago: its heartbeat is old, its load and capacity
+	// still there, and its story's lease expired.
+	rec := createSim(t, st, "s1")
+	past := time.Now().Add(-time.Minute)
+	pipe := leases.Pipeline()
+	pipe.ZAdd(ctx, c.keys.nodes(), redis.Z{Score: float64(past.UnixMilli()), Member: "n0"})
+	pipe.HSet(ctx, c.keys.loads(), "n0", 1)
+	pipe.HSet(ctx, c.keys.capacity(), "n0", encodeCapacity(Capacity{Stories: 1}))
+	pipe.ZAdd(ctx, c.keys.leaseIndex(), redis.Z{Score: float64(past.UnixMilli()), Member: rec.ID})
+	pipe.Set(ctx, c.keys.indexSeeded(), "n0", 0)
+	if _, err := pipe.Exec(ctx); err != nil {
+		t.Fatal(err)
+	}
+	h.on.Store(true)
+	// Bounded, so that a scan waiting for the stalled client fails rather
+	// than hangs.
+	sctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	if _, _, err := c.takeOver(sctx); err != nil {
+		t.Fatal(err)
+	}
+	if !r.Running(rec.ID) {
+		t.Fatal("the dead node's story was not taken over while the main client was stalled")
+	}
+	if n, err := leases.HExists(ctx, c.keys.loads(), "n0").Result(); err != nil || n {
+		t.Fatalf("the dead node's load is still listed (%v, %v)", n, err)
+	}
+}
