@@ -134,20 +134,7 @@ func (h stall) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.Process
 // renews its leases while every other command it sends to Redis is
 // stalled (in the fleet, queued behind 10,000 watchers resuming at once).
 func TestRenewApartFromOtherTraffic(t *testing.T) {
-	leases, prefix := redistest.Client(t)
-	opt, err := redis.ParseURL(redistest.URL(t))
-	if err != nil {
-		t.Fatal(err)
-	}
-	busy := redis.NewClient(opt)
-	t.Cleanup(func() { busy.Close() })
-	h := stall{on: new(atomic.Bool), release: make(chan struct{})}
-	busy.AddHook(h)
-	r := newFakeRunner()
-	c := New(Config{Redis: busy, LeaseRedis: leases, Prefix: prefix, Node: "n1", LeaseTTL: time.Second})
-	c.deps = Deps{Runner: r, Store: store.NewMemory()}
-	t.Cleanup(c.Stop)
-	t.Cleanup(func() { close(h.release) }) // before the node stops
+	c, _, h, leases := stalledMain(t, store.NewMemory())
 	h.on.Store(true)
 	renewHeld(t, c, leases)
 	if lost := c.LeasesLost(); lost != 0 {
@@ -233,21 +220,8 @@ func renewHeld(t *testing.T, c *Cluster, leases redis.UniversalClient) {
 // client, that waited for the crowd before any story was acquired.
 func TestTakeOverApartFromOtherTraffic(t *testing.T) {
 	ctx := context.Background()
-	leases, prefix := redistest.Client(t)
-	opt, err := redis.ParseURL(redistest.URL(t))
-	if err != nil {
-		t.Fatal(err)
-	}
-	busy := redis.NewClient(opt)
-	t.Cleanup(func() { busy.Close() })
-	h := stall{on: new(atomic.Bool), release: make(chan struct{})}
-	busy.AddHook(h)
 	st := store.NewMemory()
-	r := newFakeRunner()
-	c := New(Config{Redis: busy, LeaseRedis: leases, Prefix: prefix, Node: "n1", LeaseTTL: time.Second})
-	c.deps = Deps{Runner: r, Store: st}
-	t.Cleanup(c.Stop)
-	t.Cleanup(func() { close(h.release) }) // before the node stops
+	c, r, h, leases := stalledMain(t, st)
 	// n0 died a while ago: its heartbeat is old, its load and capacity
 	// still there, and its story's lease expired.
 	rec := createSim(t, st, "s1")
@@ -275,4 +249,26 @@ func TestTakeOverApartFromOtherTraffic(t *testing.T) {
 	if n, err := leases.HExists(ctx, c.keys.loads(), "n0").Result(); err != nil || n {
 		t.Fatalf("the dead node's load is still listed (%v, %v)", n, err)
 	}
+}
+
+// stalledMain returns node n1 on st with a lease client of its own and a
+// main Redis client that stalls every command while h.on is set (until
+// the test ends).
+func stalledMain(t *testing.T, st store.Store) (c *Cluster, r *fakeRunner, h stall, leases *redis.Client) {
+	t.Helper()
+	leases, prefix := redistest.Client(t)
+	opt, err := redis.ParseURL(redistest.URL(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	busy := redis.NewClient(opt)
+	t.Cleanup(func() { busy.Close() })
+	h = stall{on: new(atomic.Bool), release: make(chan struct{})}
+	busy.AddHook(h)
+	r = newFakeRunner()
+	c = New(Config{Redis: busy, LeaseRedis: leases, Prefix: prefix, Node: "n1", LeaseTTL: time.Second})
+	c.deps = Deps{Runner: r, Store: st}
+	t.Cleanup(c.Stop)
+	t.Cleanup(func() { close(h.release) }) // before the node stops
+	return c, r, h, leases
 }
