@@ -63,16 +63,7 @@ func TestRenewPipelinesAtOnce(t *testing.T) {
 	rdb, prefix := redistest.Client(t)
 	c, _ := newNode(t, rdb, prefix, "n1", store.NewMemory(), nil)
 	const n = 2*renewBatch + 1 // three pipelines
-	now := time.Now()
-	pipe := rdb.Pipeline()
-	for i := range n {
-		sim := fmt.Sprintf("r%04d", i)
-		c.leases[sim] = now
-		pipe.Set(ctx, c.keys.lease(sim), "n1", time.Minute)
-	}
-	if _, err := pipe.Exec(ctx); err != nil {
-		t.Fatal(err)
-	}
+	holdLeases(t, c, rdb, n)
 	h := &inFlight{want: 3, all: make(chan struct{})}
 	rdb.AddHook(h)
 	c.renew(ctx)
@@ -195,16 +186,7 @@ func renewHeld(t *testing.T, c *Cluster, leases redis.UniversalClient) {
 	t.Helper()
 	ctx := context.Background()
 	const n = renewBatch + 1
-	now := time.Now()
-	pipe := leases.Pipeline()
-	for i := range n {
-		sim := fmt.Sprintf("r%04d", i)
-		c.leases[sim] = now
-		pipe.Set(ctx, c.keys.lease(sim), "n1", time.Minute)
-	}
-	if _, err := pipe.Exec(ctx); err != nil {
-		t.Fatal(err)
-	}
+	holdLeases(t, c, leases, n)
 	c.renew(ctx)
 	for i := range n {
 		if ttl := leases.PTTL(ctx, c.keys.lease(fmt.Sprintf("r%04d", i))).Val(); ttl > c.cfg.LeaseTTL {
@@ -271,4 +253,21 @@ func stalledMain(t *testing.T, st store.Store) (c *Cluster, r *fakeRunner, h sta
 	t.Cleanup(c.Stop)
 	t.Cleanup(func() { close(h.release) }) // before the node stops
 	return c, r, h, leases
+}
+
+// holdLeases gives node c (id n1) leases r0000 to r(n-1), each set in
+// Redis through rdb with a TTL of a minute.
+func holdLeases(t *testing.T, c *Cluster, rdb redis.UniversalClient, n int) {
+	t.Helper()
+	ctx := context.Background()
+	now := time.Now()
+	pipe := rdb.Pipeline()
+	for i := range n {
+		sim := fmt.Sprintf("r%04d", i)
+		c.leases[sim] = now
+		pipe.Set(ctx, c.keys.lease(sim), "n1", time.Minute)
+	}
+	if _, err := pipe.Exec(ctx); err != nil {
+		t.Fatal(err)
+	}
 }
